@@ -1,0 +1,99 @@
+"""Normalisation of the values identity resolution matches on.
+
+Every place that stores or looks up an email, a phone or a name goes through these functions, so
+"Jean.Martin@Gmail.com " typed at a desk and "jean.martin@gmail.com" from a booking are one key.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+import phonenumbers
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.utils.translation import gettext as _
+
+_NON_ALNUM = re.compile(r"[^a-z0-9]+")
+# Letters that NFKD does not decompose into a base letter plus an accent.
+_SPECIAL_LETTERS = str.maketrans(
+    {
+        "ß": "ss",
+        "æ": "ae",
+        "œ": "oe",
+        "ø": "o",
+        "ł": "l",
+        "đ": "d",
+        "ð": "d",
+        "þ": "th",
+        "\u0131": "i",
+    }
+)
+
+
+def fold(text: str | None) -> str:
+    """Lower-case, accent-free, punctuation-free words: "  Zoë O'Brien-Duval " -> "zoe o brien duval"."""
+    if not text:
+        return ""
+    text = unicodedata.normalize("NFKD", text.lower().translate(_SPECIAL_LETTERS))
+    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    return _NON_ALNUM.sub(" ", text).strip()
+
+
+def fold_name(first_name: str | None, last_name: str | None) -> str:
+    return " ".join(part for part in (fold(first_name), fold(last_name)) if part)
+
+
+def normalize_email(raw: str | None) -> str:
+    """Strip and lower-case an email address; raise ValidationError when it is not one."""
+    value = (raw or "").strip().lower()
+    if not value:
+        return ""
+    try:
+        validate_email(value)
+    except ValidationError:
+        raise ValidationError(
+            _("“%(value)s” is not a valid email address."),
+            code="invalid_email",
+            params={"value": raw},
+        ) from None
+    return value
+
+
+def normalize_phone(raw: str | None, region: str | None = None) -> str:
+    """Return the E.164 form of a phone number typed in any format; raise ValidationError if it
+    is not a possible number. ``region`` (ISO 3166 alpha-2, usually the guest's country) reads
+    national numbers; the destination's default region is used when it is unknown."""
+    value = (raw or "").strip()
+    if not value:
+        return ""
+    region = (region or settings.PHONENUMBER_DEFAULT_REGION or "FR").upper()
+    if value.startswith("00"):
+        value = "+" + value[2:]
+    try:
+        number = phonenumbers.parse(value, region)
+    except phonenumbers.NumberParseException:
+        number = None
+    if number is None or not phonenumbers.is_valid_number(number):
+        raise ValidationError(
+            _("“%(value)s” is not a valid phone number."),
+            code="invalid_phone",
+            params={"value": raw},
+        )
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def mask_email(email: str) -> str:
+    """ "jean.martin@gmail.com" -> "j•••n@gmail.com": enough to tell two people apart."""
+    local, _sep, domain = email.partition("@")
+    if len(local) <= 2:
+        return f"{local[:1]}•••@{domain}"
+    return f"{local[0]}•••{local[-1]}@{domain}"
+
+
+def mask_phone(e164: str) -> str:
+    """ "+33612345678" -> "+33 ••• ••• 678"."""
+    if len(e164) < 6:
+        return "•••"
+    return f"{e164[:3]} ••• ••• {e164[-3:]}"

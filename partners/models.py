@@ -1,0 +1,208 @@
+"""Partner businesses of the destination, their staff, the interactions they log with guests and
+the rules that say what each partner may see of a shared guest."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from destination.models import Guest, TimeStampedModel, Visibility
+
+
+class Partner(TimeStampedModel):
+    class Kind(models.TextChoices):
+        TOURIST_OFFICE = "tourist_office", _("Tourist office")
+        SKI_SCHOOL = "ski_school", _("Ski school")
+        BOOKING_DESK = "booking_desk", _("Booking desk")
+        LODGING = "lodging", _("Lodging")
+        EQUIPMENT_RENTAL = "equipment_rental", _("Equipment rental")
+        RESTAURANT = "restaurant", _("Restaurant")
+        ACTIVITY = "activity", _("Activity")
+        OTHER = "other", _("Other")
+
+    name = models.CharField(_("name"), max_length=150)
+    slug = models.SlugField(_("slug"), max_length=80, unique=True)
+    kind = models.CharField(_("kind"), max_length=32, choices=Kind.choices)
+    is_active = models.BooleanField(_("active"), default=True)
+    email = models.EmailField(_("email"), blank=True)
+    phone = models.CharField(_("phone"), max_length=32, blank=True)
+    website = models.URLField(_("website"), blank=True)
+    description = models.TextField(_("description"), blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("partner")
+        verbose_name_plural = _("partners")
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_steward(self) -> bool:
+        """The tourist office stewards the destination's shared data."""
+        return self.kind == self.Kind.TOURIST_OFFICE
+
+
+class Membership(TimeStampedModel):
+    """A staff account acting for a partner, with a role there."""
+
+    class Role(models.TextChoices):
+        MANAGER = "manager", _("Manager")
+        AGENT = "agent", _("Agent")
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(_("role"), max_length=16, choices=Role.choices, default=Role.AGENT)
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("membership")
+        verbose_name_plural = _("memberships")
+        constraints = [
+            models.UniqueConstraint(fields=["user", "partner"], name="membership_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.partner} ({self.role})"
+
+
+class PartnerGuestLink(models.Model):
+    """A partner has a relationship with a guest: it created, imported, booked or served them.
+
+    This is what "the partner received the data" means for sharing rules and for objections.
+    """
+
+    class Reason(models.TextChoices):
+        CREATED = "created", _("Created the profile")
+        IMPORTED = "imported", _("Imported")
+        INTERACTION = "interaction", _("Logged an interaction")
+        BOOKING = "booking", _("Booking")
+        CONSENT = "consent", _("Consent given to this partner")
+
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="guest_links")
+    guest = models.ForeignKey(Guest, on_delete=models.CASCADE, related_name="partner_links")
+    reason = models.CharField(_("first reason"), max_length=16, choices=Reason.choices)
+    has_booked = models.BooleanField(_("has booked"), default=False)
+    first_seen_at = models.DateTimeField(_("first seen"))
+    last_seen_at = models.DateTimeField(_("last seen"))
+
+    class Meta:
+        verbose_name = _("partner relationship")
+        verbose_name_plural = _("partner relationships")
+        constraints = [
+            models.UniqueConstraint(fields=["partner", "guest"], name="partner_guest_link_unique")
+        ]
+        indexes = [models.Index(fields=["guest", "partner"], name="partner_link_guest_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.partner_id} - {self.guest_id}"
+
+
+class Interaction(TimeStampedModel):
+    """Something a partner's staff did with or heard from a guest."""
+
+    class Kind(models.TextChoices):
+        CALL = "call", _("Call")
+        EMAIL = "email", _("Email")
+        DESK_VISIT = "desk_visit", _("Desk visit")
+        LESSON_FEEDBACK = "lesson_feedback", _("Lesson feedback")
+        REQUEST = "request", _("Request")
+        COMPLAINT = "complaint", _("Complaint")
+        NOTE = "note", _("Note")
+
+    class Channel(models.TextChoices):
+        PHONE = "phone", _("Phone")
+        EMAIL = "email", _("Email")
+        IN_PERSON = "in_person", _("In person")
+        SMS = "sms", _("SMS")
+        CHAT = "chat", _("Chat")
+        WEB = "web", _("Web")
+
+    guest = models.ForeignKey(Guest, on_delete=models.CASCADE, related_name="interactions")
+    partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="interactions")
+    staff = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("staff member"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="interactions",
+    )
+    kind = models.CharField(_("kind"), max_length=24, choices=Kind.choices)
+    channel = models.CharField(_("channel"), max_length=16, choices=Channel.choices)
+    summary = models.TextField(_("summary"), max_length=4000)
+    occurred_at = models.DateTimeField(_("occurred at"))
+    visibility = models.CharField(
+        _("visibility"), max_length=8, choices=Visibility.choices, default=Visibility.SHARED
+    )
+
+    class Meta:
+        verbose_name = _("interaction")
+        verbose_name_plural = _("interactions")
+        indexes = [
+            models.Index(fields=["guest", "-occurred_at"], name="interaction_guest_idx"),
+            models.Index(fields=["partner", "-occurred_at"], name="interaction_partner_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.occurred_at:%Y-%m-%d}"
+
+
+class Section(models.TextChoices):
+    """Parts of a guest profile that a sharing rule can open to a partner."""
+
+    IDENTITY = "identity", _("Name")
+    DEMOGRAPHICS = "demographics", _("Country and language")
+    BIRTH_DATE = "birth_date", _("Birth date")
+    CONTACT_HINT = "contact_hint", _("Masked email and phone, to tell people apart")
+    CONTACT = "contact", _("Email addresses and phone numbers")
+    INTERESTS = "interests", _("Interests and labels")
+    HOUSEHOLD = "household", _("Household")
+    CONSENTS = "consents", _("Consents")
+    SHARED_INTERACTIONS = "shared_interactions", _("Other partners' shared interactions")
+    BOOKINGS = "bookings", _("Other partners' bookings")
+    MESSAGES = "messages", _("Emails sent by the destination")
+
+
+class SharingRule(models.Model):
+    """What a partner may see of a guest, by how well it knows the guest.
+
+    A partner always sees what it collected itself (its own interactions, private or not, and its
+    own bookings). Beyond that, the rule for its relationship level opens sections. A rule for a
+    specific partner kind wins over the rule for all kinds. Partner-private data of another partner
+    is never opened by any rule.
+    """
+
+    class Level(models.TextChoices):
+        UNRELATED = "unrelated", _("No relationship")
+        RELATED = "related", _("Has booked or been served by the partner")
+        CONSENTED = "consented", _("Consented to sharing the profile with the partner")
+
+    level = models.CharField(_("level"), max_length=16, choices=Level.choices)
+    partner_kind = models.CharField(
+        _("partner kind"),
+        max_length=32,
+        choices=Partner.Kind.choices,
+        blank=True,
+        help_text=_("Empty for every kind of partner."),
+    )
+    sections = models.JSONField(_("sections"), default=list)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("sharing rule")
+        verbose_name_plural = _("sharing rules")
+        constraints = [
+            models.UniqueConstraint(fields=["level", "partner_kind"], name="sharing_rule_unique"),
+            models.CheckConstraint(
+                name="sharing_rule_sections_list",
+                condition=Q(sections__isnull=False),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_level_display()} / {self.partner_kind or '*'}"
