@@ -96,6 +96,23 @@ class Destination(BaseGenericSetting):
     accent_color = models.CharField(_("accent colour"), max_length=7, default="#f2a900")
     website = models.URLField(_("website"), blank=True)
     contact_email = models.EmailField(_("contact email"), blank=True)
+    # The brand, defined once for the website, the partner portal and the emails.
+    logo = models.ForeignKey(
+        "wagtailimages.Image",
+        verbose_name=_("logo"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    instagram_url = models.URLField(_("Instagram"), blank=True)
+    facebook_url = models.URLField(_("Facebook"), blank=True)
+    youtube_url = models.URLField(_("YouTube"), blank=True)
+    legal_footer = models.TextField(
+        _("legal footer"), blank=True, help_text=_("Shown at the foot of the website and emails.")
+    )
+    default_sender_name = models.CharField(_("default sender name"), max_length=120, blank=True)
+    default_sender_email = models.EmailField(_("default sender email"), blank=True)
 
     class Meta:
         verbose_name = _("destination")
@@ -350,12 +367,14 @@ class MatchKey(models.Model):
     """Blocking keys for fuzzy candidate search (phonetic name keys, birth date + initial...)."""
 
     guest = models.ForeignKey(Guest, on_delete=models.CASCADE, related_name="match_keys")
-    key = models.CharField(max_length=128, db_index=True)
+    key = models.CharField(max_length=128)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["guest", "key"], name="match_key_unique_per_guest")
         ]
+        # (key, guest): candidate search reads both from the index alone (index-only scan).
+        indexes = [models.Index(fields=["key", "guest"], name="match_key_lookup_idx")]
 
     def __str__(self) -> str:
         return self.key

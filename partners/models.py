@@ -206,3 +206,23 @@ class SharingRule(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_level_display()} / {self.partner_kind or '*'}"
+
+
+class PartnerApiKey(models.Model):
+    """A key a partner's system uses to call the partner API. Only a SHA-256 hash is stored;
+    the full key is shown once, when it is created (``partners.api_keys``)."""
+
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(_("name"), max_length=100)
+    # The key's first characters, stored in clear to find the row and to tell keys apart.
+    prefix = models.CharField(_("prefix"), max_length=8, unique=True)
+    key_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("partner API key")
+        verbose_name_plural = _("partner API keys")
+
+    def __str__(self) -> str:
+        return f"{self.partner} — {self.name} ({self.prefix}…)"

@@ -8,9 +8,29 @@ def _on_postgres() -> bool:
     return settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
 
 
+def _redis_missing() -> str | None:
+    """Why tests marked ``redis`` cannot run here, or None when the Redis broker answers."""
+    url = settings.CELERY_BROKER_URL
+    if not url.startswith("redis://"):
+        return f"needs a Redis broker: run with CELERY_BROKER_URL=redis://... (now {url!r})"
+    import redis
+
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+    except redis.RedisError as exc:
+        return f"Redis at {url} does not answer: {exc}"
+    return None
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if os.environ.get("REQUIRE_POSTGRES") and not _on_postgres():
         raise pytest.UsageError("REQUIRE_POSTGRES is set but DATABASE_URL is not PostgreSQL.")
+    if any("redis" in item.keywords for item in items):
+        redis_missing = _redis_missing()
+        if redis_missing:
+            for item in items:
+                if "redis" in item.keywords:
+                    item.add_marker(pytest.mark.skip(reason=redis_missing))
     if _on_postgres():
         return
     skip = pytest.mark.skip(

@@ -83,3 +83,36 @@ class InteractionFactory(factory.django.DjangoModelFactory):
     channel = Interaction.Channel.IN_PERSON
     summary = factory.Faker("sentence")
     occurred_at = factory.LazyFunction(timezone.now)
+
+
+# --- Consent, relationships and tags (consent ledger and access layer tests) ---------------
+
+
+class ConsentWordingFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "destination.ConsentWording"
+
+    purpose = "newsletter"
+    version = factory.Sequence(lambda n: f"v{n + 1}")
+    language = "fr"
+    text = factory.LazyAttribute(lambda o: f"I agree ({o.purpose} {o.version}).")
+
+
+class PartnerGuestLinkFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "partners.PartnerGuestLink"
+
+    partner = factory.SubFactory(PartnerFactory)
+    guest = factory.SubFactory(GuestFactory)
+    reason = "booking"
+    first_seen_at = factory.LazyFunction(timezone.now)
+    last_seen_at = factory.LazyAttribute(lambda o: o.first_seen_at)
+
+
+class TagFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "destination.Tag"
+        django_get_or_create = ("slug",)
+
+    slug = factory.Sequence(lambda n: f"tag-{n}")
+    name = factory.LazyAttribute(lambda o: o.slug.replace("-", " ").title())

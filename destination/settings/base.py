@@ -193,6 +193,9 @@ if CELERY_BROKER_URL == "filesystem://":
     }
     if not CELERY_RESULT_BACKEND:
         CELERY_RESULT_BACKEND = f"file://{_broker_dir / 'results'}"
+    # kombu's filesystem transport and file result backend expect their folders to exist.
+    for _folder in ("queue", "processed", "control", "results"):
+        (_broker_dir / _folder).mkdir(parents=True, exist_ok=True)
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

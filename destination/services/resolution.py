@@ -1,0 +1,1438 @@
+"""Identity resolution: every incoming person (signup, booking, desk entry, import, API) becomes
+an existing guest or a new one, through this one bulk-capable service.
+
+How a person is resolved, in order:
+
+1. A known external id (``GuestExternalRef``: same source, same id) resolves straight to its
+   guest: re-running an import changes nothing.
+2. Exact contact: a guest with the same normalised email or phone. It is attached automatically
+   only when nothing in the identity contradicts it (same first name up to a typo in the middle
+   of the word, compatible last name, no two different known birth dates): a family shares one
+   address, and a parent is not their child.
+3. Fuzzy candidates found through blocking keys (``MatchKey``) and scored with rapidfuzz. A
+   strong candidate, or an exact contact whose identity disagrees, never merges: a new guest is
+   created and the pair goes to the "possible duplicates" review queue.
+
+Work is set-based per batch: one query per kind of lookup for the whole batch (exact keys,
+guests with their contacts, blocking keys) and one multi-row insert per table (``bulk_create``;
+on PostgreSQL ``INSERT ... SELECT unnest(arrays)``, several times faster). Whatever may be
+created twice by simultaneous resolutions (a guest for a new email or phone, a contact added to
+a guest) is serialised on ``ResolutionKey`` rows: inserted, locked in sorted order, then looked
+up again; two simultaneous resolutions of the same new email create one guest. Known people
+need no lock: resolving one by email or phone is two reads on PostgreSQL (three elsewhere),
+and no write when nothing changes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from django.conf.locale import LANG_INFO
+from django.contrib.postgres.expressions import ArraySubquery
+from django.core.exceptions import ValidationError
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import DEFAULT_DB_ALIAS, connection, models, transaction
+from django.db.models import CharField, F, Lookup, OuterRef, QuerySet, Value
+from django.db.models.functions import Cast
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django_countries import countries
+from rapidfuzz import fuzz
+from rapidfuzz.distance import OSA, JaroWinkler
+
+from destination.models import (
+    AuditEntry,
+    Guest,
+    GuestEmail,
+    GuestExternalRef,
+    GuestPhone,
+    MatchKey,
+    PossibleDuplicate,
+    ResolutionKey,
+    TimelineEvent,
+    User,
+    Visibility,
+)
+from destination.normalize import fold, normalize_email, normalize_phone
+
+if TYPE_CHECKING:
+    from partners.models import Partner
+
+__all__ = [
+    "REASON_LABELS",
+    "Candidate",
+    "CleanPerson",
+    "Decision",
+    "PersonData",
+    "ResolutionResult",
+    "guest_candidates",
+    "guest_resolve",
+    "guest_resolve_many",
+    "match_keys_for",
+    "match_keys_refresh",
+    "name_skeleton",
+    "person_validate",
+]
+
+# --- Tuning -------------------------------------------------------------------------------
+
+DETECTED_BY = "resolution"
+# Review at most this many candidates per person: the best ones, so the queue stays usable.
+MAX_REVIEW_CANDIDATES = 5
+# A blocking key shared by more guests than this says nothing: skipped.
+MAX_BLOCK_SIZE = 200
+# Name similarity (0..1, order-insensitive) needed for a review candidate...
+NAME_MIN_CORROBORATED = 0.75  # ...with a corroborating fact (same birth date, phone, email)
+NAME_MIN_ALONE = 0.92  # ...with nothing but the name (and no contradiction)
+# ...and a name alone counts only when it is rare: with more namesakes than this, an unrelated
+# homonym is likelier than a duplicate, and the review queue would fill with them.
+MAX_NAMESAKES_FOR_NAME_ALONE = 3
+# So a full-name key ("n:") shared by more guests is not even loaded: a namesake who is the same
+# person also shares a birth date, email or phone key, and is found through that key.
+MAX_NAME_BLOCK_SIZE = MAX_NAMESAKES_FOR_NAME_ALONE
+NAME_MIN_CONFLICTING = 0.9  # ...when the birth dates differ but a contact fragment is shared
+OLDEST_BIRTH_YEAR = 1900
+# Local parts of an email that say nothing about a person.
+GENERIC_LOCAL_PARTS = frozenset(
+    {"info", "contact", "booking", "bookings", "reservation", "reservations", "hello", "mail",
+     "email", "admin", "office", "noreply", "no-reply", "test", "family", "famille", "home"}
+)  # fmt: skip
+
+REASON_LABELS: dict[str, Any] = {
+    "external_id": gettext_lazy("Same external id"),
+    "email": gettext_lazy("Same email address"),
+    "phone": gettext_lazy("Same phone number"),
+    "name": gettext_lazy("Same or similar name"),
+    "birth_date": gettext_lazy("Same birth date"),
+    "birth_date_differs": gettext_lazy("Different birth dates"),
+    "first_name_differs": gettext_lazy("Different first names"),
+    "last_name_differs": gettext_lazy("Different last names"),
+    "email_local": gettext_lazy("Similar email address"),
+    "phone_fragment": gettext_lazy("Phone numbers end with the same digits"),
+    "country": gettext_lazy("Same country"),
+}
+
+
+# --- Interface ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PersonData:
+    """A person as a caller received it: raw strings, not yet validated."""
+
+    first_name: str = ""
+    last_name: str = ""
+    email: str = ""
+    phone: str = ""
+    country: str = ""
+    birth_date: dt.date | None = None
+    language: str = ""
+    external_id: str = ""
+    extra_emails: tuple[str, ...] = ()
+    extra_phones: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class CleanPerson:
+    """A validated person: normalised contacts (email lower-case, phone E.164) and folded names."""
+
+    first_name: str = ""
+    last_name: str = ""
+    first_folded: str = ""
+    last_folded: str = ""
+    emails: tuple[str, ...] = ()  # the first one is the primary
+    phones: tuple[str, ...] = ()
+    country: str = ""
+    birth_date: dt.date | None = None
+    language: str = ""
+    external_id: str = ""
+
+    @property
+    def name_folded(self) -> str:
+        return " ".join(part for part in (self.first_folded, self.last_folded) if part)
+
+    @cached_property
+    def match_keys(self) -> set[str]:
+        return match_keys_for(
+            first_folded=self.first_folded,
+            last_folded=self.last_folded,
+            birth_date=self.birth_date,
+            emails=self.emails,
+            phones=self.phones,
+        )
+
+
+class Decision(StrEnum):
+    MATCHED = "matched"
+    CREATED = "created"
+    REVIEW = "review"
+    REJECTED = "rejected"
+
+
+@dataclass
+class ResolutionResult:
+    decision: Decision
+    guest: Guest | None = None
+    review_with: list[int] = field(default_factory=list)
+    errors: dict[str, list[str]] = field(default_factory=dict)
+    # Codes from REASON_LABELS: why the guest was matched or sent to review.
+    reasons: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    guest_id: int
+    score: float
+    reasons: list[str]
+
+
+# --- Validation ---------------------------------------------------------------------------
+
+_LANGUAGE_RE = re.compile(r"^[a-z]{2,3}(-[a-z0-9]{2,8})?$")
+# Compiled once: libphonenumber's many patterns keep evicting re's own cache in bulk.
+_NON_ALNUM_RE = re.compile(r"[^a-z0-9]")
+_NON_DIGIT_RE = re.compile(r"\D")
+
+
+def _clean_language(raw: str) -> str:
+    value = raw.strip().lower().replace("_", "-")
+    if not value:
+        return ""
+    if not _LANGUAGE_RE.match(value) or value.split("-")[0] not in LANG_INFO:
+        raise ValidationError(_("“%(value)s” is not a known language code.") % {"value": raw})
+    return value
+
+
+def _clean_country(raw: str) -> str:
+    value = raw.strip()
+    if not value:
+        return ""
+    code = countries.alpha2(value) or countries.by_name(value)
+    if not code:
+        raise ValidationError(_("“%(value)s” is not a known country.") % {"value": raw})
+    return str(code)
+
+
+def _clean_birth_date(value: Any) -> dt.date | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, dt.datetime):
+        value = value.date()
+    if not isinstance(value, dt.date):
+        raise ValidationError(_("Enter a valid date."))
+    if value > timezone.localdate():
+        raise ValidationError(_("The birth date is in the future."))
+    if value.year < OLDEST_BIRTH_YEAR:
+        raise ValidationError(_("The birth date is before %(year)s.") % {"year": OLDEST_BIRTH_YEAR})
+    return value
+
+
+def _clean_name(raw: str, errors: dict[str, list[str]], key: str) -> str:
+    value = " ".join((raw or "").split())
+    max_length = Guest._meta.get_field(key).max_length or 150
+    if len(value) > max_length:
+        errors.setdefault(key, []).append(
+            _("Enter at most %(max)s characters.") % {"max": max_length}
+        )
+        return ""
+    return value
+
+
+def person_validate(person: PersonData) -> tuple[CleanPerson, dict[str, list[str]]]:
+    """Validate and normalise a person. Returns the clean person and field-level errors (empty
+    when valid); never raises for bad input."""
+    errors: dict[str, list[str]] = {}
+
+    def run(key: str, func: Any, *args: Any) -> Any:
+        try:
+            return func(*args)
+        except ValidationError as exc:
+            errors.setdefault(key, []).extend(str(m) for m in exc.messages)
+            return None
+
+    first_name = _clean_name(person.first_name, errors, "first_name")
+    last_name = _clean_name(person.last_name, errors, "last_name")
+    country = run("country", _clean_country, person.country or "") or ""
+    language = run("language", _clean_language, person.language or "") or ""
+    birth_date = run("birth_date", _clean_birth_date, person.birth_date)
+    region = country or None
+
+    emails: list[str] = []
+    for key, values in (("email", [person.email]), ("extra_emails", person.extra_emails)):
+        for raw in values:
+            value = run(key, normalize_email, raw)
+            if value and value not in emails:
+                emails.append(value)
+    phones: list[str] = []
+    for key, values in (("phone", [person.phone]), ("extra_phones", person.extra_phones)):
+        for raw in values:
+            value = run(key, normalize_phone, raw, region)
+            if value and value not in phones:
+                phones.append(value)
+
+    external_id = (person.external_id or "").strip()
+    max_ref = GuestExternalRef._meta.get_field("external_id").max_length or 128
+    if len(external_id) > max_ref:
+        errors.setdefault("external_id", []).append(
+            _("Enter at most %(max)s characters.") % {"max": max_ref}
+        )
+    clean = CleanPerson(
+        first_name=first_name,
+        last_name=last_name,
+        first_folded=fold(first_name),
+        last_folded=fold(last_name),
+        emails=tuple(emails),
+        phones=tuple(phones),
+        country=country,
+        birth_date=birth_date,
+        language=language,
+        external_id=external_id,
+    )
+    if not errors and not (clean.first_folded or clean.last_folded or emails or phones):
+        errors["__all__"] = [_("Give at least a name, an email address or a phone number.")]
+    return clean, errors
+
+
+# --- Blocking keys ------------------------------------------------------------------------
+
+# Consonant classes that are often confused or spelled differently across languages.
+_SKELETON_DIGRAPHS = (("sch", "s"), ("ph", "f"), ("th", "t"), ("ck", "k"), ("qu", "k"))
+_SKELETON_MAP = str.maketrans(
+    {"c": "k", "q": "k", "g": "k", "z": "s", "x": "s", "d": "t", "b": "p", "v": "f", "w": "f"}
+)
+_VOWELS = frozenset("aeiouyh")
+
+
+def name_skeleton(token: str) -> str:
+    """A coarse phonetic key of a folded name token: the first letter, then consonant classes
+    with vowels and repeats dropped. "Müller"/"Mueller" -> "mlr", "Schmidt"/"Schmitt" -> "smt"."""
+    token = token.replace(" ", "")
+    if not token:
+        return ""
+    for digraph, replacement in _SKELETON_DIGRAPHS:
+        token = token.replace(digraph, replacement)
+    head, tail = token[0], token[1:].translate(_SKELETON_MAP)
+    out = [head]
+    previous = head.translate(_SKELETON_MAP)
+    for char in tail:
+        if char in _VOWELS:
+            previous = ""
+            continue
+        if char != previous:
+            out.append(char)
+        previous = char
+    return "".join(out)
+
+
+def _tokens(first_folded: str, last_folded: str) -> list[str]:
+    return [t for t in f"{first_folded} {last_folded}".split() if len(t) > 1][:6]
+
+
+def _email_local(email: str) -> str:
+    local = email.partition("@")[0].split("+")[0]
+    return _NON_ALNUM_RE.sub("", local)
+
+
+def match_keys_for(
+    *,
+    first_folded: str,
+    last_folded: str,
+    birth_date: dt.date | None,
+    emails: Iterable[str],
+    phones: Iterable[str],
+) -> set[str]:
+    """The blocking keys of a person or guest (what fuzzy candidate search looks up).
+
+    - ``n:`` the sorted skeletons of every name token: swapped first/last names, dropped accents
+      and vowel typos collide;
+    - ``t:`` one name token's skeleton + birth date: a consonant typo in the other name still
+      finds the person born that day;
+    - ``e:`` the email's local part: the same person at another provider;
+    - ``p:`` the last 6 digits of a phone: a number read in the wrong region still collides.
+    """
+    keys: set[str] = set()
+    skeletons = sorted({name_skeleton(t) for t in _tokens(first_folded, last_folded)})
+    if first_folded and last_folded and skeletons:
+        keys.add("n:" + " ".join(skeletons))
+    if birth_date is not None:
+        for skeleton in skeletons:
+            keys.add(f"t:{skeleton}:{birth_date.isoformat()}")
+    for email in emails:
+        local = _email_local(email)
+        if len(local) >= 4 and local not in GENERIC_LOCAL_PARTS:
+            keys.add("e:" + local[:100])
+    for phone in phones:
+        digits = _NON_DIGIT_RE.sub("", phone)
+        if len(digits) >= 8:
+            keys.add("p:" + digits[-6:])
+    return keys
+
+
+# --- Comparing identities -----------------------------------------------------------------
+
+
+def _common_prefix(a: str, b: str) -> int:
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+def _same_name(a: str, b: str) -> bool:
+    """Folded names that are the same up to spacing or a typo inside the word. A difference only
+    in the last letters is read as another name (Mario/Maria, Louis/Louise), never as a typo."""
+    a, b = a.replace(" ", ""), b.replace(" ", "")
+    if a == b:
+        return True
+    shorter = min(len(a), len(b))
+    if shorter < 4:
+        return False
+    limit = 1 if max(len(a), len(b)) < 9 else 2
+    if OSA.distance(a, b, score_cutoff=limit) > limit:
+        return False
+    return _common_prefix(a, b) < shorter - 2
+
+
+# The guest columns resolution reads, in the model's field order (what Model.from_db wants).
+_GUEST_COLUMNS = frozenset(
+    {"id", "first_name", "last_name", "name_folded", "birth_date", "country", "language",
+     "status", "merged_into_id"}
+)  # fmt: skip
+
+
+def _guest_columns() -> list[str]:
+    return [f.attname for f in Guest._meta.concrete_fields if f.attname in _GUEST_COLUMNS]
+
+
+@dataclass(eq=False)
+class _Profile:
+    """What resolution knows about a guest of the batch (from the database or created now).
+
+    Guests read from the database keep their row; the model instance is built only when the
+    guest is returned or changed, since most candidates are only scored."""
+
+    first: str
+    last: str
+    birth_date: dt.date | None
+    country: str
+    emails: set[str]
+    phones: set[str]
+    guest_obj: Guest | None = None
+    row: tuple[Any, ...] | None = None
+    is_new: bool = False
+    contacts_loaded: bool = True
+    changed_fields: set[str] = field(default_factory=set)
+    new_emails: list[str] = field(default_factory=list)
+    new_phones: list[str] = field(default_factory=list)
+
+    @property
+    def guest(self) -> Guest:
+        if self.guest_obj is None:
+            assert self.row is not None
+            self.guest_obj = Guest.from_db(DEFAULT_DB_ALIAS, _guest_columns(), self.row)
+        return self.guest_obj
+
+    @property
+    def guest_id(self) -> int:
+        if self.guest_obj is not None:
+            return self.guest_obj.pk or 0
+        assert self.row is not None
+        return self.row[0]
+
+    @property
+    def key(self) -> int:
+        # One profile object per guest (see _Batch._absorb), so its identity is the guest's.
+        return id(self)
+
+
+def _identity_check(person: CleanPerson, profile: _Profile) -> tuple[bool, int, list[str]]:
+    """Can this exact-contact guest be the person? Returns (compatible, strength, reasons):
+    strength counts the name parts that were compared and agree."""
+    if person.birth_date and profile.birth_date and person.birth_date != profile.birth_date:
+        return False, 0, ["birth_date_differs"]
+    pf, pl, gf, gl = person.first_folded, person.last_folded, profile.first, profile.last
+    if pf and pl and gf and gl and _same_name(pf, gl) and _same_name(pl, gf):
+        return True, 2, ["name"]
+    strength = 0
+    if pf and gf:
+        if not _same_name(pf, gf):
+            return False, 0, ["first_name_differs"]
+        strength += 1
+    if pl and gl:
+        if not _same_name(pl, gl):
+            return False, 0, ["last_name_differs"]
+        strength += 1
+    return True, strength, ["name"] if strength else []
+
+
+def _name_similarity(person: CleanPerson, profile: _Profile) -> float:
+    a = person.name_folded
+    b = f"{profile.first} {profile.last}".strip()
+    if not a or not b:
+        return 0.0
+    # Both orders, so swapped first/last names compare like the right order (token_sort_ratio
+    # would not: a typo in the first letter reorders the sorted tokens).
+    swapped = f"{person.last_folded} {person.first_folded}".strip()
+    sim = max(fuzz.ratio(a, b), fuzz.ratio(swapped, b)) / 100
+    if person.first_folded and person.last_folded and profile.first and profile.last:
+        direct = (
+            JaroWinkler.similarity(person.first_folded, profile.first)
+            + JaroWinkler.similarity(person.last_folded, profile.last)
+        ) / 2
+        swapped = (
+            JaroWinkler.similarity(person.first_folded, profile.last)
+            + JaroWinkler.similarity(person.last_folded, profile.first)
+        ) / 2
+        # Jaro-Winkler is generous with short names: it may confirm, never lead.
+        sim = max(sim, min(max(direct, swapped), sim + 0.05))
+    return sim
+
+
+def _fuzzy_score(
+    person: CleanPerson, profile: _Profile, shared_keys: set[str], namesakes: int = 0
+) -> tuple[float, list[str]] | None:
+    """Score a candidate found through the blocking keys it shares with the person; None when
+    it is not worth a review."""
+    name_sim = _name_similarity(person, profile)
+    reasons: list[str] = []
+    corroborated = False
+    if person.birth_date and profile.birth_date:
+        birth_conflict = person.birth_date != profile.birth_date
+        if not birth_conflict:
+            reasons.append("birth_date")
+            corroborated = True
+    else:
+        birth_conflict = False
+    contact_fragment = False
+    person_locals = {_email_local(e) for e in person.emails}
+    profile_locals = {_email_local(e) for e in profile.emails}
+    if any(k.startswith("e:") for k in shared_keys) or any(
+        len(a) >= 4 and a not in GENERIC_LOCAL_PARTS and fuzz.ratio(a, b) >= 90
+        for a in person_locals
+        for b in profile_locals
+    ):
+        reasons.append("email_local")
+        contact_fragment = True
+    if any(k.startswith("p:") for k in shared_keys):
+        reasons.append("phone_fragment")
+        contact_fragment = True
+    corroborated = corroborated or contact_fragment
+    country_conflict = bool(
+        person.country and profile.country and person.country != profile.country
+    )
+    if person.country and person.country == profile.country:
+        reasons.append("country")
+
+    if birth_conflict:
+        ok = contact_fragment and name_sim >= NAME_MIN_CONFLICTING
+        reasons.append("birth_date_differs")
+    elif corroborated:
+        ok = name_sim >= NAME_MIN_CORROBORATED
+    else:
+        ok = (
+            name_sim >= NAME_MIN_ALONE
+            and not country_conflict
+            and namesakes <= MAX_NAMESAKES_FOR_NAME_ALONE
+        )
+    if not ok:
+        return None
+    score = 0.6 * name_sim
+    score += 0.2 if "birth_date" in reasons else 0.0
+    score += 0.15 if contact_fragment else 0.0
+    score += 0.05 if "country" in reasons else 0.0
+    score -= 0.2 if birth_conflict else 0.0
+    return round(min(score, 0.99), 3), ["name", *reasons]
+
+
+# --- The batch engine ---------------------------------------------------------------------
+
+
+def _insert_rows(
+    model: type[models.Model],
+    fields: list[str],
+    rows: list[tuple],
+    *,
+    ignore_conflicts: bool = True,
+) -> None:
+    """Insert plain rows (values in ``fields`` order), by default skipping those that break a
+    unique constraint. On PostgreSQL one ``INSERT ... SELECT * FROM unnest(arrays)`` statement:
+    several times faster than ``bulk_create`` for the thousands of small rows of a batch (no
+    model instances, no per-value field preparation). Elsewhere ``bulk_create``."""
+    if not rows:
+        return
+    if connection.vendor != "postgresql":
+        model._default_manager.bulk_create(
+            [model(**dict(zip(fields, row, strict=True))) for row in rows],
+            ignore_conflicts=ignore_conflicts,
+        )
+        return
+    meta = model._meta
+    columns, casts, is_json = [], [], []
+    for name in fields:
+        field = meta.get_field(name)
+        columns.append(connection.ops.quote_name(field.column))
+        casts.append(f"%s::{field.cast_db_type(connection)}[]")
+        is_json.append(isinstance(field, models.JSONField))
+    arrays = [
+        [json.dumps(v, cls=DjangoJSONEncoder) for v in column] if json_column else list(column)
+        for column, json_column in zip(zip(*rows, strict=True), is_json, strict=True)
+    ]
+    table = connection.ops.quote_name(meta.db_table)
+    conflict = " ON CONFLICT DO NOTHING" if ignore_conflicts else ""
+    # Identifiers come from model metadata and are quoted; values are parameters.
+    sql = f"INSERT INTO {table} ({', '.join(columns)}) SELECT * FROM unnest({', '.join(casts)}){conflict}"  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(sql, arrays)
+
+
+def _guests_insert(guests: list[Guest], *, now: dt.datetime) -> None:
+    """Insert new guests and set their ids. PostgreSQL: one ``INSERT ... SELECT unnest``
+    returning (uuid, id), matched back by uuid; elsewhere ``bulk_create``."""
+    if not guests:
+        return
+    if connection.vendor != "postgresql":
+        Guest.objects.bulk_create(guests)
+        return
+    names = ["uuid", "first_name", "last_name", "name_folded", "language", "country",
+             "birth_date", "source", "source_detail", "created_by_id", "created_by_partner_id",
+             "status", "created_at", "updated_at"]  # fmt: skip
+    meta = Guest._meta
+    columns = [connection.ops.quote_name(meta.get_field(n).column) for n in names]
+    casts = [f"%s::{meta.get_field(n).cast_db_type(connection)}[]" for n in names]
+    for guest in guests:
+        guest.created_at = guest.updated_at = now
+    arrays = [
+        [
+            str(v) if n == "country" else v
+            for v in (getattr(g, meta.get_field(n).attname) for g in guests)
+        ]
+        for n in names
+    ]
+    table = connection.ops.quote_name(meta.db_table)
+    # Identifiers come from model metadata and are quoted; values are parameters.
+    sql = f"INSERT INTO {table} ({', '.join(columns)}) SELECT * FROM unnest({', '.join(casts)}) RETURNING uuid, id"  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(sql, arrays)
+        ids = dict(cursor.fetchall())
+    for guest in guests:
+        guest.pk = ids[guest.uuid]
+        guest._state.adding = False
+        guest._state.db = DEFAULT_DB_ALIAS
+
+
+class _AnyOf(Lookup):
+    """``field IN (values)`` written ``field = ANY(%s)`` on PostgreSQL: one array parameter
+    instead of thousands of placeholders, which the driver and the planner handle much faster
+    for a batch."""
+
+    lookup_name = "any_of"
+    prepare_rhs = False
+    array_type = "text"
+
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        values = list(self.rhs)
+        if connection.vendor == "postgresql":
+            return f"{lhs} = ANY(%s::{self.array_type}[])", [*lhs_params, values]
+        if not values:
+            return "1 = 0", list(lhs_params)
+        return f"{lhs} IN ({', '.join(['%s'] * len(values))})", [*lhs_params, *values]
+
+
+class _AnyId(_AnyOf):
+    array_type = "bigint"
+
+
+def _any_text(field_name: str, values: Iterable[str]) -> _AnyOf:
+    return _AnyOf(F(field_name), sorted(values))
+
+
+def _any_id(field_name: str, values: Iterable[int]) -> _AnyId:
+    return _AnyId(F(field_name), sorted(values))
+
+
+def _email_key(email: str) -> str:
+    return f"email:{email}"[:300]
+
+
+def _phone_key(phone: str) -> str:
+    return f"phone:{phone}"
+
+
+def _ref_key(ref_source: str, external_id: str) -> str:
+    return f"ref:{ref_source}:{external_id}"[:300]
+
+
+def _ref_source(source: str, source_detail: str) -> str:
+    return (source_detail or str(source))[:64]
+
+
+def _load_profiles(guest_ids: Iterable[int], *, contacts: bool = True) -> dict[int, _Profile]:
+    """Load guests with their emails and phones (one query on PostgreSQL), following merges to the
+    survivor. Returns {requested id: profile of the active guest}; erased guests are left out.
+    Fuzzy candidates are loaded without contacts: their shared blocking keys say enough."""
+    wanted = set(guest_ids)
+    if not wanted:
+        return {}
+    columns = _guest_columns()
+    at = {name: i for i, name in enumerate(columns)}
+    redirect: dict[int, int] = {}
+    guests: dict[int, tuple[Any, ...]] = {}
+    emails: dict[int, set[str]] = defaultdict(set)
+    phones: dict[int, set[str]] = defaultdict(set)
+    # PostgreSQL: the contacts come with the guest rows, as arrays (one round trip, not two).
+    inline = contacts and connection.vendor == "postgresql"
+    to_fetch = set(wanted)
+    for _hop in range(10):  # merge chains are short; the bound guards against a cycle
+        if not to_fetch:
+            break
+        queryset = Guest.objects.filter(_any_id("id", to_fetch))
+        if inline:
+            queryset = queryset.annotate(
+                contact_emails=ArraySubquery(
+                    GuestEmail.objects.filter(guest_id=OuterRef("pk"))
+                    .order_by()
+                    .values("email_normalized")
+                ),
+                contact_phones=ArraySubquery(
+                    GuestPhone.objects.filter(guest_id=OuterRef("pk"))
+                    .order_by()
+                    .values(text=Cast("phone", output_field=CharField()))
+                ),
+            )
+        fields = [*columns, "contact_emails", "contact_phones"] if inline else columns
+        to_fetch = set()
+        for values in queryset.values_list(*fields):
+            row = values[: len(columns)]
+            gid, merged_into = row[0], row[at["merged_into_id"]]
+            guests[gid] = row
+            if inline:
+                emails[gid].update(values[-2])
+                phones[gid].update(values[-1])
+            if row[at["status"]] == Guest.Status.MERGED and merged_into:
+                redirect[gid] = merged_into
+                if merged_into not in guests:
+                    to_fetch.add(merged_into)
+
+    def final(guest_id: int) -> int | None:
+        for _hop in range(10):
+            if guest_id not in redirect:
+                break
+            guest_id = redirect[guest_id]
+        row = guests.get(guest_id)
+        return guest_id if row is not None and row[at["status"]] == Guest.Status.ACTIVE else None
+
+    finals = {gid: final(gid) for gid in wanted}
+    active_ids = {gid for gid in finals.values() if gid is not None}
+    rows = (
+        GuestEmail.objects.filter(_any_id("guest_id", active_ids))
+        .annotate(kind=Value("e"), value=F("email_normalized"))
+        .values_list("kind", "value", "guest_id")
+        .order_by()
+        .union(
+            GuestPhone.objects.filter(_any_id("guest_id", active_ids))
+            .annotate(kind=Value("p"), value=Cast("phone", output_field=CharField()))
+            .values_list("kind", "value", "guest_id")
+            .order_by(),
+            all=True,
+        )
+    )
+    for kind, value, gid in rows if active_ids and contacts and not inline else ():
+        (emails if kind == "e" else phones)[gid].add(value)
+    profiles = {
+        gid: _Profile(
+            row=guests[gid],
+            first=fold(guests[gid][at["first_name"]]),
+            last=fold(guests[gid][at["last_name"]]),
+            birth_date=guests[gid][at["birth_date"]],
+            country=str(guests[gid][at["country"]] or ""),
+            emails=emails[gid],
+            phones=phones[gid],
+            contacts_loaded=contacts,
+        )
+        for gid in active_ids
+    }
+    return {gid: profiles[fid] for gid, fid in finals.items() if fid is not None}
+
+
+@dataclass
+class _Context:
+    source: str
+    source_detail: str
+    partner: Partner | None
+    actor: User | None
+    now: dt.datetime
+
+    @property
+    def ref_source(self) -> str:
+        return _ref_source(self.source, self.source_detail)
+
+
+class _Batch:
+    """One batch of valid people, resolved in one transaction with set-based queries."""
+
+    def __init__(self, people: list[tuple[int, CleanPerson]], ctx: _Context) -> None:
+        self.people = people
+        self.ctx = ctx
+        self.by_email: dict[str, list[_Profile]] = defaultdict(list)
+        self.by_phone: dict[str, list[_Profile]] = defaultdict(list)
+        self.by_key: dict[str, list[_Profile]] = defaultdict(list)
+        self.refs: dict[str, _Profile] = {}
+        self.stale_refs: set[str] = set()
+        self.new_profiles: list[_Profile] = []
+        self.enriched: dict[int, _Profile] = {}
+        self.pairs: dict[tuple[int, int], tuple[_Profile, _Profile, float, list[str]]] = {}
+        self.results: dict[int, ResolutionResult] = {}
+        self.new_refs: dict[str, _Profile] = {}
+        self.loaded: dict[int, _Profile] = {}
+        self.key_counts: Counter[str] = Counter()
+
+    # -- lookups -------------------------------------------------------------------------
+
+    def _index(self, profile: _Profile) -> None:
+        for email in profile.emails:
+            if profile not in self.by_email[email]:
+                self.by_email[email].append(profile)
+        for phone in profile.phones:
+            if profile not in self.by_phone[phone]:
+                self.by_phone[phone].append(profile)
+
+    def _lock_keys(self, keys: set[str]) -> None:
+        if not keys:
+            return
+        ordered = sorted(keys)
+        # Inserting in sorted order and locking in sorted order: no deadlock between batches.
+        _insert_rows(ResolutionKey, ["key", "created_at"], [(k, self.ctx.now) for k in ordered])
+        list(
+            ResolutionKey.objects.select_for_update()
+            .filter(_any_text("key", ordered))
+            .order_by("key")
+            .values_list("id", flat=True)
+        )
+
+    def _fetch_exact(self, people: list[CleanPerson]) -> None:
+        external_ids = {p.external_id for p in people if p.external_id}
+        emails = {e for p in people for e in p.emails}
+        phones = {ph for p in people for ph in p.phones}
+        # One round trip for the three exact keys: external ids, emails, phones.
+        parts: list[QuerySet[Any, Any]] = []
+        if emails:
+            parts.append(
+                GuestEmail.objects.filter(_any_text("email_normalized", emails))
+                .annotate(kind=Value("e"), value=F("email_normalized"))
+                .values_list("kind", "value", "guest_id")
+                .order_by()
+            )
+        if phones:
+            parts.append(
+                # Values are already E.164: no per-value re-parsing by the field (slow in bulk).
+                GuestPhone.objects.filter(_any_text("phone", phones))
+                .annotate(kind=Value("p"), value=Cast("phone", output_field=CharField()))
+                .values_list("kind", "value", "guest_id")
+                .order_by()
+            )
+        if external_ids:
+            parts.append(
+                GuestExternalRef.objects.filter(
+                    _any_text("external_id", external_ids), source=self.ctx.ref_source
+                )
+                .annotate(kind=Value("r"), value=F("external_id"))
+                .values_list("kind", "value", "guest_id")
+                .order_by()
+            )
+        rows: list[tuple[str, str, int]] = []
+        if parts:
+            rows = list(parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0])
+        ref_rows = [(value, gid) for kind, value, gid in rows if kind == "r"]
+        email_rows = [(value, gid) for kind, value, gid in rows if kind == "e"]
+        phone_rows = [(value, gid) for kind, value, gid in rows if kind == "p"]
+        ids = {gid for _k, gid in ref_rows} | {gid for _k, gid in email_rows}
+        ids |= {gid for _k, gid in phone_rows}
+        profiles = self._absorb(_load_profiles(ids))
+        for external_id, gid in ref_rows:
+            if gid in profiles:
+                self.refs[external_id] = profiles[gid]
+            else:
+                self.stale_refs.add(external_id)  # its guest was erased
+        for profile in self.loaded.values():
+            self._index(profile)
+        # A merged guest's contacts lead to its survivor even if they were not moved to it.
+        for email, gid in email_rows:
+            profile = profiles.get(gid)
+            if profile is not None and profile not in self.by_email[email]:
+                self.by_email[email].append(profile)
+        for phone, gid in phone_rows:
+            profile = profiles.get(gid)
+            if profile is not None and profile not in self.by_phone[phone]:
+                self.by_phone[phone].append(profile)
+
+    def _absorb(self, profiles: dict[int, _Profile]) -> dict[int, _Profile]:
+        """Keep one profile object per guest: {requested id: the canonical profile}."""
+        return {gid: self.loaded.setdefault(p.guest_id, p) for gid, p in profiles.items()}
+
+    def _fetch_candidates(self, people: list[CleanPerson]) -> None:
+        wanted: set[str] = set()
+        for person in people:
+            wanted |= person.match_keys
+        if not wanted:
+            return
+        rows = list(
+            MatchKey.objects.filter(_any_text("key", wanted)).values_list("key", "guest_id")
+        )
+        by_key: dict[str, list[int]] = defaultdict(list)
+        for key, gid in rows:
+            by_key[key].append(gid)
+            self.key_counts[key] += 1
+        by_key = {
+            k: v
+            for k, v in by_key.items()
+            if len(v) <= (MAX_NAME_BLOCK_SIZE if k.startswith("n:") else MAX_BLOCK_SIZE)
+        }
+        missing = {gid for gids in by_key.values() for gid in gids} - set(self.loaded)
+        profiles = self._absorb(_load_profiles(missing, contacts=False))
+        for key, gids in by_key.items():
+            seen: set[int] = set()
+            for gid in gids:
+                profile = self.loaded.get(gid) or profiles.get(gid)
+                if profile is not None and profile.key not in seen:
+                    seen.add(profile.key)
+                    self.by_key[key].append(profile)
+
+    # -- decisions -----------------------------------------------------------------------
+
+    def _exact(self, person: CleanPerson) -> dict[int, tuple[_Profile, list[str]]]:
+        hits: dict[int, tuple[_Profile, list[str]]] = {}
+        for email in person.emails:
+            for profile in self.by_email.get(email, ()):
+                hits.setdefault(profile.key, (profile, []))[1].append("email")
+        for phone in person.phones:
+            for profile in self.by_phone.get(phone, ()):
+                hits.setdefault(profile.key, (profile, []))[1].append("phone")
+        return hits
+
+    def _best_compatible(
+        self, person: CleanPerson
+    ) -> tuple[_Profile | None, list[str], dict[int, tuple[_Profile, list[str]]]]:
+        """The exact-contact guest to attach to, if one is unambiguous; also returns the exact
+        hits that disagree (for review)."""
+        hits = self._exact(person)
+        compatible: list[tuple[int, int, float, int, _Profile, list[str]]] = []
+        incompatible: dict[int, tuple[_Profile, list[str]]] = {}
+        for key, (profile, contact_reasons) in hits.items():
+            ok, strength, name_reasons = _identity_check(person, profile)
+            reasons = sorted(set(contact_reasons)) + name_reasons
+            if ok:
+                order = profile.guest_id
+                compatible.append(
+                    (strength, len(set(contact_reasons)), _name_similarity(person, profile),
+                     -order, profile, reasons)
+                )  # fmt: skip
+            else:
+                incompatible[key] = (profile, reasons)
+        if not compatible:
+            return None, [], incompatible
+        compatible.sort(key=lambda c: c[:4], reverse=True)
+        best = compatible[0]
+        if len(compatible) > 1 and best[0] == 0:
+            # Nothing but a shared contact, and several people behind it (a family address).
+            for _s, _n, _sim, _o, profile, reasons in compatible:
+                incompatible[profile.key] = (profile, reasons)
+            return None, [], incompatible
+        return best[4], best[5], incompatible
+
+    def _fuzzy(
+        self, person: CleanPerson, exclude: set[int]
+    ) -> list[tuple[_Profile, float, list[str]]]:
+        keys = person.match_keys
+        namesakes = max((self.key_counts[k] for k in keys if k.startswith("n:")), default=0)
+        seen: dict[int, tuple[_Profile, set[str]]] = {}
+        for key in keys:
+            for profile in self.by_key.get(key, ()):
+                if profile.key not in exclude:
+                    seen.setdefault(profile.key, (profile, set()))[1].add(key)
+        scored = []
+        for profile, shared in seen.values():
+            result = _fuzzy_score(person, profile, shared, namesakes)
+            if result is not None:
+                scored.append((profile, result[0], result[1]))
+        scored.sort(key=lambda s: (-s[1], s[0].guest_id))
+        return scored
+
+    def _enrich(self, profile: _Profile, person: CleanPerson) -> None:
+        guest = profile.guest
+        for attr in ("first_name", "last_name", "country", "language", "birth_date"):
+            value = getattr(person, attr)
+            if value and not getattr(guest, attr):
+                setattr(guest, attr, value)
+                profile.changed_fields.add(attr)
+        if {"first_name", "last_name"} & profile.changed_fields:
+            profile.first, profile.last = fold(guest.first_name), fold(guest.last_name)
+            guest.name_folded = " ".join(p for p in (profile.first, profile.last) if p)
+            profile.changed_fields.add("name_folded")
+        if "birth_date" in profile.changed_fields:
+            profile.birth_date = guest.birth_date
+        if "country" in profile.changed_fields:
+            profile.country = str(guest.country)
+        for email in person.emails:
+            if email not in profile.emails:
+                profile.emails.add(email)
+                profile.new_emails.append(email)
+        for phone in person.phones:
+            if phone not in profile.phones:
+                profile.phones.add(phone)
+                profile.new_phones.append(phone)
+        if not profile.is_new and (
+            profile.changed_fields or profile.new_emails or profile.new_phones
+        ):
+            self.enriched[profile.key] = profile
+        self._index(profile)
+
+    def _create(self, person: CleanPerson) -> _Profile:
+        ctx = self.ctx
+        actor = ctx.actor if ctx.actor is not None and ctx.actor.is_authenticated else None
+        guest = Guest(
+            first_name=person.first_name,
+            last_name=person.last_name,
+            name_folded=person.name_folded,
+            language=person.language,
+            country=person.country,
+            birth_date=person.birth_date,
+            source=ctx.source,
+            source_detail=ctx.source_detail[:200],
+            created_by=actor,
+            created_by_partner=ctx.partner,
+        )
+        profile = _Profile(
+            guest_obj=guest,
+            first=person.first_folded,
+            last=person.last_folded,
+            birth_date=person.birth_date,
+            country=person.country,
+            emails=set(person.emails),
+            phones=set(person.phones),
+            is_new=True,
+            new_emails=list(person.emails),
+            new_phones=list(person.phones),
+        )
+        self.new_profiles.append(profile)
+        self._index(profile)
+        for key in person.match_keys:
+            self.by_key[key].append(profile)
+            self.key_counts[key] += 1
+        return profile
+
+    def _decide(self, index: int, person: CleanPerson) -> None:
+        target: _Profile | None = None
+        reasons: list[str] = []
+        if person.external_id:
+            target = self.new_refs.get(person.external_id) or self.refs.get(person.external_id)
+            reasons = ["external_id"]
+        review: dict[int, tuple[_Profile, float, list[str]]] = {}
+        if target is None:
+            target, reasons, incompatible = self._best_compatible(person)
+            if target is None:
+                for key, (profile, why) in incompatible.items():
+                    review[key] = (profile, 0.9 if "email" in why or "phone" in why else 0.5, why)
+                for profile, score, why in self._fuzzy(person, exclude=set(review)):
+                    review.setdefault(profile.key, (profile, score, why))
+        if target is not None:
+            self._enrich(target, person)
+            result = ResolutionResult(Decision.MATCHED, guest=target.guest, reasons=reasons)
+            profile = target
+        else:
+            profile = self._create(person)
+            ranked = sorted(review.values(), key=lambda r: (-r[1], r[0].guest_id))
+            ranked = ranked[:MAX_REVIEW_CANDIDATES]
+            for other, score, why in ranked:
+                self.pairs[(profile.key, other.key)] = (profile, other, score, why)
+            decision = Decision.REVIEW if ranked else Decision.CREATED
+            result = ResolutionResult(decision, guest=profile.guest)
+            result.reasons = sorted({r for _p, _s, why in ranked for r in why})
+            result.review_with = [other.key for other, _s, _w in ranked]  # ids after saving
+        if person.external_id and person.external_id not in self.refs:
+            self.new_refs.setdefault(person.external_id, profile)
+        self.results[index] = result
+
+    # -- writes --------------------------------------------------------------------------
+
+    def _write(self) -> None:
+        ctx = self.ctx
+        new_guests = [p.guest for p in self.new_profiles]
+        _guests_insert(new_guests, now=ctx.now)
+        by_key = {p.key: p for p in self.new_profiles} | {p.key: p for p in self.loaded.values()}
+        for result in self.results.values():
+            result.review_with = [by_key[k].guest_id for k in result.review_with]
+
+        if self.enriched:
+            fields = sorted({f for p in self.enriched.values() for f in p.changed_fields})
+            changed = [p.guest for p in self.enriched.values() if p.changed_fields]
+            for guest in changed:
+                guest.updated_at = ctx.now
+            if changed and fields:
+                Guest.objects.bulk_update(changed, [*fields, "updated_at"])
+
+        now = ctx.now
+        emails: list[tuple] = []
+        phones: list[tuple] = []
+        keys: list[tuple] = []
+        touched = [*self.new_profiles, *self.enriched.values()]
+        for profile in touched:
+            gid = profile.guest_id
+            has_primary_email = bool(profile.emails - set(profile.new_emails))
+            for email in profile.new_emails:
+                emails.append((gid, email, email, not has_primary_email, now))
+                has_primary_email = True
+            has_primary_phone = bool(profile.phones - set(profile.new_phones))
+            for phone in profile.new_phones:
+                phones.append((gid, phone, not has_primary_phone, now))
+                has_primary_phone = True
+            # Enriched guests may have gained keys; existing ones are skipped by the constraint.
+            keys.extend(
+                (gid, key[:128])
+                for key in match_keys_for(
+                    first_folded=profile.first,
+                    last_folded=profile.last,
+                    birth_date=profile.birth_date,
+                    emails=profile.emails,
+                    phones=profile.phones,
+                )
+            )
+        _insert_rows(
+            GuestEmail, ["guest_id", "email", "email_normalized", "is_primary", "created_at"],
+            emails,
+        )  # fmt: skip
+        _insert_rows(GuestPhone, ["guest_id", "phone", "is_primary", "created_at"], phones)
+        _insert_rows(MatchKey, ["guest_id", "key"], keys)
+
+        if self.stale_refs:
+            GuestExternalRef.objects.filter(
+                source=ctx.ref_source, external_id__in=self.stale_refs
+            ).delete()
+        _insert_rows(
+            GuestExternalRef,
+            ["guest_id", "source", "external_id", "created_at"],
+            [(p.guest_id, ctx.ref_source, ext, now) for ext, p in self.new_refs.items()],
+        )
+        pairs = []
+        for a, b, score, why in self.pairs.values():
+            low, high = sorted((a.guest_id, b.guest_id))
+            pairs.append(
+                (low, high, score, why, PossibleDuplicate.Status.OPEN, DETECTED_BY, now, now)
+            )
+        _insert_rows(
+            PossibleDuplicate,
+            ["guest_a_id", "guest_b_id", "score", "reasons", "status", "detected_by",
+             "created_at", "updated_at"],
+            pairs,
+        )  # fmt: skip
+
+        actor = ctx.actor if ctx.actor is not None and ctx.actor.is_authenticated else None
+        actor_id = actor.pk if actor is not None else None
+        partner_id = ctx.partner.pk if ctx.partner is not None else None
+        title = _profile_created_title(ctx.source, ctx.source_detail)[:200]
+        data = {"source": str(ctx.source), "source_detail": ctx.source_detail}
+        _insert_rows(
+            TimelineEvent,
+            ["guest_id", "occurred_at", "kind", "partner_id", "visibility", "title", "body",
+             "data", "created_at"],
+            [
+                (g.pk, now, TimelineEvent.Kind.PROFILE, partner_id, Visibility.SHARED, title, "",
+                 data, now)
+                for g in new_guests
+            ],
+            ignore_conflicts=False,
+        )  # fmt: skip
+        audits = [
+            (g.pk, AuditEntry.Action.CREATE, actor_id, partner_id, {**data, "via": DETECTED_BY},
+             now)
+            for g in new_guests
+        ]  # fmt: skip
+        audits += [
+            (p.guest.pk, AuditEntry.Action.CHANGE, actor_id, partner_id,
+             {**data, "via": DETECTED_BY, "fields": sorted(p.changed_fields),
+              "emails_added": len(p.new_emails), "phones_added": len(p.new_phones)},
+             now)
+            for p in self.enriched.values()
+        ]  # fmt: skip
+        _insert_rows(
+            AuditEntry,
+            ["guest_id", "action", "actor_id", "acting_partner_id", "details", "created_at"],
+            audits,
+            ignore_conflicts=False,
+        )
+
+        if ctx.partner is not None:
+            self._link_partner()
+
+    def _link_partner(self) -> None:
+        from partners.models import PartnerGuestLink
+
+        ctx = self.ctx
+        reason = (
+            PartnerGuestLink.Reason.IMPORTED
+            if ctx.source == Guest.Source.IMPORT
+            else PartnerGuestLink.Reason.CREATED
+        )
+        guests = {r.guest.pk: r.guest for r in self.results.values() if r.guest is not None}
+        PartnerGuestLink.objects.bulk_create(
+            [
+                PartnerGuestLink(
+                    partner=ctx.partner,
+                    guest=g,
+                    reason=reason,
+                    first_seen_at=ctx.now,
+                    last_seen_at=ctx.now,
+                )
+                for g in guests.values()
+            ],
+            update_conflicts=True,
+            unique_fields=["partner", "guest"],
+            update_fields=["last_seen_at"],
+        )
+
+    def _unknown_keys(self, person: CleanPerson) -> set[str]:
+        keys = {_email_key(e) for e in person.emails if e not in self.by_email}
+        keys |= {_phone_key(p) for p in person.phones if p not in self.by_phone}
+        if person.external_id and person.external_id not in self.refs:
+            keys.add(_ref_key(self.ctx.ref_source, person.external_id))
+        return keys
+
+    def _settled(self, person: CleanPerson) -> bool:
+        """Resolved to an existing guest by a known external id or a compatible exact contact."""
+        if person.external_id and person.external_id in self.refs:
+            return True
+        return self._best_compatible(person)[0] is not None
+
+    def _keys_to_lock(self, person: CleanPerson) -> set[str]:
+        """A settled person only needs the contacts and id it adds to its guest; anyone else
+        may create a guest, so all of its keys serialise simultaneous resolutions."""
+        if self._settled(person):
+            return self._unknown_keys(person)
+        keys = {_email_key(e) for e in person.emails} | {_phone_key(p) for p in person.phones}
+        if person.external_id:
+            keys.add(_ref_key(self.ctx.ref_source, person.external_id))
+        return keys
+
+    def _resolve_all(self) -> None:
+        unresolved = [person for _index, person in self.people if not self._settled(person)]
+        self._fetch_candidates(unresolved)
+        for index, person in self.people:
+            self._decide(index, person)
+
+    def _has_writes(self) -> bool:
+        return bool(
+            self.new_profiles
+            or self.enriched
+            or self.pairs
+            or self.new_refs
+            or self.stale_refs
+            or self.ctx.partner is not None
+        )
+
+    def run(self) -> dict[int, ResolutionResult]:
+        """Resolve and write the batch, once ``_fetch_exact`` has run for all its people.
+
+        What may be created twice by simultaneous resolutions (a guest for a new contact, a
+        contact added to a guest) is serialised on its ResolutionKey rows: inserted, locked in
+        sorted order, then looked up again, since another transaction may have created it
+        between our first read and our lock. Known people need no lock, and no transaction at
+        all when nothing changes."""
+        keys: set[str] = set()
+        locked: list[CleanPerson] = []
+        for _index, person in self.people:
+            person_keys = self._keys_to_lock(person)
+            if person_keys:
+                keys |= person_keys
+                locked.append(person)
+        if keys:
+            with transaction.atomic():
+                self._lock_keys(keys)
+                self._fetch_exact(locked)
+                self._resolve_all()
+                self._write()
+            return self.results
+        self._resolve_all()
+        if self._has_writes():
+            with transaction.atomic():
+                self._write()
+        return self.results
+
+
+def _profile_created_title(source: str, source_detail: str) -> str:
+    if source == Guest.Source.IMPORT and source_detail:
+        return _("Profile created from import %(name)s") % {"name": source_detail}
+    label = Guest.Source(source).label if source in Guest.Source.values else source
+    if source_detail:
+        return _("Profile created (%(source)s: %(detail)s)") % {
+            "source": label,
+            "detail": source_detail,
+        }
+    return _("Profile created (%(source)s)") % {"source": label}
+
+
+# --- Public services ----------------------------------------------------------------------
+
+
+def guest_resolve_many(
+    people: Sequence[PersonData],
+    *,
+    source: Guest.Source | str,
+    source_detail: str = "",
+    partner: Partner | None = None,
+    actor: User | None = None,
+    batch_size: int = 1000,
+) -> list[ResolutionResult]:
+    """Resolve many people to guests, in batches of ``batch_size``: each batch is one
+    transaction with a fixed number of queries. Results come back in the input order; rejected
+    people (validation errors) write nothing."""
+    results: list[ResolutionResult | None] = [None] * len(people)
+    valid: list[tuple[int, CleanPerson]] = []
+    for index, person in enumerate(people):
+        clean, errors = person_validate(person)
+        if errors:
+            results[index] = ResolutionResult(Decision.REJECTED, errors=errors)
+        else:
+            valid.append((index, clean))
+    batch_size = max(1, batch_size)
+    for start in range(0, len(valid), batch_size):
+        chunk = valid[start : start + batch_size]
+        for index, result in _resolve_batch(
+            chunk, source=source, source_detail=source_detail, partner=partner, actor=actor
+        ).items():
+            results[index] = result
+    return [r for r in results if r is not None]
+
+
+def _resolve_batch(
+    people: list[tuple[int, CleanPerson]],
+    *,
+    source: Guest.Source | str,
+    source_detail: str,
+    partner: Partner | None,
+    actor: User | None,
+) -> dict[int, ResolutionResult]:
+    ctx = _Context(
+        source=str(source),
+        source_detail=source_detail,
+        partner=partner,
+        actor=actor,
+        now=timezone.now(),
+    )
+    batch = _Batch(people, ctx)
+    # The first exact lookup needs no transaction: what it finds is either settled (a known
+    # contact or id) or looked up again under lock. A batch of known people then resolves
+    # with three queries and no BEGIN/COMMIT round trips when nothing changes.
+    batch._fetch_exact([person for _index, person in people])
+    return batch.run()
+
+
+def guest_resolve(
+    person: PersonData,
+    *,
+    source: Guest.Source | str,
+    source_detail: str = "",
+    partner: Partner | None = None,
+    actor: User | None = None,
+) -> ResolutionResult:
+    """Resolve one person: the same code path as ``guest_resolve_many``."""
+    return guest_resolve_many(
+        [person], source=source, source_detail=source_detail, partner=partner, actor=actor
+    )[0]
+
+
+@transaction.atomic
+def match_keys_refresh(guest_ids: Iterable[int]) -> None:
+    """Recompute the blocking keys of these guests from their current names, birth date, emails
+    and phones (after a merge, an edit, an erasure). Merged and erased guests lose theirs."""
+    ids = sorted(set(guest_ids))
+    for start in range(0, len(ids), 1000):
+        chunk = ids[start : start + 1000]
+        MatchKey.objects.filter(guest_id__in=chunk).delete()
+        active = Guest.objects.filter(id__in=chunk, status=Guest.Status.ACTIVE).values_list(
+            "id", flat=True
+        )
+        profiles = _load_profiles(active)
+        MatchKey.objects.bulk_create(
+            [
+                MatchKey(guest_id=gid, key=key[:128])
+                for gid, p in profiles.items()
+                for key in match_keys_for(
+                    first_folded=p.first,
+                    last_folded=p.last,
+                    birth_date=p.birth_date,
+                    emails=p.emails,
+                    phones=p.phones,
+                )
+            ],
+            ignore_conflicts=True,
+        )
+
+
+def guest_candidates(person_or_guest: PersonData | Guest, *, limit: int = 10) -> list[Candidate]:
+    """Likely duplicates of a person about to be saved (or of an existing guest), best first.
+    Invalid fields of a person are ignored here: validation reports them elsewhere."""
+    exclude_id: int | None = None
+    if isinstance(person_or_guest, Guest):
+        guest = person_or_guest
+        exclude_id = guest.pk
+        profile = _load_profiles([guest.pk]).get(guest.pk) if guest.pk else None
+        person = CleanPerson(
+            first_name=guest.first_name,
+            last_name=guest.last_name,
+            first_folded=fold(guest.first_name),
+            last_folded=fold(guest.last_name),
+            emails=tuple(sorted(profile.emails)) if profile else (),
+            phones=tuple(sorted(profile.phones)) if profile else (),
+            country=str(guest.country or ""),
+            birth_date=guest.birth_date,
+        )
+    else:
+        person = _lenient_clean(person_or_guest)
+    batch = _Batch([(0, person)], _Context("", "", None, None, timezone.now()))
+    batch._fetch_exact([person])
+    batch._fetch_candidates([person])
+    found: dict[int, Candidate] = {}
+    for profile, contact_reasons in batch._exact(person).values():
+        gid = profile.guest_id
+        if gid == exclude_id:
+            continue
+        ok, _strength, name_reasons = _identity_check(person, profile)
+        score = 0.99 if ok else 0.9
+        found[gid] = Candidate(gid, score, sorted(set(contact_reasons)) + name_reasons)
+    excluded = {p.key for p in batch.loaded.values() if p.guest_id == exclude_id}
+    for profile, score, why in batch._fuzzy(person, exclude=excluded):
+        gid = profile.guest_id
+        if gid not in found and gid != exclude_id:
+            found[gid] = Candidate(gid, score, why)
+    return sorted(found.values(), key=lambda c: (-c.score, c.guest_id))[:limit]
+
+
+def _lenient_clean(person: PersonData) -> CleanPerson:
+    clean, errors = person_validate(person)
+    if not errors:
+        return clean
+    # Keep what is valid: drop each field that failed and validate again.
+    blanked = {
+        "email": "", "phone": "", "country": "", "language": "", "birth_date": None,
+        "extra_emails": (), "extra_phones": (), "first_name": "", "last_name": "",
+        "external_id": "",
+    }  # fmt: skip
+    fixed = PersonData(
+        **{
+            name: blanked[name] if name in errors else getattr(person, name)
+            for name in PersonData.__dataclass_fields__
+        }
+    )
+    clean, _errors = person_validate(fixed)
+    return clean

@@ -1,0 +1,150 @@
+"""Writes of the partners app: interactions logged by partner staff and partner-guest links."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from destination.models import AuditEntry, Guest, TimelineEvent, Visibility
+from destination.services import GuestError
+from destination.services.audit import audit_log
+from destination.services.guests import CLOCK_SKEW, guest_lock_active
+from destination.services.timeline import timeline_add
+from partners.access import membership_for
+from partners.models import Interaction, Partner, PartnerGuestLink
+
+if TYPE_CHECKING:
+    from destination.models import User
+
+
+@transaction.atomic
+def partner_guest_link_touch(
+    *,
+    partner: Partner,
+    guest: Guest,
+    reason: PartnerGuestLink.Reason | str,
+    at: datetime | None = None,
+    booked: bool = False,
+) -> PartnerGuestLink:
+    """Record that ``partner`` has a relationship with ``guest`` (it "received the data").
+
+    Creates the link or moves ``last_seen_at`` forward; ``first_seen_at`` and the first reason
+    only change when an older event is recorded late (an import of past bookings). ``has_booked``
+    never goes back to False. Safe under concurrency: the unique (partner, guest) constraint and
+    the row lock serialise two simultaneous touches.
+    """
+    at = at or timezone.now()
+    link, created = PartnerGuestLink.objects.select_for_update().get_or_create(
+        partner=partner,
+        guest=guest,
+        defaults={
+            "reason": reason,
+            "has_booked": booked,
+            "first_seen_at": at,
+            "last_seen_at": at,
+        },
+    )
+    if created:
+        return link
+    fields: list[str] = []
+    if at > link.last_seen_at:
+        link.last_seen_at = at
+        fields.append("last_seen_at")
+    if at < link.first_seen_at:
+        link.first_seen_at = at
+        link.reason = reason
+        fields += ["first_seen_at", "reason"]
+    if booked and not link.has_booked:
+        link.has_booked = True
+        fields.append("has_booked")
+    if fields:
+        link.save(update_fields=fields)
+    return link
+
+
+def interaction_title(*, kind: Interaction.Kind | str, partner: Partner) -> str:
+    """ "Desk visit — Ski School X", in the destination's default language (stored text)."""
+    with translation.override(settings.LANGUAGE_CODE):
+        return _("%(kind)s — %(partner)s") % {
+            "kind": Interaction.Kind(kind).label,
+            "partner": partner.name,
+        }
+
+
+@transaction.atomic
+def interaction_log(
+    *,
+    guest: Guest,
+    partner: Partner,
+    staff: User,
+    kind: Interaction.Kind | str,
+    channel: Interaction.Channel | str,
+    summary: str,
+    occurred_at: datetime | None = None,
+    visibility: Visibility | str = Visibility.SHARED,
+) -> Interaction:
+    """A partner's staff member logs something done with or heard from a guest.
+
+    Writes the interaction, its timeline entry (same partner and visibility, so a PRIVATE note
+    stays the partner's own), the partner-guest link, the guest's last contact (a desk
+    interaction is real contact for retention) and an audit row, in one transaction.
+    """
+    if membership_for(staff, partner) is None:
+        raise GuestError(
+            _("%(user)s is not an active member of %(partner)s.")
+            % {"user": staff, "partner": partner}
+        )
+    locked = guest_lock_active(guest)
+    now = timezone.now()
+    occurred_at = occurred_at or now
+    if occurred_at > now + CLOCK_SKEW:
+        raise GuestError(_("An interaction cannot be logged in the future."))
+    interaction = Interaction(
+        guest=locked,
+        partner=partner,
+        staff=staff,
+        kind=kind,
+        channel=channel,
+        summary=(summary or "").strip(),
+        occurred_at=occurred_at,
+        visibility=visibility,
+    )
+    interaction.full_clean()
+    interaction.save()
+
+    timeline_add(
+        guest=locked,
+        kind=TimelineEvent.Kind.INTERACTION,
+        occurred_at=occurred_at,
+        title=interaction_title(kind=interaction.kind, partner=partner),
+        partner=partner,
+        visibility=interaction.visibility,
+        body=interaction.summary,
+        data={"kind": interaction.kind, "channel": interaction.channel},
+        source=interaction,
+    )
+    partner_guest_link_touch(
+        partner=partner, guest=locked, reason=PartnerGuestLink.Reason.INTERACTION, at=occurred_at
+    )
+    # A late entry for an old visit must not move the retention clock backwards.
+    if locked.last_contact_at is None or occurred_at > locked.last_contact_at:
+        locked.last_contact_at = occurred_at
+        locked.save(update_fields=["last_contact_at", "updated_at"])
+        guest.last_contact_at = occurred_at
+    audit_log(
+        guest=locked,
+        action=AuditEntry.Action.CHANGE,
+        actor=staff,
+        partner=partner,
+        details={
+            "interaction_logged": interaction.pk,
+            "kind": interaction.kind,
+            "visibility": interaction.visibility,
+        },
+    )
+    return interaction

@@ -1,0 +1,105 @@
+"""Resolution quality on a labelled data set: precision of automatic merges and recall of
+automatic merges plus review, printed and asserted.
+
+Every record knows the real person behind it. A guest belongs to the person whose record
+created it; a MATCHED decision is right when the guest belongs to the record's person. A record
+is a true duplicate when its person already had a guest when it arrived; it is found when it was
+MATCHED to one of that person's guests or sent to REVIEW with one of them.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+
+import pytest
+
+from destination.models import Guest
+from destination.services.resolution import Decision, guest_resolve_many
+from tests.destination.data.resolution_people import Record, build
+
+pytestmark = pytest.mark.django_db
+
+MIN_PRECISION = 0.995
+MIN_RECALL = 0.95
+
+
+def _evaluate(records: list[Record], results: list, state: dict) -> None:
+    owner: dict[int, int] = state["owner"]
+    guests_of: dict[int, set[int]] = state["guests_of"]
+    for record, result in zip(records, results, strict=True):
+        kind = record.kind
+        known = bool(guests_of.get(record.person))
+        stats = state["by_kind"][kind]
+        stats[result.decision] += 1
+        if result.decision == Decision.REJECTED:
+            state["rejected"].append((record, result.errors))
+            continue
+        guest_id = result.guest.pk
+        if result.decision == Decision.MATCHED:
+            state["matched"] += 1
+            if owner.get(guest_id) == record.person:
+                state["matched_right"] += 1
+            else:
+                state["wrong_merges"].append((record, owner.get(guest_id)))
+        else:
+            owner[guest_id] = record.person
+        if known:
+            state["duplicates"] += 1
+            found = (
+                result.decision == Decision.MATCHED and owner.get(guest_id) == record.person
+            ) or (
+                result.decision == Decision.REVIEW
+                and any(g in guests_of[record.person] for g in result.review_with)
+            )
+            if found:
+                state["found"] += 1
+                stats["found"] += 1
+            else:
+                state["missed"].append((record, result))
+            stats["duplicates"] += 1
+        guests_of.setdefault(record.person, set()).add(guest_id)
+
+
+def test_resolution_precision_and_recall_on_labelled_people():
+    base, incoming = build()
+    assert len(base) + len(incoming) >= 1000
+    state: dict = {
+        "owner": {},
+        "guests_of": {},
+        "by_kind": defaultdict(Counter),
+        "matched": 0,
+        "matched_right": 0,
+        "duplicates": 0,
+        "found": 0,
+        "wrong_merges": [],
+        "missed": [],
+        "rejected": [],
+    }
+    # Several batches, so both in-batch and across-batch resolution are measured.
+    for records in (base, incoming):
+        results = guest_resolve_many(
+            [r.data for r in records], source=Guest.Source.IMPORT, source_detail="quality",
+            batch_size=250,
+        )  # fmt: skip
+        _evaluate(records, results, state)
+
+    precision = state["matched_right"] / state["matched"]
+    recall = state["found"] / state["duplicates"]
+    lines = [
+        f"records={len(base) + len(incoming)} matched={state['matched']} "
+        f"true duplicates={state['duplicates']}",
+        f"precision of automatic merges = {precision:.4f} "
+        f"({state['matched_right']}/{state['matched']})",
+        f"recall of automatic + review = {recall:.4f} ({state['found']}/{state['duplicates']})",
+        "per kind: "
+        + "; ".join(
+            f"{kind}: " + ", ".join(f"{k}={v}" for k, v in sorted(c.items()))
+            for kind, c in sorted(state["by_kind"].items())
+        ),
+    ]
+    lines += [f"WRONG MERGE {r.kind} {r.data} -> person {p}" for r, p in state["wrong_merges"]]
+    lines += [f"MISSED {r.kind} {r.data} -> {res.decision}" for r, res in state["missed"][:30]]
+    report = "\n".join(lines)
+    print("\n" + report)
+    assert not state["rejected"], state["rejected"][:5]
+    assert precision >= MIN_PRECISION and recall >= MIN_RECALL, report

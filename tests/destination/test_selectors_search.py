@@ -1,0 +1,116 @@
+"""Guest search: exact email and phone, fuzzy names (trigram on PostgreSQL, fallback on SQLite)."""
+
+from __future__ import annotations
+
+import pytest
+
+from destination.models import Guest
+from destination.selectors import guest_search, guest_search_by_name
+from destination.services.resolution import PersonData, guest_resolve_many
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def people() -> dict[str, Guest]:
+    data = {
+        "jean": PersonData(
+            first_name="Jean", last_name="Martin", email="jean@martin.example", phone="+33612345678"
+        ),
+        "jeanne": PersonData(
+            first_name="Jeanne", last_name="Martin", email="jeanne@martin.example"
+        ),
+        "zoe": PersonData(
+            first_name="Zoë", last_name="Lefèvre", email="zoe@lefevre.example", phone="+41791234567"
+        ),
+        "hans": PersonData(first_name="Hans", last_name="Müller", email="hans@mueller.example"),
+        "paul": PersonData(first_name="Paul", last_name="Bernard", email="paul@bernard.example"),
+    }
+    results = guest_resolve_many(list(data.values()), source=Guest.Source.DESK)
+    return {key: r.guest for key, r in zip(data, results, strict=True)}
+
+
+def names(guests: list[Guest]) -> list[str]:
+    return [g.full_name for g in guests]
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("Jean Martin", "Jean Martin"),
+        ("martin jean", "Jean Martin"),
+        ("Jean Martni", "Jean Martin"),
+        ("zoe lefevre", "Zoë Lefèvre"),
+        ("ZOË LEFEBVRE", "Zoë Lefèvre"),
+        ("hans muller", "Hans Müller"),
+    ],
+)
+def test_name_search_is_fuzzy_and_best_first(people, query, expected):
+    found = guest_search_by_name(query)
+    assert found, query
+    assert found[0].full_name == expected
+
+
+def test_name_search_excludes_inactive_guests_and_unrelated_names(people):
+    Guest.objects.filter(pk=people["jeanne"].pk).update(status=Guest.Status.ERASED)
+    found = names(guest_search_by_name("Jeanne Martin"))
+    assert "Jeanne Martin" not in found
+    assert "Paul Bernard" not in found
+    assert guest_search_by_name("   ") == []
+    assert guest_search_by_name("Xavier Quintana") == []
+
+
+def test_name_search_is_one_query_whatever_the_number_of_results(
+    people, django_assert_max_num_queries
+):
+    # On PostgreSQL the threshold is set in the same transaction (savepoint + set_config).
+    with django_assert_max_num_queries(4):
+        found = guest_search_by_name("martin")
+    assert {"Jean Martin", "Jeanne Martin"} <= set(names(found))
+
+
+@pytest.mark.parametrize(
+    ("query", "key"),
+    [
+        ("  JEAN@Martin.example ", "jean"),
+        ("06 12 34 56 78", "jean"),
+        ("+33 (0)6 12 34 56 78", "jean"),
+        ("0041 79 123 45 67", "zoe"),
+        ("Müller", "hans"),
+    ],
+)
+def test_search_detects_email_phone_or_name(people, query, key):
+    found = guest_search(query)
+    assert found[0] == people[key]
+
+
+def test_search_returns_nothing_for_unknown_or_invalid_contacts(people):
+    assert guest_search("nobody@example.com") == []
+    assert guest_search("bad@") == []
+    assert guest_search("06 00") == []
+    assert guest_search("") == []
+
+
+def test_shared_email_lists_every_active_holder(people):
+    guest_resolve_many(
+        [PersonData(first_name="Lucie", last_name="Martin", email="jean@martin.example")],
+        source=Guest.Source.DESK,
+    )
+    found = guest_search("jean@martin.example")
+    assert [g.first_name for g in found] == ["Jean", "Lucie"]
+
+
+@pytest.mark.postgres
+def test_trigram_search_uses_the_index_operator(people, django_assert_num_queries):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as ctx:
+        found = guest_search_by_name("jean martin")
+    sql = " ".join(q["sql"] for q in ctx.captured_queries)
+    assert "set_config" in sql
+    assert "%" in sql and "SIMILARITY" in sql.upper()
+    assert names(found)[:2] == ["Jean Martin", "Jeanne Martin"]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexdef FROM pg_indexes WHERE indexname = 'guest_name_folded_trgm'")
+        assert "gin_trgm_ops" in cursor.fetchone()[0]
