@@ -4,8 +4,11 @@ from django.contrib import admin
 from django.urls import include, path
 from wagtail import urls as wagtail_urls
 from wagtail.admin import urls as wagtailadmin_urls
+from wagtail.contrib.sitemaps.views import sitemap
 from wagtail.documents import urls as wagtaildocs_urls
 
+from content import views as content_views
+from content.sitemaps import LocalizedSitemap
 from destination import views
 from destination.api import api
 
@@ -16,11 +19,13 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("health/", views.health, name="health"),
+    path("sitemap.xml", sitemap, {"sitemaps": {"pages": LocalizedSitemap}}, name="sitemap"),
     path("api/v1/", api.urls),
     path("gdpr/", include("destination.gdpr_urls")),
 ]
 
 urlpatterns += i18n_patterns(
+    path("search/", content_views.search, name="search"),
     path("", include(wagtail_urls)),
     prefix_default_language=True,
 )

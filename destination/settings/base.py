@@ -40,10 +40,13 @@ INSTALLED_APPS = [
     "content",
     "bookings",
     "newsletters",
-    # Wagtail
+    # Wagtail (wagtail_localize.locales replaces wagtail.locales, as its docs require)
+    "wagtail_localize",
+    "wagtail_localize.locales",
     "wagtail.contrib.forms",
     "wagtail.contrib.redirects",
     "wagtail.contrib.settings",
+    "wagtail.contrib.sitemaps",
     "wagtail.embeds",
     "wagtail.sites",
     "wagtail.users",
@@ -209,6 +212,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "destination.tasks.guest_retention_sweep_task",
         "schedule": 60 * 60 * 24,
     },
+    # Wagtail publishes pages with a go-live date (and unpublishes expired ones) only when
+    # `publish_scheduled` runs: every five minutes is the granularity editors can rely on.
+    "content-publish-scheduled": {
+        "task": "content.tasks.publish_scheduled_pages_task",
+        "schedule": 60 * 5,
+    },
 }
 
 # GDPR: guests with no real contact and no active consent for this long are anonymised.
@@ -220,6 +229,9 @@ PHONENUMBER_DB_FORMAT = "E164"
 WAGTAIL_SITE_NAME = os.environ.get("WAGTAIL_SITE_NAME", "Destination")
 WAGTAILADMIN_BASE_URL = os.environ.get("WAGTAILADMIN_BASE_URL", "http://localhost:8000")
 WAGTAILSEARCH_BACKENDS = {"default": {"BACKEND": "wagtail.search.backends.database"}}
+# Translated page trees (wagtail-localize): one tree per content language.
+WAGTAIL_I18N_ENABLED = True
+WAGTAIL_CONTENT_LANGUAGES = LANGUAGES
 
 LOGGING = {
     "version": 1,

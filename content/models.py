@@ -1,0 +1,287 @@
+"""The public website: the destination publishes stories, events and its partner directory under
+one brand, in every content language (one page tree per locale, kept in step by wagtail-localize).
+
+Listings live in ``content.selectors``; pages only wire them into their context.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ValidationError
+from django.core.paginator import EmptyPage, PageNotAnInteger, Paginator
+from django.db import models
+from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
+from wagtail.admin.panels import FieldPanel, FieldRowPanel, MultiFieldPanel
+from wagtail.fields import StreamField
+from wagtail.models import Page
+from wagtail.search import index
+
+from content import selectors
+from content.blocks import BaseStreamBlock
+
+
+class Theme(models.TextChoices):
+    SKIING = "skiing", _("Skiing")
+    FAMILY = "family", _("Family")
+    GASTRONOMY = "gastronomy", _("Gastronomy")
+    EVENTS = "events", _("Events")
+    WELLBEING = "wellbeing", _("Wellbeing")
+    OUTDOORS = "outdoors", _("Outdoors")
+
+
+class SeoMixin:
+    """What the base template puts in ``<title>``, the meta description and Open Graph tags.
+
+    Wagtail's own ``seo_title`` and ``search_description`` win when editors fill them in; else the
+    page's title, summary and hero image stand in, so no page ships without them.
+    """
+
+    def get_meta_title(self) -> str:
+        return self.seo_title or self.title  # type: ignore[attr-defined]
+
+    def get_meta_description(self) -> str:
+        return (self.search_description or self.get_summary()).strip()  # type: ignore[attr-defined]
+
+    def get_summary(self) -> str:
+        return ""
+
+    def get_social_image(self) -> Any:
+        return getattr(self, "hero_image", None)
+
+    def get_og_type(self) -> str:
+        return "website"
+
+
+class SitePage(SeoMixin, Page):
+    """Fields every page of the public site has: a hero image and a short introduction."""
+
+    hero_image = models.ForeignKey(
+        "wagtailimages.Image",
+        verbose_name=_("hero image"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text=_("Landscape, at least 1600 pixels wide. Also used when the page is shared."),
+    )
+    intro = models.TextField(_("introduction"), blank=True, max_length=400)
+
+    search_fields = [*Page.search_fields, index.SearchField("intro")]
+    content_panels = [*Page.content_panels, FieldPanel("intro"), FieldPanel("hero_image")]
+
+    class Meta:
+        abstract = True
+
+    def get_summary(self) -> str:
+        return self.intro
+
+
+class HomePage(SitePage):
+    """The root of each language tree: a hero, the featured stories and upcoming events."""
+
+    hero_title = models.CharField(_("hero title"), max_length=120, blank=True)
+    hero_button_label = models.CharField(_("hero button label"), max_length=40, blank=True)
+    body = StreamField(BaseStreamBlock(), verbose_name=_("body"), blank=True)
+
+    content_panels = [
+        *Page.content_panels,
+        MultiFieldPanel(
+            [
+                FieldPanel("hero_title"),
+                FieldPanel("intro"),
+                FieldPanel("hero_image"),
+                FieldPanel("hero_button_label"),
+            ],
+            heading=_("Hero"),
+        ),
+        FieldPanel("body"),
+    ]
+    search_fields = [*SitePage.search_fields, index.SearchField("body")]
+
+    parent_page_types = ["wagtailcore.Page"]
+    subpage_types = [
+        "content.StoryIndexPage",
+        "content.EventIndexPage",
+        "content.PartnerDirectoryPage",
+    ]
+
+    class Meta:
+        verbose_name = _("home page")
+
+    def get_sections(self) -> dict[type[Page], Page]:
+        """The first live child of each section type (story index, event index), one query."""
+        wanted = {
+            ContentType.objects.get_for_model(m).pk: m for m in (StoryIndexPage, EventIndexPage)
+        }
+        sections: dict[type[Page], Page] = {}
+        for child in self.get_children().live().filter(content_type_id__in=wanted):
+            sections.setdefault(wanted[child.content_type_id], child)
+        return sections
+
+    def get_context(self, request: HttpRequest, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context(request, *args, **kwargs)
+        # The locale id, not the Locale: the listing needs no extra query for it.
+        context["featured_stories"] = selectors.story_list_featured(locale=self.locale_id)
+        context["upcoming_events"] = list(selectors.event_list_upcoming(locale=self.locale_id)[:3])
+        sections = self.get_sections()
+        context["story_index"] = sections.get(StoryIndexPage)
+        context["event_index"] = sections.get(EventIndexPage)
+        context["themes"] = Theme.choices
+        return context
+
+
+class StoryIndexPage(SitePage):
+    """All stories of one language, filterable by theme (``?theme=skiing``), nine per page."""
+
+    stories_per_page = 9
+
+    parent_page_types = ["content.HomePage"]
+    subpage_types = ["content.StoryPage"]
+
+    class Meta:
+        verbose_name = _("story index")
+
+    def get_stories(self, theme: str = "") -> models.QuerySet[StoryPage]:
+        return selectors.story_list(parent=self, theme=theme)
+
+    def get_context(self, request: HttpRequest, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context(request, *args, **kwargs)
+        theme = request.GET.get("theme", "")
+        if theme not in Theme.values:
+            theme = ""
+        paginator = Paginator(self.get_stories(theme), self.stories_per_page)
+        try:
+            stories = paginator.page(request.GET.get("page", 1))
+        except PageNotAnInteger:
+            stories = paginator.page(1)
+        except EmptyPage:
+            stories = paginator.page(paginator.num_pages)
+        context.update(stories=stories, themes=Theme.choices, current_theme=theme)
+        return context
+
+
+class StoryPage(SitePage):
+    """An article of the destination's magazine."""
+
+    theme = models.CharField(_("theme"), max_length=16, choices=Theme.choices)
+    date = models.DateField(_("date"))
+    author_name = models.CharField(_("author"), max_length=120, blank=True)
+    featured = models.BooleanField(
+        _("feature on the home page"),
+        default=False,
+        help_text=_("The three latest featured stories open the home page."),
+    )
+    body = StreamField(BaseStreamBlock(), verbose_name=_("body"))
+
+    content_panels = [
+        *SitePage.content_panels,
+        FieldRowPanel([FieldPanel("theme"), FieldPanel("date"), FieldPanel("author_name")]),
+        FieldPanel("body"),
+    ]
+    settings_panels = [*Page.settings_panels, FieldPanel("featured")]
+    search_fields = [
+        *SitePage.search_fields,
+        index.SearchField("body"),
+        index.SearchField("author_name"),
+        index.FilterField("theme"),
+        index.FilterField("date"),
+    ]
+
+    parent_page_types = ["content.StoryIndexPage"]
+    subpage_types: list[str] = []
+
+    class Meta:
+        verbose_name = _("story")
+        verbose_name_plural = _("stories")
+
+    def get_og_type(self) -> str:
+        return "article"
+
+
+class EventIndexPage(SitePage):
+    """Upcoming events of one language, soonest first."""
+
+    parent_page_types = ["content.HomePage"]
+    subpage_types = ["content.EventPage"]
+
+    class Meta:
+        verbose_name = _("event index")
+
+    def get_events(self) -> models.QuerySet[EventPage]:
+        return selectors.event_list_upcoming(parent=self)
+
+    def get_context(self, request: HttpRequest, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context(request, *args, **kwargs)
+        context["events"] = self.get_events()
+        return context
+
+
+class EventPage(SitePage):
+    start_at = models.DateTimeField(_("starts at"))
+    end_at = models.DateTimeField(_("ends at"))
+    place_name = models.CharField(_("place"), max_length=150)
+    address = models.CharField(_("address"), max_length=250, blank=True)
+    partner = models.ForeignKey(
+        "partners.Partner",
+        verbose_name=_("organising partner"),
+        null=True,
+        blank=True,
+        # Deleting a partner must not delete pages editors wrote: the event just loses the link.
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    body = StreamField(BaseStreamBlock(), verbose_name=_("body"), blank=True)
+
+    content_panels = [
+        *SitePage.content_panels,
+        MultiFieldPanel(
+            [
+                FieldRowPanel([FieldPanel("start_at"), FieldPanel("end_at")]),
+                FieldRowPanel([FieldPanel("place_name"), FieldPanel("address")]),
+                FieldPanel("partner"),
+            ],
+            heading=_("When and where"),
+        ),
+        FieldPanel("body"),
+    ]
+    search_fields = [
+        *SitePage.search_fields,
+        index.SearchField("place_name"),
+        index.SearchField("body"),
+        index.FilterField("start_at"),
+        index.FilterField("end_at"),
+    ]
+
+    parent_page_types = ["content.EventIndexPage"]
+    subpage_types: list[str] = []
+
+    class Meta:
+        verbose_name = _("event")
+        verbose_name_plural = _("events")
+
+    def clean(self) -> None:
+        super().clean()
+        if self.start_at and self.end_at and self.end_at < self.start_at:
+            raise ValidationError({"end_at": _("An event cannot end before it starts.")})
+
+
+class PartnerDirectoryPage(SitePage):
+    """The destination's partner businesses, read live from the partners data, by kind."""
+
+    parent_page_types = ["content.HomePage"]
+    subpage_types: list[str] = []
+    max_count_per_parent = 1
+
+    class Meta:
+        verbose_name = _("partner directory")
+
+    def get_partner_groups(self) -> list[tuple[str, list[Any]]]:
+        return selectors.partner_list_by_kind()
+
+    def get_context(self, request: HttpRequest, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context(request, *args, **kwargs)
+        context["partner_groups"] = self.get_partner_groups()
+        return context

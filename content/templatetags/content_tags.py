@@ -1,0 +1,147 @@
+"""Template tags of the public site: the brand, the language switcher and hreflang links, the
+main navigation. Each costs a fixed number of queries whatever the size of the site."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from django import template
+from django.conf import settings
+from django.http import HttpRequest
+from django.urls import translate_url
+from django.utils import translation
+from wagtail.models import Page, Site
+
+from destination.models import Destination
+
+register = template.Library()
+
+_HEX_COLOUR = re.compile(r"^#(?:[0-9a-fA-F]{3}){1,2}$")
+
+
+@register.simple_tag(takes_context=True)
+def brand(context: template.Context) -> Destination:
+    """The destination's brand settings, loaded once per request (Wagtail caches it there)."""
+    request: HttpRequest | None = context.get("request")
+    return Destination.load(request_or_site=request)
+
+
+@register.filter
+def css_colour(value: str, fallback: str = "#0b5cad") -> str:
+    """Only a hex colour goes into the inline style: the setting is free text typed by staff."""
+    return value if value and _HEX_COLOUR.match(value) else fallback
+
+
+@dataclass(frozen=True)
+class LanguageLink:
+    code: str
+    name: str
+    url: str
+    full_url: str
+    is_current: bool
+    # False when the page has no translation and the link falls back to that language's home.
+    is_translation: bool
+
+
+def _current_page(context: template.Context) -> Page | None:
+    page = context.get("page")
+    return page if isinstance(page, Page) else None
+
+
+@register.simple_tag(takes_context=True)
+def language_links(context: template.Context) -> list[LanguageLink]:
+    """One link per site language: the translation of the current page when there is a live one,
+    else that language's home page. Non-page views (search) switch by URL prefix."""
+    request: HttpRequest = context["request"]
+    current = translation.get_language()
+    page = _current_page(context)
+    if page is None:
+        return [
+            LanguageLink(
+                code=code,
+                name=translation.get_language_info(code)["name_local"],
+                url=translate_url(request.get_full_path(), code),
+                full_url=request.build_absolute_uri(translate_url(request.get_full_path(), code)),
+                is_current=code == current,
+                is_translation=True,
+            )
+            for code, _name in settings.LANGUAGES
+        ]
+    site = Site.find_for_request(request)
+    keys = [page.pk] + ([site.root_page_id] if site else [])
+    # One query: every live translation of this page and of the site's home page.
+    candidates = (
+        # No .public(): it costs a query of its own, and a restricted translation still asks
+        # for a login rather than leaking anything.
+        Page.objects.live()
+        .filter(translation_key__in=Page.objects.filter(pk__in=keys).values("translation_key"))
+        .select_related("locale")
+    )
+    translations: dict[str, Page] = {}
+    homes: dict[str, Page] = {}
+    for candidate in candidates:
+        target = translations if candidate.translation_key == page.translation_key else homes
+        target[candidate.locale.language_code] = candidate
+    links = []
+    for code, _name in settings.LANGUAGES:
+        target = translations.get(code) or homes.get(code)
+        if target is None:
+            continue
+        links.append(
+            LanguageLink(
+                code=code,
+                name=translation.get_language_info(code)["name_local"],
+                url=target.get_url(request) or "",
+                full_url=target.get_full_url(request) or "",
+                is_current=code == current,
+                is_translation=code in translations,
+            )
+        )
+    return links
+
+
+@register.simple_tag(takes_context=True)
+def site_navigation(context: template.Context) -> dict[str, Any]:
+    """The home page of the reader's language and its children shown in menus."""
+    request: HttpRequest = context["request"]
+    site = Site.find_for_request(request)
+    if site is None:
+        return {"home": None, "items": []}
+    language = translation.get_language()
+    home = (
+        Page.objects.live()
+        .filter(
+            translation_key__in=Page.objects.filter(pk=site.root_page_id).values("translation_key"),
+            locale__language_code=language,
+        )
+        .first()
+    )
+    if home is None:
+        home = Page.objects.filter(pk=site.root_page_id).first()
+    if home is None:
+        return {"home": None, "items": []}
+    items = list(home.get_children().live().in_menu())
+    current = _current_page(context)
+    for item in items:
+        item.is_active = bool(current and current.path.startswith(item.path))
+    return {"home": home, "items": items}
+
+
+@register.simple_tag
+def x_default_link(links: list[LanguageLink]) -> LanguageLink | None:
+    """hreflang="x-default": the default language's version, else the first translation."""
+    translated = [link for link in links if link.is_translation]
+    for link in translated:
+        if link.code == settings.LANGUAGE_CODE:
+            return link
+    return translated[0] if translated else None
+
+
+@register.filter
+def absolute_url(url: str, request: HttpRequest | None) -> str:
+    """Open Graph wants absolute addresses; renditions give paths under MEDIA_URL."""
+    if not url or request is None or url.startswith(("http://", "https://")):
+        return url
+    return request.build_absolute_uri(url)
