@@ -27,6 +27,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         raise pytest.UsageError("REQUIRE_POSTGRES is set but DATABASE_URL is not PostgreSQL.")
     if any("redis" in item.keywords for item in items):
         redis_missing = _redis_missing()
+        if redis_missing and os.environ.get("REQUIRE_POSTGRES"):
+            # CI's service run: a missing broker is a failure, not a reason to skip.
+            raise pytest.UsageError(f"REQUIRE_POSTGRES is set but {redis_missing}")
         if redis_missing:
             for item in items:
                 if "redis" in item.keywords:

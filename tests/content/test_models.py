@@ -64,6 +64,7 @@ def test_a_partner_directory_can_only_exist_once_per_home(demo_site):
     assert StoryIndexPage.can_create_at(demo_site.home)
 
 
+@pytest.mark.django_db  # Page() looks up its content type
 def test_seo_falls_back_to_the_title_and_the_intro():
     story = StoryPage(title="Powder", intro="Fresh snow all night.", theme=Theme.SKIING)
     assert story.get_meta_title() == "Powder"
