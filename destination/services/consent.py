@@ -205,6 +205,31 @@ def _ledger_write(
 # --- Recording ------------------------------------------------------------------------------
 
 
+def _consent_trail_write(
+    *,
+    guest: Guest,
+    proof: ConsentProof,
+    title: str,
+    partner: Partner | None,
+    actor: User | None,
+    details: dict[str, Any],
+) -> None:
+    """The timeline entry and the audit row every consent change leaves, dated by the proof."""
+    timeline_add(
+        guest=guest,
+        kind=TimelineEvent.Kind.CONSENT,
+        occurred_at=proof.occurred_at,
+        title=title,
+        partner=partner,
+        visibility=Visibility.SHARED,
+        data=details,
+        source=proof,
+    )
+    audit_log(
+        guest=guest, action=AuditEntry.Action.CONSENT, actor=actor, partner=partner, details=details
+    )
+
+
 @transaction.atomic
 def consent_record(
     *,
@@ -297,21 +322,12 @@ def consent_record(
         "wording": wording.pk if wording else None,
         "events": [e.pk for e in events],
     }
-    timeline_add(
+    _consent_trail_write(
         guest=locked,
-        kind=TimelineEvent.Kind.CONSENT,
-        occurred_at=occurred_at,
+        proof=proof,
         title=title,
         partner=recorded_by_partner,
-        visibility=Visibility.SHARED,
-        data=details,
-        source=proof,
-    )
-    audit_log(
-        guest=locked,
-        action=AuditEntry.Action.CONSENT,
         actor=recorded_by,
-        partner=recorded_by_partner,
         details=details,
     )
     return proof
@@ -384,21 +400,12 @@ def consent_object(
         "method": str(method),
         "events": [e.pk for e in events],
     }
-    timeline_add(
+    _consent_trail_write(
         guest=locked,
-        kind=TimelineEvent.Kind.CONSENT,
-        occurred_at=occurred_at,
+        proof=proof,
         title=title,
         partner=via_partner,
-        visibility=Visibility.SHARED,
-        data=details,
-        source=proof,
-    )
-    audit_log(
-        guest=locked,
-        action=AuditEntry.Action.CONSENT,
         actor=recorded_by,
-        partner=via_partner,
         details=details,
     )
     return proof

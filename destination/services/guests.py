@@ -228,6 +228,32 @@ def guest_email_add(
     return row
 
 
+def _contact_row_remove(
+    *,
+    guest: Guest,
+    row: GuestEmail | GuestPhone,
+    actor: Actor,
+    partner: Partner | None,
+    details: dict,
+) -> None:
+    """Delete an email or phone row of a locked guest; when it was the primary one, the oldest
+    remaining row of the same kind becomes primary, so a guest keeps one primary per kind."""
+    row.delete()
+    if row.is_primary:
+        successor = type(row).objects.filter(guest=guest).order_by("created_at", "id").first()
+        if successor is not None:
+            successor.is_primary = True
+            successor.save(update_fields=["is_primary"])
+    audit_log(
+        guest=guest,
+        action=AuditEntry.Action.CHANGE,
+        actor=_actor_or_none(actor),
+        partner=partner,
+        details=details,
+    )
+    _refresh_match_keys([guest.pk])
+
+
 @transaction.atomic
 def guest_email_remove(*, guest: Guest, email: str, actor: Actor, partner: Partner | None) -> None:
     """Remove an email address; when it was the primary one, the oldest other becomes primary."""
@@ -237,21 +263,13 @@ def guest_email_remove(*, guest: Guest, email: str, actor: Actor, partner: Partn
     row = GuestEmail.objects.filter(guest=locked, email_normalized=value).first()
     if row is None:
         raise ValidationError({"email": [_("This guest has no such email address.")]})
-    was_primary = row.is_primary
-    row.delete()
-    if was_primary:
-        successor = GuestEmail.objects.filter(guest=locked).order_by("created_at", "id").first()
-        if successor is not None:
-            successor.is_primary = True
-            successor.save(update_fields=["is_primary"])
-    audit_log(
+    _contact_row_remove(
         guest=locked,
-        action=AuditEntry.Action.CHANGE,
-        actor=_actor_or_none(actor),
+        row=row,
+        actor=actor,
         partner=partner,
         details={"email_removed": mask_email(value)},
     )
-    _refresh_match_keys([locked.pk])
 
 
 def guest_email_set_primary(
@@ -323,21 +341,13 @@ def guest_phone_remove(*, guest: Guest, phone: str, actor: Actor, partner: Partn
     row = GuestPhone.objects.filter(guest=locked, phone=value).first()
     if row is None:
         raise ValidationError({"phone": [_("This guest has no such phone number.")]})
-    was_primary = row.is_primary
-    row.delete()
-    if was_primary:
-        successor = GuestPhone.objects.filter(guest=locked).order_by("created_at", "id").first()
-        if successor is not None:
-            successor.is_primary = True
-            successor.save(update_fields=["is_primary"])
-    audit_log(
+    _contact_row_remove(
         guest=locked,
-        action=AuditEntry.Action.CHANGE,
-        actor=_actor_or_none(actor),
+        row=row,
+        actor=actor,
         partner=partner,
         details={"phone_removed": mask_phone(value)},
     )
-    _refresh_match_keys([locked.pk])
 
 
 def guest_phone_set_primary(
