@@ -11,9 +11,10 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.dateparse import parse_datetime
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -34,18 +35,95 @@ SECTION_TITLES: dict[str, Any] = {
     "consent_ledger": gettext_lazy("Consent history, with proofs"),
     "consent_states": gettext_lazy("Current consents"),
     "interactions": gettext_lazy("Interactions"),
-    "timeline": gettext_lazy("Timeline"),
+    "timeline": pgettext_lazy("guest", "Timeline"),
     "partner_relationships": gettext_lazy("Partners who know the guest"),
     "match_keys": gettext_lazy("Duplicate-detection keys"),
     "merges": gettext_lazy("Merges"),
     "audit": gettext_lazy("Who viewed, changed, exported, merged or erased the profile"),
-    "profile": gettext_lazy("Profile"),
+    "profile": pgettext_lazy("guest", "Profile"),
     "contact": gettext_lazy("Contact"),
     "contact_hint": gettext_lazy("Contact (masked)"),
     "demographics": gettext_lazy("Country and language"),
     "interests": gettext_lazy("Interests and labels"),
     "consents": gettext_lazy("Consents"),
     "access": gettext_lazy("Access"),
+}
+
+
+# Labels of the record fields an export carries; other keys (evidence details) are shown as is.
+FIELD_LABELS: dict[str, Any] = {
+    "acting_partner": gettext_lazy("Partner acting"),
+    "action": gettext_lazy("Action"),
+    "actor_id": gettext_lazy("Staff member (id)"),
+    "birth_date": gettext_lazy("Birth date"),
+    "body": gettext_lazy("Details"),
+    "category": gettext_lazy("Category"),
+    "channel": gettext_lazy("Channel"),
+    "channels": gettext_lazy("Channels"),
+    "country": gettext_lazy("Country"),
+    "created_at": gettext_lazy("Created at"),
+    "created_by_partner": gettext_lazy("Created by partner"),
+    "data": gettext_lazy("Data"),
+    "details": gettext_lazy("Details"),
+    "email": gettext_lazy("Email"),
+    "erased_at": gettext_lazy("Erased at"),
+    "events": gettext_lazy("Ledger entries"),
+    "evidence": gettext_lazy("Evidence"),
+    "external_id": gettext_lazy("External id"),
+    "first_name": gettext_lazy("First name"),
+    "first_seen_at": gettext_lazy("First seen"),
+    "full_name": gettext_lazy("Full name"),
+    "generated_at": gettext_lazy("Generated at"),
+    "granted": gettext_lazy("Granted"),
+    "guest_id": gettext_lazy("Guest (id)"),
+    "has_booked": gettext_lazy("Has booked"),
+    "id": gettext_lazy("Id"),
+    "ip": gettext_lazy("IP address"),
+    "is_objection": gettext_lazy("Objection"),
+    "is_primary": pgettext_lazy("contact point", "Primary"),
+    "kind": gettext_lazy("Kind"),
+    "language": gettext_lazy("Language"),
+    "last_contact_at": gettext_lazy("Last contact"),
+    "last_name": gettext_lazy("Last name"),
+    "last_seen_at": gettext_lazy("Last seen"),
+    "level": gettext_lazy("Level"),
+    "merged_at": gettext_lazy("Merged at"),
+    "merged_into_id": gettext_lazy("Merged into (id)"),
+    "method": gettext_lazy("Method"),
+    "name": gettext_lazy("Name"),
+    "named_partners": gettext_lazy("Partners named"),
+    "occurred_at": gettext_lazy("Date"),
+    "partner": gettext_lazy("Partner"),
+    "partner_id": gettext_lazy("Partner (id)"),
+    "partners": gettext_lazy("Partners"),
+    "phone": gettext_lazy("Phone"),
+    "proof": gettext_lazy("Proof"),
+    "purpose": gettext_lazy("Purpose"),
+    "reason": gettext_lazy("Reason"),
+    "recorded_at": gettext_lazy("Recorded at"),
+    "recorded_by_partner": gettext_lazy("Recorded by partner"),
+    "role": gettext_lazy("Role"),
+    "scope": gettext_lazy("Scope"),
+    "sections": gettext_lazy("Sections"),
+    "since": gettext_lazy("Since"),
+    "size": gettext_lazy("Size"),
+    "slug": pgettext_lazy("url", "Slug"),
+    "source": gettext_lazy("Source"),
+    "source_detail": gettext_lazy("Source detail"),
+    "status": gettext_lazy("Status"),
+    "summary": gettext_lazy("Summary"),
+    "survivor_id": gettext_lazy("Kept profile (id)"),
+    "text": gettext_lazy("Text"),
+    "title": gettext_lazy("Title"),
+    "undone_at": gettext_lazy("Undone at"),
+    "updated_at": gettext_lazy("Updated at"),
+    "url": gettext_lazy("Page address"),
+    "user_agent": gettext_lazy("Browser"),
+    "uuid": gettext_lazy("Identifier"),
+    "verified_at": gettext_lazy("Verified at"),
+    "version": gettext_lazy("Version"),
+    "visibility": gettext_lazy("Visibility"),
+    "wording": gettext_lazy("Wording shown"),
 }
 
 
@@ -116,7 +194,8 @@ def _display(value: Any) -> str:
 
 
 def _title(key: str) -> str:
-    return str(SECTION_TITLES.get(key) or capfirst(key.replace("_", " ")))
+    label = SECTION_TITLES.get(key) or FIELD_LABELS.get(key)
+    return str(label) if label else capfirst(key.replace("_", " "))
 
 
 def _sections(data: dict[str, Any], prefix: str = "") -> list[dict[str, Any]]:
@@ -167,7 +246,7 @@ def guest_export_page(request: HttpRequest, guest_id: int) -> HttpResponse:
             "guest_id": guest_id,
             "scope": data["export"]["scope"],
             "partner": data["export"]["partner"],
-            "generated_at": data["export"]["generated_at"],
+            "generated_at": parse_datetime(data["export"]["generated_at"]),
             "sections": _sections({k: v for k, v in data.items() if k != "export"}),
             "json_url": f"{json_url}?{query}" if query else json_url,
         },

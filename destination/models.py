@@ -17,6 +17,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from django_countries.fields import CountryField
 from phonenumber_field.modelfields import PhoneNumberField
 from wagtail.contrib.settings.models import BaseGenericSetting, register_setting
@@ -140,7 +141,7 @@ class Tag(models.Model):
         INTEREST = "interest", _("Interest")
         LABEL = "label", _("Label")
 
-    slug = models.SlugField(_("slug"), max_length=64, unique=True)
+    slug = models.SlugField(pgettext_lazy("url", "slug"), max_length=64, unique=True)
     name = models.CharField(_("name"), max_length=100)
     category = models.CharField(
         _("category"), max_length=16, choices=Category.choices, default=Category.INTEREST
@@ -148,8 +149,8 @@ class Tag(models.Model):
 
     class Meta:
         ordering = ["name"]
-        verbose_name = _("tag")
-        verbose_name_plural = _("tags")
+        verbose_name = pgettext_lazy("guest", "tag")
+        verbose_name_plural = pgettext_lazy("guest", "tags")
 
     def __str__(self) -> str:
         return self.name
@@ -185,7 +186,7 @@ class Guest(TimeStampedModel):
         DESK = "desk", _("Desk")
         BOOKING = "booking", _("Booking")
         SIGNUP = "signup", _("Signup")
-        IMPORT = "import", _("Import")
+        IMPORT = "import", pgettext_lazy("source", "Import")
         API = "api", _("API")
         DEMO = "demo", _("Demo data")
 
@@ -205,7 +206,9 @@ class Guest(TimeStampedModel):
         on_delete=models.SET_NULL,
         related_name="members",
     )
-    tags = models.ManyToManyField(Tag, verbose_name=_("tags"), blank=True, related_name="guests")
+    tags = models.ManyToManyField(
+        Tag, verbose_name=pgettext_lazy("guest", "tags"), blank=True, related_name="guests"
+    )
     source = models.CharField(_("source"), max_length=16, choices=Source.choices)
     source_detail = models.CharField(_("source detail"), max_length=200, blank=True)
     created_by = models.ForeignKey(
@@ -278,7 +281,7 @@ class GuestEmail(models.Model):
     email = models.EmailField(_("email"), max_length=254)
     # Lower-cased and stripped: the exact-match key of identity resolution.
     email_normalized = models.CharField(max_length=254, db_index=True, editable=False)
-    is_primary = models.BooleanField(_("primary"), default=False)
+    is_primary = models.BooleanField(pgettext_lazy("contact point", "primary"), default=False)
     verified_at = models.DateTimeField(_("verified at"), null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -303,7 +306,7 @@ class GuestPhone(models.Model):
     guest = models.ForeignKey(Guest, on_delete=models.CASCADE, related_name="phones")
     # Stored E.164 (PHONENUMBER_DB_FORMAT), which is also the exact-match key.
     phone = PhoneNumberField(_("phone"), db_index=True)
-    is_primary = models.BooleanField(_("primary"), default=False)
+    is_primary = models.BooleanField(pgettext_lazy("contact point", "primary"), default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -502,7 +505,7 @@ class ConsentProof(models.Model):
     class Method(models.TextChoices):
         FORM = "form", _("Web form")
         DESK = "desk", _("At a desk")
-        IMPORT = "import", _("Import")
+        IMPORT = "import", pgettext_lazy("source", "Import")
         API = "api", _("API")
         EMAIL_LINK = "email_link", _("Link in an email")
         SYSTEM = "system", _("System")
@@ -644,7 +647,7 @@ class TimelineEvent(models.Model):
         MESSAGE = "message", _("Email")
         CONSENT = "consent", _("Consent")
         SIGNUP = "signup", _("Signup")
-        PROFILE = "profile", _("Profile")
+        PROFILE = "profile", pgettext_lazy("timeline", "Profile")
         MERGE = "merge", _("Merge")
 
     guest = models.ForeignKey(Guest, on_delete=models.CASCADE, related_name="timeline")
@@ -688,7 +691,7 @@ class AuditEntry(models.Model):
 
     class Action(models.TextChoices):
         VIEW = "view", _("Viewed")
-        CREATE = "create", _("Created")
+        CREATE = "create", pgettext_lazy("audit", "Created")
         CHANGE = "change", _("Changed")
         EXPORT = "export", _("Exported")
         MERGE = "merge", _("Merged")

@@ -7,6 +7,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from destination.models import Guest, TimeStampedModel, Visibility
 
@@ -23,7 +24,7 @@ class Partner(TimeStampedModel):
         OTHER = "other", _("Other")
 
     name = models.CharField(_("name"), max_length=150)
-    slug = models.SlugField(_("slug"), max_length=80, unique=True)
+    slug = models.SlugField(pgettext_lazy("url", "slug"), max_length=80, unique=True)
     kind = models.CharField(_("kind"), max_length=32, choices=Kind.choices)
     is_active = models.BooleanField(_("active"), default=True)
     email = models.EmailField(_("email"), blank=True)
@@ -112,7 +113,7 @@ class Interaction(TimeStampedModel):
         LESSON_FEEDBACK = "lesson_feedback", _("Lesson feedback")
         REQUEST = "request", _("Request")
         COMPLAINT = "complaint", _("Complaint")
-        NOTE = "note", _("Note")
+        NOTE = "note", pgettext_lazy("interaction", "Note")
 
     class Channel(models.TextChoices):
         PHONE = "phone", _("Phone")
@@ -218,7 +219,7 @@ class PartnerApiKey(models.Model):
     prefix = models.CharField(_("prefix"), max_length=8, unique=True)
     key_hash = models.CharField(max_length=64)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
-    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
+    revoked_at = models.DateTimeField(pgettext_lazy("api key", "revoked at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("partner API key")
