@@ -1,7 +1,13 @@
 import os
+from pathlib import Path
 
 import pytest
 from django.conf import settings
+
+# Playwright's sync API runs an event loop in the test thread; the ORM calls that the browser
+# tests make between page actions are still synchronous and safe there.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+CHROMIUM = Path("/usr/bin/chromium")
 
 
 def _on_postgres() -> bool:
@@ -23,6 +29,18 @@ def _redis_missing() -> str | None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if "/tests/e2e/" in str(item.path):
+            item.add_marker(pytest.mark.e2e)
+    if not CHROMIUM.exists():
+        if os.environ.get("CI"):
+            raise pytest.UsageError(f"CI is set but {CHROMIUM} is missing: run bin/browser-up.")
+        skip_e2e = pytest.mark.skip(
+            reason=f"needs Debian's chromium at {CHROMIUM} (bin/browser-up)"
+        )
+        for item in items:
+            if "e2e" in item.keywords:
+                item.add_marker(skip_e2e)
     if os.environ.get("REQUIRE_POSTGRES") and not _on_postgres():
         raise pytest.UsageError("REQUIRE_POSTGRES is set but DATABASE_URL is not PostgreSQL.")
     if any("redis" in item.keywords for item in items):

@@ -17,7 +17,11 @@ from tests.factories import PartnerFactory
 
 PROJECT_PO = Path(settings.BASE_DIR) / "locale" / "fr" / "LC_MESSAGES" / "django.po"
 CONTENT_PO = Path(settings.BASE_DIR) / "content" / "locale" / "fr" / "LC_MESSAGES" / "django.po"
-CATALOGUES = [pytest.param(PROJECT_PO, id="project"), pytest.param(CONTENT_PO, id="content")]
+# Each app with strings of its own keeps its catalogue in <app>/locale; all of them are checked.
+CATALOGUES = [pytest.param(PROJECT_PO, id="project")] + [
+    pytest.param(path, id=path.parts[-5])
+    for path in sorted(Path(settings.BASE_DIR).glob("*/locale/fr/LC_MESSAGES/django.po"))
+]
 
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\"}
 _KEYWORD = re.compile(r'^(msgctxt|msgid_plural|msgid|msgstr\[\d+\]|msgstr)\s+(".*")$')

@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "phonenumber_field",
     "django_countries",
+    "django_htmx",
     # Django
     "django.contrib.admin",
     "django.contrib.auth",
@@ -88,6 +89,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
     "wagtail.contrib.redirects.middleware.RedirectMiddleware",
 ]
 
