@@ -153,6 +153,8 @@ def test_desk_consent_records_its_proof(client, agent, known, school):
 
 def test_consent_form_errors_on_their_field(client, agent, known):
     client.force_login(agent)
+    form_alone = client.get(reverse("portal:consent", args=[known.pk]), **HTMX)
+    assert form_alone.status_code == 200 and 'name="wording"' in form_alone.content.decode()
     response = client.post(
         reverse("portal:consent", args=[known.pk]),
         {"purpose": "newsletter", "granted": "on"},
@@ -166,6 +168,7 @@ def test_consent_form_errors_on_their_field(client, agent, known):
 def test_consent_refused_to_a_partner_that_may_not_edit(client, rental_agent, guest):
     wording = ConsentWordingFactory(purpose=Purpose.NEWSLETTER, language="fr")
     client.force_login(rental_agent)
+    assert client.get(reverse("portal:consent", args=[guest.pk])).status_code == 403
     client.post(
         reverse("portal:consent", args=[guest.pk]),
         {"purpose": "newsletter", "channel": "email", "granted": "on", "wording": wording.pk},

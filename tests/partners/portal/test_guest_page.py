@@ -3,7 +3,8 @@
 import datetime as dt
 
 import pytest
-from django.db import connection
+from django.core.signals import request_started
+from django.db import connection, reset_queries
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
@@ -111,8 +112,13 @@ def test_private_interaction_is_never_shown_to_another_partner(
 
 
 def _queries(client, path: str) -> int:
-    with CaptureQueriesContext(connection) as ctx:
-        response = client.get(path)
+    # Django empties the query log when a request starts: count with that switched off.
+    request_started.disconnect(reset_queries)
+    try:
+        with CaptureQueriesContext(connection) as ctx:
+            response = client.get(path)
+    finally:
+        request_started.connect(reset_queries)
     assert response.status_code == 200
     return len(ctx.captured_queries)
 
@@ -127,7 +133,7 @@ def test_guest_page_query_count_does_not_grow_with_the_timeline(client, steward,
     few = _queries(client, url(small))
     many = _queries(client, url(big))
     assert few == many, (few, many)
-    assert many <= 30
+    assert 10 <= many <= 30, many
 
 
 def test_timeline_keyset_pages_cover_everything_once(steward, office):

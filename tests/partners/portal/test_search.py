@@ -4,7 +4,8 @@ partner may see; a constant number of queries."""
 import datetime as dt
 
 import pytest
-from django.db import connection
+from django.core.signals import request_started
+from django.db import connection, reset_queries
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
@@ -102,12 +103,17 @@ def test_search_query_count_is_constant(client, agent, school):
     client.get(path + "?q=zoltan")
 
     def count(q: str) -> int:
-        with CaptureQueriesContext(connection) as ctx:
-            response = client.get(path, {"q": q})
+        request_started.disconnect(reset_queries)
+        try:
+            with CaptureQueriesContext(connection) as ctx:
+                response = client.get(path, {"q": q})
+        finally:
+            request_started.connect(reset_queries)
         assert response.status_code == 200
         return len(ctx.captured_queries)
 
-    assert count("zoltan unique") == count("jeanne martin")
+    few, many = count("zoltan unique"), count("jeanne martin")
+    assert few == many and few >= 5, (few, many)
 
 
 def test_search_endpoint_renders_links_to_profiles(client, agent, jeanne):
