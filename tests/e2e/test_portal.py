@@ -17,11 +17,13 @@ from tests.partners.portal.world import PASSWORD, world_build
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def sign_in(page: Page, base: str, email: str) -> None:
+def sign_in(page: Page, base: str, email: str, shot=None) -> None:
     page.context.clear_cookies()
     page.goto(f"{base}/en/portal/")
     # Not signed in: allauth's sign-in page, then back to the portal.
     expect(page).to_have_url(re.compile(r"/accounts/login/"))
+    if shot:
+        shot(page, "portal-signin")
     page.fill("input[name=login]", email)
     page.fill("input[name=password]", PASSWORD)
     page.locator("form button[type=submit]").last.click()
@@ -34,7 +36,8 @@ def test_desk_search_private_interaction_isolation_and_merge(live_server, page: 
     secret = "Prefers a private instructor; allergic to nuts (private note)."
 
     # 1. The ski school's desk signs in and searches by a phone typed the national way.
-    sign_in(page, base, world.school_agent.email)
+    sign_in(page, base, world.school_agent.email, shot=screenshot)
+    page.goto(f"{base}/en/portal/")
     search = page.get_by_label("Name, email or phone number")
     search.fill("06 12 34 56 78")
     first = page.locator("#search-results a.result").first
@@ -43,6 +46,8 @@ def test_desk_search_private_interaction_isolation_and_merge(live_server, page: 
     # A name with a typo finds the person too (and her namesake, told apart by the details).
     search.fill("jeane martin")
     expect(page.locator("#search-results a.result").first).to_contain_text("Jeanne Martin")
+    search.fill("jeanne")
+    expect(page.locator("#search-results a.result")).to_have_count(2)
     screenshot(page, "portal-search")
     search.fill("+33 6 12 34 56 78")
     expect(page.locator("#search-results a.result")).to_have_count(1)
@@ -64,6 +69,7 @@ def test_desk_search_private_interaction_isolation_and_merge(live_server, page: 
     expect(page.get_by_label("Summary")).to_have_value("")
     assert Interaction.objects.get(summary=secret).visibility == "private"
     page.mouse.move(0, 0)
+    page.wait_for_timeout(1800)  # the new entry's highlight fades
     screenshot(page, "portal-guest")
 
     # 3. Another partner's staff signs in and does not see it (shared entries they do see).
