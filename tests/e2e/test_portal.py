@@ -71,6 +71,10 @@ def test_desk_search_private_interaction_isolation_and_merge(live_server, page: 
     page.mouse.move(0, 0)
     page.wait_for_timeout(1800)  # the new entry's highlight fades
     screenshot(page, "portal-guest")
+    # The desk tablet (portrait): one column, nothing cut off.
+    page.set_viewport_size({"width": 820, "height": 1180})
+    screenshot(page, "portal-guest-tablet")
+    page.set_viewport_size({"width": 1366, "height": 900})
 
     # 3. Another partner's staff signs in and does not see it (shared entries they do see).
     sign_in(page, base, world.rental_agent.email)
