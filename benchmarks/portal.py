@@ -3,6 +3,8 @@ of the search endpoint.
 
     .venv/bin/python benchmarks/portal.py                      # 1,000,000 guests (a few minutes)
     .venv/bin/python benchmarks/portal.py --guests 20000 --requests 50   # smoke run
+    .venv/bin/python benchmarks/portal.py --keep     # then, to measure again without reloading:
+    .venv/bin/python benchmarks/portal.py --reuse
 
 Creates a dedicated database (``--db``, default ``crm_bench_portal``), migrates it, loads
 ``--guests`` guests with the fast COPY loader of ``benchmarks/resolution.py``, gives one guest a
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import random
 import sys
 import time
@@ -34,6 +37,7 @@ from benchmarks._common import (
     PeopleFactory,
     database_create,
     database_drop,
+    database_url,
     django_setup,
     timed,
 )
@@ -122,15 +126,44 @@ def search_queries(first_id: int, n_guests: int, k: int) -> list[str]:
     return queries
 
 
-def benchmark(*, guests: int, entries: int, requests: int, log: Any = print) -> dict[str, Any]:
+def existing_world(entries: int) -> tuple[int, int, dict[str, Any]]:
+    """A database kept by an earlier ``--keep`` run: its first guest id, size and world."""
+    from django.db.models import Count, Max, Min
+
+    from destination.models import Guest, TimelineEvent, User
+
+    agg = Guest.objects.filter(source_detail="benchmark").aggregate(
+        first=Min("id"), last=Max("id"), n=Count("id")
+    )
+    busiest = (
+        TimelineEvent.objects.values("guest_id").annotate(n=Count("id")).order_by("-n").first()
+    )
+    if not agg["n"] or not busiest:
+        raise SystemExit("--reuse: this database holds no earlier benchmark data")
+    world = {
+        "guest": Guest.objects.get(pk=busiest["guest_id"]),
+        "agent": User.objects.get(email="agent@esf.example"),
+        "manager": User.objects.get(email="boss@office.example"),
+    }
+    return agg["first"], agg["n"], world
+
+
+def benchmark(
+    *, guests: int, entries: int, requests: int, reuse: bool = False, log: Any = print
+) -> dict[str, Any]:
     from django.db import connection
     from django.test import Client
     from django.test.utils import override_settings
 
-    factory = PeopleFactory()
-    first_id = build(guests, factory=factory, log=log)
-    log(f"built {guests:,} guests: {table_counts()}")
-    world = history_build(first_id + guests // 2, entries)
+    if reuse:
+        first_id, guests, world = existing_world(entries)
+        log(f"reusing the kept database: {table_counts()}")
+    else:
+        factory = PeopleFactory()
+        first_id = build(guests, factory=factory, log=log)
+        log(f"built {guests:,} guests: {table_counts()}")
+        world = history_build(first_id + guests // 2, entries)
+    log("load average before measuring: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     guest = world["guest"]
     figures: dict[str, Any] = {"guests": guests, "entries": entries}
     static = {"staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
@@ -189,6 +222,7 @@ def benchmark(*, guests: int, entries: int, requests: int, log: Any = print) -> 
         hits = sum(1 for n in found if n)
         log(timings.line(TARGET_SEARCH_P95_MS) + f"; queries with results: {hits}/{len(queries)}")
         figures["search"] = {"p50": timings.p50, "p95": timings.p95, "hits": hits}
+    log("load average after measuring: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     return figures
 
 
@@ -199,17 +233,30 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--db", default="crm_bench_portal")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument(
+        "--reuse", action="store_true", help="measure again on a database kept with --keep"
+    )
     args = parser.parse_args(argv)
 
-    url = database_create(args.db)
-    print(f"database {args.db} created; migrating...", flush=True)
+    if args.reuse:
+        url = database_url(args.db)
+        args.keep = True
+    else:
+        url = database_create(args.db)
+        print(f"database {args.db} created; migrating...", flush=True)
     try:
         django_setup(url)
 
         def log(line: str) -> None:
             print(line, flush=True)
 
-        benchmark(guests=args.guests, entries=args.entries, requests=args.requests, log=log)
+        benchmark(
+            guests=args.guests,
+            entries=args.entries,
+            requests=args.requests,
+            reuse=args.reuse,
+            log=log,
+        )
     finally:
         if not args.keep:
             database_drop(args.db)
