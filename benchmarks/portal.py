@@ -109,6 +109,13 @@ def history_build(guest_id: int, entries: int) -> dict[str, Any]:
     return {"guest": guest, "agent": agent, "manager": manager}
 
 
+def spaced(e164: str) -> str:
+    import phonenumbers
+
+    number = phonenumbers.parse(e164)
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+
 def search_queries(first_id: int, n_guests: int, k: int) -> list[str]:
     """A third names with a typo, a third phones typed the national way, a third emails."""
     rng = random.Random(31)
@@ -120,7 +127,11 @@ def search_queries(first_id: int, n_guests: int, k: int) -> list[str]:
         if i % 3 == 0:
             queries.append(f"{PeopleFactory.typo(rng, r['first_name'])} {r['last_name']}")
         elif i % 3 == 1 and r["phone"]:
-            queries.append(national(r["phone"]))
+            # A French number as the desk types it; a foreign one needs its country code, written
+            # the way people do ("+49 30 1234567").
+            queries.append(
+                national(r["phone"]) if r["phone"].startswith("+33") else spaced(r["phone"])
+            )
         elif r["email"]:
             queries.append(r["email"].upper())
     return queries
@@ -216,7 +227,7 @@ def benchmark(
             found.append(response.content.count(b'class="result"'))
 
         timings, _r = timed(
-            "search endpoint (names with a typo, national phones, emails in capitals)",
+            "search endpoint (names with a typo, phones as typed, emails in capitals)",
             [(lambda q=q: search(q)) for q in queries],
         )
         hits = sum(1 for n in found if n)
