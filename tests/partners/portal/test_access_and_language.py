@@ -22,6 +22,11 @@ def test_anonymous_visitor_is_sent_to_sign_in(client):
     assert response["Location"].startswith("/accounts/login/?next=/en/portal/")
 
 
+def test_expired_session_on_an_htmx_request_reloads_on_the_sign_in_page(client):
+    response = client.get(reverse("portal:search"), {"q": "martin"}, HTTP_HX_REQUEST="true")
+    assert response["HX-Redirect"].startswith("/accounts/login/?next=")
+
+
 def test_staff_without_membership_gets_a_clear_403(client):
     client.force_login(UserFactory())
     response = client.get(HOME)
