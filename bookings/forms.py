@@ -156,6 +156,7 @@ class BookingForm(ContactFieldsMixin):
         offer: Offer,
         sessions: Any,
         language: str,
+        party_url: str = "",
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
@@ -184,6 +185,8 @@ class BookingForm(ContactFieldsMixin):
                 self.fields[f"p{index}_last_name"] = forms.CharField(
                     label=_("Last name"), max_length=150
                 )
+        if party_url:
+            self._party_redraw(party_url)
         self.consent_fields: list[ConsentField] = []
         for purpose, wording in consent_wordings_for(language).items():
             name = f"consent_{purpose}"
@@ -202,15 +205,32 @@ class BookingForm(ContactFieldsMixin):
                 )
             )
 
+    def _party_redraw(self, url: str) -> None:
+        """htmx: the name rows and the price follow the date and the party. Counts redraw after
+        a pause in typing, not on blur, so a redraw never lands while a name is being typed."""
+        common = {
+            "hx-get": url,
+            "hx-target": "#party",
+            "hx-include": "closest form",
+            "hx-sync": "closest form:replace",
+        }
+        self.fields["session"].widget.attrs.update({**common, "hx-trigger": "change"})
+        for name in ("adults", "children", "units"):
+            if name in self.fields:
+                self.fields[name].widget.attrs.update(
+                    {**common, "hx-trigger": "input changed delay:300ms"}
+                )
+
     def participant_bound_rows(self) -> list[dict[str, Any]]:
         rows = []
         for index in range(self.party_adults + self.party_children):
             if f"p{index}_first_name" not in self.fields:
                 break
+            is_child = index >= self.party_adults
             rows.append(
                 {
-                    "number": index + 1,
-                    "is_child": index >= self.party_adults,
+                    "number": index - self.party_adults + 1 if is_child else index + 1,
+                    "is_child": is_child,
                     "first_name": self[f"p{index}_first_name"],
                     "last_name": self[f"p{index}_last_name"],
                 }

@@ -95,7 +95,13 @@ def offer_detail(request: HttpRequest, slug: str) -> HttpResponse:
     sessions = web_selectors.sessions_upcoming(offer)
     language = translation.get_language()
     if request.method == "POST":
-        form = BookingForm(request.POST, offer=offer, sessions=sessions, language=language)
+        form = BookingForm(
+            request.POST,
+            offer=offer,
+            sessions=sessions,
+            language=language,
+            party_url=reverse("bookings:offer-party", kwargs={"slug": offer.slug}),
+        )
         if form.is_valid():
             try:
                 booking = services.booking_create(
@@ -122,7 +128,13 @@ def offer_detail(request: HttpRequest, slug: str) -> HttpResponse:
         chosen = request.GET.get("session")
         if chosen and chosen.isdigit():
             initial["session"] = int(chosen)
-        form = BookingForm(initial=initial, offer=offer, sessions=sessions, language=language)
+        form = BookingForm(
+            initial=initial,
+            offer=offer,
+            sessions=sessions,
+            language=language,
+            party_url=reverse("bookings:offer-party", kwargs={"slug": offer.slug}),
+        )
         quote = booking_form_quote(offer, form)
         form.initial["expected_total_cents"] = quote.total_cents
     return TemplateResponse(
