@@ -10,6 +10,8 @@ urlpatterns = [
     path("", views.offer_list, name="offer-list"),
     path("my-bookings/", views.my_bookings, name="my-bookings"),
     path("booking/<str:token>/", views.booking_detail, name="booking-detail"),
+    # The name the core's emails reverse for their "manage my booking" link.
+    path("booking/<str:token>/", views.booking_detail, name="manage"),
     path("booking/<str:token>/cancel/", views.booking_cancel, name="booking-cancel"),
     path("booking/<str:token>/paid/", views.booking_paid, name="booking-paid"),
     path("booking/<str:token>/status/", views.booking_status, name="booking-status"),

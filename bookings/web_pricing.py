@@ -2,16 +2,14 @@
 schedule, the cancellation deadline and the payment method the site uses.
 
 The booking service is the authority: it recomputes the price and refuses a booking whose
-``expected_total_cents`` (what the visitor was shown) differs. When the core exposes its own
-quote function, ``booking_form_quote`` uses it (see /work/wt/bookweb-NEEDS.md)."""
+``expected_total_cents`` (what the visitor was shown) differs; the quote here is that same
+function's answer, shown before the visitor books."""
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-
-from django.utils import timezone
 
 from bookings import services
 from bookings.models import Booking, Offer, Session
@@ -48,45 +46,24 @@ def quote_for(
     units: int | None = None,
     payment_method: str,
 ) -> Quote:
-    core_quote = getattr(services, "booking_quote", None)
-    if core_quote is not None and session is not None:
-        got = core_quote(
-            offer=offer,
-            session=session,
-            adults=adults,
-            children=children,
-            units=units,
-            payment_method=payment_method,
-        )
-        return Quote(
-            total_cents=got.total_cents,
-            deposit_cents=got.deposit_cents,
-            balance_due_on=got.balance_due_on,
-            nights=session.nights if offer.kind == Offer.Kind.STAY else 0,
-        )
-    if offer.pricing == Offer.Pricing.PER_UNIT:
-        total = max(units or 1, 0) * offer.price_cents
-    else:
-        child_price = (
-            offer.child_price_cents if offer.child_price_cents is not None else offer.price_cents
-        )
-        total = max(adults, 0) * offer.price_cents + max(children, 0) * child_price
-    nights = 0
-    if offer.kind == Offer.Kind.STAY and session is not None:
-        nights = session.nights
-        total *= nights
-    deposit, due_on = 0, None
-    if (
-        offer.deposit_percent
-        and payment_method == Booking.PaymentMethod.CARD
-        and session is not None
-    ):
-        due_on = timezone.localdate(session.starts_at) - dt.timedelta(days=offer.balance_due_days)
-        if due_on > timezone.localdate():
-            deposit = round(total * offer.deposit_percent / 100)
-        else:
-            due_on = None
-    return Quote(total_cents=total, deposit_cents=deposit, balance_due_on=due_on, nights=nights)
+    """The core's price for the party (``services.booking_price``, the one ``booking_create``
+    compares ``expected_total_cents`` with), or the offer's unit price before a date is
+    chosen."""
+    if session is None:
+        return Quote(total_cents=offer.price_cents)
+    price = services.booking_price(
+        session=session,
+        adults=adults,
+        children=children,
+        units=units,
+        card=payment_method == Booking.PaymentMethod.CARD,
+    )
+    return Quote(
+        total_cents=price.total_cents,
+        deposit_cents=price.deposit_cents,
+        balance_due_on=price.balance_due_on,
+        nights=session.nights if offer.kind == Offer.Kind.STAY else 0,
+    )
 
 
 def _int(value: Any, default: int) -> int:
@@ -117,8 +94,6 @@ def booking_form_quote(offer: Offer, form: BookingForm) -> Quote:
 
 def cancellation_deadline(booking: Booking) -> dt.datetime | None:
     """Until when the visitor may cancel the booking themselves."""
-    core = getattr(services, "booking_cancel_deadline", None)
-    if core is not None:
-        return core(booking)
+    # The rule of services.booking_cancel for visitors (staff may override it).
     days = booking.session.offer.free_cancellation_days
     return booking.session.starts_at - dt.timedelta(days=days)

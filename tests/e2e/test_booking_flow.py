@@ -3,6 +3,7 @@ then find the booking on the guest's page of the portal."""
 
 from __future__ import annotations
 
+import importlib
 import re
 
 import pytest
@@ -12,15 +13,25 @@ from playwright.sync_api import Page, expect
 
 from bookings.models import Booking, Offer
 from destination.models import ConsentEvent, Purpose
-from partners.models import Membership, Partner
+from partners.models import Membership, Partner, SharingRule
 from tests.bookings.web_helpers import make_offer, make_session, make_wordings
 from tests.factories import MembershipFactory, PartnerFactory, UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+def _sharing_rules() -> None:
+    """The default rules (a transactional test flushes what the data migration wrote)."""
+    rules = importlib.import_module("partners.migrations.0002_default_sharing_rules").RULES
+    for level, kind, sections in rules:
+        SharingRule.objects.update_or_create(
+            level=level, partner_kind=kind, defaults={"sections": sections}
+        )
+
+
 @pytest.fixture
 def lesson() -> Offer:
+    _sharing_rules()
     make_wordings()
     school = PartnerFactory(name="École de Ski Val Neige", kind=Partner.Kind.SKI_SCHOOL)
     offer = make_offer(
