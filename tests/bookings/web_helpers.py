@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import itertools
 
 from django.utils import timezone
 
 from bookings.models import Offer, Session
 from destination.models import ConsentWording, Purpose
-from partners.models import Partner
+from partners.models import Partner, SharingRule
 from tests.factories import PartnerFactory
 
 _n = itertools.count()
@@ -46,10 +47,18 @@ def make_offer(
     return offer
 
 
-def make_session(offer: Offer, *, days: float = 3, capacity: int = 8, taken: int = 0) -> Session:
-    start = timezone.now().replace(hour=9, minute=0, second=0, microsecond=0) + dt.timedelta(
-        days=days
-    )
+def make_session(
+    offer: Offer,
+    *,
+    days: float = 3,
+    capacity: int = 8,
+    taken: int = 0,
+    start: dt.datetime | None = None,
+) -> Session:
+    if start is None:
+        start = timezone.now().replace(hour=9, minute=0, second=0, microsecond=0) + dt.timedelta(
+            days=days
+        )
     return Session.objects.create(
         offer=offer,
         starts_at=start,
@@ -97,3 +106,34 @@ def booking_post(session: Session, **overrides: object) -> dict[str, object]:
     }
     data.update(overrides)
     return {k: v for k, v in data.items() if v is not None}
+
+
+def make_booking(session: Session, *, email: str = "guest@mail.example", **kwargs: object):
+    """A confirmed pay-on-site booking made through the core's service."""
+    from bookings import services
+    from bookings.models import Booking
+    from destination.services.resolution import PersonData
+
+    adults = int(kwargs.pop("adults", 1))
+    names = session.offer.needs_participant_names
+    return services.booking_create(
+        session=session,
+        booker=PersonData(first_name="Ana", last_name=email.split("@")[0].title(), email=email),
+        participants=[services.ParticipantData("Ana", "Guest")] * adults if names else [],
+        adults=adults,
+        children=0,
+        payment_method=Booking.PaymentMethod.ON_SITE,
+        consents=[],
+        channel=kwargs.pop("channel", Booking.Channel.WEB),
+        language="en",
+        **kwargs,
+    )
+
+
+def sharing_rules_ensure() -> None:
+    """The default sharing rules of the data migration (transactional tests flush them)."""
+    rules = importlib.import_module("partners.migrations.0002_default_sharing_rules").RULES
+    for level, kind, sections in rules:
+        SharingRule.objects.update_or_create(
+            level=level, partner_kind=kind, defaults={"sections": sections}
+        )
