@@ -43,6 +43,7 @@ from destination.models import (
     TimelineEvent,
     Visibility,
 )
+from destination.normalize import fold_name
 from destination.services import GuestError
 from destination.services.resolution import Decision, PersonData, guest_resolve_many
 from destination.services.timeline import timeline_add
@@ -456,6 +457,9 @@ def booking_create(
     now = timezone.now()
     reference = _reference_new()
     with transaction.atomic():
+        # A participant with the booker's name is the booker: resolved once, to one guest.
+        booker_key = fold_name(booker.first_name, booker.last_name)
+        others = [p for p in participants if fold_name(p.first_name, p.last_name) != booker_key]
         people = [booker] + [
             PersonData(
                 first_name=p.first_name,
@@ -463,7 +467,7 @@ def booking_create(
                 language=booker.language,
                 country=booker.country,
             )
-            for p in participants
+            for p in others
         ]
         results = guest_resolve_many(
             people,
@@ -475,9 +479,15 @@ def booking_create(
         if results[0].decision == Decision.REJECTED or results[0].guest is None:
             raise BookingError(results[0].errors or {"email": [_("Check the contact details.")]})
         booker_guest = results[0].guest
-        bad = [r for r in results[1:] if r.guest is None]
-        if bad:
+        if any(r.guest is None for r in results[1:]):
             raise BookingError({"participants": [_("Check the participants' names.")]})
+        other_guests = iter(r.guest for r in results[1:])
+        participant_guests = [
+            booker_guest
+            if fold_name(p.first_name, p.last_name) == booker_key
+            else next(other_guests)
+            for p in participants
+        ]
         _consents_record(
             guest=booker_guest,
             consents=consents,
@@ -535,14 +545,14 @@ def booking_create(
         Participant.objects.bulk_create(
             Participant(
                 booking=booking,
-                guest=result.guest,
+                guest=guest,
                 first_name=p.first_name.strip()[:150],
                 last_name=p.last_name.strip()[:150],
                 is_child=p.is_child,
             )
-            for p, result in zip(participants, results[1:], strict=True)
+            for p, guest in zip(participants, participant_guests, strict=True)
         )
-        guest_ids = {booker_guest.pk, *(r.guest.pk for r in results[1:] if r.guest)}
+        guest_ids = {booker_guest.pk, *(g.pk for g in participant_guests if g is not None)}
         _guests_touch(booking, guest_ids, now)
         _timeline_all(booking, _("Booking") if not card else _("Booking held"), at=now)
         booking_event_write(booking, BookingEvent.Kind.CREATED, _event_data(booking))
@@ -818,17 +828,17 @@ def booking_refund_issue(booking_id: int) -> int:
         if result.status in ("failed", "canceled", "manual"):
             logger.warning("Refund of %s for %s: %s", amount, booking.reference, result.status)
             continue
+        already = (
+            booking.payments.filter(
+                kind=Payment.Kind.REFUND, stripe_payment_intent_id=payment.stripe_payment_intent_id
+            ).aggregate(s=Sum("amount_cents"))["s"]
+            or 0
+        )
         total += _refund_record(
             booking_id=booking.pk,
             payment_intent_id=payment.stripe_payment_intent_id,
             refund_id=result.refund_id,
-            amount_refunded=amount
-            + booking.payments.filter(
-                kind=Payment.Kind.REFUND, stripe_payment_intent_id=payment.stripe_payment_intent_id
-            )
-            .aggregate(s=Sum("amount_cents"))
-            .get("s")
-            or 0,
+            amount_refunded=already + amount,
             succeeded=result.status == "succeeded",
         )
     return total
