@@ -29,6 +29,8 @@ urlpatterns = [
 urlpatterns += i18n_patterns(
     path("search/", content_views.search, name="search"),
     path("book/", include("bookings.urls")),
+    path("portal/bookings/", include("bookings.desk_urls")),
+    path("portal/", include("partners.portal.urls")),
     path("", include(wagtail_urls)),
     prefix_default_language=True,
 )
