@@ -3,7 +3,6 @@ then find the booking on the guest's page of the portal."""
 
 from __future__ import annotations
 
-import importlib
 import re
 
 import pytest
@@ -13,25 +12,21 @@ from playwright.sync_api import Page, expect
 
 from bookings.models import Booking, Offer
 from destination.models import ConsentEvent, Purpose
-from partners.models import Membership, Partner, SharingRule
-from tests.bookings.web_helpers import make_offer, make_session, make_wordings
+from partners.models import Membership, Partner
+from tests.bookings.web_helpers import (
+    make_offer,
+    make_session,
+    make_wordings,
+    sharing_rules_ensure,
+)
 from tests.factories import MembershipFactory, PartnerFactory, UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def _sharing_rules() -> None:
-    """The default rules (a transactional test flushes what the data migration wrote)."""
-    rules = importlib.import_module("partners.migrations.0002_default_sharing_rules").RULES
-    for level, kind, sections in rules:
-        SharingRule.objects.update_or_create(
-            level=level, partner_kind=kind, defaults={"sections": sections}
-        )
-
-
 @pytest.fixture
 def lesson() -> Offer:
-    _sharing_rules()
+    sharing_rules_ensure()
     make_wordings()
     school = PartnerFactory(name="École de Ski Val Neige", kind=Partner.Kind.SKI_SCHOOL)
     offer = make_offer(
@@ -114,3 +109,15 @@ def test_visitor_books_a_group_lesson_and_staff_see_it(live_server, page: Page, 
     expect(page.get_by_role("heading", name="Camille Durand")).to_be_visible()
     expect(page.locator("main")).to_contain_text(booking.reference)
     screenshot(page, "booking-portal-guest")
+
+    # The same booking on the school's booking desk.
+    page.get_by_role("link", name="Bookings").click()
+    page.get_by_role("link", name=booking.reference).click()
+    expect(page.get_by_role("heading", name=re.compile(booking.reference))).to_be_visible()
+    expect(page.locator("main")).to_contain_text("Jules Durand")
+    screenshot(page, "booking-desk-detail")
+    page.get_by_label("Amount taken (EUR)").fill("94")
+    page.get_by_role("button", name="Record payment on site").click()
+    expect(page.get_by_text("Payment recorded.")).to_be_visible()
+    page.get_by_role("link", name="All bookings").click()
+    screenshot(page, "booking-desk-list")
