@@ -340,7 +340,6 @@ class DeskCancelForm(forms.Form):
         max_length=500,
         widget=forms.Textarea(attrs={"rows": 3}),
     )
-    refund = forms.BooleanField(label=_("Refund what was paid by card"), required=False)
 
 
 class DeskFilterForm(forms.Form):

@@ -121,3 +121,46 @@ def test_visitor_books_a_group_lesson_and_staff_see_it(live_server, page: Page, 
     expect(page.get_by_text("Payment recorded.")).to_be_visible()
     page.get_by_role("link", name="All bookings").click()
     screenshot(page, "booking-desk-list")
+
+
+def test_offer_list_on_a_phone_and_a_desk_phone_booking(
+    live_server, page: Page, lesson, screenshot
+):
+    make_offer(
+        partner=PartnerFactory(name="Chalet Les Gentianes", kind=Partner.Kind.LODGING),
+        kind=Offer.Kind.STAY,
+        title_en="Chalet apartment for 4, 2 nights",
+        price_cents=18000,
+        names=False,
+        pricing=Offer.Pricing.PER_UNIT,
+        deposit_percent=30,
+    )
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{live_server.url}/fr/book/")
+    expect(
+        page.get_by_role("heading", name="Cours collectif de ski, intermédiaire")
+    ).to_be_visible()
+    screenshot(page, "booking-list-phone")
+    page.get_by_role("link", name="Cours collectif de ski, intermédiaire").click()
+    expect(page.get_by_text("Choisir une date")).to_be_visible()
+    screenshot(page, "booking-offer-phone-fr")
+
+    page.set_viewport_size({"width": 1366, "height": 900})
+    agent = MembershipFactory(partner=lesson.partner, user=UserFactory(language="en")).user
+    _staff_login(page, live_server, agent)
+    page.goto(f"{live_server.url}/en/portal/bookings/new/")
+    page.get_by_role("link", name=re.compile("Group ski lesson")).click()
+    page.get_by_label("Adults").fill("2")
+    expect(page.locator("#id_p1_first_name")).to_be_visible()
+    for n, first in enumerate(("Marc", "Lina")):
+        page.fill(f"#id_p{n}_first_name", first)
+        page.fill(f"#id_p{n}_last_name", "Petit")
+    page.fill("#id_first_name", "Marc")
+    page.fill("#id_last_name", "Petit")
+    page.fill("#id_email", "marc.petit@mail.example")
+    expect(page.get_by_test_id("quote-total")).to_have_text("€104")
+    screenshot(page, "booking-desk-create")
+    page.get_by_role("button", name="Confirm the booking").click()
+    expect(page.get_by_text(re.compile(r"Booking VN-\w+ confirmed"))).to_be_visible()
+    booking = Booking.objects.get()
+    assert booking.channel == Booking.Channel.PHONE and booking.created_by == agent
