@@ -336,3 +336,48 @@ def test_cancellation_deadline_uses_the_offer_policy():
 
     assert cancellation_deadline(booking) == session.starts_at - dt.timedelta(days=3)
     assert cancellation_deadline(booking) > timezone.now()
+
+
+def test_stay_with_deposit_shows_the_payment_schedule(client, monkeypatch):
+    monkeypatch.setattr(services, "payment_provider", lambda: "stripe")
+    monkeypatch.setattr(
+        services, "booking_checkout_url", lambda **kw: "https://checkout.stripe.test/c/1"
+    )
+    stay = make_offer(
+        kind=Offer.Kind.STAY,
+        names=False,
+        pricing=Offer.Pricing.PER_UNIT,
+        price_cents=20000,
+        deposit_percent=30,
+        balance_due_days=30,
+        sessions=0,
+    )
+    session = make_session(stay, days=60)
+    Session = type(session)
+    Session.objects.filter(pk=session.pk).update(ends_at=session.starts_at + dt.timedelta(days=2))
+    session.refresh_from_db()
+
+    page = client.get(url("offer-detail", slug=stay.slug)).content.decode()
+    assert "Deposit today" in page and "€120" in page  # 30 % of 2 nights x €200
+    assert "Continue to secure payment" in page
+
+    data = booking_post(session, adults=2, children=0, units=1, expected_total_cents=40000)
+    response = book(client, stay, data)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    booking = Booking.objects.get()
+    assert (booking.status, booking.total_cents, booking.deposit_cents) == (
+        Booking.Status.HELD,
+        40000,
+        12000,
+    )
+    token = services.booking_signed_token(booking)
+    held = client.get(url("booking-detail", token=token)).content.decode()
+    assert "Awaiting payment" in held and "Pay now" in held
+
+    Booking.objects.filter(pk=booking.pk).update(status=Booking.Status.CONFIRMED, paid_cents=12000)
+    page = client.get(url("booking-detail", token=token)).content.decode()
+    assert "Deposit at booking" in page
+    assert "€120 · paid" in page
+    due = booking.balance_due_on.strftime("%-d %B %Y")
+    assert f"Balance due by {due}" in page
+    assert "€280" in page
