@@ -500,11 +500,6 @@ def booking_create(
             at=now,
         )
 
-        # From here on the session row is locked until commit: keep this part short.
-        if not _seats_take(session.pk, price.seats):
-            left = Session.objects.filter(pk=session.pk).values_list("capacity", "seats_taken")
-            capacity, taken = left[0]
-            raise BookingError(_seats_message(capacity - taken))
         card = payment_method == Booking.PaymentMethod.CARD
         booking = Booking(
             reference=reference,
@@ -555,6 +550,13 @@ def booking_create(
         guest_ids = {booker_guest.pk, *(g.pk for g in participant_guests if g is not None)}
         _guests_touch(booking, guest_ids, now)
         _timeline_all(booking, _("Booking") if not card else _("Booking held"), at=now)
+        # Seats last: from this UPDATE to the commit the session row is locked, so everything
+        # else was written before it and only the outbox insert remains. When the seats are
+        # gone, the whole transaction (guests, consents, booking) rolls back.
+        if not _seats_take(session.pk, price.seats):
+            left = Session.objects.filter(pk=session.pk).values_list("capacity", "seats_taken")
+            capacity, taken = left[0]
+            raise BookingError(_seats_message(capacity - taken))
         booking_event_write(booking, BookingEvent.Kind.CREATED, _event_data(booking))
         if not card:
             booking_event_write(booking, BookingEvent.Kind.CONFIRMED, _event_data(booking))
