@@ -381,3 +381,26 @@ def test_stay_with_deposit_shows_the_payment_schedule(client, monkeypatch):
     due = booking.balance_due_on.strftime("%-d %B %Y")
     assert f"Balance due by {due}" in page
     assert "€280" in page
+
+
+def test_my_bookings_query_count_does_not_grow_with_bookings(client):
+    from tests.bookings.web_helpers import make_booking
+
+    owner = UserFactory(email="many@mail.example")
+    EmailAddress.objects.create(user=owner, email=owner.email, verified=True, primary=True)
+    offer = make_offer(names=False, sessions=1, capacity=40)
+    session = offer.sessions.get()
+    for _ in range(3):
+        make_booking(session, email=owner.email)
+    client.force_login(owner)
+    client.get(url("my-bookings"))
+
+    def count() -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get(url("my-bookings")).status_code == 200
+        return len(ctx.captured_queries)
+
+    three = count()
+    for _ in range(7):
+        make_booking(session, email=owner.email)
+    assert count() == three
