@@ -214,7 +214,11 @@ class BookingForm(ContactFieldsMixin):
             "hx-include": "closest form",
             "hx-sync": "closest form:replace",
         }
-        self.fields["session"].widget.attrs.update({**common, "hx-trigger": "change"})
+        # A date changes the price, never the name rows: only the out-of-band price and total
+        # are swapped, so names being typed are never redrawn.
+        self.fields["session"].widget.attrs.update(
+            {**common, "hx-trigger": "change", "hx-swap": "none"}
+        )
         for name in ("adults", "children", "units"):
             if name in self.fields:
                 self.fields[name].widget.attrs.update(

@@ -112,7 +112,9 @@ def test_party_endpoint_draws_one_name_row_per_person_and_keeps_typed_names(clie
     assert body.count('name="p3_first_name"') == 1
     assert 'name="p4_first_name"' not in body
     assert 'value="Léa"' in body
-    assert 'name="expected_total_cents" value="18000"' in body
+    assert (
+        'name="expected_total_cents" id="expected-total" value="18000" hx-swap-oob="true"' in body
+    )
     assert 'hx-swap-oob="true"' in body  # the price panel follows
 
 
@@ -404,3 +406,10 @@ def test_my_bookings_query_count_does_not_grow_with_bookings(client):
     for _ in range(7):
         make_booking(session, email=owner.email)
     assert count() == three
+
+
+def test_offer_page_carries_the_total_shown_in_the_form(client):
+    offer = make_offer(price_cents=4500)
+    page = client.get(url("offer-detail", slug=offer.slug)).content.decode()
+    assert 'name="expected_total_cents" id="expected-total" value="4500">' in page
+    assert 'hx-swap="none"' in page  # a new date never redraws the name rows

@@ -164,3 +164,33 @@ def test_offer_list_on_a_phone_and_a_desk_phone_booking(
     expect(page.get_by_text(re.compile(r"Booking VN-\w+ confirmed"))).to_be_visible()
     booking = Booking.objects.get()
     assert booking.channel == Booking.Channel.PHONE and booking.created_by == agent
+
+
+def test_card_payment_waits_for_the_webhook(
+    live_server, page: Page, lesson, screenshot, monkeypatch
+):
+    """Stripe's success redirect lands on a page that waits; only the webhook's confirmation
+    (simulated here by the booking turning CONFIRMED) moves the visitor to the confirmation."""
+    from bookings import services
+
+    monkeypatch.setattr(services, "payment_provider", lambda: "stripe")
+    # Stripe Checkout is not reachable here: the "checkout" sends the visitor straight back to
+    # the success URL, as Stripe does once the card is accepted.
+    monkeypatch.setattr(
+        services, "booking_checkout_url", lambda *, booking, success_url, cancel_url: success_url
+    )
+    page.goto(f"{live_server.url}/en/book/{lesson.slug}/")
+    page.locator("input[name=session]").first.check()
+    page.fill("#id_p0_first_name", "Nora")
+    page.fill("#id_p0_last_name", "Blanc")
+    page.fill("#id_first_name", "Nora")
+    page.fill("#id_last_name", "Blanc")
+    page.fill("#id_email", "nora.blanc@mail.example")
+    page.get_by_role("button", name="Continue to secure payment").click()
+
+    expect(page.get_by_role("heading", name="Payment being confirmed")).to_be_visible()
+    booking = Booking.objects.get()
+    assert booking.status == Booking.Status.HELD
+    screenshot(page, "booking-payment-pending")
+    Booking.objects.filter(pk=booking.pk).update(status=Booking.Status.CONFIRMED, paid_cents=5200)
+    expect(page.get_by_role("heading", name="Booking confirmed")).to_be_visible(timeout=10_000)
