@@ -8,7 +8,7 @@ desk see them all. A booking outside that list is a 404, for reading and for eve
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from django import forms
@@ -22,12 +22,11 @@ from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, reverse
 from django.utils import translation
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from bookings import services, web_selectors
 from bookings.desk_services import desk_payment_link_send
-from bookings.forms import DeskBookingForm, DeskCancelForm, DeskFilterForm
+from bookings.forms import DeskBookingForm, DeskCancelForm, DeskFilterForm, PaymentForm
 from bookings.models import Booking, Offer
 from bookings.views import (
     booking_consents,
@@ -40,18 +39,6 @@ from partners.models import Partner
 from partners.portal.acting import portal_view
 
 PAGE_SIZE = 50
-
-
-class PaymentForm(forms.Form):
-    amount = forms.DecimalField(
-        label=gettext_lazy("Amount taken (EUR)"), min_value=Decimal("0.01"), decimal_places=2
-    )
-
-    def amount_cents(self) -> int:
-        try:
-            return int((self.cleaned_data["amount"] * 100).to_integral_value())
-        except (InvalidOperation, KeyError):
-            return 0
 
 
 def _partner(request: HttpRequest) -> Partner:

@@ -6,6 +6,7 @@ same fields."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django import forms
@@ -344,6 +345,18 @@ class DeskCancelForm(forms.Form):
         max_length=500,
         widget=forms.Textarea(attrs={"rows": 3}),
     )
+
+
+class PaymentForm(forms.Form):
+    amount = forms.DecimalField(
+        label=_("Amount taken (EUR)"), min_value=Decimal("0.01"), decimal_places=2
+    )
+
+    def amount_cents(self) -> int:
+        try:
+            return int((self.cleaned_data["amount"] * 100).to_integral_value())
+        except (InvalidOperation, KeyError):
+            return 0
 
 
 class DeskFilterForm(forms.Form):

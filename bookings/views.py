@@ -12,7 +12,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
@@ -271,8 +271,6 @@ def _visitor_may_cancel(booking: Booking) -> bool:
     if booking.status not in (Booking.Status.CONFIRMED, Booking.Status.HELD):
         return False
     deadline = cancellation_deadline(booking)
-    from django.utils import timezone
-
     return deadline is None or timezone.now() < deadline
 
 
