@@ -413,3 +413,12 @@ def test_offer_page_carries_the_total_shown_in_the_form(client):
     page = client.get(url("offer-detail", slug=offer.slug)).content.decode()
     assert 'name="expected_total_cents" id="expected-total" value="4500">' in page
     assert 'hx-swap="none"' in page  # a new date never redraws the name rows
+
+
+def test_offer_pages_are_indexable_and_booking_pages_are_not(client):
+    booking, token = _booked(client)
+    offer_page = client.get(url("offer-detail", slug=booking.session.offer.slug)).content.decode()
+    assert "noindex" not in offer_page
+    assert '<meta name="description" content="Three hours' in offer_page
+    assert "noindex" not in client.get(url("offer-list")).content.decode()
+    assert "noindex" in client.get(url("booking-detail", token=token)).content.decode()
