@@ -30,6 +30,7 @@ from django.db.models import Case, F, Q, Sum, Value, When
 from django.utils import timezone, translation
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from bookings import payments
 from bookings.models import Booking, BookingEvent, Offer, Participant, Payment, Session
@@ -50,6 +51,7 @@ from destination.services.timeline import timeline_add
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser
+    from django_stubs_ext import StrOrPromise
 
     from destination.models import User
     from partners.models import Partner
@@ -170,18 +172,18 @@ def _guest_ids(booking: Booking) -> list[int]:
     return ids
 
 
-def _timeline_title(booking: Booking, what: str) -> str:
+def _timeline_title(booking: Booking, what: StrOrPromise) -> str:
     session = booking.session
     with translation.override(settings.LANGUAGE_CODE):
         return _("%(what)s %(reference)s: %(offer)s, %(date)s") % {
-            "what": what,
+            "what": str(what),
             "reference": booking.reference,
             "offer": session.offer.title_en,
             "date": date_format(timezone.localtime(session.starts_at), "DATE_FORMAT"),
         }
 
 
-def _timeline_all(booking: Booking, what: str, *, at: datetime | None = None) -> None:
+def _timeline_all(booking: Booking, what: StrOrPromise, *, at: datetime | None = None) -> None:
     """One entry per concerned guest (booker and party), the partner's and SHARED: other
     partners see it when their access opens the BOOKINGS section (partners.access)."""
     title = _timeline_title(booking, what)
@@ -549,7 +551,9 @@ def booking_create(
         )
         guest_ids = {booker_guest.pk, *(g.pk for g in participant_guests if g is not None)}
         _guests_touch(booking, guest_ids, now)
-        _timeline_all(booking, _("Booking") if not card else _("Booking held"), at=now)
+        _timeline_all(
+            booking, gettext_lazy("Booking held") if card else gettext_lazy("Booking"), at=now
+        )
         # Seats last: from this UPDATE to the commit the session row is locked, so everything
         # else was written before it and only the outbox insert remains. When the seats are
         # gone, the whole transaction (guests, consents, booking) rolls back.
@@ -765,7 +769,7 @@ def booking_cancel(
         booking.cancelled_at = now
         booking.cancel_reason = (reason or "").strip()
         booking.save(update_fields=["status", "cancelled_at", "cancel_reason", "updated_at"])
-        _timeline_all(booking, _("Booking cancelled"), at=now)
+        _timeline_all(booking, gettext_lazy("Booking cancelled"), at=now)
         booking_event_write(
             booking,
             BookingEvent.Kind.CANCELLED,
@@ -897,7 +901,7 @@ def _refund_record(
         _seats_release(booking)
         booking.status = Booking.Status.REFUNDED
         booking.save(update_fields=["status", "updated_at"])
-        _timeline_all(booking, _("Booking refunded"))
+        _timeline_all(booking, gettext_lazy("Booking refunded"))
     if increase:
         booking_event_write(
             booking,
@@ -925,7 +929,7 @@ def booking_check_in(*, booking: Booking, by: User | None) -> Booking:
     booking.status = Booking.Status.CHECKED_IN
     booking.checked_in_at = now
     booking.save(update_fields=["status", "checked_in_at", "updated_at"])
-    _timeline_all(booking, _("Checked in"), at=now)
+    _timeline_all(booking, gettext_lazy("Checked in"), at=now)
     booking_event_write(booking, BookingEvent.Kind.CHECKED_IN, _event_data(booking, by=by.pk))
     return booking
 
@@ -987,7 +991,7 @@ def stripe_checkout_completed(obj: Mapping[str, Any]) -> None:
         if booking.balance_cents == 0 and booking.balance_overdue_at:
             booking.balance_overdue_at = None
             booking.save(update_fields=["balance_overdue_at", "updated_at"])
-        _timeline_all(booking, _("Balance paid"))
+        _timeline_all(booking, gettext_lazy("Balance paid"))
         return
     refund = False
     if booking.status == Booking.Status.HELD:
@@ -1020,7 +1024,7 @@ def _confirm(booking: Booking, *, late: bool = False) -> None:
     booking.confirmed_at = now
     booking.hold_expires_at = None
     booking.save(update_fields=["status", "confirmed_at", "hold_expires_at", "updated_at"])
-    _timeline_all(booking, _("Booking confirmed"), at=now)
+    _timeline_all(booking, gettext_lazy("Booking confirmed"), at=now)
     booking_event_write(booking, BookingEvent.Kind.CONFIRMED, _event_data(booking, late=late))
     _confirmation_enqueue(booking)
 
@@ -1046,7 +1050,7 @@ def stripe_checkout_expired(obj: Mapping[str, Any]) -> None:
     _seats_release(booking)
     booking.status = Booking.Status.EXPIRED
     booking.save(update_fields=["status", "updated_at"])
-    _timeline_all(booking, _("Booking expired unpaid"))
+    _timeline_all(booking, gettext_lazy("Booking expired unpaid"))
     booking_event_write(booking, BookingEvent.Kind.EXPIRED, _event_data(booking, by="stripe"))
 
 
@@ -1135,7 +1139,7 @@ def bookings_holds_expire(*, now: datetime | None = None) -> int:
                     guest_id=b.booker_id,
                     kind=TimelineEvent.Kind.BOOKING,
                     occurred_at=now,
-                    title=_timeline_title(b, _("Booking expired unpaid"))[:200],
+                    title=_timeline_title(b, gettext_lazy("Booking expired unpaid"))[:200],
                     partner_id=b.partner_id,
                     visibility=Visibility.SHARED,
                     data={"booking": b.pk, "reference": b.reference, "status": b.status},
@@ -1306,7 +1310,7 @@ def bookings_balances_process(*, now: datetime | None = None) -> dict[str, int]:
             Booking.objects.filter(pk__in=overdue).update(balance_overdue_at=now, updated_at=now)
             flagged = list(Booking.objects.filter(pk__in=overdue).select_related("session__offer"))
             for booking in flagged:
-                _timeline_all(booking, _("Balance overdue"), at=now)
+                _timeline_all(booking, gettext_lazy("Balance overdue"), at=now)
             _events_write(flagged, BookingEvent.Kind.BALANCE_OVERDUE, {})
         counts["overdue"] = len(overdue)
     return counts

@@ -186,3 +186,12 @@ def person(n: int = 1, **kwargs: Any) -> PersonData:
     }
     data.update(kwargs)
     return PersonData(**data)
+
+
+@pytest.fixture(autouse=True)
+def _english():
+    """Messages are asserted in English whatever an earlier test left active."""
+    from django.utils import translation
+
+    with translation.override("en"):
+        yield
