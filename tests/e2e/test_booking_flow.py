@@ -130,6 +130,7 @@ def test_offer_list_on_a_phone_and_a_desk_phone_booking(
         partner=PartnerFactory(name="Chalet Les Gentianes", kind=Partner.Kind.LODGING),
         kind=Offer.Kind.STAY,
         title_en="Chalet apartment for 4, 2 nights",
+        title_fr="Appartement en chalet pour 4, 2 nuits",
         price_cents=18000,
         names=False,
         pricing=Offer.Pricing.PER_UNIT,
