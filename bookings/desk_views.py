@@ -74,15 +74,8 @@ def _offers_for(partner: Partner) -> QuerySet[Offer]:
 @portal_view
 @require_GET
 def desk_list(request: HttpRequest) -> HttpResponse:
-    form = DeskFilterForm(request.GET or None)
-    filters: dict[str, Any] = {}
-    if form.is_valid():
-        filters = {
-            "on": form.cleaned_data["date"],
-            "status": form.cleaned_data["status"],
-            "overdue": form.cleaned_data["overdue"],
-            "query": form.cleaned_data["q"],
-        }
+    form = DeskFilterForm(request.GET)
+    filters = form.filters() if form.is_valid() else {"period": DeskFilterForm.UPCOMING}
     bookings = web_selectors.booking_list_for_desk(partner=_partner(request), **filters)
     page = Paginator(bookings, PAGE_SIZE).get_page(request.GET.get("page"))
     template = "bookings/desk/list.html"

@@ -360,6 +360,9 @@ class PaymentForm(forms.Form):
 
 
 class DeskFilterForm(forms.Form):
+    UPCOMING, PAST, ALL = "upcoming", "past", "all"
+
+    period = forms.ChoiceField(label=_("Show"), required=False, choices=())
     date = forms.DateField(
         label=_("Date"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
@@ -370,6 +373,24 @@ class DeskFilterForm(forms.Form):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["status"].choices = [("", _("Any status")), *Booking.Status.choices]
+        self.fields["period"].choices = [
+            (self.UPCOMING, _("Upcoming")),
+            (self.PAST, _("Past")),
+            (self.ALL, _("All dates")),
+        ]
+
+    def filters(self) -> dict[str, Any]:
+        """The selector's arguments (after is_valid). Upcoming by default; a date or a search
+        looks at every date unless a period was chosen."""
+        data = self.cleaned_data
+        period = data["period"] or (self.ALL if data["date"] or data["q"] else self.UPCOMING)
+        return {
+            "on": data["date"],
+            "status": data["status"],
+            "overdue": data["overdue"],
+            "query": data["q"],
+            "period": period,
+        }
 
 
 class DeskBookingForm(BookingForm):

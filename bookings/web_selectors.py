@@ -61,12 +61,20 @@ def booking_list_for_desk(
     status: str = "",
     overdue: bool = False,
     query: str = "",
+    period: str = "all",
 ) -> QuerySet[Booking]:
     """The desk's list: what ``bookings_for_partner`` lets the acting partner see (its own
     bookings; every booking for the tourist office and the booking desk), filtered.
     ``overdue``: a confirmed booking whose balance is still owed past its due date (flagged by
-    the nightly task, or not flagged yet)."""
+    the nightly task, or not flagged yet). ``period``: "upcoming" (not ended yet, soonest
+    first), "past" (ended, latest first) or "all"."""
     bookings = selectors.bookings_for_partner(partner)
+    order = ("session__starts_at", "pk")
+    if period == "upcoming":
+        bookings = bookings.filter(session__ends_at__gte=timezone.now())
+    elif period == "past":
+        bookings = bookings.filter(session__ends_at__lt=timezone.now())
+        order = ("-session__starts_at", "-pk")
     if on is not None:
         bookings = bookings.filter(session__starts_at__date=on)
     if status:
@@ -83,9 +91,7 @@ def booking_list_for_desk(
             | Q(booker__name_folded__icontains=query.lower())
             | Q(contact_email__iexact=query)
         )
-    return bookings.select_related("session__offer__partner", "booker").order_by(
-        "session__starts_at", "pk"
-    )
+    return bookings.select_related("session__offer__partner", "booker").order_by(*order)
 
 
 def sessions_upcoming(offer: Offer) -> QuerySet[Session]:

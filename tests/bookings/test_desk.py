@@ -112,13 +112,23 @@ def test_list_filters_by_date_status_and_overdue_balance(client, school):
     c = make_booking(later, email="c@mail.example")
     services.booking_cancel(booking=c, reason="test")
     Booking.objects.filter(pk=b.pk).update(balance_due_on=timezone.localdate() - dt.timedelta(1))
+    last_week = make_session(offer, days=5)
+    d = make_booking(last_week, email="d@mail.example")
+    type(last_week).objects.filter(pk=last_week.pk).update(
+        starts_at=last_week.starts_at - dt.timedelta(days=12),
+        ends_at=last_week.ends_at - dt.timedelta(days=12),
+    )
     client.force_login(staff_of(school))
 
     def listed(**params: object) -> set[str]:
         page = client.get(url("list"), params).content.decode()
-        return {x.reference for x in (a, b, c) if x.reference in page}
+        return {x.reference for x in (a, b, c, d) if x.reference in page}
 
+    # Upcoming by default; past ones on demand, or when searched for.
     assert listed() == {a.reference, b.reference, c.reference}
+    assert listed(period="past") == {d.reference}
+    assert listed(period="all") == {a.reference, b.reference, c.reference, d.reference}
+    assert listed(q=d.reference) == {d.reference}
     assert listed(date=timezone.localdate(soon.starts_at).isoformat()) == {a.reference}
     assert listed(status=Booking.Status.CANCELLED) == {c.reference}
     assert listed(overdue="on") == {b.reference}
