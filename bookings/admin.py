@@ -58,7 +58,7 @@ class PaymentInline(admin.TabularInline):
 @admin.register(Booking)
 class BookingAdmin(admin.ModelAdmin):
     list_display = ["reference", "session", "booker", "status", "seats", "total_cents",
-                    "paid_cents", "balance_overdue_at", "created_at"]  # fmt: skip
+                    "paid_cents", "balance", "balance_overdue_at", "created_at"]  # fmt: skip
     list_filter = ["status", "payment_method", "channel", "partner"]
     search_fields = ["reference", "contact_name", "contact_email"]
     raw_id_fields = ["booker", "session", "created_by"]

@@ -982,8 +982,9 @@ def stripe_checkout_completed(obj: Mapping[str, Any]) -> None:
     payment.save()
     booking.paid_cents += payment.amount_cents
     booking.save(update_fields=["paid_cents", "updated_at"])
-    booking_event_write(
-        booking,
+    # Outbox rows are written last (after any seat or timeline write): the outbox lock is the
+    # last lock a transaction takes.
+    received = (
         BookingEvent.Kind.PAYMENT_RECEIVED,
         _event_data(booking, amount_cents=payment.amount_cents, kind=payment.kind),
     )
@@ -992,15 +993,17 @@ def stripe_checkout_completed(obj: Mapping[str, Any]) -> None:
             booking.balance_overdue_at = None
             booking.save(update_fields=["balance_overdue_at", "updated_at"])
         _timeline_all(booking, gettext_lazy("Balance paid"))
+        booking_event_write(booking, *received)
         return
     refund = False
     if booking.status == Booking.Status.HELD:
-        _confirm(booking)
-    elif booking.status == Booking.Status.EXPIRED:
+        _confirm(booking, before=[received])
+        return
+    if booking.status == Booking.Status.EXPIRED:
         if _seats_take(booking.session_id, booking.seats):
-            _confirm(booking, late=True)
-        else:
-            refund = True
+            _confirm(booking, late=True, before=[received])
+            return
+        refund = True
     elif booking.status in (Booking.Status.CANCELLED, Booking.Status.REFUNDED):
         # Cancelled while paying, or refunded first (events out of order): the booking stays
         # as it is and whatever was paid and not refunded yet goes back.
@@ -1012,19 +1015,27 @@ def stripe_checkout_completed(obj: Mapping[str, Any]) -> None:
             booking.status,
             session_id,
         )
+    booking_event_write(booking, *received)
     if refund:
         from bookings.tasks import booking_refund_task
 
         booking_refund_task.delay_on_commit(booking.pk)
 
 
-def _confirm(booking: Booking, *, late: bool = False) -> None:
+def _confirm(
+    booking: Booking,
+    *,
+    late: bool = False,
+    before: list[tuple[str, dict[str, Any]]] | None = None,
+) -> None:
     now = timezone.now()
     booking.status = Booking.Status.CONFIRMED
     booking.confirmed_at = now
     booking.hold_expires_at = None
     booking.save(update_fields=["status", "confirmed_at", "hold_expires_at", "updated_at"])
     _timeline_all(booking, gettext_lazy("Booking confirmed"), at=now)
+    for kind, data in before or []:
+        booking_event_write(booking, kind, data)
     booking_event_write(booking, BookingEvent.Kind.CONFIRMED, _event_data(booking, late=late))
     _confirmation_enqueue(booking)
 
