@@ -266,3 +266,14 @@ def test_offer_kinds_show_on_the_new_booking_screen(client, school):
     make_offer(partner=school, kind=Offer.Kind.RENTAL, title_en="Skis", names=False)
     client.force_login(staff_of(school))
     assert "Equipment rental" in client.get(url("new")).content.decode()
+
+
+def test_desk_party_rows_follow_the_party_and_stay_within_the_partner(client, school, lodge):
+    ours = make_offer(partner=school, price_cents=4500)
+    theirs = make_offer(partner=lodge, names=False)
+    client.force_login(staff_of(school))
+    body = client.get(
+        url("party", slug=ours.slug), {"adults": 3}, headers={"HX-Request": "true"}
+    ).content.decode()
+    assert 'name="p2_first_name"' in body and "€135" in body
+    assert client.get(url("party", slug=theirs.slug), {"adults": 1}).status_code == 404

@@ -422,3 +422,19 @@ def test_offer_pages_are_indexable_and_booking_pages_are_not(client):
     assert '<meta name="description" content="Three hours' in offer_page
     assert "noindex" not in client.get(url("offer-list")).content.decode()
     assert "noindex" in client.get(url("booking-detail", token=token)).content.decode()
+
+
+def test_french_visitor_books_in_french(client):
+    offer = make_offer(price_cents=4500)
+    with translation.override("fr"):
+        path = reverse("bookings:offer-detail", kwargs={"slug": offer.slug})
+    page = client.get(path).content.decode()
+    assert "Choisir une date" in page and offer.title_fr in page
+    response = client.post(path, booking_post(offer.sessions.first(), language="fr"))
+    assert response.status_code == 302
+    assert response["Location"].startswith("/fr/book/booking/")
+    booking = Booking.objects.get()
+    assert booking.language == "fr"
+    confirmation = client.get(response["Location"]).content.decode()
+    assert "Réservation confirmée" in confirmation
+    assert "135\N{NO-BREAK SPACE}€" in confirmation
