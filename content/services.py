@@ -25,6 +25,7 @@ from wagtail.models import (
     WorkflowPage,
 )
 from wagtail_localize.models import (
+    LocaleSynchronization,
     StringSegment,
     StringTranslation,
     Translation,
@@ -55,11 +56,22 @@ GLOBAL_PERMISSIONS = [
 
 
 def locales_ensure() -> dict[str, Locale]:
-    """One Wagtail locale per content language (en, fr)."""
-    return {
+    """One Wagtail locale per content language (en, fr), each other language's tree synchronised
+    from the default one (wagtail-localize's "sync from"): a page created in the English tree in
+    the admin appears at once in the French tree, as an alias showing the English text, until a
+    translator translates it (wagtail-localize then turns the alias into the translation)."""
+    locales = {
         code: Locale.objects.get_or_create(language_code=code)[0]
         for code, _name in settings.WAGTAIL_CONTENT_LANGUAGES
     }
+    source = locales.get(settings.LANGUAGE_CODE)
+    if source is not None:
+        for code, locale in locales.items():
+            if code != settings.LANGUAGE_CODE:
+                LocaleSynchronization.objects.get_or_create(
+                    locale=locale, defaults={"sync_from": source}
+                )
+    return locales
 
 
 @transaction.atomic
