@@ -291,7 +291,7 @@ class PartnerDirectoryPage(SitePage):
         # Partners with a page of their own link to it: one query for all of them.
         context["partner_pages"] = {
             page.partner_id: page
-            for page in PartnerPage.objects.live().public().child_of(self).only("url_path")
+            for page in PartnerPage.objects.live().public().child_of(self).select_related("locale")
         }
         return context
 
