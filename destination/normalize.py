@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 import phonenumbers
 from django.conf import settings
@@ -32,6 +33,9 @@ _SPECIAL_LETTERS = str.maketrans(
 )
 
 
+# Names repeat a lot (a few thousand first and last names cover most guests): a bulk import
+# folds each of them once.
+@lru_cache(maxsize=65536)
 def fold(text: str | None) -> str:
     """Lower-case, accent-free, punctuation-free words: "  Zoë O'Brien-Duval " -> "zoe o brien duval"."""
     if not text:

@@ -26,6 +26,7 @@ urlpatterns = [
 
 urlpatterns += i18n_patterns(
     path("search/", content_views.search, name="search"),
+    path("portal/", include("partners.portal.urls")),
     path("", include("content.urls")),
     path("", include(wagtail_urls)),
     prefix_default_language=True,

@@ -8,7 +8,7 @@ import threading
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from destination.models import (
     AuditEntry,
@@ -398,6 +398,24 @@ def test_bulk_batches_split_work_but_keep_results_in_order():
     again = guest_resolve_many(people, source=SRC, batch_size=10)
     assert [r.guest.pk for r in again] == [r.guest.pk for r in results]
     assert {r.decision for r in again} == {"matched"}
+
+
+def test_bulk_validates_ahead_in_a_thread_and_keeps_the_callers_language():
+    """Several batches: the next ones are validated in a second thread. Rejections keep their
+    place in the results and their messages come in the caller's language."""
+    people = _people(6)
+    people[1] = PersonData(first_name="Bad", email="not-an-email")
+    people[5] = PersonData(first_name="Worse", phone="12")
+    with translation.override("fr"):
+        results = guest_resolve_many(people, source=SRC, batch_size=2)
+    assert [r.decision for r in results] == [
+        "created", "rejected", "created", "created", "created", "rejected"
+    ]  # fmt: skip
+    assert "n'est pas une adresse" in results[1].errors["email"][0]
+    assert "n'est pas un numéro" in results[5].errors["phone"][0]
+    assert [r.guest.first_name for i, r in enumerate(results) if i not in (1, 5)] == [
+        p.first_name for i, p in enumerate(people) if i not in (1, 5)
+    ]
 
 
 # --- Candidates and keys ------------------------------------------------------------------

@@ -1,0 +1,101 @@
+"""Which partner a staff member acts for in the portal.
+
+A staff member may belong to several partners (the booking desk and the tourist office...). The
+partner they act for is kept in the session; with one membership there is nothing to pick.
+``portal_view`` guards every portal view: signed in, an active membership of an active partner,
+and ``request.partner`` / ``request.membership`` set for the view and its templates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import TYPE_CHECKING, Any
+
+from django.contrib.auth.views import redirect_to_login
+from django.shortcuts import redirect, render
+from django.urls import reverse, translate_url
+from django.utils import translation
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+
+from partners.models import Membership
+
+if TYPE_CHECKING:
+    from django.http import HttpRequest, HttpResponse
+
+    from destination.models import User
+
+SESSION_KEY = "portal_partner_id"
+
+
+def memberships_for(user: User) -> list[Membership]:
+    """The user's active memberships of active partners, by partner name: one query."""
+    return list(
+        Membership.objects.filter(user=user, is_active=True, partner__is_active=True)
+        .select_related("partner")
+        .order_by("partner__name", "partner_id")
+    )
+
+
+def acting_membership(request: HttpRequest, memberships: list[Membership]) -> Membership | None:
+    """The membership chosen in this session, the only one there is, or None (pick first)."""
+    chosen = request.session.get(SESSION_KEY)
+    for membership in memberships:
+        if membership.partner_id == chosen:
+            return membership
+    if len(memberships) == 1:
+        return memberships[0]
+    return None
+
+
+def acting_partner_set(request: HttpRequest, membership: Membership) -> None:
+    request.session[SESSION_KEY] = membership.partner_id
+
+
+def safe_next(request: HttpRequest, default: str) -> str:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return default
+
+
+def portal_view(view: Callable[..., HttpResponse] | None = None, *, pick: bool = True) -> Any:
+    """Decorate a portal view: login required, an active membership required (403 page
+    otherwise), the acting partner chosen (redirect to the picker when several and none is
+    chosen, unless ``pick=False``). Sets ``request.memberships``, ``request.membership`` and
+    ``request.partner``."""
+
+    def decorate(func: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @wraps(func)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if not request.user.is_authenticated:
+                return redirect_to_login(request.get_full_path())
+            memberships = memberships_for(request.user)  # type: ignore[arg-type]
+            if not memberships:
+                return render(request, "portal/no_membership.html", status=403)
+            request.memberships = memberships  # type: ignore[attr-defined]
+            membership = acting_membership(request, memberships)
+            request.membership = membership  # type: ignore[attr-defined]
+            request.partner = membership.partner if membership else None  # type: ignore[attr-defined]
+            if membership is None and pick:
+                url = reverse("portal:pick")
+                return redirect(f"{url}?{urlencode({'next': request.get_full_path()})}")
+            # The staff member's language is remembered on their account: a page opened in
+            # another language (a bookmark, the sign-in redirect) moves to theirs.
+            preferred = getattr(request.user, "language", "")
+            if (
+                preferred
+                and request.method == "GET"
+                and not getattr(request, "htmx", False)
+                and preferred != translation.get_language()
+            ):
+                target = translate_url(request.get_full_path(), preferred)
+                if target != request.get_full_path():
+                    return redirect(target)
+            return func(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorate(view) if view is not None else decorate

@@ -1,0 +1,499 @@
+"""Reads of the partner portal. Everything about a guest goes through ``partners.access``: each
+function receives the acting partner and returns only what its access opens."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db.models import Max
+
+from destination.models import Guest, GuestEmail, GuestPhone, TimelineEvent, Visibility
+from destination.normalize import mask_email, mask_phone
+from destination.selectors import guest_search
+from partners.access import GuestAccess, guest_access_bulk
+from partners.models import Partner, PartnerGuestLink, Section
+
+SEARCH_LIMIT = 10
+SEARCH_MIN_LENGTH = 2
+
+
+@dataclass
+class SearchResult:
+    """One line of the search results: enough to tell two people apart, no more than the
+    acting partner may see."""
+
+    guest_id: int
+    name: str
+    country: Any = ""  # a django_countries Country, or ""
+    language: str = ""
+    email_hint: str = ""
+    phone_hint: str = ""
+    last_stay: dt.datetime | None = None
+    partners_known: list[str] = field(default_factory=list)
+    known_to_you: bool = False
+
+
+def _last_booking_by_guest(
+    guest_ids: list[int], partner: Partner, accesses: dict[int, GuestAccess]
+) -> dict[int, dt.datetime]:
+    """The latest booking entry each guest's timeline shows this partner: one grouped query.
+    Its own bookings always; other partners' shared ones where BOOKINGS is open."""
+    rows = (
+        TimelineEvent.objects.filter(guest_id__in=guest_ids, kind=TimelineEvent.Kind.BOOKING)
+        .values("guest_id", "partner_id", "visibility")
+        .annotate(last=Max("occurred_at"))
+        .order_by()
+    )
+    result: dict[int, dt.datetime] = {}
+    for row in rows:
+        gid = row["guest_id"]
+        own = row["partner_id"] == partner.pk
+        shared = row["visibility"] == Visibility.SHARED and accesses[gid].can(Section.BOOKINGS)
+        if (own or shared) and (gid not in result or row["last"] > result[gid]):
+            result[gid] = row["last"]
+    return result
+
+
+def portal_search(*, partner: Partner, query: str, limit: int = SEARCH_LIMIT) -> list[SearchResult]:
+    """Guests matching ``query`` (a name with typos, an email, a phone number in any format),
+    best first, as ``partner`` may see them. A constant number of queries whatever the number of
+    results: the search, access (two), relationships, bookings and contact hints (one each)."""
+    query = (query or "").strip()
+    if len(query) < SEARCH_MIN_LENGTH:
+        return []
+    guests = guest_search(query, limit=limit)
+    if not guests:
+        return []
+    ids = [g.pk for g in guests]
+    accesses = guest_access_bulk(partner=partner, guest_ids=ids)
+
+    links: dict[int, list[tuple[int, str]]] = defaultdict(list)
+    for gid, pid, name in (
+        PartnerGuestLink.objects.filter(guest_id__in=ids, partner__is_active=True)
+        .values_list("guest_id", "partner_id", "partner__name")
+        .order_by("partner__name")
+    ):
+        links[gid].append((pid, name))
+    last_booking = _last_booking_by_guest(ids, partner, accesses)
+
+    hinted = [
+        gid
+        for gid in ids
+        if accesses[gid].can(Section.CONTACT_HINT) or accesses[gid].can(Section.CONTACT)
+    ]
+    emails: dict[int, str] = {}
+    phones: dict[int, str] = {}
+    if hinted:
+        for gid, email in (
+            GuestEmail.objects.filter(guest_id__in=hinted)
+            .order_by("guest_id", "-is_primary", "id")
+            .values_list("guest_id", "email_normalized")
+        ):
+            emails.setdefault(gid, mask_email(email))
+        for gid, phone in (
+            GuestPhone.objects.filter(guest_id__in=hinted)
+            .order_by("guest_id", "-is_primary", "id")
+            .values_list("guest_id", "phone")
+        ):
+            phones.setdefault(gid, mask_phone(str(phone)))
+
+    results = []
+    for guest in guests:
+        access = accesses[guest.pk]
+        known = links.get(guest.pk, [])
+        known_to_you = any(pid == partner.pk for pid, _name in known)
+        # Who else knows the guest is part of the shared story: shown when that is open.
+        if access.can(Section.SHARED_INTERACTIONS):
+            names = [name for _pid, name in known]
+        else:
+            names = [name for pid, name in known if pid == partner.pk]
+        results.append(
+            SearchResult(
+                guest_id=guest.pk,
+                name=guest.full_name if access.can(Section.IDENTITY) else "",
+                country=guest.country if access.can(Section.DEMOGRAPHICS) else "",
+                language=guest.language if access.can(Section.DEMOGRAPHICS) else "",
+                email_hint=emails.get(guest.pk, ""),
+                phone_hint=phones.get(guest.pk, ""),
+                last_stay=last_booking.get(guest.pk),
+                partners_known=names,
+                known_to_you=known_to_you,
+            )
+        )
+    return results
+
+
+# --- The guest's 360° page ------------------------------------------------------------------
+
+TIMELINE_PAGE_SIZE = 20
+
+
+@dataclass
+class TimelineEntry:
+    id: int
+    kind: str
+    kind_label: str
+    title: str
+    body: str
+    occurred_at: dt.datetime
+    partner_name: str
+    is_own: bool
+    is_private: bool
+    staff_name: str = ""
+
+
+@dataclass
+class TimelinePage:
+    entries: list[TimelineEntry]
+    next_cursor: str  # "" when this is the last page
+
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def timeline_cursor(entry: TimelineEntry) -> str:
+    """The keyset position after ``entry``: "<microseconds since 1970>_<id>", URL-safe."""
+    delta = entry.occurred_at - _EPOCH
+    micros = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+    return f"{micros}_{entry.id}"
+
+
+def _cursor_parse(cursor: str) -> tuple[dt.datetime, int] | None:
+    micros, _sep, pk = (cursor or "").partition("_")
+    try:
+        return _EPOCH + dt.timedelta(microseconds=int(micros)), int(pk)
+    except (ValueError, OverflowError):
+        return None
+
+
+def timeline_page(
+    *,
+    partner: Partner,
+    guest: Guest,
+    access: GuestAccess,
+    kind: str = "",
+    from_partner: int | None = None,
+    cursor: str = "",
+    limit: int = TIMELINE_PAGE_SIZE,
+) -> TimelinePage:
+    """One page of the guest's timeline as ``partner`` may read it, newest first, with keyset
+    pagination on (occurred_at, id): two queries whatever the timeline's length and the page's
+    depth (the entries with their partner, and the staff of the interactions among them)."""
+    from django.db.models import Q
+
+    from partners.access import timeline_visible_to
+
+    qs = timeline_visible_to(partner=partner, guest=guest, access=access)
+    if kind in TimelineEvent.Kind.values:
+        qs = qs.filter(kind=kind)
+    if from_partner:
+        qs = qs.filter(partner_id=from_partner)
+    parsed = _cursor_parse(cursor)
+    if parsed is not None:
+        when, pk = parsed
+        qs = qs.filter(Q(occurred_at__lt=when) | Q(occurred_at=when, id__lt=pk))
+    rows = list(qs.select_related("partner").order_by("-occurred_at", "-id")[: limit + 1])
+    more = len(rows) > limit
+    rows = rows[:limit]
+
+    entries = _entries(rows, partner=partner, guest=guest)
+    return TimelinePage(entries, timeline_cursor(entries[-1]) if more and entries else "")
+
+
+def _entries(rows: list[TimelineEvent], *, partner: Partner, guest: Guest) -> list[TimelineEntry]:
+    """Timeline rows as the template shows them; the staff of interactions in one query."""
+    from partners.models import Interaction
+
+    interaction_ids = [
+        e.object_id for e in rows if e.kind == TimelineEvent.Kind.INTERACTION and e.object_id
+    ]
+    staff: dict[int, str] = {}
+    if interaction_ids:
+        for pk, first, last, email in Interaction.objects.filter(
+            pk__in=interaction_ids, guest=guest
+        ).values_list("pk", "staff__first_name", "staff__last_name", "staff__email"):
+            staff[pk] = f"{first or ''} {last or ''}".strip() or (email or "")
+
+    kinds = dict(TimelineEvent.Kind.choices)
+    interaction_kinds = dict(Interaction.Kind.choices)
+    entries = []
+    for event in rows:
+        title = event.title
+        if (
+            event.kind == TimelineEvent.Kind.INTERACTION
+            and event.data.get("kind") in interaction_kinds
+        ):
+            # Shown in the reader's language rather than the stored default-language title.
+            title = str(interaction_kinds[event.data["kind"]])
+        entries.append(
+            TimelineEntry(
+                id=event.pk,
+                kind=event.kind,
+                kind_label=str(kinds.get(event.kind, event.kind)),
+                title=title,
+                body=event.body,
+                occurred_at=event.occurred_at,
+                partner_name=event.partner.name if event.partner else "",
+                is_own=event.partner_id == partner.pk,
+                is_private=event.visibility == Visibility.PRIVATE,
+                staff_name=staff.get(event.object_id or 0, "")
+                if event.kind == TimelineEvent.Kind.INTERACTION
+                else "",
+            )
+        )
+    return entries
+
+
+def timeline_entry_for(
+    *, partner: Partner, guest: Guest, access: GuestAccess, source: Any
+) -> TimelineEntry | None:
+    """The timeline entry a service wrote for ``source`` (a just-logged interaction), if this
+    partner may read it."""
+    from django.contrib.contenttypes.models import ContentType
+
+    from partners.access import timeline_visible_to
+
+    rows = list(
+        timeline_visible_to(partner=partner, guest=guest, access=access)
+        .filter(content_type=ContentType.objects.get_for_model(source), object_id=source.pk)
+        .select_related("partner")[:1]
+    )
+    entries = _entries(rows, partner=partner, guest=guest)
+    return entries[0] if entries else None
+
+
+def timeline_partners(
+    *, partner: Partner, guest: Guest, access: GuestAccess
+) -> list[tuple[int, str]]:
+    """The partners whose entries this partner sees on the guest's timeline (the filter's
+    choices): one query."""
+    from partners.access import timeline_visible_to
+
+    rows = (
+        timeline_visible_to(partner=partner, guest=guest, access=access)
+        .filter(partner__isnull=False)
+        .values_list("partner_id", "partner__name")
+        .order_by("partner__name")
+        .distinct()
+    )
+    return list(rows)
+
+
+@dataclass
+class HouseholdMember:
+    guest_id: int
+    name: str
+
+
+def household_members(*, partner: Partner, guest: Guest, limit: int = 12) -> list[HouseholdMember]:
+    """The other active members of the guest's household, each named only where the partner's
+    access to that member opens IDENTITY: three queries."""
+    if not guest.household_id:
+        return []
+    members = list(
+        Guest.objects.active()
+        .filter(household_id=guest.household_id)
+        .exclude(pk=guest.pk)
+        .order_by("first_name", "id")[:limit]
+    )
+    accesses = guest_access_bulk(partner=partner, guest_ids=[m.pk for m in members])
+    return [
+        HouseholdMember(
+            m.pk, m.full_name if accesses.get(m.pk) and accesses[m.pk].can(Section.IDENTITY) else ""
+        )
+        for m in members
+    ]
+
+
+# --- Likely duplicates before creating a guest ----------------------------------------------
+
+
+@dataclass
+class CandidateView:
+    guest_id: int
+    name: str
+    score: float
+    reasons: list[str]
+    country: Any = ""
+    email_hint: str = ""
+    phone_hint: str = ""
+
+
+def _reason_labels(codes: list[str]) -> list[str]:
+    from destination.services.resolution import REASON_LABELS
+
+    return [str(REASON_LABELS.get(code, code)) for code in codes]
+
+
+def _hints(guest_ids: list[int]) -> tuple[dict[int, str], dict[int, str]]:
+    emails: dict[int, str] = {}
+    phones: dict[int, str] = {}
+    if guest_ids:
+        for gid, email in (
+            GuestEmail.objects.filter(guest_id__in=guest_ids)
+            .order_by("guest_id", "-is_primary", "id")
+            .values_list("guest_id", "email_normalized")
+        ):
+            emails.setdefault(gid, mask_email(email))
+        for gid, phone in (
+            GuestPhone.objects.filter(guest_id__in=guest_ids)
+            .order_by("guest_id", "-is_primary", "id")
+            .values_list("guest_id", "phone")
+        ):
+            phones.setdefault(gid, mask_phone(str(phone)))
+    return emails, phones
+
+
+def likely_duplicates(
+    *, partner: Partner, data: dict[str, Any], limit: int = 5
+) -> list[CandidateView]:
+    """Guests that may already be the person about to be created at a desk, best first, shown
+    as the partner may see them (names where IDENTITY is open, masked contact hints)."""
+    from destination.services.resolution import PersonData, guest_candidates
+
+    person = PersonData(
+        first_name=data.get("first_name") or "",
+        last_name=data.get("last_name") or "",
+        email=data.get("email") or "",
+        phone=data.get("phone") or "",
+        country=data.get("country") or "",
+        birth_date=data.get("birth_date"),
+    )
+    candidates = guest_candidates(person, limit=limit)
+    if not candidates:
+        return []
+    ids = [c.guest_id for c in candidates]
+    guests = Guest.objects.active().in_bulk(ids)
+    accesses = guest_access_bulk(partner=partner, guest_ids=ids)
+    emails, phones = _hints(ids)
+    views = []
+    for c in candidates:
+        guest = guests.get(c.guest_id)
+        access = accesses.get(c.guest_id)
+        if guest is None or access is None:
+            continue
+        views.append(
+            CandidateView(
+                guest_id=c.guest_id,
+                name=guest.full_name if access.can(Section.IDENTITY) else "",
+                score=c.score,
+                reasons=_reason_labels(c.reasons),
+                country=guest.country if access.can(Section.DEMOGRAPHICS) else "",
+                email_hint=emails.get(c.guest_id, ""),
+                phone_hint=phones.get(c.guest_id, ""),
+            )
+        )
+    return views
+
+
+# --- The possible-duplicates queue (the tourist office stewards the shared data) ------------
+
+
+def duplicate_queue(*, limit: int = 100) -> list[Any]:
+    """Open pairs, most likely first, with both guests joined in: one query."""
+    from destination.models import PossibleDuplicate
+
+    return list(
+        PossibleDuplicate.objects.filter(status=PossibleDuplicate.Status.OPEN)
+        .select_related("guest_a", "guest_b")
+        .order_by("-score", "id")[:limit]
+    )
+
+
+def duplicate_open_count() -> int:
+    from destination.models import PossibleDuplicate
+
+    return PossibleDuplicate.objects.filter(status=PossibleDuplicate.Status.OPEN).count()
+
+
+@dataclass
+class CompareRow:
+    field: str
+    label: str
+    a: str
+    b: str
+    default: str  # "a" or "b": the side kept unless the steward picks the other
+
+    @property
+    def differs(self) -> bool:
+        return self.a != self.b
+
+
+def _field_display(guest: Guest, name: str) -> str:
+    value = getattr(guest, name)
+    if name == "country":
+        return str(value.name) if value else ""
+    if name == "birth_date":
+        from django.utils.formats import date_format
+
+        return date_format(value, "DATE_FORMAT") if value else ""
+    if name == "household":
+        return str(value) if value else ""
+    return str(value or "")
+
+
+def duplicate_comparison(pair: Any) -> dict[str, Any]:
+    """Both profiles of a pair side by side for the steward: the choosable fields, each side's
+    contact points and how much history each carries. A fixed number of queries."""
+    from django.db.models import Count
+
+    from destination.services.merge import MERGE_FIELDS
+
+    a, b = pair.guest_a, pair.guest_b
+    rows = []
+    for name in MERGE_FIELDS:
+        label = str(Guest._meta.get_field(name).verbose_name)
+        da, db = _field_display(a, name), _field_display(b, name)
+        rows.append(
+            CompareRow(name, label[:1].upper() + label[1:], da, db, "a" if da or not db else "b")
+        )
+    contacts: dict[int, dict[str, list[str]]] = {
+        a.pk: {"emails": [], "phones": []},
+        b.pk: {"emails": [], "phones": []},
+    }
+    for gid, email in (
+        GuestEmail.objects.filter(guest_id__in=[a.pk, b.pk])
+        .order_by("-is_primary", "id")
+        .values_list("guest_id", "email")
+    ):
+        contacts[gid]["emails"].append(email)
+    for gid, phone in (
+        GuestPhone.objects.filter(guest_id__in=[a.pk, b.pk])
+        .order_by("-is_primary", "id")
+        .values_list("guest_id", "phone")
+    ):
+        contacts[gid]["phones"].append(str(phone))
+    history = dict(
+        TimelineEvent.objects.filter(guest_id__in=[a.pk, b.pk])
+        .values("guest_id")
+        .annotate(n=Count("id"))
+        .values_list("guest_id", "n")
+    )
+    return {
+        "pair": pair,
+        "a": a,
+        "b": b,
+        "rows": rows,
+        "contacts_a": contacts[a.pk],
+        "contacts_b": contacts[b.pk],
+        "history_a": history.get(a.pk, 0),
+        "history_b": history.get(b.pk, 0),
+        "reasons": _reason_labels(list(pair.reasons or [])),
+    }
+
+
+def erase_preview(guest: Guest) -> dict[str, int]:
+    """How much an erasure will remove or blank, for the confirmation page: one query each."""
+    from destination.models import ConsentEvent
+    from partners.models import Interaction
+
+    return {
+        "emails": GuestEmail.objects.filter(guest=guest).count(),
+        "phones": GuestPhone.objects.filter(guest=guest).count(),
+        "interactions": Interaction.objects.filter(guest=guest).count(),
+        "timeline": TimelineEvent.objects.filter(guest=guest).count(),
+        "consents": ConsentEvent.objects.filter(guest=guest).count(),
+    }

@@ -1,0 +1,152 @@
+"""Writes of the partner portal: the rules of its screens on top of the shared core's services
+(the staff member's language, desk consents, desk creation, the duplicates queue)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from destination.models import (
+    ConsentProof,
+    ConsentWording,
+    Guest,
+    GuestMerge,
+    PossibleDuplicate,
+)
+from destination.services import GuestError
+from destination.services.consent import consent_record
+from destination.services.merge import MERGE_FIELDS, guest_merge
+from destination.services.resolution import PersonData, ResolutionResult, guest_resolve
+from partners.access import can_edit_guest, can_merge
+
+if TYPE_CHECKING:
+    from destination.models import User
+    from partners.models import Partner
+
+
+def staff_language_set(*, user: User, language: str) -> str:
+    """Remember the staff member's portal language; an unknown code keeps the current one.
+    Returns the language now in effect."""
+    codes = {code for code, _name in settings.LANGUAGES}
+    if language not in codes:
+        return user.language or settings.LANGUAGE_CODE
+    if user.language != language:
+        user.language = language
+        user.save(update_fields=["language"])
+    return language
+
+
+# --- Consents recorded at a desk ------------------------------------------------------------
+
+
+def desk_consent_record(
+    *,
+    guest: Guest,
+    user: User,
+    partner: Partner,
+    purpose: str,
+    granted: bool,
+    consent_partner: Partner | None = None,
+    channel: str = "",
+    wording: ConsentWording | None = None,
+) -> ConsentProof:
+    """A consent given or withdrawn at a partner's desk: the proof says "desk", who recorded it
+    and for which partner. Only staff who may edit the guest record one."""
+    if not can_edit_guest(user, partner, guest):
+        raise PermissionDenied(_("You may not edit this guest."))
+    return consent_record(
+        guest=guest,
+        purpose=purpose,
+        granted=granted,
+        method=ConsentProof.Method.DESK,
+        partners=[consent_partner] if consent_partner else [],
+        channels=[channel] if channel else [],
+        wording=wording,
+        recorded_by=user,
+        recorded_by_partner=partner,
+        evidence={
+            "source": "desk",
+            "staff_id": user.pk,
+            "staff_email": user.email,
+            "partner_id": partner.pk,
+            "partner": partner.name,
+        },
+    )
+
+
+# --- Creating a guest at the desk -----------------------------------------------------------
+
+
+def desk_guest_create(*, data: dict[str, Any], partner: Partner, user: User) -> ResolutionResult:
+    """Create (or find, when the email or phone is already known) a guest typed in at a desk,
+    through identity resolution like every other entry point."""
+    person = PersonData(
+        first_name=data.get("first_name") or "",
+        last_name=data.get("last_name") or "",
+        email=data.get("email") or "",
+        phone=data.get("phone") or "",
+        country=data.get("country") or "",
+        language=data.get("language") or "",
+        birth_date=data.get("birth_date"),
+    )
+    return guest_resolve(
+        person, source=Guest.Source.DESK, source_detail=partner.name, partner=partner, actor=user
+    )
+
+
+# --- The possible-duplicates queue ----------------------------------------------------------
+
+
+def _check_can_merge(user: User, partner: Partner) -> None:
+    if not can_merge(user, partner):
+        raise PermissionDenied(_("Only the tourist office's managers merge guests."))
+
+
+@transaction.atomic
+def duplicate_merge(
+    *,
+    pair: PossibleDuplicate,
+    keep: str,
+    picks: dict[str, str],
+    user: User,
+    partner: Partner,
+) -> GuestMerge:
+    """Merge a pair from the queue. ``keep`` is "a" or "b" (the profile that survives, whose id
+    stays); ``picks`` maps each field of ``MERGE_FIELDS`` to "a" or "b" (whose value to keep).
+    The pair is marked MERGED by the merge itself."""
+    _check_can_merge(user, partner)
+    pair = PossibleDuplicate.objects.select_for_update().get(pk=pair.pk)
+    if pair.status != PossibleDuplicate.Status.OPEN:
+        raise GuestError(_("This pair has already been decided."))
+    if keep not in ("a", "b"):
+        raise GuestError(_("Choose the profile to keep."))
+    survivor, merged = (pair.guest_a, pair.guest_b) if keep == "a" else (pair.guest_b, pair.guest_a)
+    choices: dict[str, str] = {}
+    for name in MERGE_FIELDS:
+        side = picks.get(name)
+        if side in ("a", "b"):
+            choices[name] = "survivor" if side == keep else "merged"
+    return guest_merge(
+        survivor=survivor, merged=merged, field_choices=choices, actor=user, partner=partner
+    )
+
+
+@transaction.atomic
+def duplicate_dismiss(
+    *, pair: PossibleDuplicate, user: User, partner: Partner
+) -> PossibleDuplicate:
+    """Not the same person: the pair leaves the queue, with who decided and when."""
+    _check_can_merge(user, partner)
+    pair = PossibleDuplicate.objects.select_for_update().get(pk=pair.pk)
+    if pair.status != PossibleDuplicate.Status.OPEN:
+        raise GuestError(_("This pair has already been decided."))
+    pair.status = PossibleDuplicate.Status.DISMISSED
+    pair.resolved_by = user
+    pair.resolved_at = timezone.now()
+    pair.save(update_fields=["status", "resolved_by", "resolved_at", "updated_at"])
+    return pair

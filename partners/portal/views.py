@@ -1,0 +1,500 @@
+"""Views of the partner portal: thin. Reads come from ``partners.portal.selectors``, writes
+from the services of the shared core and ``partners.portal.services``."""
+
+from __future__ import annotations
+
+import json
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
+from django_htmx.http import reswap, retarget
+
+from destination.consent_selectors import consent_states_for
+from destination.forms import ConsentForm, GuestForm
+from destination.models import Guest, PossibleDuplicate
+from destination.services import GuestError
+from destination.services.gdpr import guest_erase, guest_export
+from destination.services.guests import (
+    guest_email_add,
+    guest_email_remove,
+    guest_phone_add,
+    guest_phone_remove,
+)
+from destination.services.merge import guest_resolve_id
+from destination.services.resolution import Decision
+from partners.access import (
+    can_edit_guest,
+    can_erase,
+    can_export,
+    can_merge,
+    guest_access,
+    guest_access_for_request,
+    guest_profile_for,
+)
+from partners.models import Section
+from partners.portal.acting import acting_partner_set, portal_view, safe_next
+from partners.portal.forms import ContactForm, EraseForm, InteractionForm, TimelineFilterForm
+from partners.portal.selectors import (
+    SEARCH_MIN_LENGTH,
+    duplicate_comparison,
+    duplicate_queue,
+    erase_preview,
+    household_members,
+    likely_duplicates,
+    portal_search,
+    timeline_entry_for,
+    timeline_page,
+    timeline_partners,
+)
+from partners.portal.services import (
+    desk_consent_record,
+    desk_guest_create,
+    duplicate_dismiss,
+    duplicate_merge,
+    staff_language_set,
+)
+from partners.services import interaction_log
+
+
+@portal_view
+def home(request: HttpRequest) -> HttpResponse:
+    """The search page: the screen desk staff start from."""
+    query = request.GET.get("q", "").strip()
+    results = portal_search(partner=request.partner, query=query) if query else []  # type: ignore[attr-defined]
+    return render(
+        request,
+        "portal/home.html",
+        {"query": query, "results": results, "min_length": SEARCH_MIN_LENGTH},
+    )
+
+
+@portal_view
+def search(request: HttpRequest) -> HttpResponse:
+    """The results list alone, swapped in by htmx as the staff member types."""
+    query = request.GET.get("q", "").strip()
+    results = portal_search(partner=request.partner, query=query)  # type: ignore[attr-defined]
+    return render(
+        request,
+        "portal/_search_results.html",
+        {"query": query, "results": results, "min_length": SEARCH_MIN_LENGTH},
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@portal_view(pick=False)
+def pick(request: HttpRequest) -> HttpResponse:
+    """Choose the partner to act for (staff of several partners)."""
+    next_url = safe_next(request, reverse("portal:home"))
+    if request.method == "POST":
+        chosen = request.POST.get("partner")
+        for membership in request.memberships:  # type: ignore[attr-defined]
+            if str(membership.partner_id) == chosen:
+                acting_partner_set(request, membership)
+                return redirect(next_url)
+        return render(
+            request,
+            "portal/pick.html",
+            {"next": next_url, "error": _("Choose one of your partners.")},
+            status=400,
+        )
+    return render(request, "portal/pick.html", {"next": next_url})
+
+
+@require_POST
+@portal_view(pick=False)
+def language(request: HttpRequest) -> HttpResponse:
+    """Switch the portal's language and remember it on the staff member's account."""
+    code = staff_language_set(user=request.user, language=request.POST.get("language", ""))  # type: ignore[arg-type]
+    return redirect(_translated_path(safe_next(request, reverse("portal:home")), code))
+
+
+def _translated_path(path: str, code: str) -> str:
+    from django.urls import translate_url
+
+    return translate_url(path, code)
+
+
+# --- The guest's 360° page ------------------------------------------------------------------
+
+
+def _guest_or_redirect(request: HttpRequest, guest_id: int) -> Guest | HttpResponse:
+    """The guest behind an id today: a merged profile's URL lands on its survivor."""
+    try:
+        guest = guest_resolve_id(guest_id)
+    except Guest.DoesNotExist:
+        raise Http404(_("No such guest.")) from None
+    if guest.pk != guest_id:
+        messages.info(
+            request,
+            _("Guest #%(old)s was merged into this profile.") % {"old": guest_id},
+        )
+        return redirect(_reversed_same(request, guest.pk))
+    return guest
+
+
+def _reversed_same(request: HttpRequest, guest_id: int) -> str:
+    match = request.resolver_match
+    name = f"portal:{match.url_name}" if match else "portal:guest"
+    return reverse(name, args=[guest_id])
+
+
+def _timeline_filters(request: HttpRequest) -> tuple[str, int | None]:
+    kind = request.GET.get("kind", "")
+    try:
+        from_partner = int(request.GET.get("partner") or 0) or None
+    except ValueError:
+        from_partner = None
+    return kind, from_partner
+
+
+@portal_view
+def guest(request: HttpRequest, guest_id: int) -> HttpResponse:
+    found = _guest_or_redirect(request, guest_id)
+    if isinstance(found, HttpResponse):
+        return found
+    if found.status == Guest.Status.ERASED:
+        return render(request, "portal/guest_erased.html", {"guest": found}, status=410)
+    partner = request.partner  # type: ignore[attr-defined]
+    context = guest_page_context(request, found)
+    kind, from_partner = _timeline_filters(request)
+    context["filters"] = TimelineFilterForm(
+        request.GET or None,
+        partners=timeline_partners(partner=partner, guest=found, access=context["access"]),
+    )
+    context["page"] = timeline_page(
+        partner=partner, guest=found, access=context["access"], kind=kind, from_partner=from_partner
+    )
+    context["form"] = InteractionForm()
+    if request.htmx and request.htmx.target == "timeline":
+        return render(request, "portal/_timeline.html", context)
+    return render(request, "portal/guest.html", context)
+
+
+def guest_page_context(request: HttpRequest, guest: Guest) -> dict:
+    partner = request.partner  # type: ignore[attr-defined]
+    access = guest_access_for_request(request, partner=partner, guest=guest)
+    profile = guest_profile_for(partner=partner, guest=guest, access=access)
+    return {
+        "guest": guest,
+        "access": access,
+        "profile": profile,
+        "consents": list(consent_states_for(guest)) if access.can(Section.CONSENTS) else None,
+        "members": household_members(partner=partner, guest=guest)
+        if access.can(Section.HOUSEHOLD)
+        else [],
+        "can_edit": can_edit_guest(request.user, partner, guest, access=access),
+        "can_export": can_export(request.user, partner),
+        "can_erase": can_erase(request.user, partner),
+        "contact_form": ContactForm(),
+        "consent_form": ConsentForm(),
+    }
+
+
+@portal_view
+def timeline(request: HttpRequest, guest_id: int) -> HttpResponse:
+    """The next page of the timeline ("load more" as the staff member scrolls)."""
+    found = _guest_or_redirect(request, guest_id)
+    if isinstance(found, HttpResponse):
+        return found
+    if found.status != Guest.Status.ACTIVE:
+        raise Http404(_("No such guest."))
+    partner = request.partner  # type: ignore[attr-defined]
+    access = guest_access_for_request(request, partner=partner, guest=found)
+    kind, from_partner = _timeline_filters(request)
+    page = timeline_page(
+        partner=partner,
+        guest=found,
+        access=access,
+        kind=kind,
+        from_partner=from_partner,
+        cursor=request.GET.get("cursor", ""),
+    )
+    return render(request, "portal/_timeline_items.html", {"guest": found, "page": page})
+
+
+@require_POST
+@portal_view
+def interaction_create(request: HttpRequest, guest_id: int) -> HttpResponse:
+    """Log an interaction; with htmx the new entry is swapped onto the timeline at once."""
+    found = _guest_or_redirect(request, guest_id)
+    if isinstance(found, HttpResponse):
+        return found
+    partner = request.partner  # type: ignore[attr-defined]
+    form = InteractionForm(request.POST)
+    if form.is_valid():
+        try:
+            interaction = interaction_log(
+                guest=found,
+                partner=partner,
+                staff=request.user,  # type: ignore[arg-type]
+                kind=form.cleaned_data["kind"],
+                channel=form.cleaned_data["channel"],
+                summary=form.cleaned_data["summary"],
+                visibility=form.cleaned_data["visibility"],
+            )
+        except (GuestError, ValidationError) as exc:
+            form.add_error(None, exc)
+        else:
+            if not request.htmx:
+                messages.success(request, _("Interaction logged."))
+                return redirect("portal:guest", found.pk)
+            access = guest_access(partner=partner, guest=found)
+            entry = timeline_entry_for(
+                partner=partner, guest=found, access=access, source=interaction
+            )
+            return render(
+                request,
+                "portal/_interaction_logged.html",
+                {"guest": found, "entry": entry, "form": InteractionForm()},
+            )
+    if request.htmx:
+        response = render(request, "portal/_interaction_form.html", {"guest": found, "form": form})
+        return reswap(retarget(response, "#log-form"), "outerHTML")
+    context = guest_page_context(request, found)
+    context["form"] = form
+    context["page"] = timeline_page(partner=partner, guest=found, access=context["access"])
+    context["filters"] = TimelineFilterForm(partners=[])
+    return render(request, "portal/guest.html", context, status=422)
+
+
+# --- Contact points and consents ------------------------------------------------------------
+
+
+def _card(request: HttpRequest, guest: Guest, template: str, **extra: object) -> HttpResponse:
+    context = guest_page_context(request, guest)
+    context.update(extra)
+    return render(request, template, context)
+
+
+@require_POST
+@portal_view
+def contact(request: HttpRequest, guest_id: int) -> HttpResponse:
+    """Add or remove an email address or a phone number (audited by the core services)."""
+    found = _guest_or_redirect(request, guest_id)
+    if isinstance(found, HttpResponse):
+        return found
+    partner, user = request.partner, request.user  # type: ignore[attr-defined]
+    action = request.POST.get("action", "add")
+    form = ContactForm(request.POST if action == "add" else None)
+    try:
+        if action == "remove_email":
+            guest_email_remove(
+                guest=found, email=request.POST.get("email", ""), actor=user, partner=partner
+            )
+        elif action == "remove_phone":
+            guest_phone_remove(
+                guest=found, phone=request.POST.get("phone", ""), actor=user, partner=partner
+            )
+        elif form.is_valid():
+            primary = form.cleaned_data["make_primary"]
+            if form.cleaned_data["email"]:
+                guest_email_add(
+                    guest=found,
+                    email=form.cleaned_data["email"],
+                    make_primary=primary,
+                    actor=user,
+                    partner=partner,
+                )
+            if form.cleaned_data["phone"]:
+                guest_phone_add(
+                    guest=found,
+                    phone=form.cleaned_data["phone"],
+                    make_primary=primary,
+                    actor=user,
+                    partner=partner,
+                )
+            form = ContactForm()
+    except ValidationError as exc:
+        form = ContactForm(request.POST)
+        form.is_valid()
+        for field, errors in exc.message_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    except (PermissionDenied, GuestError) as exc:
+        messages.error(request, str(exc))
+    if not request.htmx:
+        return redirect("portal:guest", found.pk)
+    return _card(request, found, "portal/_contact_card.html", contact_form=form)
+
+
+@require_POST
+@portal_view
+def consent(request: HttpRequest, guest_id: int) -> HttpResponse:
+    """Record a consent given or withdrawn at the desk, with its proof."""
+    found = _guest_or_redirect(request, guest_id)
+    if isinstance(found, HttpResponse):
+        return found
+    form = ConsentForm(request.POST)
+    if form.is_valid():
+        try:
+            desk_consent_record(
+                guest=found,
+                user=request.user,  # type: ignore[arg-type]
+                partner=request.partner,  # type: ignore[attr-defined]
+                purpose=form.cleaned_data["purpose"],
+                granted=form.cleaned_data["granted"],
+                consent_partner=form.cleaned_data.get("partner"),
+                channel=form.cleaned_data.get("channel") or "",
+                wording=form.cleaned_data.get("wording"),
+            )
+        except (PermissionDenied, GuestError) as exc:
+            form.add_error(None, str(exc))
+        else:
+            form = ConsentForm()
+            if not request.htmx:
+                messages.success(request, _("Consent recorded."))
+    if not request.htmx:
+        if form.errors:
+            messages.error(request, " ".join(str(e) for errs in form.errors.values() for e in errs))
+        return redirect("portal:guest", found.pk)
+    return _card(request, found, "portal/_consent_card.html", consent_form=form)
+
+
+# --- GDPR -----------------------------------------------------------------------------------
+
+
+@require_POST
+@portal_view
+def guest_export_view(request: HttpRequest, guest_id: int) -> HttpResponse:
+    """The complete subject-access export, as a JSON download (audited)."""
+    found = _guest_or_redirect(request, guest_id)
+    if isinstance(found, HttpResponse):
+        return found
+    if not can_export(request.user, request.partner):  # type: ignore[attr-defined]
+        raise PermissionDenied
+    data = guest_export(guest=found, actor=request.user, partner=None)  # type: ignore[arg-type]
+    response = HttpResponse(
+        json.dumps(data, indent=2, ensure_ascii=False, default=str),
+        content_type="application/json; charset=utf-8",
+    )
+    response["Content-Disposition"] = f'attachment; filename="guest-{found.pk}.json"'
+    return response
+
+
+@require_http_methods(["GET", "POST"])
+@portal_view
+def guest_erase_view(request: HttpRequest, guest_id: int) -> HttpResponse:
+    """Erasure, after a confirmation page naming what will happen."""
+    found = _guest_or_redirect(request, guest_id)
+    if isinstance(found, HttpResponse):
+        return found
+    partner = request.partner  # type: ignore[attr-defined]
+    if not can_erase(request.user, partner):
+        raise PermissionDenied
+    form = EraseForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            guest_erase(
+                guest=found, actor=request.user, partner=partner, reason=form.cleaned_data["reason"]
+            )  # type: ignore[arg-type]
+        except GuestError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, _("The guest has been erased."))
+            return redirect("portal:home")
+    return render(
+        request,
+        "portal/guest_erase.html",
+        {"guest": found, "form": form, "counts": erase_preview(found)},
+    )
+
+
+# --- Creating a guest -----------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+@portal_view
+def guest_create(request: HttpRequest) -> HttpResponse:
+    """Type the guest in; likely duplicates are shown before saving and can be opened instead."""
+    partner = request.partner  # type: ignore[attr-defined]
+    initial = _initial_from_query(request.GET.get("q", ""))
+    form = GuestForm(request.POST or None, initial=initial)
+    candidates: list = []
+    if request.method == "POST" and form.is_valid():
+        candidates = likely_duplicates(partner=partner, data=form.cleaned_data)
+        if not candidates or request.POST.get("confirmed") == "1":
+            result = desk_guest_create(data=form.cleaned_data, partner=partner, user=request.user)  # type: ignore[arg-type]
+            if result.guest is not None:
+                if result.decision == Decision.MATCHED:
+                    messages.info(request, _("This guest already existed: here is their profile."))
+                else:
+                    messages.success(request, _("Guest created."))
+                return redirect("portal:guest", result.guest.pk)
+            for field, errors in result.errors.items():
+                form.add_error(field if field in form.fields else None, errors)
+            candidates = []
+    return render(request, "portal/guest_create.html", {"form": form, "candidates": candidates})
+
+
+def _initial_from_query(query: str) -> dict[str, str]:
+    """What was searched becomes the start of the form: an email, a phone or a name."""
+    query = query.strip()
+    if not query:
+        return {}
+    if "@" in query:
+        return {"email": query}
+    if sum(ch.isdigit() for ch in query) >= 6:
+        return {"phone": query}
+    first, _sep, last = query.partition(" ")
+    return {"first_name": first.title(), "last_name": last.title()}
+
+
+# --- The possible-duplicates queue ----------------------------------------------------------
+
+
+def _require_steward(request: HttpRequest) -> None:
+    if not request.partner.is_steward:  # type: ignore[attr-defined]
+        raise PermissionDenied
+
+
+@portal_view
+def duplicates(request: HttpRequest) -> HttpResponse:
+    _require_steward(request)
+    return render(
+        request,
+        "portal/duplicates.html",
+        {"pairs": duplicate_queue(), "can_merge": can_merge(request.user, request.partner)},  # type: ignore[attr-defined]
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@portal_view
+def duplicate_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    _require_steward(request)
+    pair = get_object_or_404(PossibleDuplicate.objects.select_related("guest_a", "guest_b"), pk=pk)
+    partner = request.partner  # type: ignore[attr-defined]
+    allowed = can_merge(request.user, partner)
+    error = ""
+    if request.method == "POST":
+        if not allowed:
+            raise PermissionDenied
+        try:
+            if request.POST.get("action") == "dismiss":
+                duplicate_dismiss(pair=pair, user=request.user, partner=partner)  # type: ignore[arg-type]
+                messages.success(request, _("Marked as two different people."))
+                return redirect("portal:duplicates")
+            merge = duplicate_merge(
+                pair=pair,
+                keep=request.POST.get("keep", ""),
+                picks={k[5:]: v for k, v in request.POST.items() if k.startswith("pick_")},
+                user=request.user,  # type: ignore[arg-type]
+                partner=partner,
+            )
+        except GuestError as exc:
+            error = str(exc)
+        else:
+            messages.success(
+                request,
+                _("Merged: guest #%(old)s now opens this profile.") % {"old": merge.merged_id},
+            )
+            return redirect("portal:guest", merge.survivor_id)
+    if pair.status != PossibleDuplicate.Status.OPEN and request.method == "GET":
+        messages.info(request, _("This pair has already been decided."))
+        return redirect("portal:duplicates")
+    context = duplicate_comparison(pair)
+    context.update({"can_merge": allowed, "error": error})
+    return render(request, "portal/duplicate_detail.html", context, status=400 if error else 200)

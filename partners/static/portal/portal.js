@@ -1,0 +1,44 @@
+// Partner portal: keyboard navigation of the search results and small htmx helpers.
+(function () {
+  "use strict";
+
+  function options(box) {
+    return Array.prototype.slice.call(box.querySelectorAll(".results a.result"));
+  }
+
+  function move(input, box, step) {
+    var links = options(box);
+    if (!links.length) return;
+    var current = links.indexOf(document.activeElement);
+    var next = current + step;
+    if (next < 0) { input.focus(); return; }
+    if (next >= links.length) next = links.length - 1;
+    links[next].focus();
+  }
+
+  document.addEventListener("keydown", function (event) {
+    var input = document.getElementById("guest-search");
+    var box = document.getElementById("search-results");
+    if (!input || !box) return;
+    var inResults = box.contains(document.activeElement);
+    if (document.activeElement !== input && !inResults) return;
+    if (event.key === "ArrowDown") { event.preventDefault(); move(input, box, 1); }
+    else if (event.key === "ArrowUp") { event.preventDefault(); move(input, box, -1); }
+    else if (event.key === "Escape" && inResults) { input.focus(); }
+    else if (event.key === "Enter" && document.activeElement === input) {
+      // Enter on the search box opens the first result when there is one.
+      var first = options(box)[0];
+      if (first) { event.preventDefault(); first.click(); }
+    }
+  });
+
+  // The interaction form resets itself after a successful htmx post.
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var form = event.target;
+    if (form && form.matches && form.matches("form[data-reset-on-success]") && event.detail.successful) {
+      form.reset();
+      var first = form.querySelector("textarea, input:not([type=hidden])");
+      if (first) first.focus();
+    }
+  });
+})();
