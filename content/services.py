@@ -206,8 +206,14 @@ def site_root_set(home: Page) -> Site:
     site.root_page = home
     site.site_name = home.title
     site.save()
-    if previous.pk != home.pk and type(previous.specific) is Page and not previous.get_children():
-        previous.delete()
+    if previous.pk != home.pk and type(previous.specific) is Page:
+        # With the French tree synced from English, the placeholder has a French alias too.
+        placeholders = Page.objects.filter(
+            translation_key=previous.translation_key, content_type=previous.content_type
+        ).order_by("-pk")
+        for placeholder in placeholders:
+            if placeholder.pk != home.pk and not placeholder.get_children().exists():
+                placeholder.delete()
     return site
 
 

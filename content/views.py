@@ -85,8 +85,6 @@ def newsletter_signup(request: HttpRequest) -> HttpResponse:
         else:
             status = 400
     wording = newsletter.newsletter_wording(translation.get_language())
-    if not form.is_bound:
-        form.initial["wording"] = wording.pk
     return TemplateResponse(
         request,
         "content/newsletter/signup.html",
