@@ -7,6 +7,7 @@ from wagtail.admin import urls as wagtailadmin_urls
 from wagtail.contrib.sitemaps.views import sitemap
 from wagtail.documents import urls as wagtaildocs_urls
 
+from bookings.webhooks import stripe_webhook
 from content import views as content_views
 from content.sitemaps import LocalizedSitemap
 from destination import views
@@ -22,10 +23,13 @@ urlpatterns = [
     path("sitemap.xml", sitemap, {"sitemaps": {"pages": LocalizedSitemap}}, name="sitemap"),
     path("api/v1/", api.urls),
     path("gdpr/", include("destination.gdpr_urls")),
+    path("stripe/webhook/", stripe_webhook, name="stripe_webhook"),
 ]
 
 urlpatterns += i18n_patterns(
     path("search/", content_views.search, name="search"),
+    path("book/", include("bookings.urls")),
+    path("portal/bookings/", include("bookings.desk_urls")),
     path("portal/", include("partners.portal.urls")),
     path("", include("content.urls")),
     path("", include(wagtail_urls)),

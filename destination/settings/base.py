@@ -232,7 +232,18 @@ CELERY_BEAT_SCHEDULE = {
         "task": "content.tasks.newsletter_signups_expire_task",
         "schedule": 60 * 60,
     },
+    # Bookings: release card holds whose 15 minutes ran out; request, remind and flag balances.
+    "bookings-expire-holds": {"task": "bookings.tasks.booking_holds_expire_task", "schedule": 60},
+    "bookings-balances": {"task": "bookings.tasks.booking_balances_task", "schedule": 60 * 60},
 }
+
+# Bookings and payments: card payments through Stripe when a secret key is set, else on site.
+STRIPE_SECRET_KEY = os.environ.get("STRIPE_SECRET_KEY", "")
+STRIPE_PUBLISHABLE_KEY = os.environ.get("STRIPE_PUBLISHABLE_KEY", "")
+STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET", "")
+BOOKING_HOLD_MINUTES = int(os.environ.get("BOOKING_HOLD_MINUTES", "15"))
+# Absolute base of links in booking emails ("manage my booking", balance payment page).
+BOOKING_SITE_URL = os.environ.get("BOOKING_SITE_URL", "http://localhost:8000")
 
 # GDPR: guests with no real contact and no active consent for this long are anonymised.
 GUEST_RETENTION_DAYS = int(os.environ.get("GUEST_RETENTION_DAYS", str(3 * 365)))

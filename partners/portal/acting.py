@@ -17,6 +17,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse, translate_url
 from django.utils import translation
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django_htmx.http import HttpResponseClientRedirect
 
 from partners.models import Membership
 
@@ -71,7 +72,12 @@ def portal_view(view: Callable[..., HttpResponse] | None = None, *, pick: bool =
         @wraps(func)
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             if not request.user.is_authenticated:
-                return redirect_to_login(request.get_full_path())
+                response = redirect_to_login(request.get_full_path())
+                if getattr(request, "htmx", False):
+                    # A fragment request after the session expired: reload the whole page on
+                    # the sign-in screen rather than swapping it into a corner of the page.
+                    return HttpResponseClientRedirect(response["Location"])
+                return response
             memberships = memberships_for(request.user)  # type: ignore[arg-type]
             if not memberships:
                 return render(request, "portal/no_membership.html", status=403)

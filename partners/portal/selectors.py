@@ -432,6 +432,10 @@ def _field_display(guest: Guest, name: str) -> str:
         return date_format(value, "DATE_FORMAT") if value else ""
     if name == "household":
         return str(value) if value else ""
+    if name == "language" and value:
+        from partners.templatetags.portal_tags import language_label
+
+        return language_label(value)
     return str(value or "")
 
 

@@ -3,6 +3,7 @@ from the services of the shared core and ``partners.portal.services``."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 from django.contrib import messages
@@ -178,7 +179,14 @@ def guest(request: HttpRequest, guest_id: int) -> HttpResponse:
 def guest_page_context(request: HttpRequest, guest: Guest) -> dict:
     partner = request.partner  # type: ignore[attr-defined]
     access = guest_access_for_request(request, partner=partner, guest=guest)
-    profile = guest_profile_for(partner=partner, guest=guest, access=access)
+    # The consents card shows each state with its proof (one query of its own, below), so the
+    # projection need not load them a second time.
+    profile = guest_profile_for(
+        partner=partner,
+        guest=guest,
+        access=dataclasses.replace(access, sections=access.sections - {Section.CONSENTS}),
+    )
+    steward_tools = partner.is_steward  # export and erasure are the tourist office's
     return {
         "guest": guest,
         "access": access,
@@ -188,10 +196,11 @@ def guest_page_context(request: HttpRequest, guest: Guest) -> dict:
         if access.can(Section.HOUSEHOLD)
         else [],
         "can_edit": can_edit_guest(request.user, partner, guest, access=access),
-        "can_export": can_export(request.user, partner),
-        "can_erase": can_erase(request.user, partner),
+        "can_export": steward_tools and can_export(request.user, partner),
+        "can_erase": steward_tools and can_erase(request.user, partner),
         "contact_form": ContactForm(),
-        "consent_form": ConsentForm(),
+        # Rendered on demand (its choices cost two queries): see ``consent``.
+        "consent_form": None,
     }
 
 
@@ -321,13 +330,20 @@ def contact(request: HttpRequest, guest_id: int) -> HttpResponse:
     return _card(request, found, "portal/_contact_card.html", contact_form=form)
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @portal_view
 def consent(request: HttpRequest, guest_id: int) -> HttpResponse:
-    """Record a consent given or withdrawn at the desk, with its proof."""
+    """Record a consent given or withdrawn at the desk, with its proof. GET: the form alone,
+    loaded when the staff member opens it."""
     found = _guest_or_redirect(request, guest_id)
     if isinstance(found, HttpResponse):
         return found
+    if request.method == "GET":
+        if not can_edit_guest(request.user, request.partner, found):  # type: ignore[attr-defined]
+            raise PermissionDenied
+        return render(
+            request, "portal/_consent_form.html", {"guest": found, "consent_form": ConsentForm()}
+        )
     form = ConsentForm(request.POST)
     if form.is_valid():
         try:
@@ -344,12 +360,12 @@ def consent(request: HttpRequest, guest_id: int) -> HttpResponse:
         except (PermissionDenied, GuestError) as exc:
             form.add_error(None, str(exc))
         else:
-            form = ConsentForm()
             if not request.htmx:
                 messages.success(request, _("Consent recorded."))
+                return redirect("portal:guest", found.pk)
+            return _card(request, found, "portal/_consent_card.html", consent_form=None)
     if not request.htmx:
-        if form.errors:
-            messages.error(request, " ".join(str(e) for errs in form.errors.values() for e in errs))
+        messages.error(request, " ".join(str(e) for errs in form.errors.values() for e in errs))
         return redirect("portal:guest", found.pk)
     return _card(request, found, "portal/_consent_card.html", consent_form=form)
 

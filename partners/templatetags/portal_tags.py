@@ -24,3 +24,17 @@ def initials(name: str) -> str:
     """ "Jeanne Martin" -> "JM", for the avatar circle."""
     parts = [p for p in (name or "").split() if p]
     return "".join(p[0] for p in parts[:2]).upper() or "?"
+
+
+@register.filter
+def language_label(code: str) -> str:
+    """ "fr" -> "French" in the reader's language; an unknown code is shown as typed."""
+    from django.utils.translation import get_language_info
+    from django.utils.translation import gettext as _
+
+    if not code:
+        return ""
+    try:
+        return _(get_language_info(code)["name"])
+    except KeyError:
+        return code.upper()

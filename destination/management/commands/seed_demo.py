@@ -122,6 +122,7 @@ class DemoSeeder:
             ("consents", self.seed_consents),
             ("interactions", self.seed_interactions),
             ("reviews", self.seed_reviews),
+            ("bookings", self.seed_bookings),
         ):
             started = time.monotonic()
             step()
@@ -470,6 +471,11 @@ class DemoSeeder:
                         occurred_at=self._past(demo_data.moment_in_season(rng, season)),
                         visibility=Visibility.PRIVATE if private else Visibility.SHARED,
                     )
+
+    def seed_bookings(self) -> None:
+        from bookings.demo import demo_bookings_seed
+
+        demo_bookings_seed(rng=self.rng, count=min(60, max(5, self.count // 20)), log=self.log)
 
     def seed_reviews(self) -> None:
         """The tourist office has already worked through part of the review queue: it merged

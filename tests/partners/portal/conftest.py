@@ -1,4 +1,5 @@
 import pytest
+from django.utils import translation
 
 from partners.models import Membership, Partner
 from tests.factories import GuestFactory, MembershipFactory, PartnerFactory, UserFactory
@@ -39,3 +40,11 @@ def steward(office):
 @pytest.fixture
 def guest(db):
     return GuestFactory(first_name="Jeanne", last_name="Martin", country="FR", language="fr")
+
+
+@pytest.fixture(autouse=True)
+def _english():
+    """A French page in one test must not leave reverse() speaking French in the next."""
+    translation.activate("en")
+    yield
+    translation.activate("en")

@@ -1,0 +1,348 @@
+"""The booking desk inside the partner portal: the acting partner's bookings, bookings taken on
+the phone or at the desk, payment on site or by a Stripe link, check-in, cancellation.
+
+Every view runs under the portal's ``portal_view`` (signed-in staff, acting partner set) and
+reads bookings only through ``web_selectors.booking_list_for_desk``, which applies the core's
+``bookings_for_partner``: a partner sees its own bookings, the tourist office and the booking
+desk see them all. A booking outside that list is a 404, for reading and for every action."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import NoReverseMatch, reverse
+from django.utils import translation
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from bookings import services, web_selectors
+from bookings.desk_services import desk_payment_link_send
+from bookings.forms import DeskBookingForm, DeskCancelForm, DeskFilterForm, PaymentForm
+from bookings.models import Booking, Offer
+from bookings.views import (
+    booking_consents,
+    booking_participants,
+    booking_person,
+    form_errors_from_service,
+)
+from bookings.web_pricing import booking_form_quote
+from partners.models import Partner
+from partners.portal.acting import portal_view
+
+PAGE_SIZE = 50
+
+
+def _partner(request: HttpRequest) -> Partner:
+    return request.partner  # type: ignore[attr-defined]
+
+
+def _sees_all(partner: Partner) -> bool:
+    return partner.kind in (Partner.Kind.TOURIST_OFFICE, Partner.Kind.BOOKING_DESK)
+
+
+def _booking_for(request: HttpRequest, reference: str) -> Booking:
+    booking = (
+        web_selectors.booking_list_for_desk(partner=_partner(request))
+        .prefetch_related("participants", "payments")
+        .filter(reference=reference)
+        .first()
+    )
+    if booking is None:
+        raise Http404(_("No such booking."))
+    return booking
+
+
+def _offers_for(partner: Partner) -> QuerySet[Offer]:
+    offers = Offer.objects.filter(partner__is_active=True).select_related("partner")
+    if not _sees_all(partner):
+        offers = offers.filter(partner=partner)
+    return offers.order_by("partner__name", "title_en")
+
+
+# --- List and detail ------------------------------------------------------------------------
+
+
+@portal_view
+@require_GET
+def desk_list(request: HttpRequest) -> HttpResponse:
+    form = DeskFilterForm(request.GET)
+    filters = form.filters() if form.is_valid() else {"period": DeskFilterForm.UPCOMING}
+    bookings = web_selectors.booking_list_for_desk(partner=_partner(request), **filters)
+    page = Paginator(bookings, PAGE_SIZE).get_page(request.GET.get("page"))
+    template = "bookings/desk/list.html"
+    if getattr(request, "htmx", False) and request.htmx.target == "desk-results":
+        template = "bookings/desk/_results.html"
+    return TemplateResponse(
+        request,
+        template,
+        {
+            "form": form,
+            "page": page,
+            "sees_all": _sees_all(_partner(request)),
+            "query_string": request.GET.urlencode(),
+        },
+    )
+
+
+@portal_view
+@require_GET
+def desk_detail(request: HttpRequest, reference: str) -> HttpResponse:
+    booking = _booking_for(request, reference)
+    return _detail(request, booking)
+
+
+def _detail(
+    request: HttpRequest,
+    booking: Booking,
+    *,
+    payment_form: PaymentForm | None = None,
+    cancel_form: DeskCancelForm | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    return TemplateResponse(
+        request,
+        "bookings/desk/detail.html",
+        {
+            "booking": booking,
+            "payment_form": payment_form
+            or PaymentForm(initial={"amount": Decimal(booking.balance_cents) / 100}),
+            "cancel_form": cancel_form or DeskCancelForm(),
+            "stripe_enabled": services.payment_provider() == "stripe",
+            "can_take_payment": booking.balance_cents > 0
+            and booking.status in (Booking.Status.CONFIRMED, Booking.Status.CHECKED_IN),
+            "can_check_in": booking.status == Booking.Status.CONFIRMED,
+            "can_cancel": booking.status in (Booking.Status.HELD, Booking.Status.CONFIRMED),
+            "guest_url": _guest_url(booking.booker_id),
+        },
+        status=status,
+    )
+
+
+def _guest_url(guest_id: int) -> str:
+    try:
+        return reverse("portal:guest", kwargs={"guest_id": guest_id})
+    except NoReverseMatch:  # the portal's guest page is not mounted
+        return ""
+
+
+# --- Actions --------------------------------------------------------------------------------
+
+
+def _done(request: HttpRequest, booking: Booking, message: str) -> HttpResponse:
+    messages.success(request, message)
+    return redirect("bookings_desk:detail", reference=booking.reference)
+
+
+@portal_view
+@require_POST
+def desk_payment(request: HttpRequest, reference: str) -> HttpResponse:
+    booking = _booking_for(request, reference)
+    form = PaymentForm(request.POST)
+    if form.is_valid():
+        try:
+            services.booking_payment_on_site_record(
+                booking=booking, amount_cents=form.amount_cents(), by=request.user
+            )
+        except services.BookingError as exc:
+            _errors_to(form, exc)
+        else:
+            return _done(request, booking, _("Payment recorded."))
+    return _detail(request, booking, payment_form=form, status=422)
+
+
+@portal_view
+@require_POST
+def desk_payment_link(request: HttpRequest, reference: str) -> HttpResponse:
+    booking = _booking_for(request, reference)
+    try:
+        url = desk_payment_link_send(booking=booking, by=request.user)
+    except services.BookingError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("bookings_desk:detail", reference=booking.reference)
+    return _done(
+        request,
+        booking,
+        _("Payment link sent to %(email)s: %(url)s") % {"email": booking.contact_email, "url": url},
+    )
+
+
+@portal_view
+@require_POST
+def desk_check_in(request: HttpRequest, reference: str) -> HttpResponse:
+    booking = _booking_for(request, reference)
+    try:
+        services.booking_check_in(booking=booking, by=request.user)
+    except services.BookingError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("bookings_desk:detail", reference=booking.reference)
+    return _done(request, booking, _("Checked in."))
+
+
+@portal_view
+@require_POST
+def desk_cancel(request: HttpRequest, reference: str) -> HttpResponse:
+    booking = _booking_for(request, reference)
+    form = DeskCancelForm(request.POST)
+    if form.is_valid():
+        try:
+            services.booking_cancel(
+                booking=booking, by=request.user, reason=form.cleaned_data["reason"]
+            )
+        except services.BookingError as exc:
+            _errors_to(form, exc)
+        else:
+            message = _("Booking cancelled.")
+            if booking.paid_cents:
+                message += " " + _("The card payment is being refunded.")
+            return _done(request, booking, message)
+    return _detail(request, booking, cancel_form=form, status=422)
+
+
+def _errors_to(form: forms.Form, exc: ValidationError) -> None:
+    if not hasattr(exc, "error_dict"):
+        form.add_error(None, exc.messages)
+        return
+    for key, errors in exc.message_dict.items():
+        form.add_error(key if key in form.fields else None, errors)
+
+
+# --- Creating a booking for a guest --------------------------------------------------------
+
+
+@portal_view
+@require_GET
+def desk_new(request: HttpRequest) -> HttpResponse:
+    """Step one: which offer. The guest (from the portal's guest page) is carried along."""
+    offers = _offers_for(_partner(request)).filter(is_published=True)
+    return TemplateResponse(
+        request,
+        "bookings/desk/new.html",
+        {"offers": offers, "guest_id": request.GET.get("guest", "")},
+    )
+
+
+def _guest_initial(request: HttpRequest) -> dict[str, Any]:
+    """Contact details of the guest the booking is for, when the acting partner may see them."""
+    guest_id = request.GET.get("guest", "")
+    if not guest_id.isdigit():
+        return {}
+    from destination.models import Guest
+    from partners.access import guest_access
+    from partners.models import Section
+
+    guest = Guest.objects.filter(pk=int(guest_id), status=Guest.Status.ACTIVE).first()
+    if guest is None:
+        return {}
+    access = guest_access(partner=_partner(request), guest=guest)
+    initial: dict[str, Any] = {
+        "first_name": guest.first_name,
+        "last_name": guest.last_name,
+        "country": guest.country.code if guest.country else "",
+        "language": guest.language or translation.get_language(),
+    }
+    if access.can(Section.CONTACT):
+        email = guest.emails.first()
+        phone = guest.phones.first()
+        initial["email"] = email.email if email else ""
+        initial["phone"] = phone.phone if phone else ""
+    return initial
+
+
+@portal_view
+@require_http_methods(["GET", "POST"])
+def desk_create(request: HttpRequest, slug: str) -> HttpResponse:
+    offer = _offers_for(_partner(request)).filter(slug=slug).first()
+    if offer is None:
+        raise Http404(_("No such offer."))
+    sessions = web_selectors.sessions_upcoming(offer)
+    language = translation.get_language()
+    stripe_enabled = services.payment_provider() == "stripe"
+    kwargs = {
+        "party_url": reverse("bookings_desk:party", kwargs={"slug": offer.slug}),
+        "offer": offer,
+        "sessions": sessions,
+        "language": language,
+        "stripe_enabled": stripe_enabled,
+    }
+    if request.method == "POST":
+        form = DeskBookingForm(request.POST, **kwargs)
+        if form.is_valid():
+            try:
+                booking = services.booking_create(
+                    session=form.cleaned_data["session"],
+                    booker=booking_person(form),
+                    participants=booking_participants(form),
+                    adults=form.cleaned_data["adults"],
+                    children=form.cleaned_data["children"],
+                    # The desk confirms at once; a card payment comes later through a link.
+                    payment_method=Booking.PaymentMethod.ON_SITE,
+                    consents=booking_consents(form),
+                    channel=form.cleaned_data["channel"],
+                    language=form.cleaned_data["language"],
+                    created_by=request.user,
+                    source_url=request.build_absolute_uri(),
+                    expected_total_cents=form.cleaned_data["expected_total_cents"],
+                    units=form.cleaned_data.get("units"),
+                )
+            except services.BookingError as exc:
+                form_errors_from_service(form, exc)
+            else:
+                message = _("Booking %(reference)s confirmed.") % {"reference": booking.reference}
+                if form.cleaned_data["payment"] == DeskBookingForm.PAY_LINK:
+                    try:
+                        desk_payment_link_send(booking=booking, by=request.user)
+                    except services.BookingError as exc:
+                        messages.error(request, " ".join(exc.messages))
+                    else:
+                        message += " " + _("Payment link sent to %(email)s.") % {
+                            "email": booking.contact_email
+                        }
+                return _done(request, booking, message)
+    else:
+        initial = {
+            "adults": 1,
+            "children": 0,
+            "language": language,
+            "channel": Booking.Channel.PHONE,
+            **_guest_initial(request),
+        }
+        form = DeskBookingForm(initial=initial, **kwargs)
+    quote = booking_form_quote(offer, form)
+    if not form.is_bound:
+        form.initial["expected_total_cents"] = quote.total_cents
+    return TemplateResponse(
+        request,
+        "bookings/desk/create.html",
+        {"offer": offer, "sessions": sessions, "form": form, "quote": quote},
+        status=422 if request.method == "POST" else 200,
+    )
+
+
+@portal_view
+@require_GET
+def desk_party(request: HttpRequest, slug: str) -> HttpResponse:
+    """htmx: name rows and price for the party chosen on the desk form."""
+    offer = _offers_for(_partner(request)).filter(slug=slug).first()
+    if offer is None:
+        raise Http404(_("No such offer."))
+    form = DeskBookingForm(
+        initial=request.GET.dict(),
+        offer=offer,
+        sessions=web_selectors.sessions_upcoming(offer),
+        language=translation.get_language(),
+        stripe_enabled=services.payment_provider() == "stripe",
+    )
+    return TemplateResponse(
+        request,
+        "bookings/_party.html",
+        {"offer": offer, "form": form, "quote": booking_form_quote(offer, form), "desk": True},
+    )

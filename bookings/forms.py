@@ -1,0 +1,418 @@
+"""Forms of the booking pages: the public booking form, the offer filter, cancellation, and the
+booking desk's forms. Forms check what can be checked from the input alone and what the visitor
+saw; the booking service re-checks everything under lock and its field errors land on these
+same fields."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django_countries import countries
+
+from bookings.models import Booking, Offer, Session
+from destination.models import ConsentWording, Purpose
+from destination.normalize import normalize_email, normalize_phone
+from destination.services.consent import consent_wording_current
+
+# A party larger than this is a group request, handled by the partner directly.
+MAX_PARTY = 20
+
+# The optional consents the booking form offers, with the scope each is recorded for.
+BOOKING_CONSENT_PURPOSES: tuple[str, ...] = (
+    Purpose.NEWSLETTER,
+    Purpose.PARTNER_OFFERS,
+    Purpose.PROFILE_SHARING,
+)
+
+
+@dataclass(frozen=True)
+class ConsentField:
+    """One consent checkbox as shown: its form field name and the exact wording."""
+
+    purpose: str
+    name: str
+    wording: ConsentWording
+    names_partner: bool
+
+
+def consent_wordings_for(language: str) -> dict[str, ConsentWording]:
+    """The current wording of each booking consent in ``language`` (English as fallback). A
+    purpose without a wording is not offered: a consent cannot be recorded without its text."""
+    wordings: dict[str, ConsentWording] = {}
+    for purpose in BOOKING_CONSENT_PURPOSES:
+        wording = consent_wording_current(purpose=purpose, language=language)
+        if wording is None and language != settings.LANGUAGE_CODE:
+            wording = consent_wording_current(purpose=purpose, language=settings.LANGUAGE_CODE)
+        if wording is not None:
+            wordings[purpose] = wording
+    return wordings
+
+
+class OfferFilterForm(forms.Form):
+    kind = forms.ChoiceField(label=_("Kind"), required=False, choices=())
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["kind"].choices = [("", _("All offers")), *Offer.Kind.choices]
+
+
+class ContactFieldsMixin(forms.Form):
+    """The booker's contact details, normalised as the shared core stores them."""
+
+    first_name = forms.CharField(
+        label=_("First name"),
+        max_length=150,
+        widget=forms.TextInput(attrs={"autocomplete": "given-name"}),
+    )
+    last_name = forms.CharField(
+        label=_("Last name"),
+        max_length=150,
+        widget=forms.TextInput(attrs={"autocomplete": "family-name"}),
+    )
+    email = forms.CharField(
+        label=_("Email"),
+        max_length=254,
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+    )
+    phone = forms.CharField(
+        label=_("Phone"),
+        max_length=40,
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "tel", "type": "tel"}),
+    )
+    country = forms.ChoiceField(label=_("Country"), required=False, choices=())
+    language = forms.ChoiceField(label=_("Language"), choices=())
+
+    def _contact_init(self) -> None:
+        self.fields["country"].choices = [("", "—"), *countries]
+        self.fields["country"].widget.attrs["autocomplete"] = "country"
+        self.fields["language"].choices = list(settings.LANGUAGES)
+
+    def clean_email(self) -> str:
+        try:
+            return normalize_email(self.cleaned_data.get("email"))
+        except ValidationError as exc:
+            raise ValidationError(exc.messages, code="invalid_email") from None
+
+    def _clean_phone(self, cleaned: dict[str, Any]) -> None:
+        raw = cleaned.get("phone")
+        if raw:
+            try:
+                cleaned["phone"] = normalize_phone(raw, cleaned.get("country") or None)
+            except ValidationError as exc:
+                self.add_error("phone", ValidationError(exc.messages, code="invalid_phone"))
+
+
+def _party_size(data: Any, prefix: str, field: str, default: int) -> int:
+    """A party count read from raw data, only to decide how many name rows to draw."""
+    key = f"{prefix}-{field}" if prefix else field
+    try:
+        value = int((data or {}).get(key, default))
+    except (TypeError, ValueError):
+        return 0
+    return max(0, min(value, MAX_PARTY))
+
+
+class BookingForm(ContactFieldsMixin):
+    """Session, party, participant names (lessons), contact details and optional consents.
+
+    ``expected_total_cents`` is the amount the visitor was shown; the service refuses the
+    booking when it differs from the price it computes (a tampered or stale amount)."""
+
+    session = forms.ModelChoiceField(
+        label=_("Date"),
+        queryset=Session.objects.none(),
+        widget=forms.RadioSelect,
+        error_messages={
+            "invalid_choice": _("This date is not available any more: choose another one."),
+            "required": _("Choose a date."),
+        },
+    )
+    adults = forms.IntegerField(
+        label=_("Adults"),
+        min_value=0,
+        max_value=MAX_PARTY,
+        initial=1,
+        error_messages={"min_value": _("A number of people cannot be negative.")},
+    )
+    children = forms.IntegerField(
+        label=_("Children"),
+        min_value=0,
+        max_value=MAX_PARTY,
+        initial=0,
+        error_messages={"min_value": _("A number of people cannot be negative.")},
+    )
+    expected_total_cents = forms.IntegerField(widget=forms.HiddenInput, min_value=0)
+
+    def __init__(
+        self,
+        *args: Any,
+        offer: Offer,
+        sessions: Any,
+        language: str,
+        party_url: str = "",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.offer = offer
+        self._contact_init()
+        self.fields["session"].queryset = sessions
+        self.fields["language"].initial = language
+        if offer.pricing == Offer.Pricing.PER_UNIT:
+            self.fields["units"] = forms.IntegerField(
+                label=_("Rooms or units") if offer.kind == Offer.Kind.STAY else _("Units"),
+                min_value=1,
+                max_value=MAX_PARTY,
+                initial=1,
+                error_messages={"min_value": _("Book at least one.")},
+            )
+        # How many name rows: from the posted party, else from the initial values.
+        source = self.data if self.is_bound else {**self.initial}
+        self.party_adults = _party_size(source, self.prefix or "", "adults", 1)
+        self.party_children = _party_size(source, self.prefix or "", "children", 0)
+        self.participant_rows: list[tuple[forms.BoundField, forms.BoundField, bool, int]] = []
+        if offer.needs_participant_names:
+            for index in range(self.party_adults + self.party_children):
+                self.fields[f"p{index}_first_name"] = forms.CharField(
+                    label=_("First name"), max_length=150
+                )
+                self.fields[f"p{index}_last_name"] = forms.CharField(
+                    label=_("Last name"), max_length=150
+                )
+        if party_url:
+            self._party_redraw(party_url)
+        self.consent_fields: list[ConsentField] = []
+        for purpose, wording in consent_wordings_for(language).items():
+            name = f"consent_{purpose}"
+            self.fields[name] = forms.BooleanField(label=wording.text, required=False)
+            # The wording version shown is posted back, so the proof is the exact text ticked
+            # even when staff publish a new version while the visitor fills the form.
+            self.fields[f"{name}_wording"] = forms.IntegerField(
+                widget=forms.HiddenInput, initial=wording.pk, required=False
+            )
+            self.consent_fields.append(
+                ConsentField(
+                    purpose=purpose,
+                    name=name,
+                    wording=wording,
+                    names_partner=purpose in (Purpose.PARTNER_OFFERS, Purpose.PROFILE_SHARING),
+                )
+            )
+
+    def _party_redraw(self, url: str) -> None:
+        """htmx: the name rows and the price follow the date and the party. Counts redraw after
+        a pause in typing, not on blur, so a redraw never lands while a name is being typed."""
+        common = {
+            "hx-get": url,
+            "hx-target": "#party",
+            "hx-include": "closest form",
+            "hx-sync": "closest form:replace",
+        }
+        # A date changes the price, never the name rows: only the out-of-band price and total
+        # are swapped, so names being typed are never redrawn.
+        self.fields["session"].widget.attrs.update(
+            {**common, "hx-trigger": "change", "hx-swap": "none"}
+        )
+        for name in ("adults", "children", "units"):
+            if name in self.fields:
+                self.fields[name].widget.attrs.update(
+                    {**common, "hx-trigger": "input changed delay:300ms"}
+                )
+
+    def participant_bound_rows(self) -> list[dict[str, Any]]:
+        rows = []
+        for index in range(self.party_adults + self.party_children):
+            if f"p{index}_first_name" not in self.fields:
+                break
+            is_child = index >= self.party_adults
+            rows.append(
+                {
+                    "number": index - self.party_adults + 1 if is_child else index + 1,
+                    "is_child": is_child,
+                    "first_name": self[f"p{index}_first_name"],
+                    "last_name": self[f"p{index}_last_name"],
+                }
+            )
+        return rows
+
+    def consent_rows(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "field": self[c.name],
+                "wording": self[f"{c.name}_wording"],
+                "names_partner": c.names_partner,
+            }
+            for c in self.consent_fields
+        ]
+
+    def clean_session(self) -> Session:
+        session: Session = self.cleaned_data["session"]
+        if session.starts_at <= timezone.now():
+            raise ValidationError(
+                _("This session has already started: choose a later date."), code="past"
+            )
+        return session
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        self._clean_phone(cleaned)
+        adults, children = cleaned.get("adults"), cleaned.get("children")
+        if adults is not None and children is not None:
+            if adults + children == 0:
+                self.add_error("adults", _("Book for at least one person."))
+            elif adults + children > MAX_PARTY:
+                self.add_error(
+                    "children",
+                    _("For more than %(max)s people, please contact the partner.")
+                    % {"max": MAX_PARTY},
+                )
+            elif self.offer.needs_participant_names and adults + children != (
+                self.party_adults + self.party_children
+            ):
+                # Only reachable when the data was tampered with after the form was drawn.
+                self.add_error("adults", _("The party changed: check the names below."))
+            session = cleaned.get("session")
+            needed = self.seats_needed(cleaned)
+            if session is not None and needed is not None and needed > session.seats_left:
+                self.add_error(
+                    "units" if "units" in self.fields else "adults",
+                    _("Only %(left)s places left on this date.") % {"left": session.seats_left},
+                )
+        for field in self.consent_fields:
+            wording_id = cleaned.get(f"{field.name}_wording")
+            if wording_id and wording_id != field.wording.pk:
+                shown = ConsentWording.objects.filter(pk=wording_id, purpose=field.purpose).first()
+                if shown is None:
+                    self.add_error(field.name, _("This consent text is not known."))
+                else:
+                    cleaned[f"{field.name}_shown"] = shown
+            else:
+                cleaned[f"{field.name}_shown"] = field.wording
+        return cleaned
+
+    def seats_needed(self, cleaned: dict[str, Any]) -> int | None:
+        """Seats a booking takes: units for per-unit offers, else one per person."""
+        if "units" in self.fields:
+            return cleaned.get("units")
+        return (cleaned.get("adults") or 0) + (cleaned.get("children") or 0)
+
+    def participants(self) -> list[dict[str, Any]]:
+        """The named participants as plain values (after is_valid)."""
+        out = []
+        for row in range(self.party_adults + self.party_children):
+            if f"p{row}_first_name" not in self.cleaned_data:
+                break
+            out.append(
+                {
+                    "first_name": self.cleaned_data[f"p{row}_first_name"].strip(),
+                    "last_name": self.cleaned_data[f"p{row}_last_name"].strip(),
+                    "is_child": row >= self.party_adults,
+                }
+            )
+        return out
+
+    def consents(self) -> list[tuple[str, ConsentWording, bool]]:
+        """(purpose, wording shown, given) for each offered consent (after is_valid)."""
+        return [
+            (
+                field.purpose,
+                self.cleaned_data[f"{field.name}_shown"],
+                bool(self.cleaned_data.get(field.name)),
+            )
+            for field in self.consent_fields
+        ]
+
+
+class CancelForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Reason (optional)"),
+        required=False,
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+
+class DeskCancelForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Reason"),
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+
+class PaymentForm(forms.Form):
+    amount = forms.DecimalField(
+        label=_("Amount taken (EUR)"), min_value=Decimal("0.01"), decimal_places=2
+    )
+
+    def amount_cents(self) -> int:
+        try:
+            return int((self.cleaned_data["amount"] * 100).to_integral_value())
+        except (InvalidOperation, KeyError):
+            return 0
+
+
+class DeskFilterForm(forms.Form):
+    UPCOMING, PAST, ALL = "upcoming", "past", "all"
+
+    period = forms.ChoiceField(label=_("Show"), required=False, choices=())
+    date = forms.DateField(
+        label=_("Date"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    status = forms.ChoiceField(label=_("Status"), required=False, choices=())
+    overdue = forms.BooleanField(label=_("Overdue balance only"), required=False)
+    q = forms.CharField(label=_("Reference or name"), required=False, max_length=100)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["status"].choices = [("", _("Any status")), *Booking.Status.choices]
+        self.fields["period"].choices = [
+            (self.UPCOMING, _("Upcoming")),
+            (self.PAST, _("Past")),
+            (self.ALL, _("All dates")),
+        ]
+
+    def filters(self) -> dict[str, Any]:
+        """The selector's arguments (after is_valid). Upcoming by default; a date or a search
+        looks at every date unless a period was chosen."""
+        data = self.cleaned_data
+        period = data["period"] or (self.ALL if data["date"] or data["q"] else self.UPCOMING)
+        return {
+            "on": data["date"],
+            "status": data["status"],
+            "overdue": data["overdue"],
+            "query": data["q"],
+            "period": period,
+        }
+
+
+class DeskBookingForm(BookingForm):
+    """A booking taken at the desk or on the phone for a guest: same checks as the public form,
+    plus the channel and how the guest pays."""
+
+    channel = forms.ChoiceField(label=_("Taken"), choices=())
+    payment = forms.ChoiceField(label=_("Payment"), choices=(), widget=forms.RadioSelect)
+
+    PAY_ON_SITE = "on_site"
+    PAY_LINK = "link"
+
+    def __init__(self, *args: Any, stripe_enabled: bool, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["channel"].choices = [
+            (Booking.Channel.PHONE, _("On the phone")),
+            (Booking.Channel.DESK, _("At the desk")),
+        ]
+        choices = [(self.PAY_ON_SITE, _("Pays on site"))]
+        if stripe_enabled:
+            choices.append((self.PAY_LINK, _("Send a card payment link by email")))
+        self.fields["payment"].choices = choices
+        self.fields["payment"].initial = self.PAY_ON_SITE
+        # Staff record consents only when the guest said so on the phone or at the desk.
+        self.fields["phone"].required = False

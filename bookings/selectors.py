@@ -1,0 +1,63 @@
+"""Reads of the bookings app."""
+
+from __future__ import annotations
+
+from django.db.models import F, Q, QuerySet
+from django.utils import timezone
+
+from bookings.models import Booking, BookingEvent, Offer, Session
+from destination.models import Guest
+from partners.models import Partner
+
+
+def offers_published(language: str | None = None) -> QuerySet[Offer]:
+    """Published offers of active partners, with their partner. ``language`` is accepted for
+    symmetry with the pages; titles fall back to English in every language."""
+    return (
+        Offer.objects.filter(is_published=True, partner__is_active=True)
+        .select_related("partner")
+        .order_by("kind", "partner__name", "title_en")
+    )
+
+
+def sessions_bookable(offer: Offer) -> QuerySet[Session]:
+    """Future sessions of an offer with seats left, soonest first."""
+    return Session.objects.filter(
+        offer=offer, starts_at__gt=timezone.now(), seats_taken__lt=F("capacity")
+    ).order_by("starts_at", "pk")
+
+
+def bookings_for_guest(guest: Guest) -> QuerySet[Booking]:
+    """Bookings the guest made or takes part in, newest first."""
+    return (
+        Booking.objects.filter(Q(booker=guest) | Q(participants__guest=guest))
+        .distinct()
+        .select_related("session__offer__partner", "partner", "booker")
+        .order_by("-created_at", "-id")
+    )
+
+
+def bookings_for_partner(partner: Partner) -> QuerySet[Booking]:
+    """A partner's bookings, newest first. The booking desk and the tourist office see all."""
+    qs = Booking.objects.select_related("session__offer", "partner", "booker")
+    if partner.kind not in (Partner.Kind.BOOKING_DESK, Partner.Kind.TOURIST_OFFICE):
+        qs = qs.filter(partner=partner)
+    return qs.order_by("-created_at", "-id")
+
+
+def bookings_balance_overdue(partner: Partner | None = None) -> QuerySet[Booking]:
+    """Bookings whose balance was not paid by its date: the booking desk's follow-up list."""
+    qs = Booking.objects.filter(
+        balance_overdue_at__isnull=False, status=Booking.Status.CONFIRMED
+    ).select_related("session__offer", "partner", "booker")
+    if partner is not None and partner.kind not in (
+        Partner.Kind.BOOKING_DESK,
+        Partner.Kind.TOURIST_OFFICE,
+    ):
+        qs = qs.filter(partner=partner)
+    return qs.order_by("balance_due_on", "pk")
+
+
+def booking_events_after(last_id: int, limit: int = 100) -> list[BookingEvent]:
+    """The outbox: events with an id greater than ``last_id``, oldest first."""
+    return list(BookingEvent.objects.filter(id__gt=last_id).order_by("id")[:limit])

@@ -1,0 +1,53 @@
+"""Celery entry points of the bookings app: JSON scalars in, one service call each. Every task is
+idempotent (state flags under row locks, idempotency keys at Stripe)."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+
+@shared_task(name="bookings.tasks.booking_holds_expire_task")
+def booking_holds_expire_task() -> int:
+    """Release card holds whose time ran out (beat: every minute)."""
+    from bookings.services import bookings_holds_expire
+
+    return bookings_holds_expire()
+
+
+@shared_task(name="bookings.tasks.booking_balances_task")
+def booking_balances_task() -> dict[str, int]:
+    """Request, remind and flag stay balances; complete ended bookings (beat: hourly)."""
+    from bookings.services import bookings_balances_process, bookings_complete_ended
+
+    counts = bookings_balances_process()
+    counts["completed"] = bookings_complete_ended()
+    return counts
+
+
+@shared_task(
+    name="bookings.tasks.booking_confirmation_send_task",
+    autoretry_for=(OSError,),
+    retry_backoff=True,
+    max_retries=5,
+)
+def booking_confirmation_send_task(booking_id: int) -> bool:
+    """Send a booking's confirmation email (once: see booking_confirmation_send)."""
+    from bookings.services import booking_confirmation_send
+
+    return booking_confirmation_send(booking_id)
+
+
+@shared_task(name="bookings.tasks.booking_refund_task", max_retries=5)
+def booking_refund_task(booking_id: int) -> int:
+    """Refund through Stripe what a cancelled booking paid by card (idempotency keys)."""
+    from bookings.services import booking_refund_issue
+
+    return booking_refund_issue(booking_id)
+
+
+@shared_task(name="bookings.tasks.stripe_checkout_expire_task")
+def stripe_checkout_expire_task(session_id: str) -> None:
+    """Close a Checkout Session whose hold expired, so the visitor cannot pay it any more."""
+    from bookings.payments import provider_get
+
+    provider_get().checkout_expire(session_id=session_id)

@@ -1,0 +1,197 @@
+"""Fixtures of the bookings tests: offers and sessions, a fake Stripe HTTP client (no network,
+ever) and webhook payloads signed with Stripe's real scheme."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import itertools
+import json
+import time
+from datetime import timedelta
+from typing import Any
+from urllib.parse import parse_qs
+
+import pytest
+import stripe
+from django.utils import timezone
+
+from bookings import payments
+from bookings.models import Offer, Session
+from destination.services.resolution import PersonData
+from partners.models import Partner
+from tests.factories import PartnerFactory
+
+WEBHOOK_SECRET = "whsec_test_secret"
+
+
+class FakeStripeHTTP(stripe.HTTPClient):
+    """Answers the Stripe API calls the providers make, like Stripe does: the same idempotency
+    key returns the first response again. Every request is recorded."""
+
+    name = "fake"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.requests: list[dict[str, Any]] = []
+        self._by_key: dict[str, tuple[str, int, dict[str, str]]] = {}
+        self._ids = itertools.count(1)
+        self.refund_status = "succeeded"
+        self.fail_next: int | None = None  # an HTTP status to answer once
+
+    def request(self, method, url, headers, post_data=None, *, _usage=None):  # type: ignore[no-untyped-def]
+        path = url.split("api.stripe.com", 1)[-1]
+        params = {k: v[0] for k, v in parse_qs(post_data or "").items()}
+        key = (headers or {}).get("Idempotency-Key")
+        self.requests.append(
+            {"method": method, "path": path, "params": params, "idempotency_key": key}
+        )
+        if self.fail_next:
+            status, self.fail_next = self.fail_next, None
+            body = {"error": {"type": "api_error", "message": "Stripe is down"}}
+            return json.dumps(body), status, {}
+        if key and key in self._by_key:
+            return self._by_key[key]
+        n = next(self._ids)
+        if path == "/v1/checkout/sessions":
+            body = {
+                "id": f"cs_test_{n}",
+                "object": "checkout.session",
+                "url": f"https://checkout.stripe.com/c/pay/cs_test_{n}",
+                "amount_total": int(params.get("line_items[0][price_data][unit_amount]", 0)),
+                "metadata": {"booking": params.get("metadata[booking]", "")},
+            }
+        elif path.startswith("/v1/checkout/sessions/") and path.endswith("/expire"):
+            body = {"id": path.split("/")[4], "object": "checkout.session", "status": "expired"}
+        elif path == "/v1/prices":
+            body = {"id": f"price_{n}", "object": "price"}
+        elif path == "/v1/payment_links":
+            body = {
+                "id": f"plink_{n}",
+                "object": "payment_link",
+                "url": f"https://buy.stripe.com/t_{n}",
+            }
+        elif path == "/v1/refunds":
+            body = {"id": f"re_{n}", "object": "refund", "status": self.refund_status}
+        else:
+            return json.dumps({"error": {"message": f"unknown {path}"}}), 404, {}
+        response = (json.dumps(body), 200, {"Request-Id": f"req_{n}"})
+        if key:
+            self._by_key[key] = response
+        return response
+
+    def calls(self, path: str) -> list[dict[str, Any]]:
+        return [r for r in self.requests if r["path"] == path]
+
+    def close(self) -> None:
+        return None
+
+
+@pytest.fixture
+def fake_stripe(settings, monkeypatch) -> FakeStripeHTTP:
+    """Card payments on, through the fake HTTP client."""
+    settings.STRIPE_SECRET_KEY = "sk_test_fake"
+    settings.STRIPE_WEBHOOK_SECRET = WEBHOOK_SECRET
+    fake = FakeStripeHTTP()
+    monkeypatch.setattr(payments, "http_client_factory", lambda: fake)
+    return fake
+
+
+@pytest.fixture
+def on_site(settings) -> None:
+    settings.STRIPE_SECRET_KEY = ""
+
+
+def sign(payload: str, secret: str = WEBHOOK_SECRET, t: int | None = None) -> str:
+    """Stripe's scheme: t=<unix time>,v1=HMAC-SHA256(secret, "<t>.<payload>")."""
+    t = int(time.time()) if t is None else t
+    mac = hmac.new(secret.encode(), f"{t}.{payload}".encode(), hashlib.sha256).hexdigest()
+    return f"t={t},v1={mac}"
+
+
+_event_ids = itertools.count(1)
+
+
+def event_payload(event_type: str, obj: dict[str, Any], event_id: str | None = None) -> str:
+    return json.dumps(
+        {
+            "id": event_id or f"evt_test_{next(_event_ids)}_{time.monotonic_ns()}",
+            "object": "event",
+            "api_version": "2025-01-27.acacia",
+            "created": int(time.time()),
+            "type": event_type,
+            "livemode": False,
+            "pending_webhooks": 1,
+            "request": {"id": None, "idempotency_key": None},
+            "data": {"object": obj},
+        }
+    )
+
+
+def post_event(client, event_type: str, obj: dict[str, Any], event_id: str | None = None, *,
+               secret: str = WEBHOOK_SECRET):  # fmt: skip
+    payload = event_payload(event_type, obj, event_id)
+    return client.post(
+        "/stripe/webhook/",
+        data=payload,
+        content_type="application/json",
+        headers={"Stripe-Signature": sign(payload, secret)},
+    )
+
+
+@pytest.fixture
+def ski_school(db) -> Partner:
+    return PartnerFactory(name="École de Ski Test", kind=Partner.Kind.SKI_SCHOOL)
+
+
+def offer_make(partner: Partner, **kwargs: Any) -> Offer:
+    n = Offer.objects.count() + 1
+    defaults: dict[str, Any] = {
+        "kind": Offer.Kind.GROUP_LESSON,
+        "slug": f"offer-{n}-{time.monotonic_ns()}",
+        "title_en": "Group ski lesson",
+        "title_fr": "Cours de ski collectif",
+        "price_cents": 5000,
+        "is_published": True,
+        "needs_participant_names": False,
+    }
+    defaults.update(kwargs)
+    return Offer.objects.create(partner=partner, **defaults)
+
+
+def session_make(offer: Offer, *, capacity: int = 10, days: int = 40, hours: int = 3) -> Session:
+    start = (timezone.now() + timedelta(days=days)).replace(microsecond=0)
+    return Session.objects.create(
+        offer=offer, starts_at=start, ends_at=start + timedelta(hours=hours), capacity=capacity
+    )
+
+
+@pytest.fixture
+def offer(ski_school) -> Offer:
+    return offer_make(ski_school)
+
+
+@pytest.fixture
+def session(offer) -> Session:
+    return session_make(offer)
+
+
+def person(n: int = 1, **kwargs: Any) -> PersonData:
+    data: dict[str, Any] = {
+        "first_name": f"Camille{n}" if n else "Camille",
+        "last_name": "Martin",
+        "email": f"camille.martin{n}@example.org",
+        "language": "fr",
+        "country": "FR",
+    }
+    data.update(kwargs)
+    return PersonData(**data)
+
+
+@pytest.fixture(autouse=True)
+def _english():
+    """Messages are asserted in English whatever an earlier test left active."""
+    from django.utils import translation
+
+    with translation.override("en"):
+        yield

@@ -1,0 +1,279 @@
+"""The booking desk in the partner portal: who sees which bookings, the filters, bookings taken
+on the phone, payment on site or by link, check-in and cancellation with a reason."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.core import mail
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone, translation
+
+from bookings import services
+from bookings.models import Booking, Offer
+from partners.models import Membership, Partner
+from tests.bookings.web_helpers import (
+    booking_post,
+    make_booking,
+    make_offer,
+    make_session,
+    sharing_rules_ensure,
+)
+from tests.factories import MembershipFactory, PartnerFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def url(name: str, **kwargs: object) -> str:
+    with translation.override("en"):
+        return reverse(f"bookings_desk:{name}", kwargs=kwargs)
+
+
+@pytest.fixture
+def school() -> Partner:
+    return PartnerFactory(name="Ski School Alpha", kind=Partner.Kind.SKI_SCHOOL)
+
+
+@pytest.fixture
+def lodge() -> Partner:
+    return PartnerFactory(name="Lodge Beta", kind=Partner.Kind.LODGING)
+
+
+def staff_of(partner: Partner, role: str = Membership.Role.AGENT):
+    return MembershipFactory(partner=partner, role=role, user=UserFactory(language="en")).user
+
+
+@pytest.fixture
+def two_bookings(school, lodge) -> tuple[Booking, Booking]:
+    ours = make_booking(make_offer(partner=school).sessions.first(), email="ours@mail.example")
+    theirs = make_booking(
+        make_offer(partner=lodge, names=False).sessions.first(), email="theirs@mail.example"
+    )
+    return ours, theirs
+
+
+# --- Access and isolation -------------------------------------------------------------------
+
+
+def test_desk_needs_a_signed_in_staff_member(client, school):
+    response = client.get(url("list"))
+    assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+    client.force_login(UserFactory())
+    assert client.get(url("list")).status_code == 403
+
+
+def test_partner_staff_see_only_their_own_bookings(client, school, two_bookings):
+    ours, theirs = two_bookings
+    client.force_login(staff_of(school))
+    page = client.get(url("list")).content.decode()
+    assert ours.reference in page
+    assert theirs.reference not in page
+    assert client.get(url("detail", reference=ours.reference)).status_code == 200
+    # Another partner's booking does not exist for them, for reading or for any action.
+    assert client.get(url("detail", reference=theirs.reference)).status_code == 404
+    for action in ("payment", "check-in", "cancel", "payment-link"):
+        response = client.post(url(action, reference=theirs.reference), {"reason": "x"})
+        assert response.status_code == 404, action
+    theirs.refresh_from_db()
+    assert theirs.status == Booking.Status.CONFIRMED
+
+
+def test_tourist_office_sees_every_booking(client, two_bookings):
+    office = PartnerFactory(kind=Partner.Kind.TOURIST_OFFICE)
+    client.force_login(staff_of(office, Membership.Role.MANAGER))
+    page = client.get(url("list")).content.decode()
+    for booking in two_bookings:
+        assert booking.reference in page
+        assert client.get(url("detail", reference=booking.reference)).status_code == 200
+
+
+def test_desk_offers_are_the_partners_own(client, school, lodge):
+    ours = make_offer(partner=school, title_en="Our lesson")
+    theirs = make_offer(partner=lodge, title_en="Their chalet", names=False)
+    client.force_login(staff_of(school))
+    page = client.get(url("new")).content.decode()
+    assert "Our lesson" in page and "Their chalet" not in page
+    assert client.get(url("create", slug=ours.slug)).status_code == 200
+    assert client.get(url("create", slug=theirs.slug)).status_code == 404
+
+
+# --- List filters and query counts -----------------------------------------------------------
+
+
+def test_list_filters_by_date_status_and_overdue_balance(client, school):
+    offer = make_offer(partner=school, names=False, sessions=0)
+    soon = make_session(offer, days=2)
+    later = make_session(offer, days=9)
+    a = make_booking(soon, email="a@mail.example")
+    b = make_booking(later, email="b@mail.example")
+    c = make_booking(later, email="c@mail.example")
+    services.booking_cancel(booking=c, reason="test")
+    Booking.objects.filter(pk=b.pk).update(balance_due_on=timezone.localdate() - dt.timedelta(1))
+    last_week = make_session(offer, days=5)
+    d = make_booking(last_week, email="d@mail.example")
+    type(last_week).objects.filter(pk=last_week.pk).update(
+        starts_at=last_week.starts_at - dt.timedelta(days=12),
+        ends_at=last_week.ends_at - dt.timedelta(days=12),
+    )
+    client.force_login(staff_of(school))
+
+    def listed(**params: object) -> set[str]:
+        page = client.get(url("list"), params).content.decode()
+        return {x.reference for x in (a, b, c, d) if x.reference in page}
+
+    # Upcoming by default; past ones on demand, or when searched for.
+    assert listed() == {a.reference, b.reference, c.reference}
+    assert listed(period="past") == {d.reference}
+    assert listed(period="all") == {a.reference, b.reference, c.reference, d.reference}
+    assert listed(q=d.reference) == {d.reference}
+    assert listed(date=timezone.localdate(soon.starts_at).isoformat()) == {a.reference}
+    assert listed(status=Booking.Status.CANCELLED) == {c.reference}
+    assert listed(overdue="on") == {b.reference}
+    assert listed(q=a.reference) == {a.reference}
+    # htmx asks for the results alone.
+    partial = client.get(
+        url("list"), {"q": a.reference}, headers={"HX-Request": "true", "HX-Target": "desk-results"}
+    ).content.decode()
+    assert "<html" not in partial and a.reference in partial
+
+
+def _list_queries(client) -> int:
+    with CaptureQueriesContext(connection) as ctx:
+        assert client.get(url("list")).status_code == 200
+    return len(ctx.captured_queries)
+
+
+def test_list_query_count_does_not_grow_with_bookings(client, school):
+    offer = make_offer(partner=school, names=False, sessions=1, capacity=40)
+    session = offer.sessions.get()
+    for n in range(3):
+        make_booking(session, email=f"g{n}@mail.example")
+    client.force_login(staff_of(school))
+    client.get(url("list"))
+    three = _list_queries(client)
+    for n in range(3, 20):
+        make_booking(session, email=f"g{n}@mail.example")
+    assert _list_queries(client) == three
+
+
+# --- Taking a booking ------------------------------------------------------------------------
+
+
+def test_phone_booking_is_confirmed_and_records_who_took_it(client, school):
+    offer = make_offer(partner=school, price_cents=4500)
+    agent = staff_of(school)
+    client.force_login(agent)
+    data = booking_post(offer.sessions.first(), channel="phone", payment="on_site")
+    response = client.post(url("create", slug=offer.slug), data)
+    assert response.status_code == 302, response.content.decode()[:3000]
+    booking = Booking.objects.get()
+    assert booking.status == Booking.Status.CONFIRMED
+    assert booking.channel == Booking.Channel.PHONE
+    assert booking.created_by == agent
+    assert response["Location"] == url("detail", reference=booking.reference)
+
+
+def test_desk_booking_refuses_bad_input_and_creates_nothing(client, school):
+    offer = make_offer(partner=school, sessions=0)
+    session = make_session(offer, capacity=8, taken=7)
+    client.force_login(staff_of(school))
+    data = booking_post(session, channel="desk", payment="on_site")
+    response = client.post(url("create", slug=offer.slug), data)
+    assert response.status_code == 422
+    assert "Only 1 places left" in response.content.decode() or "Only 1 place" in (
+        response.content.decode()
+    )
+    assert not Booking.objects.exists()
+
+
+def test_desk_form_is_prefilled_from_the_guest(client, school, two_bookings):
+    sharing_rules_ensure()
+    ours, _theirs = two_bookings
+    client.force_login(staff_of(school))
+    offer = ours.session.offer
+    page = client.get(url("create", slug=offer.slug), {"guest": ours.booker_id}).content.decode()
+    assert 'value="ours@mail.example"' in page
+
+
+# --- Payment, check-in, cancellation ----------------------------------------------------------
+
+
+def test_payment_on_site_is_recorded_and_overpayment_refused(client, school):
+    booking = make_booking(make_offer(partner=school, price_cents=4500).sessions.first())
+    client.force_login(staff_of(school))
+    response = client.post(url("payment", reference=booking.reference), {"amount": "100.00"})
+    assert response.status_code == 422
+    assert "more than what is left" in response.content.decode()
+    response = client.post(url("payment", reference=booking.reference), {"amount": "45.00"})
+    assert response.status_code == 302
+    booking.refresh_from_db()
+    assert booking.paid_cents == 4500
+
+
+def test_payment_link_is_emailed(client, school, monkeypatch):
+    booking = make_booking(make_offer(partner=school).sessions.first())
+    monkeypatch.setattr(services, "payment_provider", lambda: "stripe")
+    monkeypatch.setattr(
+        services, "booking_balance_link", lambda *, booking: "https://buy.stripe.test/pl_1"
+    )
+    client.force_login(staff_of(school))
+    response = client.post(url("payment-link", reference=booking.reference))
+    assert response.status_code == 302
+    assert len(mail.outbox) >= 1
+    sent = mail.outbox[-1]
+    assert sent.to == [booking.contact_email]
+    assert "https://buy.stripe.test/pl_1" in sent.body
+
+
+def test_check_in_on_the_day(client, school):
+    offer = make_offer(partner=school, names=False, sessions=0)
+    today = make_session(offer, start=timezone.now() + dt.timedelta(hours=2))
+    booking = make_booking(today)
+    client.force_login(staff_of(school))
+    assert client.post(url("check-in", reference=booking.reference)).status_code == 302
+    booking.refresh_from_db()
+    assert booking.status == Booking.Status.CHECKED_IN
+
+
+def test_check_in_too_early_says_why(client, school):
+    booking = make_booking(make_offer(partner=school, names=False).sessions.first())
+    client.force_login(staff_of(school))
+    response = client.post(url("check-in", reference=booking.reference), follow=True)
+    assert "Check-in opens on the day" in response.content.decode()
+    booking.refresh_from_db()
+    assert booking.status == Booking.Status.CONFIRMED
+
+
+def test_staff_cancel_needs_a_reason_and_may_override_the_policy(client, school):
+    offer = make_offer(partner=school, names=False, sessions=0, free_cancellation_days=3)
+    booking = make_booking(make_session(offer, days=1))
+    client.force_login(staff_of(school))
+    response = client.post(url("cancel", reference=booking.reference), {"reason": ""})
+    assert response.status_code == 422
+    booking.refresh_from_db()
+    assert booking.status == Booking.Status.CONFIRMED
+    response = client.post(url("cancel", reference=booking.reference), {"reason": "Storm"})
+    assert response.status_code == 302
+    booking.refresh_from_db()
+    assert booking.status == Booking.Status.CANCELLED
+    assert booking.cancel_reason == "Storm"
+
+
+def test_offer_kinds_show_on_the_new_booking_screen(client, school):
+    make_offer(partner=school, kind=Offer.Kind.RENTAL, title_en="Skis", names=False)
+    client.force_login(staff_of(school))
+    assert "Equipment rental" in client.get(url("new")).content.decode()
+
+
+def test_desk_party_rows_follow_the_party_and_stay_within_the_partner(client, school, lodge):
+    ours = make_offer(partner=school, price_cents=4500)
+    theirs = make_offer(partner=lodge, names=False)
+    client.force_login(staff_of(school))
+    body = client.get(
+        url("party", slug=ours.slug), {"adults": 3}, headers={"HX-Request": "true"}
+    ).content.decode()
+    assert 'name="p2_first_name"' in body and "€135" in body
+    assert client.get(url("party", slug=theirs.slug), {"adults": 1}).status_code == 404

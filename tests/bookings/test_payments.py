@@ -1,0 +1,140 @@
+"""Card payments through Stripe with an injected fake HTTP client: no network, ever."""
+
+import pytest
+
+from bookings.models import Booking, Payment
+from bookings.payments import OnSiteProvider, PaymentProviderError, provider_get
+from bookings.services import (
+    BookingError,
+    booking_balance_link,
+    booking_cancel,
+    booking_checkout_url,
+    booking_refund_issue,
+    stripe_checkout_completed,
+)
+from tests.bookings.conftest import offer_make, session_make
+from tests.bookings.helpers import book
+
+pytestmark = pytest.mark.django_db
+
+URLS = {"success_url": "https://example.org/ok", "cancel_url": "https://example.org/ko"}
+
+
+def _card(session):
+    return book(session, payment_method=Booking.PaymentMethod.CARD)
+
+
+def test_on_site_is_default_without_keys(on_site):
+    assert isinstance(provider_get(), OnSiteProvider)
+    with pytest.raises(PaymentProviderError):
+        provider_get().checkout_create()
+
+
+def test_card_refused_without_keys(session, on_site):
+    with pytest.raises(BookingError) as exc:
+        _card(session)
+    assert "payment_method" in exc.value.message_dict
+    assert not Booking.objects.exists()
+
+
+def test_checkout_session_created_with_idempotency_key(session, fake_stripe):
+    booking = _card(session)
+    url = booking_checkout_url(booking=booking, **URLS)
+    calls = fake_stripe.calls("/v1/checkout/sessions")
+    assert len(calls) == 1
+    call = calls[0]
+    assert call["idempotency_key"] == f"checkout-{booking.reference}"
+    assert call["params"]["line_items[0][price_data][unit_amount]"] == str(booking.total_cents)
+    assert call["params"]["line_items[0][price_data][currency]"] == "eur"
+    assert call["params"]["metadata[booking]"] == booking.reference
+    assert call["params"]["client_reference_id"] == booking.reference
+    assert url.startswith("https://checkout.stripe.com/")
+    payment = Payment.objects.get(booking=booking)
+    assert payment.status == Payment.Status.PENDING
+    assert payment.amount_cents == booking.total_cents
+    booking.refresh_from_db()
+    assert booking.status == Booking.Status.HELD  # never confirmed by the redirect
+
+
+def test_retry_creates_no_second_charge(session, fake_stripe):
+    booking = _card(session)
+    first = booking_checkout_url(booking=booking, **URLS)
+    again = booking_checkout_url(booking=booking, **URLS)
+    assert first == again
+    assert len(fake_stripe.calls("/v1/checkout/sessions")) == 1
+    # Even if our row were lost (a crash between Stripe's answer and our commit), the same
+    # idempotency key makes Stripe return the same session.
+    Payment.objects.all().delete()
+    third = booking_checkout_url(booking=booking, **URLS)
+    assert third == first
+    keys = {c["idempotency_key"] for c in fake_stripe.calls("/v1/checkout/sessions")}
+    assert keys == {f"checkout-{booking.reference}"}
+    assert Payment.objects.count() == 1
+
+
+def test_checkout_refused_for_on_site_or_confirmed(session, fake_stripe):
+    booking = book(session)
+    with pytest.raises(BookingError):
+        booking_checkout_url(booking=booking, **URLS)
+    assert fake_stripe.requests == []
+
+
+def test_stripe_error_is_a_booking_error(session, fake_stripe):
+    booking = _card(session)
+    fake_stripe.fail_next = 400
+    with pytest.raises(BookingError):
+        booking_checkout_url(booking=booking, **URLS)
+    assert not Payment.objects.exists()
+
+
+def test_stay_deposit_then_balance_link(ski_school, fake_stripe):
+    offer = offer_make(
+        ski_school, kind="stay", pricing="per_unit", price_cents=10000, deposit_percent=30
+    )
+    session = session_make(offer, days=60, hours=24 * 3)
+    booking = book(session, payment_method=Booking.PaymentMethod.CARD, units=1)
+    assert booking.total_cents == 30000 and booking.deposit_cents == 9000
+    booking_checkout_url(booking=booking, **URLS)
+    call = fake_stripe.calls("/v1/checkout/sessions")[0]
+    assert call["params"]["line_items[0][price_data][unit_amount]"] == "9000"
+    payment = Payment.objects.get(booking=booking)
+    assert payment.kind == Payment.Kind.DEPOSIT
+    stripe_checkout_completed(
+        {"id": payment.stripe_checkout_session_id, "payment_status": "paid",
+         "amount_total": 9000, "payment_intent": "pi_dep"}
+    )  # fmt: skip
+    booking.refresh_from_db()
+    assert booking.status == Booking.Status.CONFIRMED and booking.balance_cents == 21000
+    url = booking_balance_link(booking=booking)
+    assert url.startswith("https://buy.stripe.com/")
+    assert booking_balance_link(booking=booking) == url  # reused while pending
+    link_calls = fake_stripe.calls("/v1/payment_links")
+    assert len(link_calls) == 1
+    assert link_calls[0]["idempotency_key"] == f"balance-{booking.reference}-21000"
+    assert link_calls[0]["params"]["restrictions[completed_sessions][limit]"] == "1"
+    price_call = fake_stripe.calls("/v1/prices")[0]
+    assert price_call["params"]["unit_amount"] == "21000"
+
+
+def test_cancel_refunds_card_payment_once(session, fake_stripe, django_capture_on_commit_callbacks):
+    booking = _card(session)
+    booking_checkout_url(booking=booking, **URLS)
+    payment = Payment.objects.get(booking=booking)
+    stripe_checkout_completed(
+        {"id": payment.stripe_checkout_session_id, "payment_status": "paid",
+         "amount_total": booking.total_cents, "payment_intent": "pi_1"}
+    )  # fmt: skip
+    with django_capture_on_commit_callbacks(execute=True):
+        booking_cancel(booking=booking, reason="")
+    refunds = fake_stripe.calls("/v1/refunds")
+    assert len(refunds) == 1
+    assert refunds[0]["params"] == {"payment_intent": "pi_1", "amount": str(booking.total_cents)}
+    assert refunds[0]["idempotency_key"] == f"refund-{payment.pk}"
+    booking.refresh_from_db()
+    assert booking.status == Booking.Status.REFUNDED
+    assert booking.refunded_cents == booking.total_cents
+    # The task running again (a retry) refunds nothing more.
+    assert booking_refund_issue(booking.pk) == 0
+    assert len(fake_stripe.calls("/v1/refunds")) == 1
+    kinds = list(booking.events.values_list("kind", flat=True))
+    assert kinds == ["created", "payment_received", "confirmed", "cancelled", "refunded"]

@@ -1,0 +1,62 @@
+"""Lists read in a fixed number of queries, whatever their length."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from bookings.selectors import (
+    bookings_for_guest,
+    bookings_for_partner,
+    offers_published,
+    sessions_bookable,
+)
+from tests.bookings.conftest import offer_make, person, session_make
+from tests.bookings.helpers import book
+
+pytestmark = pytest.mark.django_db
+
+
+def _count(fn) -> int:
+    with CaptureQueriesContext(connection) as ctx:
+        fn()
+    return len(ctx.captured_queries)
+
+
+def _render_bookings(qs) -> list[tuple]:
+    return [
+        (
+            b.reference,
+            b.session.offer.title,
+            b.partner.name,
+            b.booker.full_name,
+            b.session.starts_at,
+        )
+        for b in qs
+    ]
+
+
+def test_partner_and_guest_lists_do_not_grow_with_rows(ski_school, on_site):
+    offers = [offer_make(ski_school, slug=f"o-{n}") for n in range(3)]
+    for n, offer in enumerate(offers):
+        s = session_make(offer, days=10 + n)
+        book(s, booker=person(1), adults=1)
+        book(s, booker=person(n + 2), adults=1)
+    guest = ski_school.bookings.first().booker
+    assert _count(lambda: _render_bookings(bookings_for_partner(ski_school))) == 1
+    assert _count(lambda: _render_bookings(bookings_for_guest(guest))) == 1
+    assert _count(lambda: [(o.title, o.partner.name) for o in offers_published()]) == 1
+    assert _count(lambda: [s.seats_left for s in sessions_bookable(offers[0])]) == 1
+
+
+def test_booking_create_query_count_is_bounded(session, on_site):
+    """A known guest booking again costs the same queries as the second time: no N+1 on the
+    party. Printed on failure so a change is easy to see."""
+    book(session, booker=person(1), adults=1)
+    with CaptureQueriesContext(connection) as small:
+        book(session, booker=person(1), adults=1)
+    with CaptureQueriesContext(connection) as again:
+        book(session, booker=person(1), adults=1)
+    assert len(again.captured_queries) == len(small.captured_queries), [
+        q["sql"] for q in again.captured_queries
+    ]
+    assert len(small.captured_queries) <= 40, [q["sql"] for q in small.captured_queries]

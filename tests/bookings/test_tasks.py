@@ -1,0 +1,132 @@
+"""Holds that expire, balances requested, reminded once and flagged; emails sent once."""
+
+from datetime import timedelta
+
+import pytest
+from django.core import mail
+from django.utils import timezone
+
+from bookings.models import Booking, Payment
+from bookings.selectors import bookings_balance_overdue
+from bookings.services import (
+    booking_checkout_url,
+    booking_confirmation_send,
+    bookings_balances_process,
+    bookings_holds_expire,
+    stripe_checkout_completed,
+)
+from bookings.tasks import booking_balances_task, booking_holds_expire_task
+from destination.models import TimelineEvent
+from tests.bookings.conftest import offer_make, person, session_make
+from tests.bookings.helpers import book
+
+pytestmark = pytest.mark.django_db
+
+
+def test_hold_expiry_releases_seats_once(session, fake_stripe, django_capture_on_commit_callbacks):
+    held = [book(session, payment_method="card", booker=person(n), adults=2) for n in range(3)]
+    booking_checkout_url(booking=held[0], success_url="https://x/ok", cancel_url="https://x/ko")
+    confirmed = book(session, booker=person(9), adults=1)
+    session.refresh_from_db()
+    assert session.seats_taken == 7
+    assert bookings_holds_expire() == 0  # not yet
+    later = timezone.now() + timedelta(minutes=16)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert bookings_holds_expire(now=later) == 3
+    session.refresh_from_db()
+    assert session.seats_taken == 1
+    assert set(Booking.objects.values_list("status", flat=True)) == {"expired", "confirmed"}
+    assert confirmed.events.count() == 2
+    for booking in held:
+        assert booking.events.last().kind == "expired"
+        assert TimelineEvent.objects.filter(
+            guest=booking.booker, title__contains="expired"
+        ).exists()
+    # The open Checkout Session is closed at Stripe so it cannot be paid any more.
+    assert len([r for r in fake_stripe.requests if r["path"].endswith("/expire")]) == 1
+    assert bookings_holds_expire(now=later) == 0  # idempotent
+    session.refresh_from_db()
+    assert session.seats_taken == 1
+
+
+def test_hold_expiry_task_runs(session, fake_stripe):
+    assert booking_holds_expire_task.delay().get() == 0
+
+
+def test_confirmation_email_never_twice(session, on_site, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        booking = book(session)
+    assert len(mail.outbox) == 1
+    assert booking_confirmation_send(booking.pk) is False
+    assert len(mail.outbox) == 1
+
+
+def test_confirmation_in_english(session, on_site, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        book(session, language="en", booker=person(language="en"))
+    assert "is confirmed" in mail.outbox[0].subject
+    assert "Group ski lesson" in mail.outbox[0].subject
+
+
+def _stay_booking(ski_school, *, days: int):
+    offer = offer_make(
+        ski_school, kind="stay", pricing="per_unit", price_cents=10000, deposit_percent=30,
+        balance_due_days=30, title_en="Studio for two", title_fr="Studio pour deux",
+    )  # fmt: skip
+    session = session_make(offer, days=days, hours=24 * 7)
+    booking = book(session, payment_method="card", units=1)
+    booking_checkout_url(booking=booking, success_url="https://x/ok", cancel_url="https://x/ko")
+    payment = Payment.objects.get(booking=booking)
+    stripe_checkout_completed(
+        {"id": payment.stripe_checkout_session_id, "payment_status": "paid",
+         "amount_total": payment.amount_cents, "payment_intent": f"pi_{booking.pk}"}
+    )  # fmt: skip
+    booking.refresh_from_db()
+    return booking
+
+
+def test_balance_requested_reminded_once_then_flagged(
+    ski_school, fake_stripe, django_capture_on_commit_callbacks
+):
+    booking = _stay_booking(ski_school, days=50)  # balance due in 20 days
+    mail.outbox.clear()
+    assert booking.balance_due_on == timezone.localdate() + timedelta(days=20)
+    assert bookings_balances_process() == {"requested": 0, "reminded": 0, "overdue": 0}
+    day = timezone.now() + timedelta(days=7)  # 13 days before the due date
+    assert bookings_balances_process(now=day)["requested"] == 1
+    assert bookings_balances_process(now=day)["requested"] == 0
+    assert len(mail.outbox) == 1
+    assert "https://buy.stripe.com/" in mail.outbox[0].body
+    assert "Solde" in mail.outbox[0].subject or "Balance" in mail.outbox[0].subject
+    near = timezone.now() + timedelta(days=18)
+    assert bookings_balances_process(now=near)["reminded"] == 1
+    assert bookings_balances_process(now=near)["reminded"] == 0
+    assert len(mail.outbox) == 2
+    assert len(fake_stripe.calls("/v1/payment_links")) == 1  # the same link in both mails
+    past = timezone.now() + timedelta(days=21)
+    counts = bookings_balances_process(now=past)
+    assert counts == {"requested": 0, "reminded": 0, "overdue": 1}
+    assert bookings_balances_process(now=past)["overdue"] == 0
+    booking.refresh_from_db()
+    assert booking.status == Booking.Status.CONFIRMED  # flagged, not cancelled
+    assert booking.balance_overdue_at is not None
+    assert list(bookings_balance_overdue()) == [booking]
+    assert list(bookings_balance_overdue(booking.partner)) == [booking]
+    assert TimelineEvent.objects.filter(guest=booking.booker, title__contains="overdue").exists()
+    kinds = list(booking.events.values_list("kind", flat=True))
+    assert kinds[-3:] == ["balance_requested", "balance_reminded", "balance_overdue"]
+    # Paying the balance through the link clears the flag.
+    link = Payment.objects.get(booking=booking, kind="balance")
+    stripe_checkout_completed(
+        {"id": "cs_balance", "payment_link": link.stripe_payment_link_id, "payment_status": "paid",
+         "amount_total": booking.balance_cents, "payment_intent": "pi_balance"}
+    )  # fmt: skip
+    booking.refresh_from_db()
+    assert booking.balance_cents == 0 and booking.balance_overdue_at is None
+    assert list(bookings_balance_overdue()) == []
+
+
+def test_balances_task_runs(db, on_site):
+    assert booking_balances_task.delay().get() == {
+        "requested": 0, "reminded": 0, "overdue": 0, "completed": 0,
+    }  # fmt: skip

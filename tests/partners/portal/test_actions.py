@@ -1,0 +1,348 @@
+"""Writes from the portal: interactions, contact points, consents, creating a guest, GDPR
+actions and the duplicates queue, with their permissions and field errors."""
+
+import json
+
+import pytest
+from django.urls import reverse
+
+from destination.models import (
+    AuditEntry,
+    ConsentProof,
+    Guest,
+    GuestMerge,
+    PossibleDuplicate,
+    Purpose,
+)
+from partners.models import Interaction
+from partners.portal.services import duplicate_merge, staff_language_set
+from tests.factories import (
+    ConsentWordingFactory,
+    GuestEmailFactory,
+    GuestFactory,
+    MembershipFactory,
+    PartnerGuestLinkFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+# --- Interactions ---------------------------------------------------------------------------
+
+
+def test_log_interaction_with_htmx_returns_the_new_entry(client, agent, guest, school):
+    client.force_login(agent)
+    response = client.post(
+        reverse("portal:interaction_create", args=[guest.pk]),
+        {
+            "kind": "call",
+            "channel": "phone",
+            "summary": "Wants a private lesson",
+            "visibility": "private",
+        },
+        **HTMX,
+    )
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Wants a private lesson" in html and "Private" in html and 'class="tl ' in html
+    interaction = Interaction.objects.get()
+    assert (interaction.partner, interaction.staff, interaction.visibility) == (
+        school,
+        agent,
+        "private",
+    )
+
+
+def test_visibility_defaults_to_shared(client, agent, guest):
+    client.force_login(agent)
+    page = client.get(reverse("portal:guest", args=[guest.pk])).content.decode()
+    assert (
+        'value="shared" required id="id_visibility_0" checked' in page or 'value="shared"' in page
+    )
+    from partners.portal.forms import InteractionForm
+
+    assert InteractionForm().fields["visibility"].initial == "shared"
+
+
+def test_log_interaction_field_errors(client, agent, guest):
+    client.force_login(agent)
+    url = reverse("portal:interaction_create", args=[guest.pk])
+    response = client.post(
+        url, {"kind": "nope", "channel": "phone", "summary": "   ", "visibility": "shared"}, **HTMX
+    )
+    assert response.status_code == 200
+    assert response["HX-Retarget"] == "#log-form"
+    form = response.context["form"]
+    assert "summary" in form.errors and "kind" in form.errors
+    assert not Interaction.objects.exists()
+    plain = client.post(
+        url, {"kind": "call", "channel": "phone", "summary": "", "visibility": "shared"}
+    )
+    assert plain.status_code == 422
+    assert "summary" in plain.context["form"].errors
+
+
+def test_log_interaction_without_htmx_redirects(client, agent, guest):
+    client.force_login(agent)
+    response = client.post(
+        reverse("portal:interaction_create", args=[guest.pk]),
+        {"kind": "call", "channel": "phone", "summary": "Hello", "visibility": "shared"},
+    )
+    assert response.status_code == 302 and Interaction.objects.count() == 1
+
+
+def test_log_interaction_needs_post(client, agent, guest):
+    client.force_login(agent)
+    assert client.get(reverse("portal:interaction_create", args=[guest.pk])).status_code == 405
+
+
+# --- Contact points and consents ------------------------------------------------------------
+
+
+@pytest.fixture
+def known(guest, school):
+    PartnerGuestLinkFactory(partner=school, guest=guest)
+    return guest
+
+
+def test_add_and_remove_contact_points(client, agent, known):
+    client.force_login(agent)
+    url = reverse("portal:contact", args=[known.pk])
+    response = client.post(
+        url, {"action": "add", "email": "New@Mail.example", "phone": "06 11 22 33 44"}, **HTMX
+    )
+    assert response.status_code == 200
+    assert "new@mail.example" in response.content.decode()
+    assert known.emails.get().email_normalized == "new@mail.example"
+    assert str(known.phones.get().phone) == "+33611223344"
+    client.post(url, {"action": "remove_email", "email": "new@mail.example"}, **HTMX)
+    assert not known.emails.exists()
+    assert AuditEntry.objects.filter(guest=known, action="change").count() >= 3
+
+
+def test_contact_field_errors(client, agent, known):
+    client.force_login(agent)
+    url = reverse("portal:contact", args=[known.pk])
+    empty = client.post(url, {"action": "add"}, **HTMX)
+    assert "email" in empty.context["contact_form"].errors
+    bad = client.post(url, {"action": "add", "phone": "12"}, **HTMX)
+    assert "phone" in bad.context["contact_form"].errors
+    assert not known.phones.exists()
+
+
+def test_desk_consent_records_its_proof(client, agent, known, school):
+    wording = ConsentWordingFactory(purpose=Purpose.NEWSLETTER, language="fr")
+    client.force_login(agent)
+    response = client.post(
+        reverse("portal:consent", args=[known.pk]),
+        {"purpose": "newsletter", "channel": "email", "granted": "on", "wording": wording.pk},
+        **HTMX,
+    )
+    assert response.status_code == 200
+    proof = ConsentProof.objects.get()
+    assert (
+        proof.method == "desk"
+        and proof.recorded_by == agent
+        and proof.recorded_by_partner == school
+    )
+    assert proof.evidence["source"] == "desk" and proof.evidence["staff_email"] == agent.email
+    assert "Destination newsletter" in response.content.decode()
+
+
+def test_consent_form_errors_on_their_field(client, agent, known):
+    client.force_login(agent)
+    form_alone = client.get(reverse("portal:consent", args=[known.pk]), **HTMX)
+    assert form_alone.status_code == 200 and 'name="wording"' in form_alone.content.decode()
+    response = client.post(
+        reverse("portal:consent", args=[known.pk]),
+        {"purpose": "newsletter", "granted": "on"},
+        **HTMX,
+    )
+    errors = response.context["consent_form"].errors
+    assert "channel" in errors and "wording" in errors
+    assert not ConsentProof.objects.exists()
+
+
+def test_consent_refused_to_a_partner_that_may_not_edit(client, rental_agent, guest):
+    wording = ConsentWordingFactory(purpose=Purpose.NEWSLETTER, language="fr")
+    client.force_login(rental_agent)
+    assert client.get(reverse("portal:consent", args=[guest.pk])).status_code == 403
+    client.post(
+        reverse("portal:consent", args=[guest.pk]),
+        {"purpose": "newsletter", "channel": "email", "granted": "on", "wording": wording.pk},
+        **HTMX,
+    )
+    assert not ConsentProof.objects.exists()
+
+
+# --- Creating a guest -----------------------------------------------------------------------
+
+
+def test_create_shows_likely_duplicates_first(client, agent, guest):
+    GuestEmailFactory(guest=guest, email="jeanne@mail.example")
+    client.force_login(agent)
+    url = reverse("portal:guest_create")
+    data = {"first_name": "Jeanne", "last_name": "Martin", "email": "jeanne@mail.example"}
+    response = client.post(url, data)
+    assert response.status_code == 200
+    assert [c.guest_id for c in response.context["candidates"]] == [guest.pk]
+    assert f"/en/portal/guests/{guest.pk}/" in response.content.decode()
+    assert Guest.objects.count() == 1
+
+
+def test_create_new_guest_when_nothing_matches(client, agent, school):
+    client.force_login(agent)
+    response = client.post(
+        reverse("portal:guest_create"),
+        {"first_name": "Ada", "last_name": "Lovelace", "phone": "06 99 88 77 66", "country": "FR"},
+    )
+    created = Guest.objects.get(last_name="Lovelace")
+    assert response.status_code == 302 and response["Location"] == reverse(
+        "portal:guest", args=[created.pk]
+    )
+    assert created.source == "desk" and created.partner_links.filter(partner=school).exists()
+
+
+def test_create_anyway_after_seeing_candidates(client, agent, guest):
+    client.force_login(agent)
+    data = {
+        "first_name": "Jeanne",
+        "last_name": "Martin",
+        "birth_date": "1984-03-12",
+        "confirmed": "1",
+    }
+    response = client.post(reverse("portal:guest_create"), data)
+    assert response.status_code == 302
+    assert Guest.objects.filter(first_name="Jeanne").count() == 2
+
+
+def test_create_form_errors(client, agent):
+    client.force_login(agent)
+    response = client.post(reverse("portal:guest_create"), {"email": "not-an-email", "phone": "1"})
+    form = response.context["form"]
+    assert {"email", "phone", "last_name"} <= set(form.errors)
+    assert not Guest.objects.exists()
+
+
+def test_create_prefills_from_the_search(client, agent):
+    client.force_login(agent)
+    form = client.get(reverse("portal:guest_create"), {"q": "ada lovelace"}).context["form"]
+    assert form.initial == {"first_name": "Ada", "last_name": "Lovelace"}
+
+
+# --- GDPR -----------------------------------------------------------------------------------
+
+
+def test_export_for_the_tourist_office_manager_only(client, agent, steward, guest):
+    url = reverse("portal:guest_export", args=[guest.pk])
+    client.force_login(agent)
+    assert client.post(url).status_code == 403
+    assert b"Export data" not in client.get(reverse("portal:guest", args=[guest.pk])).content
+    client.force_login(steward)
+    response = client.post(url)
+    assert response.status_code == 200
+    assert response["Content-Disposition"] == f'attachment; filename="guest-{guest.pk}.json"'
+    data = json.loads(response.content)
+    assert data["export"]["scope"] == "full"
+    assert AuditEntry.objects.filter(guest=guest, action="export", actor=steward).exists()
+
+
+def test_erase_confirmation_names_what_will_happen(client, steward, guest):
+    GuestEmailFactory(guest=guest)
+    client.force_login(steward)
+    url = reverse("portal:guest_erase", args=[guest.pk])
+    page = client.get(url).content.decode()
+    assert "1 email address is deleted" in page and "cannot be undone" in page
+    missing = client.post(url, {"reason": ""})
+    assert {"reason", "confirm"} <= set(missing.context["form"].errors)
+    guest.refresh_from_db()
+    assert guest.status == "active"
+    done = client.post(url, {"reason": "Asked by email", "confirm": "on"})
+    assert done.status_code == 302
+    guest.refresh_from_db()
+    assert guest.status == "erased" and guest.first_name == ""
+
+
+def test_erase_refused_to_agents(client, agent, guest):
+    client.force_login(agent)
+    assert client.get(reverse("portal:guest_erase", args=[guest.pk])).status_code == 403
+
+
+# --- The duplicates queue -------------------------------------------------------------------
+
+
+@pytest.fixture
+def pair(db):
+    a = GuestFactory(first_name="Thomas", last_name="Lefevre", language="fr")
+    b = GuestFactory(first_name="Tomas", last_name="Lefevre", language="en")
+    GuestEmailFactory(guest=b, email="tomas@mail.example")
+    return PossibleDuplicate.objects.create(guest_a=a, guest_b=b, score=0.8, reasons=["name"])
+
+
+def test_queue_is_the_tourist_offices(client, agent, steward, pair):
+    client.force_login(agent)
+    assert client.get(reverse("portal:duplicates")).status_code == 403
+    assert client.get(reverse("portal:duplicate", args=[pair.pk])).status_code == 403
+    client.force_login(steward)
+    page = client.get(reverse("portal:duplicates")).content.decode()
+    assert "Thomas Lefevre" in page and "Tomas Lefevre" in page
+    compare = client.get(reverse("portal:duplicate", args=[pair.pk])).content.decode()
+    assert "tomas@mail.example" in compare and 'name="pick_first_name"' in compare
+
+
+def test_office_agent_sees_but_cannot_merge(client, office, pair):
+    clerk = MembershipFactory(partner=office).user
+    client.force_login(clerk)
+    page = client.get(reverse("portal:duplicate", args=[pair.pk])).content.decode()
+    assert "Only the tourist office" in page
+    response = client.post(
+        reverse("portal:duplicate", args=[pair.pk]), {"keep": "a", "action": "merge"}
+    )
+    assert response.status_code == 403
+    assert not GuestMerge.objects.exists()
+
+
+def test_merge_with_chosen_fields_and_the_old_url_follows(client, steward, pair):
+    client.force_login(steward)
+    response = client.post(
+        reverse("portal:duplicate", args=[pair.pk]),
+        {"keep": "b", "pick_first_name": "a", "pick_language": "b", "action": "merge"},
+    )
+    a, b = pair.guest_a, pair.guest_b
+    assert response.status_code == 302 and response["Location"] == reverse(
+        "portal:guest", args=[b.pk]
+    )
+    b.refresh_from_db()
+    assert (b.first_name, b.language) == ("Thomas", "en")
+    pair.refresh_from_db()
+    assert pair.status == "merged"
+    old = client.get(reverse("portal:guest", args=[a.pk]))
+    assert old["Location"] == reverse("portal:guest", args=[b.pk])
+    # A decided pair cannot be merged twice.
+    again = client.post(
+        reverse("portal:duplicate", args=[pair.pk]), {"keep": "a", "action": "merge"}
+    )
+    assert again.status_code == 400
+
+
+def test_dismiss_a_pair(client, steward, pair):
+    client.force_login(steward)
+    client.post(reverse("portal:duplicate", args=[pair.pk]), {"action": "dismiss"})
+    pair.refresh_from_db()
+    assert pair.status == "dismissed" and pair.resolved_by == steward
+
+
+def test_duplicate_merge_service_checks_permission(agent, school, pair):
+    from django.core.exceptions import PermissionDenied
+
+    with pytest.raises(PermissionDenied):
+        duplicate_merge(pair=pair, keep="a", picks={}, user=agent, partner=school)
+
+
+def test_staff_language_set(agent):
+    assert staff_language_set(user=agent, language="fr") == "fr"
+    agent.refresh_from_db()
+    assert agent.language == "fr"
+    assert staff_language_set(user=agent, language="de") == "fr"

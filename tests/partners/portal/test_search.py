@@ -1,0 +1,134 @@
+"""Search as you type: names with typos, emails, phones in any format; only what the acting
+partner may see; a constant number of queries."""
+
+import datetime as dt
+
+import pytest
+from django.core.signals import request_started
+from django.db import connection, reset_queries
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from destination.models import TimelineEvent, Visibility
+from partners.portal.selectors import portal_search
+from tests.factories import (
+    GuestEmailFactory,
+    GuestFactory,
+    GuestPhoneFactory,
+    PartnerGuestLinkFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def jeanne(guest):
+    GuestEmailFactory(
+        guest=guest, email="Jeanne.Martin@Gmail.com", email_normalized="jeanne.martin@gmail.com"
+    )
+    GuestPhoneFactory(guest=guest, phone="+33612345678")
+    return guest
+
+
+@pytest.mark.parametrize(
+    "typed",
+    ["06 12 34 56 78", "0612345678", "+33 6 12 34 56 78", "0033612345678", "06.12.34.56.78"],
+)
+def test_phone_in_any_format(school, jeanne, typed):
+    assert [r.guest_id for r in portal_search(partner=school, query=typed)] == [jeanne.pk]
+
+
+def test_email_any_case_and_name_with_a_typo(school, jeanne):
+    assert [
+        r.guest_id for r in portal_search(partner=school, query=" JEANNE.martin@gmail.com ")
+    ] == [jeanne.pk]
+    assert jeanne.pk in [r.guest_id for r in portal_search(partner=school, query="jeane martin")]
+
+
+def test_too_short_or_empty_query_returns_nothing(school, jeanne):
+    assert portal_search(partner=school, query="j") == []
+    assert portal_search(partner=school, query="   ") == []
+
+
+def test_results_carry_what_tells_people_apart(school, rental, jeanne):
+    PartnerGuestLinkFactory(partner=rental, guest=jeanne)
+    PartnerGuestLinkFactory(partner=school, guest=jeanne)
+    TimelineEvent.objects.create(
+        guest=jeanne, kind="booking", occurred_at=timezone.now() - dt.timedelta(days=30),
+        title="Booking", partner=school, visibility=Visibility.SHARED,
+    )  # fmt: skip
+    [result] = portal_search(partner=school, query="+33612345678")
+    assert result.name == "Jeanne Martin"
+    assert result.country.code == "FR" and result.language == "fr"
+    assert result.email_hint == "j•••n@gmail.com" and result.phone_hint == "+33 ••• ••• 678"
+    assert result.last_stay is not None
+    assert result.known_to_you
+    # The school only knows the guest (RELATED): who else knows them is the shared story.
+    assert result.partners_known == ["Ski School Alpha"]
+
+
+def test_steward_sees_every_partner_that_knows_the_guest(office, school, rental, jeanne):
+    PartnerGuestLinkFactory(partner=rental, guest=jeanne)
+    PartnerGuestLinkFactory(partner=school, guest=jeanne)
+    [result] = portal_search(partner=office, query="+33612345678")
+    assert result.partners_known == ["Rental Beta", "Ski School Alpha"]
+
+
+def test_another_partners_private_booking_gives_no_last_stay(school, rental, jeanne):
+    TimelineEvent.objects.create(
+        guest=jeanne, kind="booking", occurred_at=timezone.now(), title="Private booking",
+        partner=rental, visibility=Visibility.PRIVATE,
+    )  # fmt: skip
+    [result] = portal_search(partner=school, query="+33612345678")
+    assert result.last_stay is None
+
+
+def test_merged_and_erased_guests_are_not_found(school, jeanne):
+    from destination.services.gdpr import guest_erase
+
+    guest_erase(guest=jeanne, actor=None, reason="request")
+    assert portal_search(partner=school, query="+33612345678") == []
+
+
+def test_search_query_count_is_constant(client, agent, school):
+    for i in range(12):
+        g = GuestFactory(first_name="Jeanne", last_name=f"Martin{i}")
+        GuestEmailFactory(guest=g)
+        PartnerGuestLinkFactory(partner=school, guest=g)
+    one = GuestFactory(first_name="Zoltan", last_name="Unique")
+    GuestEmailFactory(guest=one)
+    client.force_login(agent)
+    path = reverse("portal:search")
+    client.get(path + "?q=zoltan")
+
+    def count(q: str) -> int:
+        request_started.disconnect(reset_queries)
+        try:
+            with CaptureQueriesContext(connection) as ctx:
+                response = client.get(path, {"q": q})
+        finally:
+            request_started.connect(reset_queries)
+        assert response.status_code == 200
+        return len(ctx.captured_queries)
+
+    few, many = count("zoltan unique"), count("jeanne martin")
+    assert few == many and few >= 5, (few, many)
+
+
+def test_search_endpoint_renders_links_to_profiles(client, agent, jeanne):
+    client.force_login(agent)
+    response = client.get(reverse("portal:search"), {"q": "06 12 34 56 78"}, HTTP_HX_REQUEST="true")
+    html = response.content.decode()
+    assert f'href="/en/portal/guests/{jeanne.pk}/"' in html
+    assert "<html" not in html  # a fragment for htmx
+    assert (
+        "No guest matches"
+        in client.get(reverse("portal:search"), {"q": "Nobody Atall"}).content.decode()
+    )
+
+
+def test_home_page_renders_results_without_javascript(client, agent, jeanne):
+    client.force_login(agent)
+    html = client.get(reverse("portal:home"), {"q": "0612345678"}).content.decode()
+    assert "Jeanne Martin" in html and 'hx-get="/en/portal/search/"' in html
