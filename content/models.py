@@ -23,6 +23,7 @@ from wagtail.fields import StreamField
 from wagtail.models import Orderable, Page
 from wagtail.search import index
 
+from bookings.models import Offer
 from content import selectors
 from content.blocks import BaseStreamBlock
 
@@ -110,6 +111,7 @@ class HomePage(SitePage):
         "content.StoryIndexPage",
         "content.EventIndexPage",
         "content.PartnerDirectoryPage",
+        "content.OfferPage",
     ]
 
     class Meta:
@@ -294,6 +296,66 @@ class PartnerDirectoryPage(SitePage):
             for page in PartnerPage.objects.live().public().child_of(self).select_related("locale")
         }
         return context
+
+
+class OfferPage(SitePage):
+    """Live bookable offers (read from the bookings catalogue at each view) of one kind and/or
+    one partner, each with its seats left and a "Book" button into the booking pages."""
+
+    offer_kind = models.CharField(
+        _("kind of offers"),
+        max_length=16,
+        blank=True,
+        help_text=_("Empty: every kind."),
+        choices=Offer.Kind.choices,
+    )
+    partner = models.ForeignKey(
+        "partners.Partner",
+        verbose_name=_("only this partner's offers"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    body = StreamField(BaseStreamBlock(), verbose_name=_("body"), blank=True)
+
+    content_panels = [
+        *SitePage.content_panels,
+        FieldRowPanel([FieldPanel("offer_kind"), FieldPanel("partner")]),
+        FieldPanel("body"),
+    ]
+    search_fields = [*SitePage.search_fields, index.SearchField("body")]
+
+    parent_page_types = ["content.HomePage"]
+    subpage_types: list[str] = []
+
+    class Meta:
+        verbose_name = _("offer page")
+        verbose_name_plural = _("offer pages")
+
+    def get_offers(self) -> list[Any]:
+        return selectors.offer_list_bookable(kind=self.offer_kind, partner_id=self.partner_id)
+
+    def get_context(self, request: HttpRequest, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context(request, *args, **kwargs)
+        offers = self.get_offers()
+        for offer in offers:
+            offer.book_url = offer_book_url(offer.slug)
+            offer.price_euros = offer.price_cents / 100
+        context["offers"] = offers
+        return context
+
+
+def offer_book_url(slug: str) -> str:
+    """The booking page of an offer, in the reader's language. The booking pages live at
+    /<lang>/book/<slug>/; the address is written out if their URLs are not installed."""
+    from django.urls import NoReverseMatch, reverse
+    from django.utils import translation
+
+    try:
+        return reverse("bookings:offer-detail", kwargs={"slug": slug})
+    except NoReverseMatch:
+        return f"/{translation.get_language() or settings.LANGUAGE_CODE}/book/{slug}/"
 
 
 class PartnerPage(SitePage):
