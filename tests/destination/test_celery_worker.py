@@ -14,6 +14,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 from django.utils import timezone
+from kombu import pools as kombu_pools
 
 from destination.celery import app as celery_app
 from destination.models import AuditEntry, Guest
@@ -50,8 +51,10 @@ def _broker_env(kind: str, tmp_path: Path) -> dict[str, str]:
 
 
 def _reset_connections() -> None:
-    if celery_app._pool is not None:
-        celery_app._pool.force_close_all()
+    # The app's pool is kombu's global pool for the broker URL: closing it without clearing
+    # kombu's registry would hand the closed pool to every later task sent to that URL (even
+    # eager ones acquire a producer), so the whole registry is reset.
+    kombu_pools.reset()
     celery_app._pool = None
     amqp = celery_app.__dict__.get("amqp")
     if amqp is not None:
