@@ -187,6 +187,25 @@ class OfferTeaserBlock(_PreviewImageMixin, blocks.StructBlock):
         return context
 
 
+class NewsletterSignupBlock(blocks.StructBlock):
+    """The newsletter signup form (email, language, interests) with a title and a line of text;
+    signups are confirmed by email before anything is used (``content.newsletter``)."""
+
+    title = blocks.CharBlock(label=_("title"), max_length=120)
+    text = blocks.TextBlock(label=_("text"), required=False)
+
+    class Meta:
+        icon = "mail"
+        template = "content/blocks/newsletter_signup_block.html"
+        preview_template = PREVIEW_TEMPLATE
+        label = _("Newsletter signup")
+        description = _("The newsletter signup form, confirmed by email.")
+        preview_value = {
+            "title": "Our newsletter",
+            "text": "Stories, events and offers from the mountains, once a month.",
+        }
+
+
 class BaseStreamBlock(blocks.StreamBlock):
     heading = HeadingBlock()
     paragraph = blocks.RichTextBlock(
@@ -206,3 +225,4 @@ class BaseStreamBlock(blocks.StreamBlock):
     gallery = GalleryBlock()
     call_to_action = CallToActionBlock()
     offer_teaser = OfferTeaserBlock()
+    newsletter_signup = NewsletterSignupBlock()

@@ -51,6 +51,25 @@ def call_to_action(title: Pair, text: Pair, button: Pair, url: str) -> Block:
     return Block("call_to_action", value, (title, text, button))
 
 
+def newsletter_signup(title: Pair, text: Pair) -> Block:
+    return Block("newsletter_signup", {"title": title[0], "text": text[0]}, (title, text))
+
+
+# Closes every demo story: the signup block editors can place on any page.
+STORY_SIGNUP = newsletter_signup(
+    ("Get the next story first", "Recevez le prochain récit en avant-première"),
+    (
+        "One letter a month: stories, events and offers from the mountains.",
+        "Une lettre par mois : récits, événements et offres de la montagne.",
+    ),
+)
+
+LEGAL_FOOTER_FR = (
+    "Live United est la marque partagée de l'office de tourisme et des entreprises partenaires "
+    "de la destination. Contenu de démonstration : lieux, personnes et événements sont fictifs."
+)
+
+
 @dataclass(frozen=True)
 class StoryText:
     slug: Pair

@@ -8,17 +8,22 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.core.paginator import EmptyPage, PageNotAnInteger, Paginator
 from django.db import models
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
-from wagtail.admin.panels import FieldPanel, FieldRowPanel, MultiFieldPanel
+from modelcluster.fields import ParentalKey
+from modelcluster.models import ClusterableModel
+from wagtail.admin.panels import FieldPanel, FieldRowPanel, InlinePanel, MultiFieldPanel
+from wagtail.contrib.settings.models import BaseGenericSetting, register_setting
 from wagtail.fields import StreamField
-from wagtail.models import Page
+from wagtail.models import Orderable, Page
 from wagtail.search import index
 
+from bookings.models import Offer
 from content import selectors
 from content.blocks import BaseStreamBlock
 
@@ -106,6 +111,7 @@ class HomePage(SitePage):
         "content.StoryIndexPage",
         "content.EventIndexPage",
         "content.PartnerDirectoryPage",
+        "content.OfferPage",
     ]
 
     class Meta:
@@ -272,7 +278,7 @@ class PartnerDirectoryPage(SitePage):
     """The destination's partner businesses, read live from the partners data, by kind."""
 
     parent_page_types = ["content.HomePage"]
-    subpage_types: list[str] = []
+    subpage_types = ["content.PartnerPage"]
     max_count_per_parent = 1
 
     class Meta:
@@ -284,4 +290,235 @@ class PartnerDirectoryPage(SitePage):
     def get_context(self, request: HttpRequest, *args: Any, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context(request, *args, **kwargs)
         context["partner_groups"] = self.get_partner_groups()
+        # Partners with a page of their own link to it: one query for all of them.
+        context["partner_pages"] = {
+            page.partner_id: page
+            for page in PartnerPage.objects.live().public().child_of(self).select_related("locale")
+        }
         return context
+
+
+class OfferPage(SitePage):
+    """Live bookable offers (read from the bookings catalogue at each view) of one kind and/or
+    one partner, each with its seats left and a "Book" button into the booking pages."""
+
+    offer_kind = models.CharField(
+        _("kind of offers"),
+        max_length=16,
+        blank=True,
+        help_text=_("Empty: every kind."),
+        choices=Offer.Kind.choices,
+    )
+    partner = models.ForeignKey(
+        "partners.Partner",
+        verbose_name=_("only this partner's offers"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    body = StreamField(BaseStreamBlock(), verbose_name=_("body"), blank=True)
+
+    content_panels = [
+        *SitePage.content_panels,
+        FieldRowPanel([FieldPanel("offer_kind"), FieldPanel("partner")]),
+        FieldPanel("body"),
+    ]
+    search_fields = [*SitePage.search_fields, index.SearchField("body")]
+
+    parent_page_types = ["content.HomePage"]
+    subpage_types: list[str] = []
+
+    class Meta:
+        verbose_name = _("offer page")
+        verbose_name_plural = _("offer pages")
+
+    def get_offers(self) -> list[Any]:
+        return selectors.offer_list_bookable(kind=self.offer_kind, partner_id=self.partner_id)
+
+    def get_context(self, request: HttpRequest, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context(request, *args, **kwargs)
+        offers = self.get_offers()
+        for offer in offers:
+            offer.book_url = offer_book_url(offer.slug)
+            offer.price_euros = offer.price_cents / 100
+        context["offers"] = offers
+        return context
+
+
+def offer_book_url(slug: str) -> str:
+    """The booking page of an offer, in the reader's language. The booking pages live at
+    /<lang>/book/<slug>/; the address is written out if their URLs are not installed."""
+    from django.urls import NoReverseMatch, reverse
+    from django.utils import translation
+
+    try:
+        return reverse("bookings:offer-detail", kwargs={"slug": slug})
+    except NoReverseMatch:
+        return f"/{translation.get_language() or settings.LANGUAGE_CODE}/book/{slug}/"
+
+
+class PartnerPage(SitePage):
+    """A partner's own page in the directory. The partner's staff may write it (each partner's
+    Wagtail group can edit its page only) and submit it; a moderator of the tourist office
+    publishes it (``content.services.partner_page_editors_ensure``)."""
+
+    partner = models.ForeignKey(
+        "partners.Partner",
+        verbose_name=_("partner"),
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    body = StreamField(BaseStreamBlock(), verbose_name=_("body"), blank=True)
+
+    # Staff of a partner may change their words, not which partner the page is about: the field
+    # shows only to those holding "choose_partner" (the tourist office's editors and moderators).
+    content_panels = [
+        FieldPanel("partner", permission="content.choose_partner"),
+        *SitePage.content_panels,
+        FieldPanel("body"),
+    ]
+    search_fields = [*SitePage.search_fields, index.SearchField("body")]
+
+    parent_page_types = ["content.PartnerDirectoryPage"]
+    subpage_types: list[str] = []
+
+    class Meta:
+        verbose_name = _("partner page")
+        verbose_name_plural = _("partner pages")
+        permissions = [("choose_partner", _("Can choose the partner a partner page is about"))]
+
+    def clean(self) -> None:
+        super().clean()
+        # One page per partner and language (a constraint cannot span the page table's locale).
+        others = PartnerPage.objects.filter(partner_id=self.partner_id, locale_id=self.locale_id)
+        if self.partner_id and others.exclude(pk=self.pk).exists():
+            raise ValidationError({"partner": _("This partner has a page in this language.")})
+
+
+class NewsletterSignup(models.Model):
+    """A newsletter signup waiting for (or past) its double opt-in confirmation.
+
+    The form's evidence (page, wording shown, address, browser) is kept here until the person
+    clicks the link in the confirmation email. Only then is the address resolved to a guest and
+    the consent granted in the ledger (``destination.services.consent``), proved by the click and
+    carrying this evidence: an address someone typed is never attached to a profile, nor used,
+    before its owner confirms. Unconfirmed signups are deleted once their link has expired.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Waiting for confirmation")
+        CONFIRMED = "confirmed", _("Confirmed")
+
+    email = models.EmailField(_("email address"), max_length=254)
+    # Lower-cased: at most one pending signup per address, so repeats update it.
+    email_normalized = models.CharField(max_length=254, editable=False)
+    language = models.CharField(_("language"), max_length=8)
+    interests = models.JSONField(_("interests"), default=list, blank=True)
+    status = models.CharField(
+        _("status"), max_length=16, choices=Status.choices, default=Status.PENDING
+    )
+    wording = models.ForeignKey(
+        "destination.ConsentWording",
+        verbose_name=_("wording shown"),
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    page_url = models.CharField(_("page"), max_length=500, blank=True)
+    ip_address = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    user_agent = models.CharField(_("browser"), max_length=300, blank=True)
+    guest = models.ForeignKey(
+        "destination.Guest",
+        verbose_name=_("guest"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="newsletter_signups",
+    )
+    proof = models.ForeignKey(
+        "destination.ConsentProof",
+        verbose_name=_("consent proof"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("signed up at"), auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    # The task sends when a confirmation was requested after the last one it sent: idempotent.
+    confirmation_requested_at = models.DateTimeField(null=True, blank=True)
+    confirmation_sent_at = models.DateTimeField(null=True, blank=True)
+    confirmed_at = models.DateTimeField(_("confirmed at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("newsletter signup")
+        verbose_name_plural = _("newsletter signups")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["email_normalized"],
+                condition=models.Q(status="pending"),
+                name="newsletter_signup_one_pending",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email} ({self.status})"
+
+
+# --- Per-language texts of the brand ---------------------------------------------------------
+
+
+@register_setting(icon="doc-full")
+class WebsiteTexts(BaseGenericSetting, ClusterableModel):
+    """Brand texts that differ per language. The brand itself (name, logo, colours, default
+    legal footer) is the ``Destination`` setting; a language without a text here uses it."""
+
+    panels = [InlinePanel("legal_footers", label=_("Legal footer per language"))]
+
+    class Meta:
+        verbose_name = _("website texts")
+
+
+class LegalFooter(Orderable):
+    texts = ParentalKey(WebsiteTexts, on_delete=models.CASCADE, related_name="legal_footers")
+    language = models.CharField(_("language"), max_length=8, choices=settings.LANGUAGES)
+    text = models.TextField(
+        _("legal footer"), help_text=_("Shown at the foot of the website and of emails.")
+    )
+
+    panels = [FieldPanel("language"), FieldPanel("text")]
+
+    class Meta(Orderable.Meta):
+        verbose_name = _("legal footer")
+        constraints = [
+            models.UniqueConstraint(fields=["texts", "language"], name="legal_footer_per_language")
+        ]
+
+    def __str__(self) -> str:
+        return self.language
+
+
+LEGAL_FOOTERS_CACHE_KEY = "content:legal-footers"
+
+
+def legal_footer_for(language: str | None, request: HttpRequest | None = None) -> str:
+    """The legal footer in ``language``, else the brand's default (``Destination``). The texts
+    are cached (every page's footer shows one) and dropped from the cache when edited."""
+    from django.core.cache import cache
+
+    from destination.models import Destination
+
+    texts = cache.get(LEGAL_FOOTERS_CACHE_KEY)
+    if texts is None:
+        texts = {footer.language: footer.text for footer in LegalFooter.objects.all()}
+        cache.set(LEGAL_FOOTERS_CACHE_KEY, texts, 60 * 60)
+    text = texts.get(language or "")
+    if text:
+        return text
+    return Destination.load(request_or_site=request).legal_footer
+
+
+def legal_footers_forget(**kwargs: Any) -> None:
+    from django.core.cache import cache
+
+    cache.delete(LEGAL_FOOTERS_CACHE_KEY)

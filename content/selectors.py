@@ -66,3 +66,39 @@ def partner_list_by_kind() -> list[tuple[str, list[Partner]]]:
         groups.setdefault(partner.kind, []).append(partner)
     labels = dict(Partner.Kind.choices)
     return [(labels[kind], groups[kind]) for kind in Partner.Kind.values if kind in groups]
+
+
+def offer_list_bookable(*, kind: str = "", partner_id: int | None = None, limit: int = 12) -> list:
+    """Published offers of active partners with seats left in an upcoming session, soonest
+    first: one query, each offer annotated with ``seats_left`` (over its upcoming sessions)
+    and ``next_starts_at`` (its next session with a seat left)."""
+    from django.db.models import F, IntegerField, OuterRef, Subquery, Sum
+    from django.db.models.functions import Coalesce
+
+    from bookings.models import Offer, Session
+
+    upcoming = Session.objects.filter(offer=OuterRef("pk"), starts_at__gt=timezone.now())
+    seats = (
+        upcoming.order_by()
+        .values("offer")
+        .annotate(left=Sum(F("capacity") - F("seats_taken")))
+        .values("left")[:1]
+    )
+    next_open = (
+        upcoming.filter(seats_taken__lt=F("capacity")).order_by("starts_at").values("starts_at")
+    )[:1]
+    offers = Offer.objects.filter(is_published=True, partner__is_active=True)
+    if kind:
+        offers = offers.filter(kind=kind)
+    if partner_id:
+        offers = offers.filter(partner_id=partner_id)
+    offers = (
+        offers.annotate(
+            seats_left=Coalesce(Subquery(seats, output_field=IntegerField()), 0),
+            next_starts_at=Subquery(next_open),
+        )
+        .filter(seats_left__gt=0, next_starts_at__isnull=False)
+        .select_related("partner")
+        .order_by("next_starts_at", "pk")
+    )
+    return list(offers[:limit])

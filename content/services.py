@@ -6,6 +6,8 @@ from __future__ import annotations
 import html
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.auth.models import Group, Permission
@@ -23,12 +25,16 @@ from wagtail.models import (
     WorkflowPage,
 )
 from wagtail_localize.models import (
+    LocaleSynchronization,
     StringSegment,
     StringTranslation,
     Translation,
     TranslationSource,
 )
 from wagtail_localize.strings import StringValue
+
+if TYPE_CHECKING:
+    from partners.models import Partner
 
 logger = logging.getLogger(__name__)
 
@@ -50,11 +56,22 @@ GLOBAL_PERMISSIONS = [
 
 
 def locales_ensure() -> dict[str, Locale]:
-    """One Wagtail locale per content language (en, fr)."""
-    return {
+    """One Wagtail locale per content language (en, fr), each other language's tree synchronised
+    from the default one (wagtail-localize's "sync from"): a page created in the English tree in
+    the admin appears at once in the French tree, as an alias showing the English text, until a
+    translator translates it (wagtail-localize then turns the alias into the translation)."""
+    locales = {
         code: Locale.objects.get_or_create(language_code=code)[0]
         for code, _name in settings.WAGTAIL_CONTENT_LANGUAGES
     }
+    source = locales.get(settings.LANGUAGE_CODE)
+    if source is not None:
+        for code, locale in locales.items():
+            if code != settings.LANGUAGE_CODE:
+                LocaleSynchronization.objects.get_or_create(
+                    locale=locale, defaults={"sync_from": source}
+                )
+    return locales
 
 
 @transaction.atomic
@@ -81,7 +98,7 @@ def editorial_groups_ensure() -> dict[str, Group]:
             GroupCollectionPermission.objects.get_or_create(
                 group=group, collection=root_collection, permission=permission
             )
-        for app_label, codename in GLOBAL_PERMISSIONS:
+        for app_label, codename in [*GLOBAL_PERMISSIONS, ("content", "choose_partner")]:
             group.permissions.add(
                 Permission.objects.get(content_type__app_label=app_label, codename=codename)
             )
@@ -92,6 +109,64 @@ def editorial_groups_ensure() -> dict[str, Group]:
         if workflow is not None:
             WorkflowPage.objects.create(page=root, workflow=workflow)
     return groups
+
+
+PARTNER_GROUP_PREFIX = "Partner editors: "
+
+
+@transaction.atomic
+def partner_page_editors_ensure(*, partner: Partner) -> Group | None:
+    """The Wagtail group of one partner's staff: they may edit that partner's pages (every
+    language) and nothing else, and may not publish. Saving gives a draft, "Submit for
+    moderation" sends it through the moderation workflow on the tree's root, and a moderator
+    of the tourist office publishes it.
+
+    Safe to run again: the group's page rights and members are set to exactly the partner's
+    pages and its active staff (someone who left loses access). Returns None for a partner
+    without a page and without a group."""
+    from content.models import PartnerPage
+    from destination.models import User
+
+    name = f"{PARTNER_GROUP_PREFIX}{partner.slug}"[:150]
+    pages = list(PartnerPage.objects.filter(partner=partner))
+    group = Group.objects.filter(name=name).first()
+    if group is None:
+        if not pages:
+            return None
+        group = Group.objects.create(name=name)
+    change_page = Permission.objects.get(
+        content_type__app_label="wagtailcore", codename="change_page"
+    )
+    for page in pages:
+        GroupPagePermission.objects.get_or_create(group=group, page=page, permission=change_page)
+    GroupPagePermission.objects.filter(group=group).exclude(
+        page__in=[page.pk for page in pages]
+    ).delete()
+    group.permissions.add(
+        Permission.objects.get(content_type__app_label="wagtailadmin", codename="access_admin")
+    )
+    # Pictures for their page: they choose from, and add to, their own collection only.
+    collection = _partner_collection(partner)
+    for codename in IMAGE_PERMISSIONS:
+        permission = Permission.objects.get(
+            content_type__app_label="wagtailimages", codename=codename
+        )
+        GroupCollectionPermission.objects.get_or_create(
+            group=group, collection=collection, permission=permission
+        )
+    group.user_set.set(
+        User.objects.filter(
+            memberships__partner=partner, memberships__is_active=True, is_active=True
+        )
+    )
+    return group
+
+
+def _partner_collection(partner: Partner) -> Collection:
+    root = Collection.get_first_root_node()
+    name = f"Partner: {partner.name}"[:255]
+    existing = root.get_children().filter(name=name).first()
+    return existing or root.add_child(name=name)
 
 
 def image_import(path: Path, title: str) -> object:
@@ -106,20 +181,39 @@ def image_import(path: Path, title: str) -> object:
     return image
 
 
+def site_address_from_settings() -> tuple[str, int]:
+    """The public site's hostname and port, from WAGTAILADMIN_BASE_URL (the deployment's public
+    address, e.g. https://www.example.com)."""
+    parts = urlsplit(settings.WAGTAILADMIN_BASE_URL)
+    default_port = 443 if parts.scheme == "https" else 80
+    return parts.hostname or "localhost", parts.port or default_port
+
+
 @transaction.atomic
 def site_root_set(home: Page) -> Site:
     """Makes ``home`` the default site's root and deletes Wagtail's placeholder welcome page."""
     site = Site.objects.filter(is_default_site=True).first()
+    hostname, port = site_address_from_settings()
     if site is None:
         site = Site.objects.create(
-            hostname="localhost", port=80, root_page=home, is_default_site=True
+            hostname=hostname, port=port, root_page=home, is_default_site=True
         )
+    elif (site.hostname, site.port) == ("localhost", 80):
+        # Wagtail's placeholder address: canonical links, og:url and links in emails are built
+        # from the Site, so give it the public address (editors may change it in Settings > Sites).
+        site.hostname, site.port = hostname, port
     previous = site.root_page
     site.root_page = home
     site.site_name = home.title
     site.save()
-    if previous.pk != home.pk and type(previous.specific) is Page and not previous.get_children():
-        previous.delete()
+    if previous.pk != home.pk and type(previous.specific) is Page:
+        # With the French tree synced from English, the placeholder has a French alias too.
+        placeholders = Page.objects.filter(
+            translation_key=previous.translation_key, content_type=previous.content_type
+        ).order_by("-pk")
+        for placeholder in placeholders:
+            if placeholder.pk != home.pk and not placeholder.get_children().exists():
+                placeholder.delete()
     return site
 
 

@@ -14,3 +14,19 @@ def publish_scheduled_pages_task() -> None:
     schedules this task (CELERY_BEAT_SCHEDULE), so scheduled publishing needs no cron.
     """
     call_command("publish_scheduled")
+
+
+@shared_task(name="content.tasks.newsletter_confirmation_send_task")
+def newsletter_confirmation_send_task(signup_id: int) -> None:
+    """Sends a requested double opt-in email; a repeat of the same request sends nothing."""
+    from content.newsletter import newsletter_confirmation_send
+
+    newsletter_confirmation_send(signup_id=signup_id)
+
+
+@shared_task(name="content.tasks.newsletter_signups_expire_task")
+def newsletter_signups_expire_task() -> None:
+    """Deletes unconfirmed signups whose confirmation link has expired."""
+    from content.newsletter import newsletter_signups_expire
+
+    newsletter_signups_expire()

@@ -31,6 +31,7 @@ urlpatterns += i18n_patterns(
     path("book/", include("bookings.urls")),
     path("portal/bookings/", include("bookings.desk_urls")),
     path("portal/", include("partners.portal.urls")),
+    path("", include("content.urls")),
     path("", include(wagtail_urls)),
     prefix_default_language=True,
 )

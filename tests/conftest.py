@@ -28,33 +28,7 @@ def _redis_missing() -> str | None:
     return None
 
 
-def _restore_migration_data_for_transactional_tests(items: list[pytest.Item]) -> None:
-    """A transactional test (real threads, the live server of the browser tests) ends with a
-    flush, which also deletes what the migrations created: Wagtail's root page, collection and
-    site, the default sharing rules, the consent purposes. With serialized rollback each of
-    them starts from that data again, whatever ran before it."""
-    from pytest_django.fixtures import validate_django_db
-
-    for item in items:
-        marker = item.get_closest_marker("django_db")
-        if marker is None:
-            continue
-        transaction, reset_sequences, databases, serialized, apps = validate_django_db(marker)
-        if transaction and not serialized:
-            item.add_marker(
-                pytest.mark.django_db(
-                    transaction=True,
-                    reset_sequences=reset_sequences,
-                    databases=databases,
-                    serialized_rollback=True,
-                    available_apps=apps,
-                ),
-                append=False,
-            )
-
-
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    _restore_migration_data_for_transactional_tests(items)
     for item in items:
         if "/tests/e2e/" in str(item.path):
             item.add_marker(pytest.mark.e2e)

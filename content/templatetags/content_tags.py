@@ -141,7 +141,50 @@ def x_default_link(links: list[LanguageLink]) -> LanguageLink | None:
 
 @register.filter
 def absolute_url(url: str, request: HttpRequest | None) -> str:
-    """Open Graph wants absolute addresses; renditions give paths under MEDIA_URL."""
-    if not url or request is None or url.startswith(("http://", "https://")):
+    """Open Graph wants absolute addresses; renditions give paths under MEDIA_URL. The base is
+    the Wagtail Site's hostname and port, like canonical links, not the request's Host header."""
+    if not url or url.startswith(("http://", "https://")):
         return url
-    return request.build_absolute_uri(url)
+    site = Site.find_for_request(request) if request is not None else None
+    if site is None:
+        site = Site.objects.filter(is_default_site=True).first()
+    if site is None:
+        return url
+    return site.root_url.rstrip("/") + url
+
+
+@register.simple_tag(takes_context=True)
+def newsletter_signup_form(context: template.Context, variant: str = "footer") -> dict[str, Any]:
+    """An empty signup form for the footer or a signup block, with the wording it shows. Ids
+    carry the variant (and a counter for blocks) so two forms on one page stay distinct."""
+    from content.forms import NewsletterSignupForm
+    from content.newsletter import newsletter_wording
+
+    counter = context.render_context.get("newsletter_forms", 0) + 1
+    context.render_context["newsletter_forms"] = counter
+    language = translation.get_language() or settings.LANGUAGE_CODE
+    wording = newsletter_wording(language)
+    page = _current_page(context)
+    form = NewsletterSignupForm(
+        auto_id=f"nl-{variant}-{counter}-%s",
+        initial={
+            "language": language,
+            "wording": wording.pk,
+            "page": page.pk if page is not None and page.pk else None,
+        },
+    )
+    return {"form": form, "wording": wording}
+
+
+@register.simple_tag(takes_context=True)
+def legal_footer(context: template.Context) -> str:
+    """The legal footer in the reader's language, else the brand's default one."""
+    from content.models import legal_footer_for
+
+    request: HttpRequest | None = context.get("request")
+    return legal_footer_for(translation.get_language(), request=request)
+
+
+@register.filter
+def get_item(mapping: dict, key: Any) -> Any:
+    return mapping.get(key) if mapping else None

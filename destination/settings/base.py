@@ -82,7 +82,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.locale.LocaleMiddleware",
+    "content.middleware.LocaleMiddleware",  # Django's, without redirecting 404s to /en/
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -184,6 +184,14 @@ EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "hello@destination.example")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
+# The cache (rate limits, short-lived lookups): Redis when CACHE_URL says so, else per process.
+CACHE_URL = os.environ.get("CACHE_URL", "")
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+    if CACHE_URL
+    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+}
+
 # Celery: a filesystem broker needs no server (a real worker still runs); Redis in production.
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")
 CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND", "")
@@ -219,6 +227,10 @@ CELERY_BEAT_SCHEDULE = {
     "content-publish-scheduled": {
         "task": "content.tasks.publish_scheduled_pages_task",
         "schedule": 60 * 5,
+    },
+    "content-newsletter-signups-expire": {
+        "task": "content.tasks.newsletter_signups_expire_task",
+        "schedule": 60 * 60,
     },
     # Bookings: release card holds whose 15 minutes ran out; request, remind and flag balances.
     "bookings-expire-holds": {"task": "bookings.tasks.booking_holds_expire_task", "schedule": 60},

@@ -12,7 +12,9 @@ from content.models import (
     EventIndexPage,
     EventPage,
     HomePage,
+    OfferPage,
     PartnerDirectoryPage,
+    PartnerPage,
     StoryIndexPage,
     StoryPage,
     Theme,
@@ -23,8 +25,14 @@ class PageTreeRulesTests(WagtailPageTestCase):
     def test_home_page_sits_at_the_root_and_holds_the_sections(self):
         self.assertAllowedParentPageTypes(HomePage, {Page})
         self.assertAllowedSubpageTypes(
-            HomePage, {StoryIndexPage, EventIndexPage, PartnerDirectoryPage}
+            HomePage, {StoryIndexPage, EventIndexPage, PartnerDirectoryPage, OfferPage}
         )
+
+    def test_partner_pages_live_in_the_directory_and_offer_pages_under_home(self):
+        self.assertAllowedParentPageTypes(PartnerPage, {PartnerDirectoryPage})
+        self.assertAllowedSubpageTypes(PartnerDirectoryPage, {PartnerPage})
+        self.assertAllowedParentPageTypes(OfferPage, {HomePage})
+        self.assertAllowedSubpageTypes(OfferPage, set())
 
     def test_stories_live_under_a_story_index_only(self):
         self.assertAllowedParentPageTypes(StoryPage, {StoryIndexPage})

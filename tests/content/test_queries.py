@@ -60,3 +60,34 @@ def test_story_index_costs_the_same_with_3_or_12_stories(client, demo_site):
 def test_french_pages_have_the_same_budget(client, demo_site):
     assert _count(client, "/fr/") <= HOME_PAGE_MAX_QUERIES
     assert _count(client, "/fr/recits/") <= STORY_INDEX_MAX_QUERIES
+
+
+# The signup page: the page frame (no page in context) plus the wording, cached after one view.
+NEWSLETTER_PAGE_MAX_QUERIES = 10
+PARTNER_PAGE_MAX_QUERIES = 15
+
+
+def test_newsletter_signup_page_query_budget(client, demo_site):
+    assert _count(client, "/en/newsletter/") <= NEWSLETTER_PAGE_MAX_QUERIES
+
+
+def test_partner_page_and_directory_query_budget(client, demo_site):
+    from content.models import PartnerPage
+    from tests.content.conftest import publish
+    from tests.factories import PartnerFactory
+
+    partners = [PartnerFactory() for _n in range(3)]
+    for partner in partners:
+        publish(
+            demo_site.directory,
+            PartnerPage(title=partner.name, slug=partner.slug, partner=partner),
+        )
+    page = PartnerPage.objects.get(partner=partners[0])
+    assert _count(client, page.url) <= PARTNER_PAGE_MAX_QUERIES
+    with_three = _count(client, demo_site.directory.url)
+    for partner in [PartnerFactory() for _n in range(5)]:
+        publish(
+            demo_site.directory,
+            PartnerPage(title=partner.name, slug=partner.slug, partner=partner),
+        )
+    assert _count(client, demo_site.directory.url) == with_three

@@ -20,9 +20,11 @@ from content.models import (
     EventIndexPage,
     EventPage,
     HomePage,
+    LegalFooter,
     PartnerDirectoryPage,
     StoryIndexPage,
     StoryPage,
+    WebsiteTexts,
 )
 from content.services import (
     editorial_groups_ensure,
@@ -159,7 +161,7 @@ def build_site(*, story_count: int | None = None) -> HomePage:
     )
     today = timezone.localdate()
     for story in text.STORIES[:story_count]:
-        body, pairs = builder.stream(story.body)
+        body, pairs = builder.stream([*story.body, text.STORY_SIGNUP])
         builder.add(
             story_index,
             StoryPage(
@@ -247,3 +249,7 @@ def _brand_defaults(builder: _Builder) -> None:
         setattr(brand, name, defaults[name])
     if changed:
         brand.save()
+    # The French legal footer; English readers get the brand's default one above.
+    texts = WebsiteTexts.load()
+    if not texts.legal_footers.filter(language="fr").exists():
+        LegalFooter.objects.create(texts=texts, language="fr", text=text.LEGAL_FOOTER_FR)

@@ -1,0 +1,405 @@
+"""Newsletter signup with double opt-in: the services behind the footer form and the signup block.
+
+1. ``newsletter_signup_request`` keeps the form's evidence in one pending ``NewsletterSignup``
+   per address (a repeat updates it) and asks for a confirmation email, at most once per
+   ``RESEND_WINDOW`` per address. Each IP address may sign up ``IP_LIMIT`` times per
+   ``IP_WINDOW`` (counted in the cache); over that, nothing is stored.
+2. The email carries a signed link that expires after ``CONFIRM_MAX_AGE``.
+3. ``newsletter_signup_confirm`` (the person's click) resolves the address to a guest, marks the
+   address verified, adds the interests, and grants the newsletter consent in the ledger, proved
+   by the click and carrying the form's evidence (page, wording version, time, address).
+
+The consent is active only from step 3: before it, no guest row, no ledger entry, no use.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from typing import Any
+
+from django.conf import settings
+from django.core import signing
+from django.core.cache import cache
+from django.core.mail import EmailMultiAlternatives
+from django.db import IntegrityError, transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from wagtail.models import Site
+
+from content.models import NewsletterSignup, Theme, legal_footer_for
+from destination.consent_selectors import consent_is_granted
+from destination.models import (
+    Channel,
+    ConsentProof,
+    ConsentWording,
+    Destination,
+    Guest,
+    GuestEmail,
+    Purpose,
+    Tag,
+    TimelineEvent,
+)
+from destination.services.consent import (
+    consent_record,
+    consent_wording_create,
+    consent_wording_current,
+)
+from destination.services.resolution import PersonData, guest_resolve
+from destination.services.timeline import timeline_add
+
+CONFIRM_MAX_AGE = dt.timedelta(days=getattr(settings, "NEWSLETTER_CONFIRM_DAYS", 3))
+RESEND_WINDOW = dt.timedelta(minutes=getattr(settings, "NEWSLETTER_RESEND_MINUTES", 15))
+IP_LIMIT = getattr(settings, "NEWSLETTER_IP_LIMIT", 5)
+IP_WINDOW = dt.timedelta(minutes=getattr(settings, "NEWSLETTER_IP_WINDOW_MINUTES", 10))
+WORDING_CACHE_SECONDS = 300
+
+TOKEN_SALT = "content.newsletter.confirm"  # noqa: S105 (a signing salt, not a secret)
+
+DEFAULT_WORDING = gettext_lazy(
+    "I would like to receive the %(brand)s newsletter by email: stories, events and offers "
+    "from the destination. I can unsubscribe at any time with the link in every email."
+)
+
+
+class NewsletterError(Exception):
+    """The signup or its confirmation was refused; ``code`` says why, the message is for people."""
+
+    def __init__(self, message: str, *, code: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+# --- Wording ---------------------------------------------------------------------------------
+
+
+def newsletter_wording(language: str) -> ConsentWording:
+    """The current newsletter wording in ``language``; written from the default text the first
+    time. Cached briefly: the footer shows it on every page, and a wording is never edited (a
+    new version is a new row, picked up within ``WORDING_CACHE_SECONDS``)."""
+    key = f"content:newsletter:wording:{language}"
+    wording = cache.get(key)
+    if wording is not None:
+        return wording
+    wording = consent_wording_current(purpose=Purpose.NEWSLETTER, language=language)
+    if wording is None:
+        brand = Destination.load()
+        with translation.override(language):
+            text = str(DEFAULT_WORDING) % {"brand": brand.brand_name}
+        wording = consent_wording_create(purpose=Purpose.NEWSLETTER, language=language, text=text)
+    cache.set(key, wording, WORDING_CACHE_SECONDS)
+    return wording
+
+
+# --- Rate limits -----------------------------------------------------------------------------
+
+
+def _ip_allowed(ip_address: str | None) -> bool:
+    """Counts a signup from this address; False once it made ``IP_LIMIT`` in the window."""
+    if not ip_address:
+        return True
+    key = f"content:newsletter:ip:{ip_address}"
+    seconds = int(IP_WINDOW.total_seconds())
+    if cache.add(key, 1, seconds):
+        return True
+    try:
+        count = cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.add(key, 1, seconds)
+        return True
+    return count <= IP_LIMIT
+
+
+def _email_key(email_normalized: str) -> str:
+    digest = hashlib.sha256(email_normalized.encode()).hexdigest()[:32]
+    return f"content:newsletter:email:{digest}"
+
+
+# --- Signup ----------------------------------------------------------------------------------
+
+
+def newsletter_signup_request(
+    *,
+    email: str,
+    language: str,
+    interests: list[str],
+    wording: ConsentWording,
+    page_url: str = "",
+    ip_address: str | None = None,
+    user_agent: str = "",
+) -> tuple[NewsletterSignup, bool]:
+    """Record a signup awaiting confirmation; returns it and whether a confirmation email is
+    queued. Inputs come validated from ``NewsletterSignupForm``."""
+    if wording.purpose != Purpose.NEWSLETTER:
+        raise NewsletterError(_("This wording is for another purpose."), code="wording")
+    if not _ip_allowed(ip_address):
+        raise NewsletterError(
+            _("Too many signups from your connection. Please try again in a few minutes."),
+            code="rate_limited",
+        )
+    normalized = email.strip().lower()
+    fields: dict[str, Any] = {
+        "email": email.strip(),
+        "language": language,
+        "interests": sorted(set(interests) & set(Theme.values)),
+        "wording": wording,
+        "page_url": page_url[:500],
+        "ip_address": ip_address or None,
+        "user_agent": user_agent[:300],
+    }
+    with transaction.atomic():
+        signup = _pending_for_update(normalized)
+        if signup is None:
+            try:
+                with transaction.atomic():
+                    signup = NewsletterSignup.objects.create(email_normalized=normalized, **fields)
+            except IntegrityError:  # a simultaneous signup of the same address won
+                signup = _pending_for_update(normalized)
+                assert signup is not None
+        for name, value in fields.items():
+            setattr(signup, name, value)
+        now = timezone.now()
+        send = (
+            signup.confirmation_sent_at is None
+            or now - signup.confirmation_sent_at >= RESEND_WINDOW
+        ) and (
+            signup.confirmation_requested_at is None
+            or now - signup.confirmation_requested_at >= RESEND_WINDOW
+        )
+        # The cache also stops repeats whose transaction has not committed yet.
+        send = send and cache.add(_email_key(normalized), 1, int(RESEND_WINDOW.total_seconds()))
+        if send:
+            signup.confirmation_requested_at = now
+        signup.save()
+        if send:
+            from content.tasks import newsletter_confirmation_send_task
+
+            newsletter_confirmation_send_task.delay_on_commit(signup_id=signup.pk)
+    return signup, send
+
+
+def _pending_for_update(email_normalized: str) -> NewsletterSignup | None:
+    return (
+        NewsletterSignup.objects.select_for_update()
+        .filter(email_normalized=email_normalized, status=NewsletterSignup.Status.PENDING)
+        .first()
+    )
+
+
+# --- The confirmation email ------------------------------------------------------------------
+
+
+def newsletter_confirmation_token(signup: NewsletterSignup) -> str:
+    return signing.dumps({"s": signup.pk, "e": signup.email_normalized}, salt=TOKEN_SALT)
+
+
+def site_absolute_url(path: str) -> str:
+    """An absolute address on the public site: the default Wagtail Site's hostname and port, the
+    same base as canonical links, never a Host header."""
+    site = Site.objects.filter(is_default_site=True).first()
+    base = site.root_url if site else settings.WAGTAILADMIN_BASE_URL
+    return base.rstrip("/") + path
+
+
+def newsletter_confirmation_url(signup: NewsletterSignup) -> str:
+    with translation.override(signup.language):
+        path = reverse(
+            "content:newsletter_confirm", kwargs={"token": newsletter_confirmation_token(signup)}
+        )
+    return site_absolute_url(path)
+
+
+def newsletter_confirmation_message(signup: NewsletterSignup) -> EmailMultiAlternatives:
+    brand = Destination.load()
+    sender = settings.DEFAULT_FROM_EMAIL
+    if brand.default_sender_email:
+        name = (brand.default_sender_name or brand.brand_name).replace('"', "")
+        sender = f'"{name}" <{brand.default_sender_email}>'
+    with translation.override(signup.language):
+        context = {
+            "brand": brand,
+            "confirm_url": newsletter_confirmation_url(signup),
+            "valid_days": CONFIRM_MAX_AGE.days,
+            "signup": signup,
+            "legal_footer": legal_footer_for(signup.language),
+        }
+        subject = _("Confirm your subscription to the %(brand)s newsletter") % {
+            "brand": brand.brand_name
+        }
+        text = render_to_string("content/emails/newsletter_confirm.txt", context)
+        html = render_to_string("content/emails/newsletter_confirm.html", context)
+    message = EmailMultiAlternatives(
+        subject=" ".join(subject.split()), body=text, from_email=sender, to=[signup.email]
+    )
+    message.attach_alternative(html, "text/html")
+    return message
+
+
+def newsletter_confirmation_send(*, signup_id: int) -> bool:
+    """Send the confirmation email if one was requested since the last one sent. Safe to run
+    twice for one request: the second run finds it sent and does nothing."""
+    with transaction.atomic():
+        signup = NewsletterSignup.objects.select_for_update().filter(pk=signup_id).first()
+        if (
+            signup is None
+            or signup.status != NewsletterSignup.Status.PENDING
+            or signup.confirmation_requested_at is None
+            or (
+                signup.confirmation_sent_at is not None
+                and signup.confirmation_sent_at >= signup.confirmation_requested_at
+            )
+        ):
+            return False
+        newsletter_confirmation_message(signup).send()
+        signup.confirmation_sent_at = timezone.now()
+        signup.save(update_fields=["confirmation_sent_at", "updated_at"])
+    return True
+
+
+# --- Confirmation ----------------------------------------------------------------------------
+
+
+def newsletter_signup_from_token(token: str) -> NewsletterSignup:
+    """The signup a confirmation link names; NewsletterError "expired" or "invalid"."""
+    try:
+        data = signing.loads(token, salt=TOKEN_SALT, max_age=CONFIRM_MAX_AGE)
+    except signing.SignatureExpired:
+        raise NewsletterError(
+            _("This confirmation link has expired. Please sign up again."), code="expired"
+        ) from None
+    except (signing.BadSignature, ValueError, TypeError):
+        raise NewsletterError(_("This confirmation link is not valid."), code="invalid") from None
+    signup = NewsletterSignup.objects.filter(
+        pk=data.get("s"), email_normalized=data.get("e")
+    ).first()
+    if signup is None:
+        raise NewsletterError(_("This confirmation link is not valid."), code="invalid")
+    return signup
+
+
+@transaction.atomic
+def newsletter_signup_confirm(
+    *, token: str, ip_address: str | None = None, user_agent: str = ""
+) -> NewsletterSignup:
+    """The person clicked the link: resolve them to a guest and grant the newsletter consent.
+    A second click changes nothing."""
+    signup = newsletter_signup_from_token(token)
+    signup = NewsletterSignup.objects.select_for_update().get(pk=signup.pk)
+    if signup.status == NewsletterSignup.Status.CONFIRMED:
+        return signup
+    now = timezone.now()
+    result = guest_resolve(
+        PersonData(email=signup.email, language=signup.language),
+        source=Guest.Source.SIGNUP,
+        source_detail=_source_detail(signup),
+    )
+    guest = result.guest
+    if guest is None:
+        raise NewsletterError(_("This confirmation link is not valid."), code="invalid")
+    # The click proves the person reads this address.
+    GuestEmail.objects.filter(
+        guest=guest, email_normalized=signup.email_normalized, verified_at__isnull=True
+    ).update(verified_at=now)
+    if not guest.language:
+        Guest.objects.filter(pk=guest.pk).update(language=signup.language)
+    tags = _interest_tags(signup.interests)
+    if tags:
+        guest.tags.add(*tags)
+    proof: ConsentProof | None = None
+    if not consent_is_granted(guest=guest, purpose=Purpose.NEWSLETTER, channel=Channel.EMAIL):
+        proof = consent_record(
+            guest=guest,
+            purpose=Purpose.NEWSLETTER,
+            granted=True,
+            method=ConsentProof.Method.EMAIL_LINK,
+            channels=[Channel.EMAIL],
+            wording=signup.wording,
+            occurred_at=now,
+            evidence={
+                "double_opt_in": True,
+                "signup": signup.pk,
+                "page_url": signup.page_url,
+                "signed_up_at": signup.created_at.isoformat(),
+                "signup_ip": signup.ip_address,
+                "signup_user_agent": signup.user_agent,
+                "wording_version": signup.wording.version,
+                "wording_language": signup.wording.language,
+                "confirmed_ip": ip_address,
+                "confirmed_user_agent": user_agent[:300],
+            },
+        )
+    with translation.override(settings.LANGUAGE_CODE):
+        title = _("Signed up to the newsletter")
+    timeline_add(
+        guest=guest,
+        kind=TimelineEvent.Kind.SIGNUP,
+        occurred_at=now,
+        title=title,
+        data={"page_url": signup.page_url, "interests": signup.interests, "signup": signup.pk},
+        source=signup,
+    )
+    signup.status = NewsletterSignup.Status.CONFIRMED
+    signup.guest = guest
+    signup.proof = proof
+    signup.confirmed_at = now
+    signup.save(update_fields=["status", "guest", "proof", "confirmed_at", "updated_at"])
+    return signup
+
+
+def _source_detail(signup: NewsletterSignup) -> str:
+    return f"newsletter: {signup.page_url}"[:200]
+
+
+def _interest_tags(interests: list[str]) -> list[Tag]:
+    """Interests are the site's themes, kept as interest tags on the guest (slug = theme)."""
+    wanted = [value for value in interests if value in Theme.values]
+    if not wanted:
+        return []
+    existing = {tag.slug: tag for tag in Tag.objects.filter(slug__in=wanted)}
+    with translation.override(settings.LANGUAGE_CODE):
+        for value in wanted:
+            if value not in existing:
+                existing[value], _created = Tag.objects.get_or_create(
+                    slug=value,
+                    defaults={"name": str(Theme(value).label), "category": Tag.Category.INTEREST},
+                )
+    return [existing[value] for value in wanted]
+
+
+# --- Housekeeping, GDPR ----------------------------------------------------------------------
+
+
+def newsletter_signups_expire(*, now: dt.datetime | None = None) -> int:
+    """Delete unconfirmed signups whose link has expired: what an unknown person typed is kept
+    no longer than needed to confirm it."""
+    cutoff = (now or timezone.now()) - CONFIRM_MAX_AGE
+    deleted, _rows = NewsletterSignup.objects.filter(
+        status=NewsletterSignup.Status.PENDING, created_at__lt=cutoff
+    ).delete()
+    return deleted
+
+
+def newsletter_signups_export(guest: Guest) -> list[dict[str, Any]]:
+    return [
+        {
+            "email": s.email,
+            "language": s.language,
+            "interests": s.interests,
+            "status": s.status,
+            "page_url": s.page_url,
+            "ip_address": s.ip_address,
+            "user_agent": s.user_agent,
+            "wording": s.wording_id,
+            "signed_up_at": s.created_at.isoformat(),
+            "confirmed_at": s.confirmed_at.isoformat() if s.confirmed_at else None,
+        }
+        for s in NewsletterSignup.objects.filter(guest=guest).order_by("pk")
+    ]
+
+
+def newsletter_signups_erase(guest_ids: list[int]) -> dict[str, int]:
+    deleted, _rows = NewsletterSignup.objects.filter(guest_id__in=guest_ids).delete()
+    return {"content.NewsletterSignup": deleted}

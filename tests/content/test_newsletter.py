@@ -1,0 +1,331 @@
+"""Newsletter signup with double opt-in: the happy path, repeats, and hostile input."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from urllib.parse import urlsplit
+
+import pytest
+from django.core import mail, signing
+from django.core.cache import cache
+from django.utils import timezone
+from django.utils.html import escape
+
+from content import newsletter
+from content.models import NewsletterSignup, StoryPage
+from destination.consent_selectors import consent_is_granted
+from destination.models import (
+    Channel,
+    ConsentEvent,
+    ConsentProof,
+    ConsentWording,
+    Guest,
+    GuestEmail,
+    Purpose,
+    TimelineEvent,
+)
+from destination.registry import guest_erasers, guest_exporters
+from tests.content.conftest import build_site, publish
+from tests.factories import GuestEmailFactory
+
+pytestmark = pytest.mark.django_db
+
+SIGNUP_URL = "/en/newsletter/"
+LINK = re.compile(r"https?://[^\s\"<>]+/newsletter/confirm/[^\s\"<>]+/")
+
+
+def _form(**overrides) -> dict:
+    data = {
+        "email": "Lea.Martin@Mail.example",
+        "language": "en",
+        "interests": ["skiing", "family"],
+        "wording": newsletter.newsletter_wording("en").pk,
+        "website": "",
+    }
+    data.update(overrides)
+    return {key: value for key, value in data.items() if value is not None}
+
+
+@pytest.fixture
+def site(db):
+    """The site without its French tree (the slow part to build): signup needs no translation."""
+    return build_site(translate=False)
+
+
+@pytest.fixture
+def on_commit(django_capture_on_commit_callbacks):
+    """Runs the on-commit callbacks (the confirmation email task) as a real commit would."""
+    return lambda: django_capture_on_commit_callbacks(execute=True)
+
+
+@pytest.fixture
+def signup(client, on_commit):
+    def post(url: str = SIGNUP_URL, ip: str = "203.0.113.7", **overrides):
+        with on_commit():
+            return client.post(
+                url, _form(**overrides), REMOTE_ADDR=ip, HTTP_USER_AGENT="Firefox/140"
+            )
+
+    return post
+
+
+def _confirm_path(message) -> str:
+    return urlsplit(LINK.search(message.body).group(0)).path
+
+
+def test_signup_stores_a_pending_request_and_mails_a_link(client, site, signup):
+    response = signup()
+
+    assert response.status_code == 302
+    assert response["Location"] == "/en/newsletter/thanks/"
+    signup = NewsletterSignup.objects.get()
+    assert signup.status == NewsletterSignup.Status.PENDING
+    assert signup.email_normalized == "lea.martin@mail.example"
+    assert signup.interests == ["family", "skiing"]
+    assert signup.ip_address == "203.0.113.7"
+    # Nothing reaches the CRM before the owner of the address confirms it.
+    assert not Guest.objects.exists()
+    assert not ConsentEvent.objects.exists()
+    (message,) = mail.outbox
+    assert message.to == ["Lea.Martin@Mail.example"]
+    assert "Confirm your subscription" in message.subject
+    assert LINK.search(message.body)
+    assert LINK.search(message.alternatives[0][0])
+    # The link is built on the Site's address (canonical base), not the request's host.
+    assert LINK.search(message.body).group(0).startswith("http://localhost:8000/en/newsletter/")
+
+
+def test_confirming_resolves_the_guest_and_grants_the_consent_with_proof(client, site, signup):
+    story_page = site.add_stories(1)[0]
+    signup(page=story_page.pk)
+    path = _confirm_path(mail.outbox[0])
+
+    # Opening the link asks for a click: link scanners in mail systems must not subscribe.
+    page = client.get(path)
+    assert page.status_code == 200
+    assert "Confirm my subscription" in page.text
+    assert not Guest.objects.exists()
+
+    response = client.post(path, REMOTE_ADDR="198.51.100.4")
+    assert response.status_code == 200
+    assert "You are subscribed" in response.text
+
+    guest = Guest.objects.get()
+    assert guest.source == Guest.Source.SIGNUP
+    assert guest.language == "en"
+    assert {tag.slug for tag in guest.tags.all()} == {"skiing", "family"}
+    email = GuestEmail.objects.get(guest=guest)
+    assert email.email_normalized == "lea.martin@mail.example"
+    assert email.verified_at is not None
+    assert consent_is_granted(guest=guest, purpose=Purpose.NEWSLETTER, channel=Channel.EMAIL)
+
+    proof = ConsentProof.objects.get()
+    assert proof.method == ConsentProof.Method.EMAIL_LINK
+    assert proof.wording == newsletter.newsletter_wording("en")
+    assert proof.evidence["double_opt_in"] is True
+    assert proof.evidence["page_url"] == story_page.get_full_url()
+    assert proof.evidence["wording_version"] == proof.wording.version
+    assert proof.evidence["signup_ip"] == "203.0.113.7"
+    assert proof.evidence["confirmed_ip"] == "198.51.100.4"
+    request = NewsletterSignup.objects.get()
+    assert request.status == NewsletterSignup.Status.CONFIRMED
+    assert (request.guest, request.proof) == (guest, proof)
+    kinds = set(TimelineEvent.objects.filter(guest=guest).values_list("kind", flat=True))
+    assert {TimelineEvent.Kind.CONSENT, TimelineEvent.Kind.SIGNUP} <= kinds
+
+
+def test_a_second_click_changes_nothing(client, site, signup):
+    signup()
+    path = _confirm_path(mail.outbox[0])
+    client.post(path)
+    client.post(path)
+    assert Guest.objects.count() == 1
+    assert ConsentEvent.objects.count() == 1
+    assert TimelineEvent.objects.filter(kind=TimelineEvent.Kind.SIGNUP).count() == 1
+
+
+def test_repeated_signups_make_one_request_and_one_email_per_window(client, site, signup):
+    for interests in (["skiing"], ["family"], ["wellbeing"]):
+        assert signup(interests=interests).status_code == 302
+
+    request = NewsletterSignup.objects.get()
+    assert request.interests == ["wellbeing"]  # the latest answer wins
+    assert len(mail.outbox) == 1
+
+    # After the window, a new request sends a new email (the old link still works).
+    NewsletterSignup.objects.update(
+        confirmation_sent_at=timezone.now() - newsletter.RESEND_WINDOW,
+        confirmation_requested_at=timezone.now() - newsletter.RESEND_WINDOW,
+    )
+    cache.clear()
+    signup()
+    assert len(mail.outbox) == 2
+    assert NewsletterSignup.objects.count() == 1
+    client.post(_confirm_path(mail.outbox[0]))
+    assert ConsentEvent.objects.count() == 1
+
+
+def test_a_known_guest_is_matched_not_duplicated(client, site, signup):
+    known = GuestEmailFactory(email="lea.martin@mail.example").guest
+    signup()
+    client.post(_confirm_path(mail.outbox[0]))
+    assert Guest.objects.count() == 1
+    assert NewsletterSignup.objects.get().guest == known
+    assert consent_is_granted(guest=known, purpose=Purpose.NEWSLETTER, channel=Channel.EMAIL)
+
+
+def test_a_subscribed_guest_signing_up_again_gets_no_second_grant(client, site, signup):
+    signup()
+    client.post(_confirm_path(mail.outbox[0]))
+    cache.clear()
+    signup(interests=["gastronomy"])
+    client.post(_confirm_path(mail.outbox[1]))
+    assert ConsentEvent.objects.count() == 1
+    assert NewsletterSignup.objects.filter(status="confirmed").count() == 2
+    assert "gastronomy" in set(Guest.objects.get().tags.values_list("slug", flat=True))
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("email", "lea@mail.example\r\nBcc: victim@mail.example", "Enter a valid email address."),
+        ("email", "lea@mail.example\nSubject: spam", "Enter a valid email address."),
+        ("email", "x" * 5000 + "@mail.example", "Enter a valid email address."),
+        ("email", "not-an-address", "Enter a valid email address."),
+        ("email", "", "This field is required."),
+        ("website", "http://spam.example", "must stay empty"),
+        ("language", "xx", "Select a valid choice."),
+        ("interests", ["skiing", "casino"], "Select a valid choice."),
+        ("wording", "999999", "wording changed"),
+    ],
+)
+def test_hostile_input_gets_a_field_error_and_stores_nothing(
+    client, site, signup, field, value, message
+):
+    response = signup(**{field: value})
+
+    assert response.status_code == 400
+    assert message in response.text
+    assert response.context["form"].errors.get(field)
+    assert not NewsletterSignup.objects.exists()
+    assert not Guest.objects.exists()
+    assert mail.outbox == []
+
+
+def test_a_wording_of_another_purpose_is_refused(client, site, signup):
+    other = ConsentWording.objects.create(
+        purpose=Purpose.PROFILING, version="v1", language="en", text="Profiling."
+    )
+    response = signup(wording=str(other.pk))
+    assert response.status_code == 400
+    assert not NewsletterSignup.objects.exists()
+
+
+def test_a_huge_unexpected_field_is_refused(client, site, signup):
+    response = client.post(SIGNUP_URL, {**_form(), "junk": "y" * 10_000})
+    assert response.status_code == 400
+    assert "far too long" in response.text
+    assert not NewsletterSignup.objects.exists()
+
+
+def test_one_address_may_sign_up_a_few_times_then_is_refused(client, site, signup):
+    for n in range(newsletter.IP_LIMIT):
+        assert signup(email=f"person{n}@mail.example").status_code == 302
+    response = signup(email="one-too-many@mail.example")
+    assert response.status_code == 429
+    assert "Too many signups" in response.text
+    assert not NewsletterSignup.objects.filter(email_normalized="one-too-many@mail.example")
+    # Another connection is not affected.
+    assert signup(ip="192.0.2.50", email="other@mail.example").status_code == 302
+
+
+def test_expired_and_forged_links_do_nothing(client, site, signup):
+    signup()
+    request = NewsletterSignup.objects.get()
+    path = _confirm_path(mail.outbox[0])
+
+    forged = path.replace(path.split("/")[-2], path.split("/")[-2][:-3] + "abc")
+    response = client.post(forged)
+    assert response.status_code == 400
+    assert "not valid" in response.text
+
+    with pytest.raises(newsletter.NewsletterError) as error:
+        signing_time = timezone.now() - newsletter.CONFIRM_MAX_AGE - dt.timedelta(minutes=1)
+        old = signing.TimestampSigner(salt=newsletter.TOKEN_SALT)
+        old.timestamp = lambda: signing.b62_encode(int(signing_time.timestamp()))
+        token = old.sign_object({"s": request.pk, "e": request.email_normalized})
+        newsletter.newsletter_signup_confirm(token=token)
+    assert error.value.code == "expired"
+    response = client.post(f"/en/newsletter/confirm/{token}/")
+    assert response.status_code == 400
+    assert "expired" in response.text
+    assert not Guest.objects.exists()
+    assert not ConsentEvent.objects.exists()
+
+
+def test_the_confirmation_task_sends_once_per_request(site, on_commit):
+    with on_commit():
+        request, queued = newsletter.newsletter_signup_request(
+            email="sam@mail.example",
+            language="fr",
+            interests=[],
+            wording=newsletter.newsletter_wording("fr"),
+        )
+    assert queued
+    assert len(mail.outbox) == 1  # eager Celery ran the task on commit
+    assert not newsletter.newsletter_confirmation_send(signup_id=request.pk)
+    assert len(mail.outbox) == 1
+    # In the newsletter's language, with a French link.
+    assert "Confirmez" in mail.outbox[0].subject
+    assert "/fr/newsletter/confirm/" in mail.outbox[0].body
+
+
+def test_unconfirmed_signups_are_deleted_when_their_link_expires(client, site, signup):
+    signup(email="old@mail.example")
+    signup(email="kept@mail.example")
+    client.post(_confirm_path(mail.outbox[1]))
+    NewsletterSignup.objects.update(created_at=timezone.now() - newsletter.CONFIRM_MAX_AGE * 2)
+    assert newsletter.newsletter_signups_expire() == 1
+    assert list(NewsletterSignup.objects.values_list("email_normalized", flat=True)) == [
+        "kept@mail.example"
+    ]
+
+
+def test_signups_are_in_the_gdpr_export_and_erased_with_the_guest(client, site, signup):
+    signup()
+    client.post(_confirm_path(mail.outbox[0]))
+    guest = Guest.objects.get()
+    exported = guest_exporters()["newsletter_signups"](guest)
+    assert exported[0]["email"] == "Lea.Martin@Mail.example"
+    for eraser in guest_erasers():
+        eraser([guest.pk])
+    assert not NewsletterSignup.objects.exists()
+
+
+def test_the_signup_block_and_the_footer_form_on_a_story(client, site, signup):
+    story = publish(
+        site.story_index,
+        StoryPage(
+            title="Signup story",
+            slug="signup-story",
+            theme="family",
+            date=timezone.localdate(),
+            body=[{"type": "newsletter_signup", "value": {"title": "Stay in touch", "text": "Hi"}}],
+        ),
+    )
+    html = client.get(story.url).text
+    assert "Stay in touch" in html
+    assert html.count('action="/en/newsletter/"') == 2  # the block and the footer
+    assert f'name="page" value="{story.pk}"' in html
+    assert 'id="nl-block-1-email"' in html and 'id="nl-footer-1-email"' in html
+    wording = newsletter.newsletter_wording("en")
+    assert f'name="wording" value="{wording.pk}"' in html
+    assert wording.text in html
+
+
+def test_the_signup_page_shows_the_form_in_french(client, site, signup):
+    response = client.get("/fr/newsletter/")
+    assert response.status_code == 200
+    assert escape(newsletter.newsletter_wording("fr").text) in response.text
+    assert "Je souhaite recevoir" in response.text

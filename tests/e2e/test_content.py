@@ -1,0 +1,179 @@
+"""The website in a real browser: an editor publishes a story from Wagtail's admin and it reaches
+both language trees; a visitor signs up from a story and confirms by the emailed link. Also takes
+the README's screenshots of the home page and a story, at desktop and phone widths."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.contrib.contenttypes.models import ContentType
+from django.core import mail
+from django.core.cache import cache
+from django.core.management import call_command
+from django.utils.text import slugify
+from playwright.sync_api import Page as Browser
+from playwright.sync_api import expect
+from wagtail.models import Collection, Locale, Page, Site
+
+from content.models import NewsletterSignup, StoryIndexPage, StoryPage
+from content.services import editorial_groups_ensure, locales_ensure, page_translate
+from destination.consent_selectors import consent_is_granted
+from destination.models import Channel, Guest, Purpose
+from tests.e2e.conftest import PHONE
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def seeded_site(live_server, page: Browser, settings):
+    """The demo site (a few stories), with the Site's address set to the live server's, as a
+    deployment sets it to its public address: canonical links and emailed links use it.
+
+    Transactional tests flush what data migrations created (Wagtail's root page and root
+    collection, locales), so the fixture puts those back first."""
+    cache.clear()
+    # Permissions that Wagtail's and wagtail-localize's migrations create (not post_migrate).
+    for app_label, model, codename, name in [
+        ("wagtailadmin", "admin", "access_admin", "Can access Wagtail admin"),
+        ("wagtail_localize", "translation", "submit_translation", "Can submit translations"),
+    ]:
+        content_type, _created = ContentType.objects.get_or_create(app_label=app_label, model=model)
+        Permission.objects.get_or_create(
+            content_type=content_type, codename=codename, defaults={"name": name}
+        )
+    locales_ensure()
+    if Page.get_first_root_node() is None:
+        Page.add_root(instance=Page(title="Root", slug="root", locale=Locale.get_default()))
+    if Collection.get_first_root_node() is None:
+        Collection.add_root(name="Root")
+    call_command("seed_content", stories=4, verbosity=0)
+    address = urlsplit(live_server.url)
+    Site.objects.filter(is_default_site=True).update(hostname=address.hostname, port=address.port)
+    yield
+    cache.clear()
+
+
+def test_an_editor_publishes_a_story_that_reaches_both_language_trees(
+    live_server, page: Browser, seeded_site
+):
+    editor = UserFactory(email="camille@destination.example", first_name="Camille")
+    editor.groups.add(editorial_groups_ensure()["Moderators"])
+    editor.user_permissions.add(Permission.objects.get(codename="access_admin"))
+    index = StoryIndexPage.objects.get(locale__language_code="en")
+
+    page.goto(f"{live_server.url}/cms/login/")
+    page.fill("input[name=username]", editor.email)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    expect(page).to_have_url(re.compile(r"/cms/$"))
+
+    page.goto(f"{live_server.url}/cms/pages/add/content/storypage/{index.pk}/")
+    title = "Night skiing under the full moon"
+    page.fill("#id_title", title)
+    page.fill("#id_intro", "Floodlights off, headlamps on: the pistes at midnight.")
+    page.select_option("#id_theme", "skiing")
+    page.fill("#id_date", "2026-11-20")
+    page.fill("#id_author_name", "Camille")
+    page.get_by_role("button", name="Insert a block").first.click()
+    page.get_by_role("option", name="Paragraph").click()
+    editor_box = page.locator(".Draftail-Editor [contenteditable=true]").first
+    editor_box.click()
+    editor_box.type("The moon rose over the ridge as the last chairlift stopped.")
+    expect(editor_box).to_contain_text("The moon rose over the ridge")
+    # Draftail writes its content to the form's hidden input after a short debounce.
+    page.wait_for_timeout(800)
+    page.locator("#id_author_name").click()
+    expect(page.locator("#id_slug")).to_have_value(slugify(title))
+    page.locator("button.dropdown-toggle, [data-w-dropdown-target=toggle]").last.click()
+    page.get_by_role("button", name=re.compile("^Publish")).click()
+    page.wait_for_load_state()
+    errors = page.locator(".w-field--error, [data-field-error], .error-message").evaluate_all(
+        "els => els.map(e => (e.closest('[data-field-wrapper], .w-field__wrapper, section') || e).innerText.slice(0, 200))"
+    )
+    assert errors == [], errors
+    expect(page.locator(".messages")).to_contain_text("published", timeout=15_000)
+
+    story = StoryPage.objects.get(title=title, locale__language_code="en")
+    assert story.live
+    page.goto(f"{live_server.url}{story.url}")
+    expect(page.locator("h1")).to_have_text(title)
+    expect(page.locator(".stream")).to_contain_text("The moon rose over the ridge")
+
+    # The French tree is synchronised from the English one: the story is there at once, as an
+    # alias showing the English text until it is translated.
+    french = story.get_translation(Locale.objects.get(language_code="fr"))
+    assert french.alias_of_id == story.pk and french.live
+    page.goto(f"{live_server.url}{french.url}")
+    expect(page.locator("h1")).to_have_text(title)
+    assert french.url.startswith("/fr/recits/")
+
+    # A translator's work (wagtail-localize's editor or a PO file) turns it into French.
+    page_translate(
+        page=story,
+        locale=french.locale,
+        strings={
+            title: "Ski nocturne sous la pleine lune",
+            "Floodlights off, headlamps on: the pistes at midnight.": (
+                "Projecteurs éteints, frontales allumées : les pistes à minuit."
+            ),
+            "The moon rose over the ridge as the last chairlift stopped.": (
+                "La lune s'est levée sur la crête quand le dernier télésiège s'est arrêté."
+            ),
+            slugify(title): "ski-nocturne-sous-la-pleine-lune",
+        },
+    )
+    french.refresh_from_db()
+    assert french.alias_of_id is None
+    page.goto(f"{live_server.url}{french.url}")
+    expect(page.locator("h1")).to_have_text("Ski nocturne sous la pleine lune")
+    expect(page.locator(".stream")).to_contain_text("La lune s'est levée sur la crête")
+    page.goto(f"{live_server.url}/fr/recits/")
+    expect(page.locator("main")).to_contain_text("Ski nocturne sous la pleine lune")
+
+
+def test_a_visitor_signs_up_from_a_story_and_confirms_by_email(
+    live_server, page: Browser, seeded_site, screenshot
+):
+    story = StoryPage.objects.filter(locale__language_code="en").order_by("-date").first()
+
+    page.goto(f"{live_server.url}/en/")
+    screenshot(page, "site-home")
+    page.goto(f"{live_server.url}{story.url}")
+    screenshot(page, "site-story")
+    page.set_viewport_size(PHONE)
+    page.goto(f"{live_server.url}/en/")
+    screenshot(page, "site-home-phone")
+    page.goto(f"{live_server.url}{story.url}")
+    screenshot(page, "site-story-phone")
+
+    block = page.locator(".sb-newsletter form")
+    block.locator("input[type=email]").fill("noemie@mail.example")
+    block.locator("summary").click()
+    block.locator("select[name=language]").select_option("fr")
+    block.get_by_label("Family").check()
+    block.get_by_role("button", name="Subscribe").click()
+    expect(page.locator("h1")).to_have_text("Check your inbox")
+    assert not Guest.objects.exists()
+
+    (message,) = mail.outbox
+    assert message.to == ["noemie@mail.example"]
+    link = re.search(r"https?://\S+/newsletter/confirm/\S+/", message.body).group(0)
+    assert link.startswith(f"{live_server.url}/fr/")  # the language chosen in the form
+    page.goto(link)
+    page.get_by_role("button", name="Confirmer mon inscription").click()
+    expect(page.locator("h1")).to_have_text("Vous êtes inscrit")
+
+    guest = Guest.objects.get()
+    assert consent_is_granted(guest=guest, purpose=Purpose.NEWSLETTER, channel=Channel.EMAIL)
+    signup = NewsletterSignup.objects.get()
+    assert signup.status == NewsletterSignup.Status.CONFIRMED
+    # The story's absolute address (its host comes from Wagtail's cached site root paths, which
+    # in this live-server run can still hold the seed's address: only the path is compared).
+    assert signup.proof.evidence["page_url"].endswith(story.url)
+    assert list(guest.tags.values_list("slug", flat=True)) == ["family"]
