@@ -3,7 +3,10 @@ consent wording shown is the one recorded."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
+from django.utils import timezone
 
 from bookings.forms import MAX_PARTY, BookingForm, DeskBookingForm
 from bookings.models import Offer, Session
@@ -56,7 +59,7 @@ def test_bad_input_is_reported_on_its_field(field, value, message):
 
 def test_session_that_started_meanwhile_is_refused():
     offer = make_offer(names=False, sessions=0)
-    started = make_session(offer, days=-0.01)
+    started = make_session(offer, start=timezone.now() - dt.timedelta(minutes=1))
     form = form_for(offer, booking_post(started), sessions=Session.objects.all())
     assert not form.is_valid()
     assert "already started" in form.errors["session"][0]
