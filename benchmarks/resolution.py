@@ -37,6 +37,7 @@ from benchmarks._common import (
     Timings,
     database_create,
     database_drop,
+    database_url,
     django_setup,
     timed,
 )
@@ -317,12 +318,17 @@ def measure_bulk(
     *,
     factory: PeopleFactory,
     batch_size: int = 1000,
+    new_start: int = 0,
     log: Log = print,
 ) -> dict[str, Any]:
+    """``new_start``: the factory's number of the first new person (default: right after the
+    built guests); a reused database needs people no earlier run imported."""
     from destination.models import Guest
     from destination.services.resolution import guest_resolve, guest_resolve_many
 
-    people = import_people(first_id, n_guests, size, new_start=n_guests, factory=factory, seed=23)
+    people = import_people(
+        first_id, n_guests, size, new_start=new_start or n_guests, factory=factory, seed=23
+    )
     start = time.perf_counter()
     results = guest_resolve_many(
         people, source=Guest.Source.IMPORT, source_detail="bench-import", batch_size=batch_size
@@ -339,7 +345,12 @@ def measure_bulk(
     figures: dict[str, Any] = {"rate": rate, "decisions": dict(decisions), "n": len(people)}
     if baseline:
         sample = import_people(
-            first_id, n_guests, baseline, new_start=n_guests + size, factory=factory, seed=29
+            first_id,
+            n_guests,
+            baseline,
+            new_start=(new_start or n_guests) + size,
+            factory=factory,
+            seed=29,
         )
         start = time.perf_counter()
         for person in sample:
@@ -362,19 +373,33 @@ def benchmark(
     search_baseline: int = 10,
     bulk_baseline: int = 1000,
     batch_size: int = 1000,
+    reuse: bool = False,
     log: Log = print,
 ) -> dict[str, Any]:
-    """Build the data in the current database and measure; returns the figures."""
+    """Build the data in the current database (or reuse it) and measure; returns the figures."""
     factory = PeopleFactory()
     start = time.perf_counter()
-    first_id = build(guests, factory=factory, log=log)
-    log(f"built {guests:,} guests in {time.perf_counter() - start:.0f} s: {table_counts()}")
+    if reuse:
+        # A database kept by an earlier --keep run: the first ``guests`` rows are the built ones
+        # (imports of earlier runs come after them, with higher ids).
+        from django.db import connection
+
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT min(id) FROM destination_guest")
+            first_id = cursor.fetchone()[0]
+        counts = table_counts()
+        log(f"reusing the kept database: {counts}")
+        new_start = 3_000_000 + counts["guest"]  # past every person an earlier run imported
+    else:
+        new_start = 0
+        first_id = build(guests, factory=factory, log=log)
+        log(f"built {guests:,} guests in {time.perf_counter() - start:.0f} s: {table_counts()}")
     figures: dict[str, Any] = {"guests": guests}
     figures["exact"] = measure_exact(first_id, guests, lookups, log=log)
     figures["search"] = measure_search(first_id, guests, searches, search_baseline, log=log)
     figures["bulk"] = measure_bulk(
         first_id, guests, import_size, bulk_baseline, factory=factory, batch_size=batch_size,
-        log=log,
+        new_start=new_start, log=log,
     )  # fmt: skip
     return figures
 
@@ -390,10 +415,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch-size", type=int, default=1000)
     parser.add_argument("--db", default="crm_bench_resolution")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="measure again on the database an earlier --keep run left (no load); implies --keep",
+    )
     args = parser.parse_args(argv)
+    args.keep = args.keep or args.reuse
 
-    url = database_create(args.db)
-    print(f"database {args.db} created; migrating...", flush=True)
+    if args.reuse:
+        url = database_url(args.db)
+        print(f"reusing database {args.db}; measuring...", flush=True)
+    else:
+        url = database_create(args.db)
+        print(f"database {args.db} created; migrating...", flush=True)
     try:
         django_setup(url)
 
@@ -408,6 +443,7 @@ def main(argv: list[str] | None = None) -> None:
             search_baseline=args.search_baseline,
             bulk_baseline=args.bulk_baseline,
             batch_size=args.batch_size,
+            reuse=args.reuse,
             log=log,
         )
     finally:

@@ -9,18 +9,20 @@ Attempts are by 200 different people, so identity resolution writes too (new gue
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
-from django.db import connection, connections
+from django.db import connection, connections, transaction
 from django.utils import timezone
 
 from bookings.models import Booking, BookingEvent, Offer, Session
-from bookings.services import BookingError, booking_create
+from bookings.services import BookingError, booking_create, booking_event_write
 from destination.models import Guest
 from partners.models import Partner
-from tests.bookings.conftest import person
+from tests.bookings.conftest import offer_make, person, session_make
+from tests.bookings.helpers import book
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -121,3 +123,45 @@ def test_200_concurrent_card_holds_never_overbook(settings):
     session.refresh_from_db()
     assert session.seats_taken == 0
     assert not Booking.objects.filter(status=Booking.Status.HELD).exists()
+
+
+def test_outbox_rows_become_visible_in_id_order(settings):
+    """A transaction that wrote outbox row N holds the outbox lock until it commits, so a
+    concurrent writer gets row N+1 only afterwards: a reader never sees N+1 without N."""
+    settings.STRIPE_SECRET_KEY = ""
+    partner = Partner.objects.create(name="École Outbox", slug="ecole-outbox", kind="ski_school")
+    session = session_make(offer_make(partner))
+    booking = book(session, adults=1)
+    wrote_first = threading.Event()
+    log: list[tuple[str, float, int]] = []
+
+    def first() -> None:
+        try:
+            with transaction.atomic():
+                event = booking_event_write(booking, "created", {"n": 1})
+                wrote_first.set()
+                time.sleep(0.5)  # a slow commit
+                log.append(("first committed", time.monotonic(), event.id))
+        finally:
+            connection.close()
+
+    def second() -> None:
+        try:
+            wrote_first.wait(timeout=10)
+            with transaction.atomic():
+                event = booking_event_write(booking, "created", {"n": 2})
+                log.append(("second wrote", time.monotonic(), event.id))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    connections.close_all()
+    by_name = {name: (at, event_id) for name, at, event_id in log}
+    first_at, first_id = by_name["first committed"]
+    second_at, second_id = by_name["second wrote"]
+    assert second_at >= first_at  # the second writer waited for the first commit
+    assert second_id > first_id
