@@ -32,7 +32,8 @@ def _get(url: str, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]
 
     opener = urllib.request.build_opener(NoRedirect)
     try:
-        with opener.open(request, timeout=5) as response:
+        # Generous: the first request loads the whole app in the worker, slow on a busy machine.
+        with opener.open(request, timeout=30) as response:
             return response.status, dict(response.headers), response.read()
     except urllib.error.HTTPError as error:
         return error.code, dict(error.headers), error.read()
