@@ -133,6 +133,38 @@ EVENT_INDEX = {
     ),
 }
 
+# Offer pages: live bookable offers of one kind, read from the bookings catalogue at each view.
+OFFER_PAGES = [
+    (
+        "group_lesson",
+        "bluebird-day",
+        {
+            "title": ("Ski lessons", "Cours de ski"),
+            "slug": ("ski-lessons", "cours-de-ski"),
+            "intro": (
+                "Group lessons with the destination's ski schools: pick a morning, see the places "
+                "left and book in a minute.",
+                "Cours collectifs avec les écoles de ski de la destination : choisissez une "
+                "matinée, voyez les places restantes et réservez en une minute.",
+            ),
+        },
+    ),
+    (
+        "stay",
+        "village-night",
+        {
+            "title": ("Stays", "Séjours"),
+            "slug": ("stays", "sejours"),
+            "intro": (
+                "Hotels, residences and chalets of the village, with a deposit at booking and the "
+                "balance a month before you arrive.",
+                "Hôtels, résidences et chalets du village, avec un acompte à la réservation et le "
+                "solde un mois avant votre arrivée.",
+            ),
+        },
+    ),
+]
+
 DIRECTORY = {
     "title": ("Our partners", "Nos partenaires"),
     "slug": ("partners", "partenaires"),

@@ -21,6 +21,7 @@ from content.models import (
     EventPage,
     HomePage,
     LegalFooter,
+    OfferPage,
     PartnerDirectoryPage,
     StoryIndexPage,
     StoryPage,
@@ -220,6 +221,20 @@ def build_site(*, story_count: int | None = None) -> HomePage:
         ),
         builder.pairs(text.DIRECTORY),
     )
+
+    for kind, image, fields in text.OFFER_PAGES:
+        builder.add(
+            home,
+            OfferPage(
+                title=fields["title"][0],
+                slug=fields["slug"][0],
+                intro=fields["intro"][0],
+                offer_kind=kind,
+                hero_image_id=builder.image_id(image),
+                show_in_menus=True,
+            ),
+            builder.pairs(fields),
+        )
 
     # Parents first: wagtail-localize places each translation under its parent's translation.
     for page, pairs in builder.translations:
