@@ -11,6 +11,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from celery.result import allow_join_result
 from django.conf import settings
 from django.db import connection
 from django.utils import timezone
@@ -165,7 +166,11 @@ def test_a_real_worker_erases_inactive_guests(worker):
 
     result = guest_retention_sweep_task.apply_async(queue=queue)
     try:
-        erased = result.get(timeout=RESULT_TIMEOUT)
+        # Celery keeps "inside a task, never block on a result" in one process-wide flag that
+        # eager tasks set and reset; eager tasks run from many threads (the booking concurrency
+        # tests) can leave it set. This test process is not a task: waiting is what it is for.
+        with allow_join_result():
+            erased = result.get(timeout=RESULT_TIMEOUT)
     except Exception:  # the worker's log says why
         sys.stderr.write(log.read_text())
         raise
@@ -177,5 +182,7 @@ def test_a_real_worker_erases_inactive_guests(worker):
     assert AuditEntry.objects.filter(guest=inactive, action=AuditEntry.Action.ERASE).count() == 1
 
     # Idempotent: a second run through the worker erases nothing more.
-    assert guest_retention_sweep_task.apply_async(queue=queue).get(timeout=RESULT_TIMEOUT) == 0
+    with allow_join_result():
+        again = guest_retention_sweep_task.apply_async(queue=queue).get(timeout=RESULT_TIMEOUT)
+    assert again == 0
     assert b"guest_retention_sweep_task" in log.read_bytes()
