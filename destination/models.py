@@ -115,6 +115,9 @@ class Destination(BaseGenericSetting):
     default_sender_name = models.CharField(_("default sender name"), max_length=120, blank=True)
     default_sender_email = models.EmailField(_("default sender email"), blank=True)
 
+    # Every page shows the logo: load it with the settings (one query, not two).
+    select_related = ["logo"]
+
     class Meta:
         verbose_name = _("destination")
 

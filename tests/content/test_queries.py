@@ -91,3 +91,20 @@ def test_partner_page_and_directory_query_budget(client, demo_site):
             PartnerPage(title=partner.name, slug=partner.slug, partner=partner),
         )
     assert _count(client, demo_site.directory.url) == with_three
+
+
+def test_the_seeded_demo_site_keeps_the_budgets(client):
+    """The site as ``seed_content`` builds it (a dozen stories with images, events, offers, both
+    language trees, a logo): what the benchmark renders. The French tree resolves its root one
+    step further than the English one, hence one query more."""
+    from django.core.management import call_command
+
+    from content.models import StoryPage
+
+    call_command("seed_content", verbosity=0)
+    story = StoryPage.objects.live().filter(locale__language_code="en").first()
+    assert _count(client, "/en/") <= HOME_PAGE_MAX_QUERIES
+    assert _count(client, "/fr/") <= HOME_PAGE_MAX_QUERIES + 1
+    assert _count(client, "/en/stories/") <= STORY_INDEX_MAX_QUERIES + 1
+    assert _count(client, "/fr/recits/") <= STORY_INDEX_MAX_QUERIES + 2
+    assert _count(client, story.url) <= STORY_PAGE_MAX_QUERIES
