@@ -13,9 +13,11 @@ from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+from django.utils.dates import WEEKDAYS_ABBR
 from django.utils.translation import gettext_lazy as _
 from django_countries import countries
 
+from bookings.catalogue import SessionSeries
 from bookings.models import Booking, Offer, Session
 from destination.models import ConsentWording, Purpose
 from destination.normalize import normalize_email, normalize_phone
@@ -416,3 +418,173 @@ class DeskBookingForm(BookingForm):
         self.fields["payment"].initial = self.PAY_ON_SITE
         # Staff record consents only when the guest said so on the phone or at the desk.
         self.fields["phone"].required = False
+
+
+# --- The catalogue, edited by partner managers in the portal ---------------------------------
+
+
+def _cents(value: Decimal | None) -> int | None:
+    if value is None:
+        return None
+    return int((value * 100).to_integral_value())
+
+
+class OfferEditForm(forms.Form):
+    """An offer as a partner manager writes it: prices in euros, turned into cents for the
+    service (which checks the rules that tie fields together)."""
+
+    partner = forms.ModelChoiceField(label=_("Partner"), queryset=None, required=False)
+    kind = forms.ChoiceField(label=_("Kind"), choices=Offer.Kind.choices)
+    title_en = forms.CharField(label=_("Title (English)"), max_length=150)
+    title_fr = forms.CharField(label=_("Title (French)"), max_length=150, required=False)
+    description_en = forms.CharField(
+        label=_("Description (English)"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4}),
+    )
+    description_fr = forms.CharField(
+        label=_("Description (French)"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4}),
+    )
+    pricing = forms.ChoiceField(label=_("Pricing"), choices=Offer.Pricing.choices)
+    price = forms.DecimalField(
+        label=_("Price (EUR)"),
+        min_value=Decimal("0.01"),
+        max_digits=8,
+        decimal_places=2,
+        help_text=_("Per person, or per unit; for stays per unit and per night."),
+    )
+    child_price = forms.DecimalField(
+        label=_("Child price (EUR)"),
+        required=False,
+        min_value=Decimal("0.00"),
+        max_digits=8,
+        decimal_places=2,
+        help_text=_("Per-person offers only; empty when children pay the adult price."),
+    )
+    deposit_percent = forms.IntegerField(
+        label=_("Deposit (%)"),
+        required=False,
+        min_value=1,
+        max_value=99,
+        help_text=_("Empty: paid in full at booking. Card payments only."),
+    )
+    balance_due_days = forms.IntegerField(
+        label=_("Balance due (days before arrival)"), min_value=0, max_value=365, initial=30
+    )
+    free_cancellation_days = forms.IntegerField(
+        label=_("Free cancellation until (days before)"), min_value=0, max_value=365, initial=2
+    )
+    needs_participant_names = forms.BooleanField(
+        label=_("Ask for each participant's name"), required=False
+    )
+    is_published = forms.BooleanField(label=_("Published on the website"), required=False)
+
+    def __init__(self, *args: Any, partners: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if partners is None:
+            del self.fields["partner"]
+        else:
+            self.fields["partner"].queryset = partners
+            self.fields["partner"].required = True
+
+    @classmethod
+    def initial_for(cls, offer: Offer) -> dict[str, Any]:
+        initial: dict[str, Any] = {
+            name: getattr(offer, name)
+            for name in (
+                "kind",
+                "title_en",
+                "title_fr",
+                "description_en",
+                "description_fr",
+                "pricing",
+                "deposit_percent",
+                "balance_due_days",
+                "free_cancellation_days",
+                "needs_participant_names",
+                "is_published",
+            )
+        }
+        initial["price"] = Decimal(offer.price_cents) / 100
+        if offer.child_price_cents is not None:
+            initial["child_price"] = Decimal(offer.child_price_cents) / 100
+        return initial
+
+    def values(self) -> dict[str, Any]:
+        """The service's values (after is_valid)."""
+        data = dict(self.cleaned_data)
+        data.pop("partner", None)
+        data["price_cents"] = _cents(data.pop("price"))
+        data["child_price_cents"] = _cents(data.pop("child_price"))
+        return data
+
+
+# Django's own abbreviations (0 = Monday), already translated.
+WEEKDAYS = tuple(WEEKDAYS_ABBR.items())
+
+
+class SessionSeriesForm(forms.Form):
+    """One session, or a series of them from a first to a last day on chosen weekdays."""
+
+    first_day = forms.DateField(
+        label=_("First day"), widget=forms.DateInput(attrs={"type": "date"})
+    )
+    last_day = forms.DateField(
+        label=_("Last day"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text=_("Empty for a single day."),
+    )
+    weekdays = forms.TypedMultipleChoiceField(
+        label=_("On"),
+        choices=WEEKDAYS,
+        coerce=int,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    start_time = forms.TimeField(
+        label=_("Starts at"), widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
+    )
+    end_time = forms.TimeField(
+        label=_("Ends at"), widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
+    )
+    nights = forms.IntegerField(
+        label=_("Nights"),
+        min_value=0,
+        max_value=60,
+        initial=0,
+        help_text=_("0 for a lesson or an activity within the day; the length of a stay."),
+    )
+    capacity = forms.IntegerField(
+        label=_("Capacity"),
+        min_value=1,
+        max_value=10_000,
+        help_text=_("Seats, units or rooms per session."),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("initial", {}).setdefault("weekdays", [d for d, _label in WEEKDAYS])
+        super().__init__(*args, **kwargs)
+
+    def series(self) -> SessionSeries:
+        data = self.cleaned_data
+        first = data["first_day"]
+        last = data.get("last_day") or first
+        weekdays = frozenset(data.get("weekdays") or ())
+        if last == first:  # one day: whichever weekday it is
+            weekdays = frozenset({first.weekday()})
+        return SessionSeries(
+            first_day=first,
+            last_day=last,
+            weekdays=weekdays,
+            start_time=data["start_time"],
+            end_time=data["end_time"],
+            nights=data["nights"],
+            capacity=data["capacity"],
+        )
+
+
+class SessionCapacityForm(forms.Form):
+    capacity = forms.IntegerField(label=_("Capacity"), min_value=1, max_value=10_000)

@@ -30,6 +30,7 @@ urlpatterns += i18n_patterns(
     path("search/", content_views.search, name="search"),
     path("book/", include("bookings.urls")),
     path("portal/bookings/", include("bookings.desk_urls")),
+    path("portal/offers/", include("bookings.catalogue_urls")),
     path("portal/", include("partners.portal.urls")),
     path("", include("content.urls")),
     path("", include(wagtail_urls)),
