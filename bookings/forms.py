@@ -369,7 +369,9 @@ class DeskFilterForm(forms.Form):
         label=_("Date"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
     status = forms.ChoiceField(label=_("Status"), required=False, choices=())
-    overdue = forms.BooleanField(label=_("Overdue balance only"), required=False)
+    overdue = forms.BooleanField(
+        label=_("To follow up: balance overdue or refund failed"), required=False
+    )
     q = forms.CharField(label=_("Reference or name"), required=False, max_length=100)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

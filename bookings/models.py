@@ -199,6 +199,15 @@ class Booking(TimeStampedModel):
         blank=True,
         help_text=_("Set when the balance was not paid by its date: the booking desk follows up."),
     )
+    refund_failed_at = models.DateTimeField(
+        _("card refund failed at"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "Set when Stripe refused or kept failing a refund: the booking desk refunds the "
+            "guest another way."
+        ),
+    )
     payment_method = models.CharField(
         _("payment method"), max_length=16, choices=PaymentMethod.choices
     )

@@ -832,7 +832,9 @@ def booking_refund_issue(booking_id: int) -> int:
             idempotency_key=f"refund-{payment.pk}",
         )
         if result.status in ("failed", "canceled", "manual"):
-            logger.warning("Refund of %s for %s: %s", amount, booking.reference, result.status)
+            booking_refund_failed_flag(
+                booking_id=booking.pk, reason=f"Stripe refund {result.status}"
+            )
             continue
         already = (
             booking.payments.filter(
@@ -848,6 +850,17 @@ def booking_refund_issue(booking_id: int) -> int:
             succeeded=result.status == "succeeded",
         )
     return total
+
+
+def booking_refund_failed_flag(*, booking_id: int, reason: str) -> bool:
+    """Flag a booking whose card refund Stripe refused or that kept failing, so the booking
+    desk sees it (a badge on the list and the booking) and refunds the guest another way. Only
+    the first failure is stamped; returns True when this call flagged it."""
+    flagged = Booking.objects.filter(pk=booking_id, refund_failed_at__isnull=True).update(
+        refund_failed_at=timezone.now()
+    )
+    logger.error("Refund failed for booking %s: %s", booking_id, reason)
+    return bool(flagged)
 
 
 @transaction.atomic
@@ -887,6 +900,9 @@ def _refund_record(
         booking.refunded_cents += increase
         booking.save(update_fields=["refunded_cents", "updated_at"])
     fully = booking.refunded_cents >= booking.paid_cents
+    if fully and succeeded and booking.refund_failed_at:  # a later try went through
+        booking.refund_failed_at = None
+        booking.save(update_fields=["refund_failed_at", "updated_at"])
     if (
         increase
         and fully

@@ -3,7 +3,7 @@ idempotent (state flags under row locks, idempotency keys at Stripe)."""
 
 from __future__ import annotations
 
-from celery import shared_task
+from celery import Task, shared_task
 
 
 @shared_task(name="bookings.tasks.booking_holds_expire_task")
@@ -37,12 +37,21 @@ def booking_confirmation_send_task(booking_id: int) -> bool:
     return booking_confirmation_send(booking_id)
 
 
-@shared_task(name="bookings.tasks.booking_refund_task", max_retries=5)
-def booking_refund_task(booking_id: int) -> int:
-    """Refund through Stripe what a cancelled booking paid by card (idempotency keys)."""
-    from bookings.services import booking_refund_issue
+@shared_task(bind=True, name="bookings.tasks.booking_refund_task", max_retries=6)
+def booking_refund_task(self: Task, booking_id: int) -> int:
+    """Refund through Stripe what a cancelled booking paid by card. Stripe errors are retried
+    with a growing delay (1, 2, 4... up to 32 minutes): each refund carries its idempotency key,
+    so a retry never refunds twice. After the last try the booking is flagged for the desk."""
+    from bookings.payments import PaymentProviderError
+    from bookings.services import booking_refund_failed_flag, booking_refund_issue
 
-    return booking_refund_issue(booking_id)
+    try:
+        return booking_refund_issue(booking_id)
+    except PaymentProviderError as exc:
+        if self.request.retries >= self.max_retries:
+            booking_refund_failed_flag(booking_id=booking_id, reason=str(exc))
+            return 0
+        raise self.retry(exc=exc, countdown=60 * 2**self.request.retries) from exc
 
 
 @shared_task(name="bookings.tasks.stripe_checkout_expire_task")

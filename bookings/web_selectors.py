@@ -65,8 +65,9 @@ def booking_list_for_desk(
 ) -> QuerySet[Booking]:
     """The desk's list: what ``bookings_for_partner`` lets the acting partner see (its own
     bookings; every booking for the tourist office and the booking desk), filtered.
-    ``overdue``: a confirmed booking whose balance is still owed past its due date (flagged by
-    the nightly task, or not flagged yet). ``period``: "upcoming" (not ended yet, soonest
+    ``overdue``: what the desk must follow up: a confirmed booking whose balance is still owed
+    past its due date (flagged by the nightly task, or not flagged yet), or a card refund that
+    failed. ``period``: "upcoming" (not ended yet, soonest
     first), "past" (ended, latest first) or "all"."""
     bookings = selectors.bookings_for_partner(partner)
     order = ("session__starts_at", "pk")
@@ -80,10 +81,11 @@ def booking_list_for_desk(
     if status:
         bookings = bookings.filter(status=status)
     if overdue:
-        bookings = bookings.filter(status=Booking.Status.CONFIRMED).filter(
+        balance_owed = Q(status=Booking.Status.CONFIRMED) & (
             Q(balance_overdue_at__isnull=False)
             | Q(balance_due_on__lt=timezone.localdate(), paid_cents__lt=F("total_cents"))
         )
+        bookings = bookings.filter(balance_owed | Q(refund_failed_at__isnull=False))
     query = query.strip()
     if query:
         bookings = bookings.filter(

@@ -38,6 +38,7 @@ class FakeStripeHTTP(stripe.HTTPClient):
         self._ids = itertools.count(1)
         self.refund_status = "succeeded"
         self.fail_next: int | None = None  # an HTTP status to answer once
+        self.fail_always: int | None = None  # an HTTP status to answer until reset
 
     def request(self, method, url, headers, post_data=None, *, _usage=None):  # type: ignore[no-untyped-def]
         path = url.split("api.stripe.com", 1)[-1]
@@ -46,8 +47,8 @@ class FakeStripeHTTP(stripe.HTTPClient):
         self.requests.append(
             {"method": method, "path": path, "params": params, "idempotency_key": key}
         )
-        if self.fail_next:
-            status, self.fail_next = self.fail_next, None
+        if self.fail_next or self.fail_always:
+            status, self.fail_next = self.fail_next or self.fail_always, None
             body = {"error": {"type": "api_error", "message": "Stripe is down"}}
             return json.dumps(body), status, {}
         if key and key in self._by_key:

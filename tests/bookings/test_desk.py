@@ -277,3 +277,16 @@ def test_desk_party_rows_follow_the_party_and_stay_within_the_partner(client, sc
     ).content.decode()
     assert 'name="p2_first_name"' in body and "€135" in body
     assert client.get(url("party", slug=theirs.slug), {"adults": 1}).status_code == 404
+
+
+def test_a_failed_refund_shows_and_is_in_the_follow_up_filter(client, school):
+    booking = make_booking(make_offer(partner=school).sessions.first(), email="r@mail.example")
+    other = make_booking(make_offer(partner=school).sessions.first(), email="s@mail.example")
+    booking.status = Booking.Status.CANCELLED
+    booking.refund_failed_at = timezone.now()
+    booking.save()
+    client.force_login(staff_of(school))
+    detail = client.get(url("detail", reference=booking.reference)).content.decode()
+    assert "Refund failed" in detail and "Refund the guest another way" in detail
+    page = client.get(url("list"), {"overdue": "on", "period": "all"}).content.decode()
+    assert booking.reference in page and other.reference not in page

@@ -138,3 +138,57 @@ def test_cancel_refunds_card_payment_once(session, fake_stripe, django_capture_o
     assert len(fake_stripe.calls("/v1/refunds")) == 1
     kinds = list(booking.events.values_list("kind", flat=True))
     assert kinds == ["created", "payment_received", "confirmed", "cancelled", "refunded"]
+
+
+def _paid_then_cancelled(session, fake_stripe, capture, *, refund_answer: int | None = None):
+    booking = _card(session)
+    booking_checkout_url(booking=booking, **URLS)
+    payment = Payment.objects.get(booking=booking)
+    stripe_checkout_completed(
+        {"id": payment.stripe_checkout_session_id, "payment_status": "paid",
+         "amount_total": booking.total_cents, "payment_intent": "pi_9"}
+    )  # fmt: skip
+    fake_stripe.fail_always = refund_answer
+    with capture(execute=True):
+        booking_cancel(booking=booking, reason="")
+    booking.refresh_from_db()
+    return booking
+
+
+def test_a_refund_stripe_refuses_is_flagged_for_the_desk(
+    session, fake_stripe, django_capture_on_commit_callbacks
+):
+    fake_stripe.refund_status = "failed"
+    booking = _paid_then_cancelled(session, fake_stripe, django_capture_on_commit_callbacks)
+    assert booking.status == Booking.Status.CANCELLED  # not refunded: the money is not back
+    assert booking.refunded_cents == 0 and booking.refund_failed_at is not None
+    first_flag = booking.refund_failed_at
+    booking_refund_issue(booking.pk)  # a second run keeps the first date
+    booking.refresh_from_db()
+    assert booking.refund_failed_at == first_flag
+
+
+def test_stripe_errors_are_retried_with_one_key_then_flagged_and_a_later_success_clears_it(
+    session, fake_stripe, django_capture_on_commit_callbacks, monkeypatch
+):
+    from bookings.tasks import booking_refund_task
+    from destination.celery import app
+
+    # Eager tasks replay their retries at once, unless exceptions propagate (the test default).
+    monkeypatch.setitem(app.conf, "task_eager_propagates", False)
+
+    # Stripe answers every refund with an error (a 400: the library itself does not retry it).
+    booking = _paid_then_cancelled(
+        session, fake_stripe, django_capture_on_commit_callbacks, refund_answer=400
+    )
+    tries = fake_stripe.calls("/v1/refunds")
+    # The first try and six retries (eager here; 1 to 32 minutes apart on a worker), one key.
+    assert len(tries) == 1 + booking_refund_task.max_retries
+    assert {t["idempotency_key"] for t in tries} == {f"refund-{booking.payments.first().pk}"}
+    assert booking.refund_failed_at is not None and booking.refunded_cents == 0
+
+    fake_stripe.fail_always = None  # Stripe is back; the desk runs the refund again
+    assert booking_refund_task.apply(args=[booking.pk]).get() == booking.total_cents
+    booking.refresh_from_db()
+    assert booking.status == Booking.Status.REFUNDED and booking.refund_failed_at is None
+    assert booking_refund_task.apply(args=[booking.pk]).get() == 0  # never twice
