@@ -20,7 +20,7 @@ from destination.models import (
 )
 from destination.services import GuestError
 from destination.services.consent import consent_record
-from destination.services.merge import MERGE_FIELDS, guest_merge
+from destination.services.merge import MERGE_FIELDS, guest_merge, guest_merge_undo
 from destination.services.resolution import PersonData, ResolutionResult, guest_resolve
 from partners.access import can_edit_guest, can_merge
 
@@ -150,3 +150,23 @@ def duplicate_dismiss(
     pair.resolved_at = timezone.now()
     pair.save(update_fields=["status", "resolved_by", "resolved_at", "updated_at"])
     return pair
+
+
+def merge_undo(*, merge: GuestMerge, user: User, partner: Partner) -> GuestMerge:
+    """Undo a merge from the portal (the tourist office's managers, like merging): the merged
+    profile comes back with exactly its rows, and its pair returns to the queue to be decided
+    again. The core refuses it once undone, after a later merge of either guest, or when either
+    was erased, with a message saying which."""
+    _check_can_merge(user, partner)
+    guest_merge_undo(merge=merge, actor=user)
+    merge.refresh_from_db()
+    return merge
+
+
+def merges_undoable(guest: Guest, *, limit: int = 5) -> list[GuestMerge]:
+    """The latest merges into ``guest`` that are not undone, with who merged: one query."""
+    return list(
+        GuestMerge.objects.filter(survivor=guest, undone_at__isnull=True)
+        .select_related("merged", "merged_by")
+        .order_by("-created_at", "-pk")[:limit]
+    )

@@ -21,4 +21,5 @@ urlpatterns = [
     path("guests/<int:guest_id>/erase/", views.guest_erase_view, name="guest_erase"),
     path("duplicates/", views.duplicates, name="duplicates"),
     path("duplicates/<int:pk>/", views.duplicate_detail, name="duplicate"),
+    path("merges/<int:pk>/undo/", views.merge_undo_view, name="merge_undo"),
 ]

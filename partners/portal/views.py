@@ -17,7 +17,7 @@ from django_htmx.http import reswap, retarget
 
 from destination.consent_selectors import consent_states_for
 from destination.forms import ConsentForm, GuestForm
-from destination.models import Guest, PossibleDuplicate
+from destination.models import Guest, GuestMerge, PossibleDuplicate
 from destination.services import GuestError
 from destination.services.gdpr import guest_erase, guest_export
 from destination.services.guests import (
@@ -57,6 +57,8 @@ from partners.portal.services import (
     desk_guest_create,
     duplicate_dismiss,
     duplicate_merge,
+    merge_undo,
+    merges_undoable,
     staff_language_set,
 )
 from partners.services import interaction_log
@@ -198,6 +200,8 @@ def guest_page_context(request: HttpRequest, guest: Guest) -> dict:
         "can_edit": can_edit_guest(request.user, partner, guest, access=access),
         "can_export": steward_tools and can_export(request.user, partner),
         "can_erase": steward_tools and can_erase(request.user, partner),
+        # Merges into this profile that can still be undone (one query, stewards' managers only).
+        "merges": merges_undoable(guest) if can_merge(request.user, partner) else [],
         "contact_form": ContactForm(),
         # Rendered on demand (its choices cost two queries): see ``consent``.
         "consent_form": None,
@@ -514,3 +518,22 @@ def duplicate_detail(request: HttpRequest, pk: int) -> HttpResponse:
     context = duplicate_comparison(pair)
     context.update({"can_merge": allowed, "error": error})
     return render(request, "portal/duplicate_detail.html", context, status=400 if error else 200)
+
+
+@require_POST
+@portal_view
+def merge_undo_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """Undo a merge from the survivor's page; the merged profile is separate again."""
+    _require_steward(request)
+    merge = get_object_or_404(GuestMerge, pk=pk)
+    try:
+        merge_undo(merge=merge, user=request.user, partner=request.partner)  # type: ignore[arg-type]
+    except GuestError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(
+            request,
+            _("Merge undone: guest #%(old)s is a separate profile again, and the pair is back "
+              "in the duplicates queue.") % {"old": merge.merged_id},
+        )  # fmt: skip
+    return redirect("portal:guest", merge.survivor_id)

@@ -100,3 +100,14 @@ def test_desk_search_private_interaction_isolation_and_merge(live_server, page: 
     # The merged profile's phone and history are on the survivor now.
     expect(page.locator("#contact-card")).to_contain_text("+33698765432")
     expect(page.locator("#timeline")).to_contain_text("Rented skis")
+
+    # 5. It was a mistake: the tourist office undoes the merge from the survivor's page.
+    merges = page.get_by_role("region", name="Merged into this profile")
+    expect(merges).to_contain_text(f"Guest #{merged_id}")
+    page.on("dialog", lambda dialog: dialog.accept())  # "Separate guest #… again?"
+    merges.get_by_role("button", name="Undo this merge").click()
+    expect(page.locator(".messages")).to_contain_text("Merge undone")
+    expect(page.locator("#contact-card")).not_to_contain_text("+33698765432")
+    page.goto(f"{base}/en/portal/guests/{merged_id}/")
+    expect(page).to_have_url(re.compile(rf"/en/portal/guests/{merged_id}/$"))
+    expect(page.locator("#contact-card")).to_contain_text("+33698765432")

@@ -341,6 +341,48 @@ def test_duplicate_merge_service_checks_permission(agent, school, pair):
         duplicate_merge(pair=pair, keep="a", picks={}, user=agent, partner=school)
 
 
+def test_a_merge_is_undone_from_the_survivors_page(client, steward, office, pair):
+    a, b = pair.guest_a, pair.guest_b
+    GuestEmailFactory(guest=a, email="thomas@mail.example")
+    client.force_login(steward)
+    client.post(reverse("portal:duplicate", args=[pair.pk]), {"keep": "b", "action": "merge"})
+    merge = GuestMerge.objects.get()
+    assert b.emails.filter(email="thomas@mail.example").exists()  # moved by the merge
+    page = client.get(reverse("portal:guest", args=[b.pk])).content.decode()
+    undo = reverse("portal:merge_undo", args=[merge.pk])
+    assert "Merged into this profile" in page and f'action="{undo}"' in page
+
+    response = client.post(undo, follow=True)
+    assert response.redirect_chain[-1][0] == reverse("portal:guest", args=[b.pk])
+    assert "Merge undone" in response.content.decode()
+    a.refresh_from_db()
+    assert a.status == Guest.Status.ACTIVE and a.emails.filter(email="thomas@mail.example")
+    merge.refresh_from_db()
+    assert merge.undone_by == steward
+    pair.refresh_from_db()
+    assert pair.status == PossibleDuplicate.Status.OPEN  # back in the queue, to decide again
+    # The old address opens its own profile again, and nothing is left to undo.
+    assert client.get(reverse("portal:guest", args=[a.pk])).status_code == 200
+    assert undo not in client.get(reverse("portal:guest", args=[b.pk])).content.decode()
+    again = client.post(undo, follow=True).content.decode()
+    assert "already been undone" in again
+
+
+def test_only_the_tourist_offices_managers_undo_a_merge(client, agent, office, steward, pair):
+    client.force_login(steward)
+    client.post(reverse("portal:duplicate", args=[pair.pk]), {"keep": "a", "action": "merge"})
+    merge = GuestMerge.objects.get()
+    undo = reverse("portal:merge_undo", args=[merge.pk])
+    clerk = MembershipFactory(partner=office).user
+    for user in (agent, clerk):
+        client.force_login(user)
+        page = client.get(reverse("portal:guest", args=[pair.guest_a_id])).content.decode()
+        assert undo not in page
+        assert client.post(undo).status_code == 403
+    merge.refresh_from_db()
+    assert merge.undone_at is None
+
+
 def test_staff_language_set(agent):
     assert staff_language_set(user=agent, language="fr") == "fr"
     agent.refresh_from_db()
