@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.utils.translation import gettext_lazy as _
+from django_countries import countries
 
-from destination.models import TimelineEvent, Visibility
-from partners.models import Interaction
+from destination.models import Guest, Tag, TimelineEvent, Visibility
+from partners.models import Interaction, Section
 
 
 class InteractionForm(forms.Form):
@@ -75,3 +77,59 @@ class EraseForm(forms.Form):
         help_text=_("For example: request by email from the guest on 12 March."),
     )
     confirm = forms.BooleanField(label=_("I understand this cannot be undone."))
+
+
+class IdentityForm(forms.Form):
+    """Names, country, language, birth date and interests, as staff correct them at the desk.
+    Only the parts of the profile the acting partner may see are offered: a partner cannot
+    overwrite what it is not shown (``sections``)."""
+
+    first_name = forms.CharField(label=_("First name"), max_length=150, required=False)
+    last_name = forms.CharField(label=_("Last name"), max_length=150, required=False)
+    country = forms.ChoiceField(label=_("Country"), required=False, choices=())
+    language = forms.ChoiceField(label=_("Language"), required=False, choices=())
+    birth_date = forms.DateField(
+        label=_("Birth date"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    interests = forms.ModelMultipleChoiceField(
+        label=_("Interests"),
+        queryset=None,
+        to_field_name="slug",
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+
+    # Which section of the profile each field belongs to.
+    SECTIONS = {
+        "first_name": Section.IDENTITY,
+        "last_name": Section.IDENTITY,
+        "country": Section.DEMOGRAPHICS,
+        "language": Section.DEMOGRAPHICS,
+        "birth_date": Section.BIRTH_DATE,
+        "interests": Section.INTERESTS,
+    }
+
+    def __init__(self, *args: Any, sections: frozenset[str] | set[str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name, section in self.SECTIONS.items():
+            if section not in sections:
+                del self.fields[name]
+        if "country" in self.fields:
+            self.fields["country"].choices = [("", "—"), *countries]
+        if "language" in self.fields:
+            self.fields["language"].choices = [("", "—"), *settings.LANGUAGES]
+        if "interests" in self.fields:
+            self.fields["interests"].queryset = Tag.objects.filter(
+                category=Tag.Category.INTEREST
+            ).order_by("name")
+
+    @classmethod
+    def initial_for(cls, guest: Guest) -> dict[str, Any]:
+        return {
+            "first_name": guest.first_name,
+            "last_name": guest.last_name,
+            "country": guest.country.code if guest.country else "",
+            "language": guest.language,
+            "birth_date": guest.birth_date,
+            "interests": [t.slug for t in guest.tags.filter(category=Tag.Category.INTEREST)],
+        }

@@ -17,9 +17,11 @@ from destination.models import (
     Guest,
     GuestMerge,
     PossibleDuplicate,
+    Tag,
 )
 from destination.services import GuestError
 from destination.services.consent import consent_record
+from destination.services.guests import guest_tags_set, guest_update
 from destination.services.merge import MERGE_FIELDS, guest_merge, guest_merge_undo
 from destination.services.resolution import PersonData, ResolutionResult, guest_resolve
 from partners.access import can_edit_guest, can_merge
@@ -170,3 +172,27 @@ def merges_undoable(guest: Guest, *, limit: int = 5) -> list[GuestMerge]:
         .select_related("merged", "merged_by")
         .order_by("-created_at", "-pk")[:limit]
     )
+
+
+@transaction.atomic
+def desk_identity_update(
+    *,
+    guest: Guest,
+    data: dict[str, Any],
+    interests: list[str] | None,
+    user: User,
+    partner: Partner,
+) -> Guest:
+    """Correct a guest's identity from the desk: the changed fields (audited one by one by the
+    core, match keys refreshed) and, when given, exactly these interest tags. All or nothing."""
+    if data:
+        guest = guest_update(guest=guest, data=data, actor=user, partner=partner)
+    if interests is not None:
+        guest_tags_set(
+            guest=guest,
+            tags=interests,
+            actor=user,
+            partner=partner,
+            category=Tag.Category.INTEREST,
+        )
+    return guest

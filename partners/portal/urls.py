@@ -16,6 +16,7 @@ urlpatterns = [
         "guests/<int:guest_id>/interactions/", views.interaction_create, name="interaction_create"
     ),
     path("guests/<int:guest_id>/contact/", views.contact, name="contact"),
+    path("guests/<int:guest_id>/identity/", views.identity, name="identity"),
     path("guests/<int:guest_id>/consents/", views.consent, name="consent"),
     path("guests/<int:guest_id>/export/", views.guest_export_view, name="guest_export"),
     path("guests/<int:guest_id>/erase/", views.guest_erase_view, name="guest_erase"),

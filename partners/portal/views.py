@@ -13,7 +13,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
-from django_htmx.http import reswap, retarget
+from django_htmx.http import HttpResponseClientRefresh, reswap, retarget
 
 from destination.consent_selectors import consent_states_for
 from destination.forms import ConsentForm, GuestForm
@@ -39,7 +39,13 @@ from partners.access import (
 )
 from partners.models import Section
 from partners.portal.acting import acting_partner_set, portal_view, safe_next
-from partners.portal.forms import ContactForm, EraseForm, InteractionForm, TimelineFilterForm
+from partners.portal.forms import (
+    ContactForm,
+    EraseForm,
+    IdentityForm,
+    InteractionForm,
+    TimelineFilterForm,
+)
 from partners.portal.selectors import (
     SEARCH_MIN_LENGTH,
     duplicate_comparison,
@@ -55,6 +61,7 @@ from partners.portal.selectors import (
 from partners.portal.services import (
     desk_consent_record,
     desk_guest_create,
+    desk_identity_update,
     duplicate_dismiss,
     duplicate_merge,
     merge_undo,
@@ -372,6 +379,50 @@ def consent(request: HttpRequest, guest_id: int) -> HttpResponse:
         messages.error(request, " ".join(str(e) for errs in form.errors.values() for e in errs))
         return redirect("portal:guest", found.pk)
     return _card(request, found, "portal/_consent_card.html", consent_form=form)
+
+
+@require_http_methods(["GET", "POST"])
+@portal_view
+def identity(request: HttpRequest, guest_id: int) -> HttpResponse:
+    """Correct names, country, language, birth date and interests. GET: the form alone, loaded
+    when the staff member opens it; a saved change reloads the page (its header shows them)."""
+    found = _guest_or_redirect(request, guest_id)
+    if isinstance(found, HttpResponse):
+        return found
+    partner = request.partner  # type: ignore[attr-defined]
+    access = guest_access_for_request(request, partner=partner, guest=found)
+    if not can_edit_guest(request.user, partner, found, access=access):
+        raise PermissionDenied
+    sections = {str(s) for s in access.sections}
+    if request.method == "GET":
+        form = IdentityForm(initial=IdentityForm.initial_for(found), sections=sections)
+        return render(request, "portal/_identity_form.html", {"guest": found, "form": form})
+    form = IdentityForm(request.POST, sections=sections)
+    if form.is_valid():
+        data = {k: v for k, v in form.cleaned_data.items() if k != "interests"}
+        interests = form.cleaned_data.get("interests")
+        try:
+            desk_identity_update(
+                guest=found,
+                data=data,
+                interests=[t.slug for t in interests] if "interests" in form.fields else None,
+                user=request.user,  # type: ignore[arg-type]
+                partner=partner,
+            )
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                form.add_error(field if field in form.fields else None, errors)
+        except (PermissionDenied, GuestError) as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, _("Identity saved."))
+            if request.htmx:
+                return HttpResponseClientRefresh()
+            return redirect("portal:guest", found.pk)
+    if not request.htmx:
+        messages.error(request, " ".join(str(e) for errs in form.errors.values() for e in errs))
+        return redirect("portal:guest", found.pk)
+    return render(request, "portal/_identity_form.html", {"guest": found, "form": form})
 
 
 # --- GDPR -----------------------------------------------------------------------------------

@@ -76,6 +76,17 @@ def test_desk_search_private_interaction_isolation_and_merge(live_server, page: 
     screenshot(page, "portal-guest-tablet")
     page.set_viewport_size({"width": 1366, "height": 900})
 
+    # 2b. Corrects her language from the identity card: the form loads when opened, and the
+    # page reloads with the change (the header shows it too).
+    page.get_by_text("Correct the identity or interests").click()
+    identity = page.locator(".identity-form")
+    identity.get_by_label("Language").select_option("en")
+    identity.get_by_role("button", name="Save").click()
+    expect(page.locator(".messages")).to_contain_text("Identity saved.")
+    expect(page.locator(".guest-head__meta")).to_contain_text("Speaks English")
+    world.jeanne.refresh_from_db()
+    assert world.jeanne.language == "en"
+
     # 3. Another partner's staff signs in and does not see it (shared entries they do see).
     sign_in(page, base, world.rental_agent.email)
     page.goto(f"{base}/en/portal/guests/{world.jeanne.pk}/")

@@ -22,6 +22,7 @@ from tests.factories import (
     GuestFactory,
     MembershipFactory,
     PartnerGuestLinkFactory,
+    TagFactory,
 )
 
 pytestmark = pytest.mark.django_db
@@ -120,6 +121,65 @@ def test_add_and_remove_contact_points(client, agent, known):
     client.post(url, {"action": "remove_email", "email": "new@mail.example"}, **HTMX)
     assert not known.emails.exists()
     assert AuditEntry.objects.filter(guest=known, action="change").count() >= 3
+
+
+def test_identity_and_interests_are_corrected_with_an_audit_trail(client, agent, known):
+    skiing = TagFactory(slug="skiing", name="Skiing", category="interest")
+    TagFactory(slug="vip", name="VIP", category="label")
+    known.tags.add(TagFactory(slug="spa", name="Spa", category="interest"))
+    client.force_login(agent)
+    url = reverse("portal:identity", args=[known.pk])
+    form = client.get(url, **HTMX).content.decode()
+    assert 'value="Jeanne"' in form and 'value="skiing"' in form
+    assert 'value="vip"' not in form  # staff labels are not interests
+
+    response = client.post(
+        url,
+        {"first_name": " Jeanne-Marie ", "last_name": "Martin", "country": "CH",
+         "language": "en", "interests": ["skiing"]},
+        **HTMX,
+    )  # fmt: skip
+    assert response.status_code == 200 and response["HX-Refresh"] == "true"
+    known.refresh_from_db()
+    assert (known.first_name, known.country.code, known.language) == ("Jeanne-Marie", "CH", "en")
+    assert list(known.tags.values_list("slug", flat=True)) == [skiing.slug]
+    changes = AuditEntry.objects.filter(guest=known, action="change", actor=agent)
+    assert changes.count() == 2  # the fields, then the tags
+    page = client.get(reverse("portal:guest", args=[known.pk])).content.decode()
+    assert "Jeanne-Marie Martin" in page and "Identity saved." in page
+
+
+def test_identity_field_errors_change_nothing(client, agent, known):
+    client.force_login(agent)
+    url = reverse("portal:identity", args=[known.pk])
+    response = client.post(
+        url,
+        {"first_name": "J" * 151, "last_name": "Martin", "language": "klingon",
+         "country": "FR", "interests": ["no-such-tag"]},
+        **HTMX,
+    )  # fmt: skip
+    body = response.content.decode()
+    assert response.status_code == 200 and "HX-Refresh" not in response
+    assert "at most 150 characters" in body and "Select a valid choice" in body
+    known.refresh_from_db()
+    assert (known.first_name, known.language) == ("Jeanne", "fr")
+
+
+def test_identity_cannot_be_edited_without_a_relationship(client, rental_agent, guest):
+    client.force_login(rental_agent)
+    url = reverse("portal:identity", args=[guest.pk])
+    assert client.get(url, **HTMX).status_code == 403
+    assert client.post(url, {"first_name": "Hacked"}, **HTMX).status_code == 403
+    guest.refresh_from_db()
+    assert guest.first_name == "Jeanne"
+
+
+def test_the_identity_form_offers_only_what_the_partner_may_see():
+    from partners.portal.forms import IdentityForm
+
+    form = IdentityForm({"first_name": "A", "country": "DE"}, sections={"identity"})
+    assert set(form.fields) == {"first_name", "last_name"}
+    assert form.is_valid() and "country" not in form.cleaned_data
 
 
 def test_contact_field_errors(client, agent, known):
