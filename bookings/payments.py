@@ -142,6 +142,9 @@ class StripeProvider:
     ) -> CheckoutResult:
         params: dict[str, Any] = {
             "mode": "payment",
+            # Cards only: a delayed method (SEPA debit...) would leave the seats held for days
+            # before async_payment_succeeded/failed. Not left to the dashboard's settings.
+            "payment_method_types": ["card"],
             "client_reference_id": reference,
             "line_items": [
                 {
@@ -192,6 +195,7 @@ class StripeProvider:
         )
         params: dict[str, Any] = {
             "line_items": [{"price": price.id, "quantity": 1}],
+            "payment_method_types": ["card"],
             "metadata": metadata,
             "payment_intent_data": {"metadata": metadata},
             # One payment only: the link is for this balance, not a reusable shop page.

@@ -1108,6 +1108,9 @@ STRIPE_HANDLERS = {
     "checkout.session.completed": stripe_checkout_completed,
     "checkout.session.async_payment_succeeded": stripe_checkout_completed,
     "checkout.session.expired": stripe_checkout_expired,
+    # Only cards are offered, so a delayed payment never fails later; if one ever does (a
+    # method enabled by hand), it releases the hold like an expired session.
+    "checkout.session.async_payment_failed": stripe_checkout_expired,
     "charge.refunded": stripe_charge_refunded,
 }
 

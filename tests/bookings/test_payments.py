@@ -46,6 +46,7 @@ def test_checkout_session_created_with_idempotency_key(session, fake_stripe):
     assert call["idempotency_key"] == f"checkout-{booking.reference}"
     assert call["params"]["line_items[0][price_data][unit_amount]"] == str(booking.total_cents)
     assert call["params"]["line_items[0][price_data][currency]"] == "eur"
+    assert call["params"]["payment_method_types[0]"] == "card"  # no delayed methods
     assert call["params"]["metadata[booking]"] == booking.reference
     assert call["params"]["client_reference_id"] == booking.reference
     assert url.startswith("https://checkout.stripe.com/")
@@ -112,6 +113,7 @@ def test_stay_deposit_then_balance_link(ski_school, fake_stripe):
     assert len(link_calls) == 1
     assert link_calls[0]["idempotency_key"] == f"balance-{booking.reference}-21000"
     assert link_calls[0]["params"]["restrictions[completed_sessions][limit]"] == "1"
+    assert link_calls[0]["params"]["payment_method_types[0]"] == "card"
     price_call = fake_stripe.calls("/v1/prices")[0]
     assert price_call["params"]["unit_amount"] == "21000"
 

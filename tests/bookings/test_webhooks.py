@@ -119,6 +119,17 @@ def test_expired_releases_the_hold(client, held, session):
     assert held.events.last().kind == "expired"
 
 
+def test_a_delayed_payment_that_fails_releases_the_hold(client, held, session):
+    unpaid = _completed(held, payment_status="unpaid")
+    post_event(client, "checkout.session.completed", unpaid)  # waits: nothing is paid yet
+    held.refresh_from_db()
+    assert held.status == Booking.Status.HELD and held.paid_cents == 0
+    post_event(client, "checkout.session.async_payment_failed", unpaid)
+    held.refresh_from_db()
+    session.refresh_from_db()
+    assert held.status == Booking.Status.EXPIRED and session.seats_taken == 0
+
+
 def test_expired_after_completed_keeps_the_booking(client, held, session):
     post_event(client, "checkout.session.completed", _completed(held))
     post_event(client, "checkout.session.expired", _expired(held))
