@@ -17,7 +17,7 @@ from django.utils.dates import WEEKDAYS_ABBR
 from django.utils.translation import gettext_lazy as _
 from django_countries import countries
 
-from bookings.catalogue import SessionSeries
+from bookings.catalogue import OFFER_FIELDS, SessionSeries
 from bookings.models import Booking, Offer, Session
 from destination.models import ConsentWording, Purpose
 from destination.normalize import normalize_email, normalize_phone
@@ -494,20 +494,7 @@ class OfferEditForm(forms.Form):
     @classmethod
     def initial_for(cls, offer: Offer) -> dict[str, Any]:
         initial: dict[str, Any] = {
-            name: getattr(offer, name)
-            for name in (
-                "kind",
-                "title_en",
-                "title_fr",
-                "description_en",
-                "description_fr",
-                "pricing",
-                "deposit_percent",
-                "balance_due_days",
-                "free_cancellation_days",
-                "needs_participant_names",
-                "is_published",
-            )
+            name: getattr(offer, name) for name in OFFER_FIELDS if not name.endswith("_cents")
         }
         initial["price"] = Decimal(offer.price_cents) / 100
         if offer.child_price_cents is not None:

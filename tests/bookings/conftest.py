@@ -196,3 +196,13 @@ def _english():
 
     with translation.override("en"):
         yield
+
+
+@pytest.fixture
+def school(db) -> Partner:
+    return PartnerFactory(name="Ski School Alpha", kind=Partner.Kind.SKI_SCHOOL)
+
+
+@pytest.fixture
+def lodge(db) -> Partner:
+    return PartnerFactory(name="Lodge Beta", kind=Partner.Kind.LODGING)

@@ -28,16 +28,6 @@ def url(name: str, **kwargs: object) -> str:
 
 
 @pytest.fixture
-def school() -> Partner:
-    return PartnerFactory(name="Ski School Alpha", kind=Partner.Kind.SKI_SCHOOL)
-
-
-@pytest.fixture
-def lodge() -> Partner:
-    return PartnerFactory(name="Lodge Beta", kind=Partner.Kind.LODGING)
-
-
-@pytest.fixture
 def office() -> Partner:
     return PartnerFactory(name="Tourist Office", kind=Partner.Kind.TOURIST_OFFICE)
 

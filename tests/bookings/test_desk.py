@@ -32,16 +32,6 @@ def url(name: str, **kwargs: object) -> str:
         return reverse(f"bookings_desk:{name}", kwargs=kwargs)
 
 
-@pytest.fixture
-def school() -> Partner:
-    return PartnerFactory(name="Ski School Alpha", kind=Partner.Kind.SKI_SCHOOL)
-
-
-@pytest.fixture
-def lodge() -> Partner:
-    return PartnerFactory(name="Lodge Beta", kind=Partner.Kind.LODGING)
-
-
 def staff_of(partner: Partner, role: str = Membership.Role.AGENT):
     return MembershipFactory(partner=partner, role=role, user=UserFactory(language="en")).user
 

@@ -119,18 +119,11 @@ def test_stay_deposit_then_balance_link(ski_school, fake_stripe):
 
 
 def test_cancel_refunds_card_payment_once(session, fake_stripe, django_capture_on_commit_callbacks):
-    booking = _card(session)
-    booking_checkout_url(booking=booking, **URLS)
-    payment = Payment.objects.get(booking=booking)
-    stripe_checkout_completed(
-        {"id": payment.stripe_checkout_session_id, "payment_status": "paid",
-         "amount_total": booking.total_cents, "payment_intent": "pi_1"}
-    )  # fmt: skip
-    with django_capture_on_commit_callbacks(execute=True):
-        booking_cancel(booking=booking, reason="")
+    booking = _paid_then_cancelled(session, fake_stripe, django_capture_on_commit_callbacks)
+    payment = booking.payments.exclude(kind=Payment.Kind.REFUND).get()
     refunds = fake_stripe.calls("/v1/refunds")
     assert len(refunds) == 1
-    assert refunds[0]["params"] == {"payment_intent": "pi_1", "amount": str(booking.total_cents)}
+    assert refunds[0]["params"] == {"payment_intent": "pi_9", "amount": str(booking.total_cents)}
     assert refunds[0]["idempotency_key"] == f"refund-{payment.pk}"
     booking.refresh_from_db()
     assert booking.status == Booking.Status.REFUNDED

@@ -6,8 +6,6 @@ from __future__ import annotations
 import re
 
 import pytest
-from django.conf import settings
-from django.test import Client
 from playwright.sync_api import Page, expect
 
 from bookings.models import Booking, Offer
@@ -19,6 +17,7 @@ from tests.bookings.web_helpers import (
     make_wordings,
     sharing_rules_ensure,
 )
+from tests.e2e.helpers import staff_sign_in
 from tests.factories import MembershipFactory, PartnerFactory, UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -45,16 +44,6 @@ def lesson() -> Offer:
     for days, taken in ((2, 3), (3, 7), (5, 0), (6, 1)):
         make_session(offer, days=days, capacity=8, taken=taken)
     return offer
-
-
-def _staff_login(page: Page, live_server, user) -> None:
-    """Sign the staff member in by session cookie (the login form has its own tests)."""
-    client = Client()
-    client.force_login(user)
-    cookie = client.cookies[settings.SESSION_COOKIE_NAME]
-    page.context.add_cookies(
-        [{"name": settings.SESSION_COOKIE_NAME, "value": cookie.value, "url": live_server.url}]
-    )
 
 
 def test_visitor_books_a_group_lesson_and_staff_see_it(live_server, page: Page, lesson, screenshot):
@@ -104,7 +93,7 @@ def test_visitor_books_a_group_lesson_and_staff_see_it(live_server, page: Page, 
     agent = MembershipFactory(
         partner=lesson.partner, role=Membership.Role.AGENT, user=UserFactory(language="en")
     ).user
-    _staff_login(page, live_server, agent)
+    staff_sign_in(page, live_server, agent)
     page.goto(f"{live_server.url}/en/portal/guests/{booking.booker_id}/")
     expect(page.get_by_role("heading", name="Camille Durand")).to_be_visible()
     expect(page.locator("main")).to_contain_text(booking.reference)
@@ -148,7 +137,7 @@ def test_offer_list_on_a_phone_and_a_desk_phone_booking(
 
     page.set_viewport_size({"width": 1366, "height": 900})
     agent = MembershipFactory(partner=lesson.partner, user=UserFactory(language="en")).user
-    _staff_login(page, live_server, agent)
+    staff_sign_in(page, live_server, agent)
     page.goto(f"{live_server.url}/en/portal/bookings/new/")
     page.get_by_role("link", name=re.compile("Group ski lesson")).click()
     page.get_by_label("Adults").fill("2")

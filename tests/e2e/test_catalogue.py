@@ -7,27 +7,16 @@ import datetime as dt
 import re
 
 import pytest
-from django.conf import settings
-from django.test import Client
 from django.utils import timezone
 from playwright.sync_api import Page, expect
 
 from bookings.models import Offer
 from partners.models import Membership, Partner
 from tests.bookings.web_helpers import make_booking, make_offer, sharing_rules_ensure
+from tests.e2e.helpers import staff_sign_in
 from tests.factories import MembershipFactory, PartnerFactory, UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def _sign_in(page: Page, live_server, user) -> None:
-    """By session cookie: the sign-in form has its own browser test (test_portal)."""
-    client = Client()
-    client.force_login(user)
-    cookie = client.cookies[settings.SESSION_COOKIE_NAME]
-    page.context.add_cookies(
-        [{"name": settings.SESSION_COOKIE_NAME, "value": cookie.value, "url": live_server.url}]
-    )
 
 
 def test_a_manager_publishes_an_offer_with_a_week_of_dates(live_server, page: Page, screenshot):
@@ -37,7 +26,7 @@ def test_a_manager_publishes_an_offer_with_a_week_of_dates(live_server, page: Pa
     manager = MembershipFactory(
         partner=school, role=Membership.Role.MANAGER, user=UserFactory(language="en")
     ).user
-    _sign_in(page, live_server, manager)
+    staff_sign_in(page, live_server, manager)
 
     page.goto(f"{live_server.url}/en/portal/")
     page.get_by_role("link", name="Offers", exact=True).click()
