@@ -12,6 +12,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -26,6 +27,9 @@ from bookings.services import BookingError
 from bookings.views import form_errors_from_service
 from partners.models import Membership
 from partners.portal.acting import portal_view
+
+# A season of daily lessons is about 150 dates: a few pages.
+SESSIONS_PER_PAGE = 40
 
 
 def _membership(request: HttpRequest) -> Membership:
@@ -114,6 +118,7 @@ def _edit_page(
     status: int = 200,
 ) -> HttpResponse:
     can_edit = catalogue.catalogue_can_edit(_membership(request), offer)
+    sessions = Paginator(catalogue.sessions_for_editing(offer), SESSIONS_PER_PAGE)
     return TemplateResponse(
         request,
         "bookings/offers/edit.html",
@@ -122,7 +127,7 @@ def _edit_page(
             "can_edit": can_edit,
             "form": form or OfferEditForm(initial=OfferEditForm.initial_for(offer)),
             "series_form": series_form or SessionSeriesForm(),
-            "sessions": catalogue.sessions_for_editing(offer),
+            "sessions": sessions.get_page(request.GET.get("page")),
             "capacity_errors": capacity_errors or {},
         },
         status=status,

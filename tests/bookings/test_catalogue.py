@@ -366,3 +366,14 @@ def test_the_portal_navigation_shows_offers(client, school):
     with translation.override("en"):
         home = client.get(reverse("portal:home")).content.decode()
     assert f'href="{url("list")}"' in home
+
+
+def test_a_season_of_dates_is_paged(client, school):
+    offer = make_offer(partner=school, sessions=0)
+    for day in range(45):
+        make_session(offer, days=2 + day)
+    client.force_login(member(school).user)
+    first = client.get(url("edit", slug=offer.slug)).content.decode()
+    second = client.get(url("edit", slug=offer.slug), {"page": 2}).content.decode()
+    assert first.count('id="session-') == 40 and second.count('id="session-') == 5
+    assert "Page 1 of 2" in first and "Later dates" in first
