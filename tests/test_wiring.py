@@ -91,3 +91,19 @@ def test_celery_app_reads_django_settings():
     assert "destination.tasks.guest_retention_sweep_task" in {
         entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()
     }
+
+
+def test_the_deploy_check_wants_a_shared_cache_for_rate_limits(settings):
+    from django.core.checks import Tags, run_checks
+
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    ids = {m.id for m in run_checks(tags=[Tags.security], include_deployment_checks=True)}
+    assert "destination.W001" in ids
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:6379/1",
+        }
+    }
+    ids = {m.id for m in run_checks(tags=[Tags.security], include_deployment_checks=True)}
+    assert "destination.W001" not in ids
