@@ -95,12 +95,13 @@ class ParticipantData:
 
 @dataclass(frozen=True)
 class ConsentChoice:
-    """A consent checkbox as shown: purpose code, the exact wording shown, ticked or not. An
-    unticked box records nothing (it is not a withdrawal of an earlier consent). Purposes given
-    per partner go to the offer's partner; purposes given per channel to ``channels``."""
+    """A consent checkbox as shown: purpose code, the exact wording row shown, ticked or not.
+    The consent is recorded against that very row (never looked up by text, never created
+    here). An unticked box records nothing (it is not a withdrawal of an earlier consent).
+    Purposes given per partner go to the offer's partner; per channel to ``channels``."""
 
     purpose: str
-    wording: str
+    wording: ConsentWording | None
     given: bool
     channels: tuple[str, ...] = ("email",)
 
@@ -342,7 +343,11 @@ def _validate(
     for choice in consents:
         if choice.purpose not in Purpose.values:
             errors["consents"].append(_("Unknown consent purpose."))
-        elif choice.given and not (choice.wording or "").strip():
+        elif choice.given and (
+            choice.wording is None
+            or choice.wording.pk is None
+            or choice.wording.purpose != choice.purpose
+        ):
             errors["consents"].append(_("A consent needs the exact wording shown."))
     if errors:
         raise BookingError(errors)
@@ -377,14 +382,15 @@ def _consents_record(
     guest: Guest,
     consents: list[ConsentChoice],
     partner: Partner,
-    language: str,
     channel: str,
     created_by: User | None,
     reference: str,
     source_url: str,
     at: datetime,
 ) -> None:
-    from destination.services.consent import consent_record, consent_wording_create
+    """Record the ticked consents against the wording rows shown. A booking never writes a
+    wording: what visitors post must not become the text shown to everyone."""
+    from destination.services.consent import consent_record
 
     method = (
         ConsentProof.Method.FORM if channel == Booking.Channel.WEB else ConsentProof.Method.DESK
@@ -392,12 +398,7 @@ def _consents_record(
     for choice in consents:
         if not choice.given:
             continue
-        text = choice.wording.strip()
-        wording = (
-            ConsentWording.objects.filter(purpose=choice.purpose, language=language, text=text)
-            .order_by("-created_at", "-id")
-            .first()
-        ) or consent_wording_create(purpose=choice.purpose, language=language, text=text)
+        wording = choice.wording
         try:
             consent_record(
                 guest=guest,
@@ -494,7 +495,6 @@ def booking_create(
             guest=booker_guest,
             consents=consents,
             partner=offer.partner,
-            language=language,
             channel=channel,
             created_by=created_by,
             reference=reference,

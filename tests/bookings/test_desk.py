@@ -14,12 +14,14 @@ from django.utils import timezone, translation
 
 from bookings import services
 from bookings.models import Booking, Offer
+from destination.models import ConsentEvent, ConsentWording, Purpose
 from partners.models import Membership, Partner
 from tests.bookings.web_helpers import (
     booking_post,
     make_booking,
     make_offer,
     make_session,
+    make_wordings,
     sharing_rules_ensure,
 )
 from tests.factories import MembershipFactory, PartnerFactory, UserFactory
@@ -164,6 +166,28 @@ def test_phone_booking_is_confirmed_and_records_who_took_it(client, school):
     assert booking.channel == Booking.Channel.PHONE
     assert booking.created_by == agent
     assert response["Location"] == url("detail", reference=booking.reference)
+
+
+def test_desk_consent_is_recorded_against_the_wording_read_to_the_guest(client, school):
+    wordings = make_wordings()
+    ConsentWording.objects.filter(language="fr").delete()
+    offer = make_offer(partner=school)
+    client.force_login(staff_of(school))
+    # The agent's screen is in English; the guest speaks French.
+    data = booking_post(
+        offer.sessions.first(),
+        channel="phone",
+        payment="on_site",
+        language="fr",
+        consent_newsletter="on",
+        consent_newsletter_wording=wordings[Purpose.NEWSLETTER].pk,
+    )
+    response = client.post(url("create", slug=offer.slug), data)
+    assert response.status_code == 302, response.content.decode()[:3000]
+    event = ConsentEvent.objects.select_related("proof").get()
+    assert event.proof.wording == wordings[Purpose.NEWSLETTER]
+    assert event.proof.method == "desk"
+    assert not ConsentWording.objects.filter(language="fr").exists()
 
 
 def test_desk_booking_refuses_bad_input_and_creates_nothing(client, school):
