@@ -635,12 +635,18 @@ def booking_from_signed_token(token: str) -> Booking | None:
 def booking_checkout_url(*, booking: Booking, success_url: str, cancel_url: str) -> str:
     """The Stripe Checkout URL to pay a held booking (deposit or full amount). The Checkout
     Session is created once per booking (idempotency key ``checkout-<reference>``; an open one
-    is reused), so a double click or a retried request never creates a second charge."""
+    is reused), so a double click or a retried request never creates a second charge.
+
+    Stripe refuses a key reused with other parameters, so every parameter derives from the
+    held booking only, never from the clock: a retry sends the very same request and gets
+    the same session back."""
     booking = Booking.objects.select_related("session__offer").get(pk=booking.pk)
     if booking.payment_method != Booking.PaymentMethod.CARD:
         raise BookingError({"payment_method": _("This booking is paid on site.")})
-    if booking.status != Booking.Status.HELD or (
-        booking.hold_expires_at and booking.hold_expires_at <= timezone.now()
+    if (
+        booking.status != Booking.Status.HELD
+        or booking.hold_expires_at is None
+        or booking.hold_expires_at <= timezone.now()
     ):
         raise BookingError(_("This booking is no longer awaiting payment."))
     kind = Payment.Kind.DEPOSIT if booking.deposit_cents else Payment.Kind.FULL
@@ -662,10 +668,9 @@ def booking_checkout_url(*, booking: Booking, success_url: str, cancel_url: str)
         }
         if kind == Payment.Kind.DEPOSIT:
             description = _("Deposit: %(what)s") % {"what": description}
-    expires_at = max(
-        booking.hold_expires_at or timezone.now(),
-        timezone.now() + timedelta(minutes=STRIPE_MIN_CHECKOUT_MINUTES),
-    )
+    # A checkout starts at the latest when the hold ends (refused above after that), so this
+    # leaves Stripe its 30 minutes; the hold-expiry job closes the session when the hold ends.
+    expires_at = booking.hold_expires_at + timedelta(minutes=STRIPE_MIN_CHECKOUT_MINUTES)
     try:
         result = provider.checkout_create(
             reference=booking.reference,

@@ -1,6 +1,9 @@
 """Card payments through Stripe with an injected fake HTTP client: no network, ever."""
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from bookings.models import Booking, Payment
 from bookings.payments import OnSiteProvider, PaymentProviderError, provider_get
@@ -71,6 +74,33 @@ def test_retry_creates_no_second_charge(session, fake_stripe):
     keys = {c["idempotency_key"] for c in fake_stripe.calls("/v1/checkout/sessions")}
     assert keys == {f"checkout-{booking.reference}"}
     assert Payment.objects.count() == 1
+
+
+def test_fake_stripe_refuses_a_key_reused_with_other_parameters(fake_stripe):
+    provider = provider_get()
+    provider.refund(payment_intent_id="pi_1", amount_cents=100, idempotency_key="k")
+    assert provider.refund(payment_intent_id="pi_1", amount_cents=100, idempotency_key="k")
+    with pytest.raises(PaymentProviderError, match="same parameters"):
+        provider.refund(payment_intent_id="pi_1", amount_cents=200, idempotency_key="k")
+
+
+def test_a_retry_seconds_later_gets_the_same_checkout_session(session, fake_stripe, monkeypatch):
+    """A double click lands while the first request is still at Stripe (no row stored yet), or
+    a retry follows a timeout: the same key must carry the same parameters, or Stripe refuses
+    it until the key expires and the visitor cannot pay."""
+    booking = _card(session)
+    first = booking_checkout_url(booking=booking, **URLS)
+    Payment.objects.all().delete()  # the first request's row is not committed yet
+    later = timezone.now() + timedelta(seconds=7)
+    monkeypatch.setattr(timezone, "now", lambda: later)
+    assert booking_checkout_url(booking=booking, **URLS) == first
+    calls = fake_stripe.calls("/v1/checkout/sessions")
+    assert len(calls) == 2 and calls[0]["params"] == calls[1]["params"]
+    assert Payment.objects.get().url == first
+    # Stripe needs 30 minutes at least, counted from the latest moment a checkout can start.
+    booking.refresh_from_db()
+    expires_at = int(calls[0]["params"]["expires_at"])
+    assert expires_at >= booking.hold_expires_at.timestamp() + 30 * 60
 
 
 def test_checkout_refused_for_on_site_or_confirmed(session, fake_stripe):
