@@ -876,10 +876,15 @@ def _refund_record(
     refund_id: str,
     amount_refunded: int,
     succeeded: bool = True,
+    charge_amount: int = 0,
 ) -> int:
     """Record that ``amount_refunded`` (cumulative, for this payment intent) is refunded; mark
     the booking REFUNDED (seats released) once everything paid is refunded. Idempotent: called
-    by our refund and by the ``charge.refunded`` webhook, in any order. Returns the increase."""
+    by our refund and by the ``charge.refunded`` webhook, in any order. Returns the increase.
+
+    ``charge_amount`` is the refunded charge's own amount (the webhook's): a refund can overtake
+    the payment's event, and then the booking's ``paid_cents`` does not count that charge yet.
+    A partial refund of it must not read as "everything paid is refunded" (0 >= 0)."""
     booking = Booking.objects.select_for_update().get(pk=booking_id)
     row = (
         booking.payments.select_for_update()
@@ -904,7 +909,16 @@ def _refund_record(
     if increase:
         booking.refunded_cents += increase
         booking.save(update_fields=["refunded_cents", "updated_at"])
-    fully = booking.refunded_cents >= booking.paid_cents
+    paid = booking.paid_cents
+    if charge_amount and not (
+        booking.payments.filter(
+            stripe_payment_intent_id=payment_intent_id, status=Payment.Status.SUCCEEDED
+        )
+        .exclude(kind=Payment.Kind.REFUND)
+        .exists()
+    ):
+        paid += charge_amount  # the charge's payment event has not arrived yet
+    fully = paid > 0 and booking.refunded_cents >= paid
     if fully and succeeded and booking.refund_failed_at:  # a later try went through
         booking.refund_failed_at = None
         booking.save(update_fields=["refund_failed_at", "updated_at"])
@@ -1106,6 +1120,7 @@ def stripe_charge_refunded(obj: Mapping[str, Any]) -> None:
         payment_intent_id=intent,
         refund_id=refunds.get("id") or "",
         amount_refunded=int(obj.get("amount_refunded") or 0),
+        charge_amount=int(obj.get("amount") or 0),
     )
 
 
