@@ -23,6 +23,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
 from django.core import signing
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import IntegrityError, connection, transaction
@@ -204,6 +205,47 @@ def _timeline_all(booking: Booking, what: StrOrPromise, *, at: datetime | None =
             },
             source=booking,
         )
+
+
+def _timeline_all_bulk(bookings: list[Booking], what: StrOrPromise, *, at: datetime) -> None:
+    """``_timeline_all`` for many bookings in two statements (the set-based jobs): the same
+    entries, one per concerned guest (booker and party), the partner's and SHARED."""
+    if not bookings:
+        return
+    party: dict[int, list[int]] = defaultdict(list)
+    for booking_id, guest_id in (
+        Participant.objects.filter(booking__in=bookings)
+        .exclude(guest=None)
+        .order_by("pk")
+        .values_list("booking_id", "guest_id")
+    ):
+        party[booking_id].append(guest_id)
+    content_type = ContentType.objects.get_for_model(Booking)
+    rows = []
+    for booking in bookings:
+        title = _timeline_title(booking, what)[:200]
+        guest_ids = [booking.booker_id]
+        guest_ids += [g for g in dict.fromkeys(party[booking.pk]) if g != booking.booker_id]
+        rows += [
+            TimelineEvent(
+                guest_id=guest_id,
+                kind=TimelineEvent.Kind.BOOKING,
+                occurred_at=at,
+                title=title,
+                partner_id=booking.partner_id,
+                visibility=Visibility.SHARED,
+                data={
+                    "booking": booking.pk,
+                    "reference": booking.reference,
+                    "status": booking.status,
+                    "role": "booker" if guest_id == booking.booker_id else "participant",
+                },
+                content_type=content_type,
+                object_id=booking.pk,
+            )
+            for guest_id in guest_ids
+        ]
+    TimelineEvent.objects.bulk_create(rows)
 
 
 def _seats_release(booking: Booking) -> None:
@@ -1183,19 +1225,9 @@ def bookings_holds_expire(*, now: datetime | None = None) -> int:
             - Case(*(When(pk=sid, then=Value(n)) for sid, n in per_session.items()), default=0)
         )
         expired = list(Booking.objects.filter(pk__in=ids).select_related("session__offer"))
-        with translation.override(settings.LANGUAGE_CODE):
-            TimelineEvent.objects.bulk_create(
-                TimelineEvent(
-                    guest_id=b.booker_id,
-                    kind=TimelineEvent.Kind.BOOKING,
-                    occurred_at=now,
-                    title=_timeline_title(b, gettext_lazy("Booking expired unpaid"))[:200],
-                    partner_id=b.partner_id,
-                    visibility=Visibility.SHARED,
-                    data={"booking": b.pk, "reference": b.reference, "status": b.status},
-                )
-                for b in expired
-            )
+        # Every concerned guest, as the webhook path writes it: the party too, not only the
+        # booker, or their timelines would say "Booking held" for ever.
+        _timeline_all_bulk(expired, gettext_lazy("Booking expired unpaid"), at=now)
         _events_write(expired, BookingEvent.Kind.EXPIRED, {"by": "hold_timeout"})
         with_sessions = list(
             Payment.objects.filter(booking_id__in=ids, status=Payment.Status.PENDING)

@@ -9,6 +9,7 @@ from django.utils import timezone
 from bookings.models import Booking, Payment
 from bookings.selectors import bookings_balance_overdue
 from bookings.services import (
+    ParticipantData,
     booking_checkout_url,
     booking_confirmation_send,
     bookings_balances_process,
@@ -47,6 +48,32 @@ def test_hold_expiry_releases_seats_once(session, fake_stripe, django_capture_on
     assert bookings_holds_expire(now=later) == 0  # idempotent
     session.refresh_from_db()
     assert session.seats_taken == 1
+
+
+def test_hold_expiry_tells_the_whole_party(ski_school, fake_stripe):
+    """The job writes what the webhook path writes: one entry per concerned guest."""
+    offer = offer_make(ski_school, needs_participant_names=True)
+    session = session_make(offer)
+    party = [
+        ParticipantData("Camille1", "Martin"),
+        ParticipantData("Jules", "Martin"),
+        ParticipantData("Léo", "Martin", is_child=True),
+    ]
+    booking = book(session, payment_method="card", participants=party, adults=2, children=1)
+    guests = set(booking.participants.values_list("guest_id", flat=True))
+    assert len(guests) == 3 and booking.booker_id in guests
+    assert bookings_holds_expire(now=timezone.now() + timedelta(minutes=16)) == 1
+    entries = TimelineEvent.objects.filter(title__contains="expired", object_id=booking.pk)
+    assert {e.guest_id for e in entries} == guests
+    for entry in entries:
+        assert entry.partner_id == booking.partner_id
+        assert entry.visibility == "shared"
+        assert entry.source_object == booking
+        role = "booker" if entry.guest_id == booking.booker_id else "participant"
+        assert entry.data == {
+            "booking": booking.pk, "reference": booking.reference, "status": "expired",
+            "role": role,
+        }  # fmt: skip
 
 
 def test_hold_expiry_task_runs(session, fake_stripe):
