@@ -276,6 +276,49 @@ def test_staff_cancel_needs_a_reason_and_may_override_the_policy(client, school)
     assert booking.cancel_reason == "Storm"
 
 
+def _cancel_message(client, booking: Booking) -> str:
+    response = client.post(
+        url("cancel", reference=booking.reference), {"reason": "Storm"}, follow=True
+    )
+    booking.refresh_from_db()
+    assert booking.status == Booking.Status.CANCELLED
+    return response.content.decode()
+
+
+def test_cancelling_says_what_happens_to_money_paid_on_site(client, school):
+    booking = make_booking(make_offer(partner=school, price_cents=4500).sessions.first())
+    client.force_login(staff_of(school))
+    client.post(url("payment", reference=booking.reference), {"amount": "20.00"})
+    page = _cancel_message(client, booking)
+    assert "20.00 EUR paid on site is to be given back to the guest at the desk." in page
+    assert "card payment" not in page
+
+
+def test_cancelling_says_nothing_was_paid(client, school):
+    booking = make_booking(make_offer(partner=school).sessions.first())
+    client.force_login(staff_of(school))
+    page = _cancel_message(client, booking)
+    assert "Booking cancelled. Nothing was paid." in page
+    assert "refunded" not in page
+
+
+def test_cancelling_a_card_paid_booking_says_it_is_refunded(client, school, fake_stripe):
+    session = make_offer(partner=school, names=False, price_cents=4500).sessions.first()
+    booking = make_booking(session, payment_method=Booking.PaymentMethod.CARD)
+    services.booking_checkout_url(
+        booking=booking, success_url="https://x/ok", cancel_url="https://x/ko"
+    )
+    checkout = booking.payments.get()
+    services.stripe_checkout_completed(
+        {"id": checkout.stripe_checkout_session_id, "payment_status": "paid",
+         "amount_total": 4500, "payment_intent": "pi_desk"}
+    )  # fmt: skip
+    client.force_login(staff_of(school))
+    page = _cancel_message(client, booking)
+    assert "The card payment (45.00 EUR) is being refunded." in page
+    assert "on site" not in page
+
+
 def test_offer_kinds_show_on_the_new_booking_screen(client, school):
     make_offer(partner=school, kind=Offer.Kind.RENTAL, title_en="Skis", names=False)
     client.force_login(staff_of(school))
