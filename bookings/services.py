@@ -1275,7 +1275,9 @@ def _balance_due(now: datetime) -> Q:
 
 def booking_balance_link(*, booking: Booking) -> str:
     """A Stripe payment link for what is left to pay (one payment only; reused while pending).
-    Used for a stay's balance and by the booking desk to send a link."""
+    Used for a stay's balance and by the booking desk to send a link. When the amount left
+    changed, the earlier links are deactivated at Stripe before a new one is made, so the guest
+    can never pay both; if one cannot be deactivated, no new link is made."""
     booking = Booking.objects.select_related("session__offer").get(pk=booking.pk)
     if booking.balance_cents <= 0:
         raise BookingError(_("Nothing is left to pay on this booking."))
@@ -1292,6 +1294,24 @@ def booking_balance_link(*, booking: Booking) -> str:
     )
     if pending is not None:
         return pending.url
+    provider = payments.provider_get()
+    replaced = (
+        booking.payments.filter(kind=Payment.Kind.BALANCE, status=Payment.Status.PENDING)
+        .exclude(stripe_payment_link_id="")
+        .order_by("pk")
+    )
+    for old in replaced:
+        try:
+            provider.payment_link_deactivate(link_id=old.stripe_payment_link_id)
+        except payments.PaymentProviderError as exc:
+            logger.warning("Payment link %s not deactivated: %s", old.stripe_payment_link_id, exc)
+            raise BookingError(
+                _("The previous payment link could not be deactivated: %s") % exc
+            ) from exc
+        # Paid meanwhile: the webhook records it as succeeded whatever this row says.
+        Payment.objects.filter(pk=old.pk, status=Payment.Status.PENDING).update(
+            status=Payment.Status.EXPIRED, updated_at=timezone.now()
+        )
     key = f"balance-{booking.reference}-{booking.balance_cents}"
     with translation.override(booking.language):
         description = _("Balance of booking %(reference)s: %(offer)s") % {
@@ -1299,7 +1319,7 @@ def booking_balance_link(*, booking: Booking) -> str:
             "offer": booking.session.offer.title,
         }
     try:
-        result = payments.provider_get().payment_link_create(
+        result = provider.payment_link_create(
             description=description,
             amount_cents=booking.balance_cents,
             metadata={"booking": booking.reference, "payment": Payment.Kind.BALANCE},

@@ -41,6 +41,7 @@ class FakeStripeHTTP(stripe.HTTPClient):
         self.refund_status = "succeeded"
         self.fail_next: int | None = None  # an HTTP status to answer once
         self.fail_always: int | None = None  # an HTTP status to answer until reset
+        self.inactive_links: set[str] = set()  # payment links deactivated (active=false)
 
     def request(self, method, url, headers, post_data=None, *, _usage=None):  # type: ignore[no-untyped-def]
         path = url.split("api.stripe.com", 1)[-1]
@@ -85,6 +86,14 @@ class FakeStripeHTTP(stripe.HTTPClient):
                 "object": "payment_link",
                 "url": f"https://buy.stripe.com/t_{n}",
             }
+        elif path.startswith("/v1/payment_links/"):
+            link_id = path.split("/")[3]
+            active = params.get("active", "true") == "true"
+            if active:
+                self.inactive_links.discard(link_id)
+            else:
+                self.inactive_links.add(link_id)
+            body = {"id": link_id, "object": "payment_link", "active": active}
         elif path == "/v1/refunds":
             body = {"id": f"re_{n}", "object": "refund", "status": self.refund_status}
         else:
