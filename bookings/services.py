@@ -207,6 +207,31 @@ def _timeline_all(booking: Booking, what: StrOrPromise, *, at: datetime | None =
         )
 
 
+# The booking emails, as their timeline entries name them (stored in the default language).
+BOOKING_EMAILS: dict[str, StrOrPromise] = {
+    "confirmation": gettext_lazy("Confirmation email sent for"),
+    "balance_request": gettext_lazy("Balance request email sent for"),
+    "balance_reminder": gettext_lazy("Balance reminder email sent for"),
+    "payment_link": gettext_lazy("Payment link email sent for"),
+}
+
+
+def booking_email_timeline_write(booking: Booking, *, email: str) -> None:
+    """The booker's timeline shows each booking email sent (the portal's "emails sent"): one
+    MESSAGE entry, the partner's and SHARED like the booking's own entries. Written in the
+    transaction that sends the email, so a send rolled back or skipped leaves no entry."""
+    timeline_add(
+        guest=Guest(pk=booking.booker_id),
+        kind=TimelineEvent.Kind.MESSAGE,
+        occurred_at=timezone.now(),
+        title=_timeline_title(booking, BOOKING_EMAILS[email]),
+        partner=booking.partner,
+        visibility=Visibility.SHARED,
+        data={"booking": booking.pk, "reference": booking.reference, "email": email},
+        source=booking,
+    )
+
+
 def _timeline_all_bulk(bookings: list[Booking], what: StrOrPromise, *, at: datetime) -> None:
     """``_timeline_all`` for many bookings in two statements (the set-based jobs): the same
     entries, one per concerned guest (booker and party), the partner's and SHARED."""
@@ -1372,7 +1397,10 @@ def _balance_mail(booking_id: int, *, reminder: bool, now: datetime) -> bool:
         booking_event_write(
             booking, kind, _event_data(booking, balance_cents=booking.balance_cents, url=url)
         )
-        balance_email_send(booking, url=url, reminder=reminder)
+        if balance_email_send(booking, url=url, reminder=reminder):
+            booking_email_timeline_write(
+                booking, email="balance_reminder" if reminder else "balance_request"
+            )
     return True
 
 
@@ -1442,6 +1470,7 @@ def booking_confirmation_send(booking_id: int) -> bool:
             return False
         booking.confirmation_sent_at = timezone.now()
         booking.save(update_fields=["confirmation_sent_at", "updated_at"])
+        booking_email_timeline_write(booking, email="confirmation")
         confirmation_email_send(booking)
     return True
 

@@ -14,7 +14,7 @@ from django.utils import timezone, translation
 
 from bookings import services
 from bookings.models import Booking, Offer
-from destination.models import ConsentEvent, ConsentWording, Purpose
+from destination.models import ConsentEvent, ConsentWording, Purpose, TimelineEvent
 from partners.models import Membership, Partner
 from tests.bookings.web_helpers import (
     booking_post,
@@ -240,6 +240,11 @@ def test_payment_link_is_emailed(client, school, monkeypatch):
     sent = mail.outbox[-1]
     assert sent.to == [booking.contact_email]
     assert "https://buy.stripe.test/pl_1" in sent.body
+    entry = TimelineEvent.objects.filter(
+        guest=booking.booker, kind=TimelineEvent.Kind.MESSAGE
+    ).latest("pk")
+    assert entry.data["email"] == "payment_link" and entry.partner_id == booking.partner_id
+    assert entry.title.startswith("Payment link email sent for " + booking.reference)
 
 
 def test_check_in_on_the_day(client, school):
