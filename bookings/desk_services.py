@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.mail import send_mail
+from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import translation
 from django.utils.translation import gettext as _
@@ -32,6 +33,9 @@ def desk_payment_link_send(*, booking: Booking, by: User | None) -> str:
         context = {"booking": booking, "url": url}
         subject = _("Payment for your booking %(reference)s") % {"reference": booking.reference}
         body = render_to_string("bookings/desk/payment_link_email.txt", context)
-    send_mail(subject, body, None, [booking.contact_email])
+    # The timeline entry and the email stand or fall together: a failed send writes nothing.
+    with transaction.atomic():
+        services.booking_email_timeline_write(booking, email="payment_link")
+        send_mail(subject, body, None, [booking.contact_email])
     logger.info("Payment link for %s sent by user %s", booking.reference, getattr(by, "pk", None))
     return url

@@ -24,10 +24,11 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from bookings import services, web_selectors
+from bookings import payments, services, web_selectors
 from bookings.desk_services import desk_payment_link_send
 from bookings.forms import DeskBookingForm, DeskCancelForm, DeskFilterForm, PaymentForm
 from bookings.models import Booking, Offer
+from bookings.selectors import booking_paid_by_provider
 from bookings.views import (
     booking_consents,
     booking_participants,
@@ -200,11 +201,28 @@ def desk_cancel(request: HttpRequest, reference: str) -> HttpResponse:
         except services.BookingError as exc:
             _errors_to(form, exc)
         else:
-            message = _("Booking cancelled.")
-            if booking.paid_cents:
-                message += " " + _("The card payment is being refunded.")
-            return _done(request, booking, message)
+            return _done(request, booking, _cancelled_message(booking))
     return _detail(request, booking, cancel_form=form, status=422)
+
+
+def _cancelled_message(booking: Booking) -> str:
+    """Say what happens to the money by how it was paid: only card payments are refunded
+    through Stripe; money taken at the desk is given back there."""
+    paid = booking_paid_by_provider(booking)
+    parts = [_("Booking cancelled.")]
+    if paid[payments.STRIPE]:
+        parts.append(
+            _("The card payment (%(amount)s EUR) is being refunded.")
+            % {"amount": f"{paid[payments.STRIPE] / 100:.2f}"}
+        )
+    if paid[payments.ON_SITE]:
+        parts.append(
+            _("%(amount)s EUR paid on site is to be given back to the guest at the desk.")
+            % {"amount": f"{paid[payments.ON_SITE] / 100:.2f}"}
+        )
+    if len(parts) == 1:
+        parts.append(_("Nothing was paid."))
+    return " ".join(parts)
 
 
 def _errors_to(form: forms.Form, exc: ValidationError) -> None:

@@ -65,6 +65,9 @@ def confirmation_email_send(booking: Booking) -> None:
     _send(booking, "confirmation")
 
 
-def balance_email_send(booking: Booking, *, url: str, reminder: bool) -> None:
-    if booking.contact_email:
-        _send(booking, "balance_reminder" if reminder else "balance_request", pay_url=url)
+def balance_email_send(booking: Booking, *, url: str, reminder: bool) -> bool:
+    """Send the balance request or reminder; False when the booking has no email address."""
+    if not booking.contact_email:
+        return False
+    _send(booking, "balance_reminder" if reminder else "balance_request", pay_url=url)
+    return True

@@ -288,16 +288,31 @@ class BookingForm(ContactFieldsMixin):
                     _("Only %(left)s places left on this date.") % {"left": session.seats_left},
                 )
         for field in self.consent_fields:
-            wording_id = cleaned.get(f"{field.name}_wording")
-            if wording_id and wording_id != field.wording.pk:
-                shown = ConsentWording.objects.filter(pk=wording_id, purpose=field.purpose).first()
-                if shown is None:
-                    self.add_error(field.name, _("This consent text is not known."))
-                else:
-                    cleaned[f"{field.name}_shown"] = shown
-            else:
-                cleaned[f"{field.name}_shown"] = field.wording
+            self._clean_consent(cleaned, field)
         return cleaned
+
+    def _clean_consent(self, cleaned: dict[str, Any], field: ConsentField) -> None:
+        """Only the wording this page shows (current version in the page's language, or the
+        English fallback) is recorded. Any other posted id is refused when the box is ticked:
+        another language's text or a version published since the page was drawn is not what
+        the visitor agreed to here. The box is drawn again unticked with the current text."""
+        cleaned[f"{field.name}_shown"] = field.wording
+        wording_id = cleaned.get(f"{field.name}_wording")
+        if not wording_id or wording_id == field.wording.pk or not cleaned.get(field.name):
+            return
+        older = ConsentWording.objects.filter(
+            pk=wording_id, purpose=field.purpose, language=field.wording.language
+        ).exists()
+        self.add_error(
+            field.name,
+            _("This consent text has changed: read it again and tick the box if you agree.")
+            if older
+            else _("This consent text is not known."),
+        )
+        data = self.data.copy()
+        data[self.add_prefix(f"{field.name}_wording")] = str(field.wording.pk)
+        data.pop(self.add_prefix(field.name), None)
+        self.data = data
 
     def seats_needed(self, cleaned: dict[str, Any]) -> int | None:
         """Seats a booking takes: units for per-unit offers, else one per person."""

@@ -78,6 +78,8 @@ class PaymentProvider(Protocol):
         idempotency_key: str,
     ) -> PaymentLinkResult: ...
 
+    def payment_link_deactivate(self, *, link_id: str) -> None: ...
+
     def refund(
         self, *, payment_intent_id: str, amount_cents: int, idempotency_key: str
     ) -> RefundResult: ...
@@ -99,6 +101,9 @@ class OnSiteProvider:
 
     def payment_link_create(self, **kwargs: Any) -> PaymentLinkResult:
         raise self._refuse()
+
+    def payment_link_deactivate(self, *, link_id: str) -> None:
+        return None  # no link was ever made
 
     def refund(
         self, *, payment_intent_id: str, amount_cents: int, idempotency_key: str
@@ -205,6 +210,15 @@ class StripeProvider:
             params["after_completion"] = {"type": "redirect", "redirect": {"url": redirect_url}}
         link = self._call(self.client.v1.payment_links.create, params, idempotency_key)
         return PaymentLinkResult(link_id=link.id, url=link.url)
+
+    def payment_link_deactivate(self, *, link_id: str) -> None:
+        """Close a link so it takes no more payments (``active=false``; repeating it is
+        harmless). Raises PaymentProviderError when Stripe refuses or cannot be reached."""
+
+        def update(*, params: dict[str, Any], options: dict[str, Any]) -> Any:
+            return self.client.v1.payment_links.update(link_id, params=params, options=options)
+
+        self._call(update, {"active": False}, f"deactivate-{link_id}")
 
     def refund(
         self, *, payment_intent_id: str, amount_cents: int, idempotency_key: str

@@ -5,7 +5,8 @@ from __future__ import annotations
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
-from bookings.models import Booking, BookingEvent, Offer, Session
+from bookings import payments
+from bookings.models import Booking, BookingEvent, Offer, Payment, Session
 from destination.models import Guest
 from partners.models import Partner
 
@@ -56,6 +57,17 @@ def bookings_balance_overdue(partner: Partner | None = None) -> QuerySet[Booking
     ):
         qs = qs.filter(partner=partner)
     return qs.order_by("balance_due_on", "pk")
+
+
+def booking_paid_by_provider(booking: Booking) -> dict[str, int]:
+    """What the booking received, in cents, per provider ("stripe": by card online, refunded
+    through Stripe; "on_site": taken at the desk, given back there). Reads ``payments``, so a
+    prefetch serves it."""
+    paid = {payments.STRIPE: 0, payments.ON_SITE: 0}
+    for payment in booking.payments.all():
+        if payment.kind != Payment.Kind.REFUND and payment.status == Payment.Status.SUCCEEDED:
+            paid[payment.provider] = paid.get(payment.provider, 0) + payment.amount_cents
+    return paid
 
 
 def booking_events_after(last_id: int, limit: int = 100) -> list[BookingEvent]:

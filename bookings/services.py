@@ -23,6 +23,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
 from django.core import signing
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import IntegrityError, connection, transaction
@@ -95,12 +96,13 @@ class ParticipantData:
 
 @dataclass(frozen=True)
 class ConsentChoice:
-    """A consent checkbox as shown: purpose code, the exact wording shown, ticked or not. An
-    unticked box records nothing (it is not a withdrawal of an earlier consent). Purposes given
-    per partner go to the offer's partner; purposes given per channel to ``channels``."""
+    """A consent checkbox as shown: purpose code, the exact wording row shown, ticked or not.
+    The consent is recorded against that very row (never looked up by text, never created
+    here). An unticked box records nothing (it is not a withdrawal of an earlier consent).
+    Purposes given per partner go to the offer's partner; per channel to ``channels``."""
 
     purpose: str
-    wording: str
+    wording: ConsentWording | None
     given: bool
     channels: tuple[str, ...] = ("email",)
 
@@ -203,6 +205,72 @@ def _timeline_all(booking: Booking, what: StrOrPromise, *, at: datetime | None =
             },
             source=booking,
         )
+
+
+# The booking emails, as their timeline entries name them (stored in the default language).
+BOOKING_EMAILS: dict[str, StrOrPromise] = {
+    "confirmation": gettext_lazy("Confirmation email sent for"),
+    "balance_request": gettext_lazy("Balance request email sent for"),
+    "balance_reminder": gettext_lazy("Balance reminder email sent for"),
+    "payment_link": gettext_lazy("Payment link email sent for"),
+}
+
+
+def booking_email_timeline_write(booking: Booking, *, email: str) -> None:
+    """The booker's timeline shows each booking email sent (the portal's "emails sent"): one
+    MESSAGE entry, the partner's and SHARED like the booking's own entries. Written in the
+    transaction that sends the email, so a send rolled back or skipped leaves no entry."""
+    timeline_add(
+        guest=Guest(pk=booking.booker_id),
+        kind=TimelineEvent.Kind.MESSAGE,
+        occurred_at=timezone.now(),
+        title=_timeline_title(booking, BOOKING_EMAILS[email]),
+        partner=booking.partner,
+        visibility=Visibility.SHARED,
+        data={"booking": booking.pk, "reference": booking.reference, "email": email},
+        source=booking,
+    )
+
+
+def _timeline_all_bulk(bookings: list[Booking], what: StrOrPromise, *, at: datetime) -> None:
+    """``_timeline_all`` for many bookings in two statements (the set-based jobs): the same
+    entries, one per concerned guest (booker and party), the partner's and SHARED."""
+    if not bookings:
+        return
+    party: dict[int, list[int]] = defaultdict(list)
+    for booking_id, guest_id in (
+        Participant.objects.filter(booking__in=bookings)
+        .exclude(guest=None)
+        .order_by("pk")
+        .values_list("booking_id", "guest_id")
+    ):
+        party[booking_id].append(guest_id)
+    content_type = ContentType.objects.get_for_model(Booking)
+    rows = []
+    for booking in bookings:
+        title = _timeline_title(booking, what)[:200]
+        guest_ids = [booking.booker_id]
+        guest_ids += [g for g in dict.fromkeys(party[booking.pk]) if g != booking.booker_id]
+        rows += [
+            TimelineEvent(
+                guest_id=guest_id,
+                kind=TimelineEvent.Kind.BOOKING,
+                occurred_at=at,
+                title=title,
+                partner_id=booking.partner_id,
+                visibility=Visibility.SHARED,
+                data={
+                    "booking": booking.pk,
+                    "reference": booking.reference,
+                    "status": booking.status,
+                    "role": "booker" if guest_id == booking.booker_id else "participant",
+                },
+                content_type=content_type,
+                object_id=booking.pk,
+            )
+            for guest_id in guest_ids
+        ]
+    TimelineEvent.objects.bulk_create(rows)
 
 
 def _seats_release(booking: Booking) -> None:
@@ -342,7 +410,11 @@ def _validate(
     for choice in consents:
         if choice.purpose not in Purpose.values:
             errors["consents"].append(_("Unknown consent purpose."))
-        elif choice.given and not (choice.wording or "").strip():
+        elif choice.given and (
+            choice.wording is None
+            or choice.wording.pk is None
+            or choice.wording.purpose != choice.purpose
+        ):
             errors["consents"].append(_("A consent needs the exact wording shown."))
     if errors:
         raise BookingError(errors)
@@ -377,14 +449,15 @@ def _consents_record(
     guest: Guest,
     consents: list[ConsentChoice],
     partner: Partner,
-    language: str,
     channel: str,
     created_by: User | None,
     reference: str,
     source_url: str,
     at: datetime,
 ) -> None:
-    from destination.services.consent import consent_record, consent_wording_create
+    """Record the ticked consents against the wording rows shown. A booking never writes a
+    wording: what visitors post must not become the text shown to everyone."""
+    from destination.services.consent import consent_record
 
     method = (
         ConsentProof.Method.FORM if channel == Booking.Channel.WEB else ConsentProof.Method.DESK
@@ -392,12 +465,7 @@ def _consents_record(
     for choice in consents:
         if not choice.given:
             continue
-        text = choice.wording.strip()
-        wording = (
-            ConsentWording.objects.filter(purpose=choice.purpose, language=language, text=text)
-            .order_by("-created_at", "-id")
-            .first()
-        ) or consent_wording_create(purpose=choice.purpose, language=language, text=text)
+        wording = choice.wording
         try:
             consent_record(
                 guest=guest,
@@ -494,7 +562,6 @@ def booking_create(
             guest=booker_guest,
             consents=consents,
             partner=offer.partner,
-            language=language,
             channel=channel,
             created_by=created_by,
             reference=reference,
@@ -635,12 +702,18 @@ def booking_from_signed_token(token: str) -> Booking | None:
 def booking_checkout_url(*, booking: Booking, success_url: str, cancel_url: str) -> str:
     """The Stripe Checkout URL to pay a held booking (deposit or full amount). The Checkout
     Session is created once per booking (idempotency key ``checkout-<reference>``; an open one
-    is reused), so a double click or a retried request never creates a second charge."""
+    is reused), so a double click or a retried request never creates a second charge.
+
+    Stripe refuses a key reused with other parameters, so every parameter derives from the
+    held booking only, never from the clock: a retry sends the very same request and gets
+    the same session back."""
     booking = Booking.objects.select_related("session__offer").get(pk=booking.pk)
     if booking.payment_method != Booking.PaymentMethod.CARD:
         raise BookingError({"payment_method": _("This booking is paid on site.")})
-    if booking.status != Booking.Status.HELD or (
-        booking.hold_expires_at and booking.hold_expires_at <= timezone.now()
+    if (
+        booking.status != Booking.Status.HELD
+        or booking.hold_expires_at is None
+        or booking.hold_expires_at <= timezone.now()
     ):
         raise BookingError(_("This booking is no longer awaiting payment."))
     kind = Payment.Kind.DEPOSIT if booking.deposit_cents else Payment.Kind.FULL
@@ -662,10 +735,9 @@ def booking_checkout_url(*, booking: Booking, success_url: str, cancel_url: str)
         }
         if kind == Payment.Kind.DEPOSIT:
             description = _("Deposit: %(what)s") % {"what": description}
-    expires_at = max(
-        booking.hold_expires_at or timezone.now(),
-        timezone.now() + timedelta(minutes=STRIPE_MIN_CHECKOUT_MINUTES),
-    )
+    # A checkout starts at the latest when the hold ends (refused above after that), so this
+    # leaves Stripe its 30 minutes; the hold-expiry job closes the session when the hold ends.
+    expires_at = booking.hold_expires_at + timedelta(minutes=STRIPE_MIN_CHECKOUT_MINUTES)
     try:
         result = provider.checkout_create(
             reference=booking.reference,
@@ -871,10 +943,15 @@ def _refund_record(
     refund_id: str,
     amount_refunded: int,
     succeeded: bool = True,
+    charge_amount: int = 0,
 ) -> int:
     """Record that ``amount_refunded`` (cumulative, for this payment intent) is refunded; mark
     the booking REFUNDED (seats released) once everything paid is refunded. Idempotent: called
-    by our refund and by the ``charge.refunded`` webhook, in any order. Returns the increase."""
+    by our refund and by the ``charge.refunded`` webhook, in any order. Returns the increase.
+
+    ``charge_amount`` is the refunded charge's own amount (the webhook's): a refund can overtake
+    the payment's event, and then the booking's ``paid_cents`` does not count that charge yet.
+    A partial refund of it must not read as "everything paid is refunded" (0 >= 0)."""
     booking = Booking.objects.select_for_update().get(pk=booking_id)
     row = (
         booking.payments.select_for_update()
@@ -899,7 +976,16 @@ def _refund_record(
     if increase:
         booking.refunded_cents += increase
         booking.save(update_fields=["refunded_cents", "updated_at"])
-    fully = booking.refunded_cents >= booking.paid_cents
+    paid = booking.paid_cents
+    if charge_amount and not (
+        booking.payments.filter(
+            stripe_payment_intent_id=payment_intent_id, status=Payment.Status.SUCCEEDED
+        )
+        .exclude(kind=Payment.Kind.REFUND)
+        .exists()
+    ):
+        paid += charge_amount  # the charge's payment event has not arrived yet
+    fully = paid > 0 and booking.refunded_cents >= paid
     if fully and succeeded and booking.refund_failed_at:  # a later try went through
         booking.refund_failed_at = None
         booking.save(update_fields=["refund_failed_at", "updated_at"])
@@ -1101,6 +1187,7 @@ def stripe_charge_refunded(obj: Mapping[str, Any]) -> None:
         payment_intent_id=intent,
         refund_id=refunds.get("id") or "",
         amount_refunded=int(obj.get("amount_refunded") or 0),
+        charge_amount=int(obj.get("amount") or 0),
     )
 
 
@@ -1163,19 +1250,9 @@ def bookings_holds_expire(*, now: datetime | None = None) -> int:
             - Case(*(When(pk=sid, then=Value(n)) for sid, n in per_session.items()), default=0)
         )
         expired = list(Booking.objects.filter(pk__in=ids).select_related("session__offer"))
-        with translation.override(settings.LANGUAGE_CODE):
-            TimelineEvent.objects.bulk_create(
-                TimelineEvent(
-                    guest_id=b.booker_id,
-                    kind=TimelineEvent.Kind.BOOKING,
-                    occurred_at=now,
-                    title=_timeline_title(b, gettext_lazy("Booking expired unpaid"))[:200],
-                    partner_id=b.partner_id,
-                    visibility=Visibility.SHARED,
-                    data={"booking": b.pk, "reference": b.reference, "status": b.status},
-                )
-                for b in expired
-            )
+        # Every concerned guest, as the webhook path writes it: the party too, not only the
+        # booker, or their timelines would say "Booking held" for ever.
+        _timeline_all_bulk(expired, gettext_lazy("Booking expired unpaid"), at=now)
         _events_write(expired, BookingEvent.Kind.EXPIRED, {"by": "hold_timeout"})
         with_sessions = list(
             Payment.objects.filter(booking_id__in=ids, status=Payment.Status.PENDING)
@@ -1223,7 +1300,9 @@ def _balance_due(now: datetime) -> Q:
 
 def booking_balance_link(*, booking: Booking) -> str:
     """A Stripe payment link for what is left to pay (one payment only; reused while pending).
-    Used for a stay's balance and by the booking desk to send a link."""
+    Used for a stay's balance and by the booking desk to send a link. When the amount left
+    changed, the earlier links are deactivated at Stripe before a new one is made, so the guest
+    can never pay both; if one cannot be deactivated, no new link is made."""
     booking = Booking.objects.select_related("session__offer").get(pk=booking.pk)
     if booking.balance_cents <= 0:
         raise BookingError(_("Nothing is left to pay on this booking."))
@@ -1240,6 +1319,24 @@ def booking_balance_link(*, booking: Booking) -> str:
     )
     if pending is not None:
         return pending.url
+    provider = payments.provider_get()
+    replaced = (
+        booking.payments.filter(kind=Payment.Kind.BALANCE, status=Payment.Status.PENDING)
+        .exclude(stripe_payment_link_id="")
+        .order_by("pk")
+    )
+    for old in replaced:
+        try:
+            provider.payment_link_deactivate(link_id=old.stripe_payment_link_id)
+        except payments.PaymentProviderError as exc:
+            logger.warning("Payment link %s not deactivated: %s", old.stripe_payment_link_id, exc)
+            raise BookingError(
+                _("The previous payment link could not be deactivated: %s") % exc
+            ) from exc
+        # Paid meanwhile: the webhook records it as succeeded whatever this row says.
+        Payment.objects.filter(pk=old.pk, status=Payment.Status.PENDING).update(
+            status=Payment.Status.EXPIRED, updated_at=timezone.now()
+        )
     key = f"balance-{booking.reference}-{booking.balance_cents}"
     with translation.override(booking.language):
         description = _("Balance of booking %(reference)s: %(offer)s") % {
@@ -1247,7 +1344,7 @@ def booking_balance_link(*, booking: Booking) -> str:
             "offer": booking.session.offer.title,
         }
     try:
-        result = payments.provider_get().payment_link_create(
+        result = provider.payment_link_create(
             description=description,
             amount_cents=booking.balance_cents,
             metadata={"booking": booking.reference, "payment": Payment.Kind.BALANCE},
@@ -1300,7 +1397,10 @@ def _balance_mail(booking_id: int, *, reminder: bool, now: datetime) -> bool:
         booking_event_write(
             booking, kind, _event_data(booking, balance_cents=booking.balance_cents, url=url)
         )
-        balance_email_send(booking, url=url, reminder=reminder)
+        if balance_email_send(booking, url=url, reminder=reminder):
+            booking_email_timeline_write(
+                booking, email="balance_reminder" if reminder else "balance_request"
+            )
     return True
 
 
@@ -1370,6 +1470,7 @@ def booking_confirmation_send(booking_id: int) -> bool:
             return False
         booking.confirmation_sent_at = timezone.now()
         booking.save(update_fields=["confirmation_sent_at", "updated_at"])
+        booking_email_timeline_write(booking, email="confirmation")
         confirmation_email_send(booking)
     return True
 

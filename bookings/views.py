@@ -55,7 +55,7 @@ def booking_person(form: BookingForm) -> PersonData:
 
 def booking_consents(form: BookingForm) -> list[services.ConsentChoice]:
     return [
-        services.ConsentChoice(purpose=purpose, wording=wording.text, given=given)
+        services.ConsentChoice(purpose=purpose, wording=wording, given=given)
         for purpose, wording, given in form.consents()
     ]
 

@@ -27,18 +27,21 @@ WEBHOOK_SECRET = "whsec_test_secret"
 
 class FakeStripeHTTP(stripe.HTTPClient):
     """Answers the Stripe API calls the providers make, like Stripe does: the same idempotency
-    key returns the first response again. Every request is recorded."""
+    key returns the first response again, and is refused (HTTP 400, ``idempotency_error``) when
+    the method, path or parameters differ from its first use. Every request is recorded."""
 
     name = "fake"
 
     def __init__(self) -> None:
         super().__init__()
         self.requests: list[dict[str, Any]] = []
-        self._by_key: dict[str, tuple[str, int, dict[str, str]]] = {}
+        # key -> (method, path, params of the first use, first response)
+        self._by_key: dict[str, tuple[str, str, dict[str, str], tuple[str, int, dict]]] = {}
         self._ids = itertools.count(1)
         self.refund_status = "succeeded"
         self.fail_next: int | None = None  # an HTTP status to answer once
         self.fail_always: int | None = None  # an HTTP status to answer until reset
+        self.inactive_links: set[str] = set()  # payment links deactivated (active=false)
 
     def request(self, method, url, headers, post_data=None, *, _usage=None):  # type: ignore[no-untyped-def]
         path = url.split("api.stripe.com", 1)[-1]
@@ -52,7 +55,18 @@ class FakeStripeHTTP(stripe.HTTPClient):
             body = {"error": {"type": "api_error", "message": "Stripe is down"}}
             return json.dumps(body), status, {}
         if key and key in self._by_key:
-            return self._by_key[key]
+            first_method, first_path, first_params, first_response = self._by_key[key]
+            if (first_method, first_path, first_params) != (method, path, params):
+                body = {
+                    "error": {
+                        "type": "idempotency_error",
+                        "message": "Keys for idempotent requests can only be used with the same "
+                        f"parameters they were first used with. Try using a key other than "
+                        f"'{key}' if you meant to execute a different request.",
+                    }
+                }
+                return json.dumps(body), 400, {}
+            return first_response
         n = next(self._ids)
         if path == "/v1/checkout/sessions":
             body = {
@@ -72,13 +86,21 @@ class FakeStripeHTTP(stripe.HTTPClient):
                 "object": "payment_link",
                 "url": f"https://buy.stripe.com/t_{n}",
             }
+        elif path.startswith("/v1/payment_links/"):
+            link_id = path.split("/")[3]
+            active = params.get("active", "true") == "true"
+            if active:
+                self.inactive_links.discard(link_id)
+            else:
+                self.inactive_links.add(link_id)
+            body = {"id": link_id, "object": "payment_link", "active": active}
         elif path == "/v1/refunds":
             body = {"id": f"re_{n}", "object": "refund", "status": self.refund_status}
         else:
             return json.dumps({"error": {"message": f"unknown {path}"}}), 404, {}
         response = (json.dumps(body), 200, {"Request-Id": f"req_{n}"})
         if key:
-            self._by_key[key] = response
+            self._by_key[key] = (method, path, params, response)
         return response
 
     def calls(self, path: str) -> list[dict[str, Any]]:

@@ -14,12 +14,14 @@ from django.utils import timezone, translation
 
 from bookings import services
 from bookings.models import Booking, Offer
+from destination.models import ConsentEvent, ConsentWording, Purpose, TimelineEvent
 from partners.models import Membership, Partner
 from tests.bookings.web_helpers import (
     booking_post,
     make_booking,
     make_offer,
     make_session,
+    make_wordings,
     sharing_rules_ensure,
 )
 from tests.factories import MembershipFactory, PartnerFactory, UserFactory
@@ -166,6 +168,28 @@ def test_phone_booking_is_confirmed_and_records_who_took_it(client, school):
     assert response["Location"] == url("detail", reference=booking.reference)
 
 
+def test_desk_consent_is_recorded_against_the_wording_read_to_the_guest(client, school):
+    wordings = make_wordings()
+    ConsentWording.objects.filter(language="fr").delete()
+    offer = make_offer(partner=school)
+    client.force_login(staff_of(school))
+    # The agent's screen is in English; the guest speaks French.
+    data = booking_post(
+        offer.sessions.first(),
+        channel="phone",
+        payment="on_site",
+        language="fr",
+        consent_newsletter="on",
+        consent_newsletter_wording=wordings[Purpose.NEWSLETTER].pk,
+    )
+    response = client.post(url("create", slug=offer.slug), data)
+    assert response.status_code == 302, response.content.decode()[:3000]
+    event = ConsentEvent.objects.select_related("proof").get()
+    assert event.proof.wording == wordings[Purpose.NEWSLETTER]
+    assert event.proof.method == "desk"
+    assert not ConsentWording.objects.filter(language="fr").exists()
+
+
 def test_desk_booking_refuses_bad_input_and_creates_nothing(client, school):
     offer = make_offer(partner=school, sessions=0)
     session = make_session(offer, capacity=8, taken=7)
@@ -216,6 +240,11 @@ def test_payment_link_is_emailed(client, school, monkeypatch):
     sent = mail.outbox[-1]
     assert sent.to == [booking.contact_email]
     assert "https://buy.stripe.test/pl_1" in sent.body
+    entry = TimelineEvent.objects.filter(
+        guest=booking.booker, kind=TimelineEvent.Kind.MESSAGE
+    ).latest("pk")
+    assert entry.data["email"] == "payment_link" and entry.partner_id == booking.partner_id
+    assert entry.title.startswith("Payment link email sent for " + booking.reference)
 
 
 def test_check_in_on_the_day(client, school):
@@ -250,6 +279,49 @@ def test_staff_cancel_needs_a_reason_and_may_override_the_policy(client, school)
     booking.refresh_from_db()
     assert booking.status == Booking.Status.CANCELLED
     assert booking.cancel_reason == "Storm"
+
+
+def _cancel_message(client, booking: Booking) -> str:
+    response = client.post(
+        url("cancel", reference=booking.reference), {"reason": "Storm"}, follow=True
+    )
+    booking.refresh_from_db()
+    assert booking.status == Booking.Status.CANCELLED
+    return response.content.decode()
+
+
+def test_cancelling_says_what_happens_to_money_paid_on_site(client, school):
+    booking = make_booking(make_offer(partner=school, price_cents=4500).sessions.first())
+    client.force_login(staff_of(school))
+    client.post(url("payment", reference=booking.reference), {"amount": "20.00"})
+    page = _cancel_message(client, booking)
+    assert "20.00 EUR paid on site is to be given back to the guest at the desk." in page
+    assert "card payment" not in page
+
+
+def test_cancelling_says_nothing_was_paid(client, school):
+    booking = make_booking(make_offer(partner=school).sessions.first())
+    client.force_login(staff_of(school))
+    page = _cancel_message(client, booking)
+    assert "Booking cancelled. Nothing was paid." in page
+    assert "refunded" not in page
+
+
+def test_cancelling_a_card_paid_booking_says_it_is_refunded(client, school, fake_stripe):
+    session = make_offer(partner=school, names=False, price_cents=4500).sessions.first()
+    booking = make_booking(session, payment_method=Booking.PaymentMethod.CARD)
+    services.booking_checkout_url(
+        booking=booking, success_url="https://x/ok", cancel_url="https://x/ko"
+    )
+    checkout = booking.payments.get()
+    services.stripe_checkout_completed(
+        {"id": checkout.stripe_checkout_session_id, "payment_status": "paid",
+         "amount_total": 4500, "payment_intent": "pi_desk"}
+    )  # fmt: skip
+    client.force_login(staff_of(school))
+    page = _cancel_message(client, booking)
+    assert "The card payment (45.00 EUR) is being refunded." in page
+    assert "on site" not in page
 
 
 def test_offer_kinds_show_on_the_new_booking_screen(client, school):

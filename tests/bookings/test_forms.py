@@ -138,19 +138,66 @@ def test_consents_are_offered_with_the_current_wording_and_record_what_was_shown
     ]
     assert form.fields["consent_newsletter"].label == wordings[Purpose.NEWSLETTER].text
 
-    # A new version is published while the visitor fills the form: the proof is the old text.
     shown = wordings[Purpose.NEWSLETTER]
-    ConsentWording.objects.create(
+    data = booking_post(
+        offer.sessions.first(), consent_newsletter="on", consent_newsletter_wording=shown.pk
+    )
+    form = form_for(offer, data)
+    assert form.is_valid(), form.errors
+    consents = {purpose: (w, given) for purpose, w, given in form.consents()}
+    assert consents[Purpose.NEWSLETTER] == (shown, True)
+    assert consents[Purpose.PARTNER_OFFERS][1] is False
+
+
+def test_a_version_published_meanwhile_asks_to_read_the_new_text_again():
+    wordings = make_wordings()
+    offer = make_offer(names=False)
+    shown = wordings[Purpose.NEWSLETTER]
+    newer = ConsentWording.objects.create(
         purpose=Purpose.NEWSLETTER, language="en", version="t2", text="A newer text."
     )
     data = booking_post(
         offer.sessions.first(), consent_newsletter="on", consent_newsletter_wording=shown.pk
     )
     form = form_for(offer, data)
+    assert not form.is_valid()
+    assert "has changed" in form.errors["consent_newsletter"][0]
+    # Drawn again with the new text, its id, and the box unticked.
+    row = form.consent_rows()[0]
+    assert row["field"].label == newer.text
+    assert row["wording"].value() == str(newer.pk)
+    assert not row["field"].value()
+    # An unticked box records nothing, so an older id does not matter there.
+    data = booking_post(offer.sessions.first(), consent_newsletter_wording=shown.pk)
+    assert form_for(offer, data).is_valid()
+
+
+def test_a_wording_of_another_language_is_refused():
+    wordings = make_wordings()
+    offer = make_offer(names=False)
+    french = ConsentWording.objects.get(purpose=Purpose.NEWSLETTER, language="fr")
+    data = booking_post(
+        offer.sessions.first(), consent_newsletter="on", consent_newsletter_wording=french.pk
+    )
+    form = form_for(offer, data)  # an English page
+    assert not form.is_valid()
+    assert "not known" in form.errors["consent_newsletter"][0]
+    assert form.consent_rows()[0]["wording"].value() == str(wordings[Purpose.NEWSLETTER].pk)
+
+
+def test_the_english_fallback_shown_on_a_french_page_is_accepted():
+    wordings = make_wordings()
+    ConsentWording.objects.filter(language="fr", purpose=Purpose.NEWSLETTER).delete()
+    offer = make_offer(names=False)
+    english = wordings[Purpose.NEWSLETTER]
+    data = booking_post(
+        offer.sessions.first(), consent_newsletter="on", consent_newsletter_wording=english.pk
+    )
+    form = BookingForm(
+        data, offer=offer, sessions=Session.objects.filter(offer=offer), language="fr"
+    )
     assert form.is_valid(), form.errors
-    consents = {purpose: (w.text, given) for purpose, w, given in form.consents()}
-    assert consents[Purpose.NEWSLETTER] == (shown.text, True)
-    assert consents[Purpose.PARTNER_OFFERS][1] is False
+    assert {p: w for p, w, _g in form.consents()}[Purpose.NEWSLETTER] == english
 
 
 def test_a_wording_of_another_purpose_is_refused():

@@ -1,6 +1,9 @@
 """Card payments through Stripe with an injected fake HTTP client: no network, ever."""
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from bookings.models import Booking, Payment
 from bookings.payments import OnSiteProvider, PaymentProviderError, provider_get
@@ -9,6 +12,7 @@ from bookings.services import (
     booking_balance_link,
     booking_cancel,
     booking_checkout_url,
+    booking_payment_on_site_record,
     booking_refund_issue,
     stripe_checkout_completed,
 )
@@ -73,6 +77,33 @@ def test_retry_creates_no_second_charge(session, fake_stripe):
     assert Payment.objects.count() == 1
 
 
+def test_fake_stripe_refuses_a_key_reused_with_other_parameters(fake_stripe):
+    provider = provider_get()
+    provider.refund(payment_intent_id="pi_1", amount_cents=100, idempotency_key="k")
+    assert provider.refund(payment_intent_id="pi_1", amount_cents=100, idempotency_key="k")
+    with pytest.raises(PaymentProviderError, match="same parameters"):
+        provider.refund(payment_intent_id="pi_1", amount_cents=200, idempotency_key="k")
+
+
+def test_a_retry_seconds_later_gets_the_same_checkout_session(session, fake_stripe, monkeypatch):
+    """A double click lands while the first request is still at Stripe (no row stored yet), or
+    a retry follows a timeout: the same key must carry the same parameters, or Stripe refuses
+    it until the key expires and the visitor cannot pay."""
+    booking = _card(session)
+    first = booking_checkout_url(booking=booking, **URLS)
+    Payment.objects.all().delete()  # the first request's row is not committed yet
+    later = timezone.now() + timedelta(seconds=7)
+    monkeypatch.setattr(timezone, "now", lambda: later)
+    assert booking_checkout_url(booking=booking, **URLS) == first
+    calls = fake_stripe.calls("/v1/checkout/sessions")
+    assert len(calls) == 2 and calls[0]["params"] == calls[1]["params"]
+    assert Payment.objects.get().url == first
+    # Stripe needs 30 minutes at least, counted from the latest moment a checkout can start.
+    booking.refresh_from_db()
+    expires_at = int(calls[0]["params"]["expires_at"])
+    assert expires_at >= booking.hold_expires_at.timestamp() + 30 * 60
+
+
 def test_checkout_refused_for_on_site_or_confirmed(session, fake_stripe):
     booking = book(session)
     with pytest.raises(BookingError):
@@ -116,6 +147,59 @@ def test_stay_deposit_then_balance_link(ski_school, fake_stripe):
     assert link_calls[0]["params"]["payment_method_types[0]"] == "card"
     price_call = fake_stripe.calls("/v1/prices")[0]
     assert price_call["params"]["unit_amount"] == "21000"
+
+
+def _deposit_paid_stay(ski_school):
+    offer = offer_make(
+        ski_school, kind="stay", pricing="per_unit", price_cents=10000, deposit_percent=30
+    )
+    booking = book(
+        session_make(offer, days=60, hours=24 * 3),
+        payment_method=Booking.PaymentMethod.CARD,
+        units=1,
+    )
+    booking_checkout_url(booking=booking, **URLS)
+    stripe_checkout_completed(
+        {"id": Payment.objects.get(booking=booking).stripe_checkout_session_id,
+         "payment_status": "paid", "amount_total": 9000, "payment_intent": "pi_dep"}
+    )  # fmt: skip
+    booking.refresh_from_db()
+    return booking
+
+
+def test_a_new_balance_link_deactivates_the_one_it_replaces(ski_school, fake_stripe):
+    booking = _deposit_paid_stay(ski_school)
+    first = booking_balance_link(booking=booking)
+    old = Payment.objects.get(url=first)
+    booking_payment_on_site_record(booking=booking, amount_cents=1000, by=None)
+    second = booking_balance_link(booking=booking)
+    assert second != first
+    # The old link (21000) is closed at Stripe, so the guest cannot pay both.
+    updates = fake_stripe.calls(f"/v1/payment_links/{old.stripe_payment_link_id}")
+    assert len(updates) == 1 and updates[0]["params"] == {"active": "false"}
+    assert fake_stripe.inactive_links == {old.stripe_payment_link_id}
+    old.refresh_from_db()
+    assert old.status == Payment.Status.EXPIRED
+    new = Payment.objects.get(url=second)
+    assert new.status == Payment.Status.PENDING and new.amount_cents == 20000
+    assert booking_balance_link(booking=booking) == second  # reused, nothing more closed
+    assert len([r for r in fake_stripe.requests if r["path"].startswith("/v1/payment_links/")]) == 1
+
+
+def test_no_new_balance_link_while_the_old_one_stays_active(ski_school, fake_stripe):
+    booking = _deposit_paid_stay(ski_school)
+    first = booking_balance_link(booking=booking)
+    booking_payment_on_site_record(booking=booking, amount_cents=1000, by=None)
+    fake_stripe.fail_always = 400
+    with pytest.raises(BookingError, match="could not be deactivated"):
+        booking_balance_link(booking=booking)
+    fake_stripe.fail_always = None
+    assert Payment.objects.get(url=first).status == Payment.Status.PENDING
+    assert len(fake_stripe.calls("/v1/payment_links")) == 1
+
+
+def test_on_site_provider_has_no_link_to_deactivate(on_site):
+    assert OnSiteProvider().payment_link_deactivate(link_id="plink_1") is None
 
 
 def test_cancel_refunds_card_payment_once(session, fake_stripe, django_capture_on_commit_callbacks):

@@ -19,7 +19,7 @@ from bookings.services import (
     bookings_complete_ended,
     payment_provider,
 )
-from destination.models import ConsentEvent, Guest, TimelineEvent
+from destination.models import ConsentEvent, ConsentWording, Guest, TimelineEvent
 from partners.access import timeline_visible_to
 from partners.models import Partner, PartnerGuestLink
 from tests.bookings.conftest import offer_make, session_make
@@ -90,12 +90,20 @@ def test_known_guest_is_matched_not_duplicated(session, on_site):
 
 
 def test_consents_recorded_with_exact_wording(session, on_site):
-    wording = "I want the Val Neige newsletter by email."
+    wording = ConsentWording.objects.create(
+        purpose="newsletter", language="en", version="v1", text="I want the newsletter."
+    )
+    offers = ConsentWording.objects.create(
+        purpose="partner_offers", language="en", version="v1", text="Offers from the school"
+    )
+    # The booking is in French and only an English wording was shown: the proof is that
+    # English row, and no French wording is written from it.
     booking = book(
         session,
+        language="fr",
         consents=[
             ConsentChoice(purpose="newsletter", wording=wording, given=True),
-            ConsentChoice(purpose="partner_offers", wording="Offers from the school", given=False),
+            ConsentChoice(purpose="partner_offers", wording=offers, given=False),
         ],
     )
     events = list(
@@ -103,8 +111,9 @@ def test_consents_recorded_with_exact_wording(session, on_site):
     )
     assert len(events) == 1  # the unticked box records nothing
     assert events[0].purpose == "newsletter" and events[0].granted and events[0].channel == "email"
-    assert events[0].proof.wording.text == wording
+    assert events[0].proof.wording == wording
     assert events[0].proof.evidence["booking"] == booking.reference
+    assert ConsentWording.objects.count() == 2
 
 
 def test_card_booking_is_held(session, fake_stripe, settings):

@@ -9,6 +9,7 @@ from django.utils import timezone
 from bookings.models import Booking, Payment
 from bookings.selectors import bookings_balance_overdue
 from bookings.services import (
+    ParticipantData,
     booking_checkout_url,
     booking_confirmation_send,
     bookings_balances_process,
@@ -49,6 +50,32 @@ def test_hold_expiry_releases_seats_once(session, fake_stripe, django_capture_on
     assert session.seats_taken == 1
 
 
+def test_hold_expiry_tells_the_whole_party(ski_school, fake_stripe):
+    """The job writes what the webhook path writes: one entry per concerned guest."""
+    offer = offer_make(ski_school, needs_participant_names=True)
+    session = session_make(offer)
+    party = [
+        ParticipantData("Camille1", "Martin"),
+        ParticipantData("Jules", "Martin"),
+        ParticipantData("Léo", "Martin", is_child=True),
+    ]
+    booking = book(session, payment_method="card", participants=party, adults=2, children=1)
+    guests = set(booking.participants.values_list("guest_id", flat=True))
+    assert len(guests) == 3 and booking.booker_id in guests
+    assert bookings_holds_expire(now=timezone.now() + timedelta(minutes=16)) == 1
+    entries = TimelineEvent.objects.filter(title__contains="expired", object_id=booking.pk)
+    assert {e.guest_id for e in entries} == guests
+    for entry in entries:
+        assert entry.partner_id == booking.partner_id
+        assert entry.visibility == "shared"
+        assert entry.source_object == booking
+        role = "booker" if entry.guest_id == booking.booker_id else "participant"
+        assert entry.data == {
+            "booking": booking.pk, "reference": booking.reference, "status": "expired",
+            "role": role,
+        }  # fmt: skip
+
+
 def test_hold_expiry_task_runs(session, fake_stripe):
     assert booking_holds_expire_task.delay().get() == 0
 
@@ -59,6 +86,44 @@ def test_confirmation_email_never_twice(session, on_site, django_capture_on_comm
     assert len(mail.outbox) == 1
     assert booking_confirmation_send(booking.pk) is False
     assert len(mail.outbox) == 1
+
+
+def _emails_on_timeline(guest_id: int) -> list[str]:
+    entries = TimelineEvent.objects.filter(guest_id=guest_id, kind=TimelineEvent.Kind.MESSAGE)
+    return [e.data["email"] for e in entries.order_by("pk")]
+
+
+def test_confirmation_email_is_on_the_bookers_timeline_once(
+    ski_school, on_site, django_capture_on_commit_callbacks
+):
+    offer = offer_make(ski_school, needs_participant_names=True)
+    party = [ParticipantData("Camille1", "Martin"), ParticipantData("Jules", "Martin")]
+    with django_capture_on_commit_callbacks(execute=True):
+        booking = book(session_make(offer), participants=party)
+    entry = TimelineEvent.objects.get(kind=TimelineEvent.Kind.MESSAGE)
+    assert entry.guest_id == booking.booker_id  # the email went to the booker only
+    assert entry.partner_id == booking.partner_id and entry.visibility == "shared"
+    assert entry.title.startswith("Confirmation email sent for " + booking.reference)
+    assert entry.data == {"booking": booking.pk, "reference": booking.reference,
+                          "email": "confirmation"}  # fmt: skip
+    assert entry.source_object == booking
+    assert booking_confirmation_send(booking.pk) is False  # a retry sends nothing
+    assert TimelineEvent.objects.filter(kind=TimelineEvent.Kind.MESSAGE).count() == 1
+
+
+def test_a_confirmation_that_fails_to_send_leaves_no_entry(session, on_site, monkeypatch):
+    booking = book(session)
+
+    def down(*args, **kwargs):
+        raise OSError("SMTP down")
+
+    monkeypatch.setattr("bookings.emails.EmailMultiAlternatives.send", down)
+    with pytest.raises(OSError):
+        booking_confirmation_send(booking.pk)
+    assert _emails_on_timeline(booking.booker_id) == []
+    monkeypatch.undo()
+    assert booking_confirmation_send(booking.pk) is True  # the task's retry
+    assert _emails_on_timeline(booking.booker_id) == ["confirmation"]
 
 
 def test_confirmation_in_english(session, on_site, django_capture_on_commit_callbacks):
@@ -103,6 +168,7 @@ def test_balance_requested_reminded_once_then_flagged(
     assert bookings_balances_process(now=near)["reminded"] == 0
     assert len(mail.outbox) == 2
     assert len(fake_stripe.calls("/v1/payment_links")) == 1  # the same link in both mails
+    assert _emails_on_timeline(booking.booker_id) == ["balance_request", "balance_reminder"]  # fmt: skip
     past = timezone.now() + timedelta(days=21)
     counts = bookings_balances_process(now=past)
     assert counts == {"requested": 0, "reminded": 0, "overdue": 1}
@@ -124,6 +190,13 @@ def test_balance_requested_reminded_once_then_flagged(
     booking.refresh_from_db()
     assert booking.balance_cents == 0 and booking.balance_overdue_at is None
     assert list(bookings_balance_overdue()) == []
+
+
+def test_a_balance_request_without_email_leaves_no_entry(ski_school, fake_stripe):
+    booking = _stay_booking(ski_school, days=50)
+    Booking.objects.filter(pk=booking.pk).update(contact_email="")
+    assert bookings_balances_process(now=timezone.now() + timedelta(days=7))["requested"] == 1
+    assert "balance_request" not in _emails_on_timeline(booking.booker_id)
 
 
 def test_balances_task_runs(db, on_site):

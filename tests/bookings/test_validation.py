@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from bookings.models import Booking, BookingEvent, Session
 from bookings.services import BookingError, ConsentChoice, ParticipantData, booking_session_get
-from destination.models import ConsentEvent, Guest, TimelineEvent
+from destination.models import ConsentEvent, ConsentWording, Guest, Purpose, TimelineEvent
 from tests.bookings.conftest import offer_make, person, session_make
 from tests.bookings.helpers import book
 
@@ -113,5 +113,13 @@ def test_bad_booker(session, on_site):
 def test_bad_method_channel_and_consent(session, on_site):
     _refused(session, "payment_method", payment_method="bitcoin")
     _refused(session, "channel", channel="fax")
-    _refused(session, "consents", consents=[ConsentChoice("spam", "x", True)])
-    _refused(session, "consents", consents=[ConsentChoice("newsletter", "  ", True)])
+    newsletter = ConsentWording.objects.create(
+        purpose=Purpose.NEWSLETTER, language="en", version="t1", text="The newsletter."
+    )
+    _refused(session, "consents", consents=[ConsentChoice("spam", newsletter, True)])
+    _refused(session, "consents", consents=[ConsentChoice("newsletter", None, True)])
+    # A wording of another purpose, or one never saved, is not the text shown for this box.
+    _refused(session, "consents", consents=[ConsentChoice("partner_offers", newsletter, True)])
+    unsaved = ConsentWording(purpose=Purpose.NEWSLETTER, language="en", text="Made up.")
+    _refused(session, "consents", consents=[ConsentChoice("newsletter", unsaved, True)])
+    assert ConsentWording.objects.count() == 1

@@ -14,7 +14,8 @@ from django.utils import timezone, translation
 
 from bookings import services
 from bookings.models import Booking, Offer, Participant
-from destination.models import ConsentEvent, Guest, Purpose
+from destination.models import ConsentEvent, ConsentWording, Guest, Purpose
+from destination.services.consent import consent_wording_current
 from tests.bookings.web_helpers import booking_post, make_offer, make_session, make_wordings
 from tests.factories import UserFactory
 
@@ -254,6 +255,22 @@ def test_bad_email_is_refused(client):
         book(client, offer, booking_post(offer.sessions.first(), email="not-an-email")),
         'id="id_email_error"',
     )
+
+
+def test_a_posted_wording_never_becomes_the_text_shown_to_everyone(client):
+    """Reproduced: the French newsletter wording's id posted on the English page was recorded
+    as a new English version, shown from then on to every visitor."""
+    wordings = make_wordings()
+    english = wordings[Purpose.NEWSLETTER]
+    french = ConsentWording.objects.get(purpose=Purpose.NEWSLETTER, language="fr")
+    offer = make_offer()
+    data = booking_post(
+        offer.sessions.first(), consent_newsletter="on", consent_newsletter_wording=french.pk
+    )
+    _assert_refused(book(client, offer, data), "consent text is not known")
+    assert ConsentWording.objects.count() == 6
+    assert consent_wording_current(purpose=Purpose.NEWSLETTER, language="en") == english
+    assert not ConsentEvent.objects.exists()
 
 
 def test_unknown_consent_wording_is_refused(client):

@@ -43,8 +43,9 @@ def _expired(booking):
 
 
 def _refunded(booking, amount):
+    charge = Payment.objects.get(booking=booking, kind__in=["full", "deposit"]).amount_cents
     return {"id": f"ch_{booking.pk}", "object": "charge", "payment_intent": f"pi_{booking.pk}",
-            "amount_refunded": amount, "refunded": True,
+            "amount": charge, "amount_refunded": amount, "refunded": amount >= charge,
             "metadata": {"booking": booking.reference},
             "refunds": {"data": [{"id": f"re_{booking.pk}"}]}}  # fmt: skip
 
@@ -177,6 +178,28 @@ def test_refund_before_completed(client, held, session):
     assert held.status == Booking.Status.REFUNDED
     assert held.paid_cents == held.refunded_cents == held.total_cents
     assert session.seats_taken == 0
+
+
+def test_partial_refund_before_completed(
+    client, held, session, fake_stripe, django_capture_on_commit_callbacks
+):
+    """A partial refund overtaking the payment's event is not "everything paid is refunded":
+    the booking is confirmed by the payment, keeps its seats, and nothing more is refunded."""
+    with django_capture_on_commit_callbacks(execute=True):
+        post_event(client, "charge.refunded", _refunded(held, 1000))
+    held.refresh_from_db()
+    session.refresh_from_db()
+    assert held.status == Booking.Status.HELD
+    assert held.refunded_cents == 1000
+    assert session.seats_taken == 2
+    with django_capture_on_commit_callbacks(execute=True):
+        post_event(client, "checkout.session.completed", _completed(held))
+    held.refresh_from_db()
+    session.refresh_from_db()
+    assert held.status == Booking.Status.CONFIRMED
+    assert held.paid_cents == held.total_cents and held.refunded_cents == 1000
+    assert session.seats_taken == 2
+    assert fake_stripe.calls("/v1/refunds") == []
 
 
 def test_refund_after_completed(client, held, session):
