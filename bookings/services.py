@@ -799,6 +799,13 @@ def booking_payment_on_site_record(
         BookingEvent.Kind.PAYMENT_RECEIVED,
         _event_data(booking, amount_cents=amount_cents, provider=payments.ON_SITE),
     )
+    open_links = booking.payments.filter(
+        kind=Payment.Kind.BALANCE, status=Payment.Status.PENDING
+    ).exclude(stripe_payment_link_id="")
+    if open_links.exists():  # a link for the old amount must not be paid on top
+        from bookings.tasks import booking_balance_links_close_task
+
+        booking_balance_links_close_task.delay_on_commit(booking.pk)
     return booking
 
 
@@ -1298,6 +1305,42 @@ def _balance_due(now: datetime) -> Q:
     )
 
 
+def _balance_links_close(
+    booking: Booking, provider: payments.PaymentProvider, *, keep_amount: int | None = None
+) -> int:
+    """Deactivate at Stripe the booking's pending balance links (except one for
+    ``keep_amount``) and mark them expired. Raises PaymentProviderError on the first link that
+    cannot be closed. Returns how many were closed."""
+    stale = (
+        booking.payments.filter(kind=Payment.Kind.BALANCE, status=Payment.Status.PENDING)
+        .exclude(stripe_payment_link_id="")
+        .order_by("pk")
+    )
+    if keep_amount is not None:
+        stale = stale.exclude(amount_cents=keep_amount)
+    closed = 0
+    for old in stale:
+        try:
+            provider.payment_link_deactivate(link_id=old.stripe_payment_link_id)
+        except payments.PaymentProviderError as exc:
+            logger.warning("Payment link %s not deactivated: %s", old.stripe_payment_link_id, exc)
+            raise
+        # Paid meanwhile: the webhook records it as succeeded whatever this row says.
+        closed += Payment.objects.filter(pk=old.pk, status=Payment.Status.PENDING).update(
+            status=Payment.Status.EXPIRED, updated_at=timezone.now()
+        )
+    return closed
+
+
+def booking_balance_links_close(booking_id: int) -> int:
+    """After money taken at the desk, close the balance links that no longer match what is left
+    to pay, so the guest cannot pay the same balance twice. Idempotent (closed links are no
+    longer pending); Stripe errors propagate so the task retries."""
+    booking = Booking.objects.get(pk=booking_id)
+    keep = booking.balance_cents if booking.balance_cents > 0 else None
+    return _balance_links_close(booking, payments.provider_get(payments.STRIPE), keep_amount=keep)
+
+
 def booking_balance_link(*, booking: Booking) -> str:
     """A Stripe payment link for what is left to pay (one payment only; reused while pending).
     Used for a stay's balance and by the booking desk to send a link. When the amount left
@@ -1320,23 +1363,12 @@ def booking_balance_link(*, booking: Booking) -> str:
     if pending is not None:
         return pending.url
     provider = payments.provider_get()
-    replaced = (
-        booking.payments.filter(kind=Payment.Kind.BALANCE, status=Payment.Status.PENDING)
-        .exclude(stripe_payment_link_id="")
-        .order_by("pk")
-    )
-    for old in replaced:
-        try:
-            provider.payment_link_deactivate(link_id=old.stripe_payment_link_id)
-        except payments.PaymentProviderError as exc:
-            logger.warning("Payment link %s not deactivated: %s", old.stripe_payment_link_id, exc)
-            raise BookingError(
-                _("The previous payment link could not be deactivated: %s") % exc
-            ) from exc
-        # Paid meanwhile: the webhook records it as succeeded whatever this row says.
-        Payment.objects.filter(pk=old.pk, status=Payment.Status.PENDING).update(
-            status=Payment.Status.EXPIRED, updated_at=timezone.now()
-        )
+    try:
+        _balance_links_close(booking, provider)
+    except payments.PaymentProviderError as exc:
+        raise BookingError(
+            _("The previous payment link could not be deactivated: %s") % exc
+        ) from exc
     key = f"balance-{booking.reference}-{booking.balance_cents}"
     with translation.override(booking.language):
         description = _("Balance of booking %(reference)s: %(offer)s") % {

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from celery import Task, shared_task
 
+from bookings.payments import PaymentProviderError
+
 
 @shared_task(name="bookings.tasks.booking_holds_expire_task")
 def booking_holds_expire_task() -> int:
@@ -42,7 +44,6 @@ def booking_refund_task(self: Task, booking_id: int) -> int:
     """Refund through Stripe what a cancelled booking paid by card. Stripe errors are retried
     with a growing delay (1, 2, 4... up to 32 minutes): each refund carries its idempotency key,
     so a retry never refunds twice. After the last try the booking is flagged for the desk."""
-    from bookings.payments import PaymentProviderError
     from bookings.services import booking_refund_failed_flag, booking_refund_issue
 
     try:
@@ -60,3 +61,16 @@ def stripe_checkout_expire_task(session_id: str) -> None:
     from bookings.payments import provider_get
 
     provider_get().checkout_expire(session_id=session_id)
+
+
+@shared_task(
+    name="bookings.tasks.booking_balance_links_close_task",
+    autoretry_for=(PaymentProviderError,),
+    retry_backoff=60,
+    max_retries=6,
+)
+def booking_balance_links_close_task(booking_id: int) -> int:
+    """Close the balance payment links a payment at the desk made stale (idempotent)."""
+    from bookings.services import booking_balance_links_close
+
+    return booking_balance_links_close(booking_id)

@@ -271,3 +271,20 @@ def test_stripe_errors_are_retried_with_one_key_then_flagged_and_a_later_success
     booking.refresh_from_db()
     assert booking.status == Booking.Status.REFUNDED and booking.refund_failed_at is None
     assert booking_refund_task.apply(args=[booking.pk]).get() == 0  # never twice
+
+
+def test_a_payment_at_the_desk_closes_the_balance_link_it_makes_stale(
+    ski_school, fake_stripe, django_capture_on_commit_callbacks
+):
+    booking = _deposit_paid_stay(ski_school)
+    link = Payment.objects.get(url=booking_balance_link(booking=booking))
+    with django_capture_on_commit_callbacks(execute=True):
+        booking_payment_on_site_record(booking=booking, amount_cents=booking.balance_cents, by=None)
+    # Everything is paid: the emailed link must not take the balance a second time.
+    assert fake_stripe.inactive_links == {link.stripe_payment_link_id}
+    link.refresh_from_db()
+    assert link.status == Payment.Status.EXPIRED
+    from bookings.services import booking_balance_links_close
+
+    assert booking_balance_links_close(booking.pk) == 0  # nothing left to close, no call
+    assert len(fake_stripe.calls(f"/v1/payment_links/{link.stripe_payment_link_id}")) == 1
