@@ -171,3 +171,36 @@ def test_empty_search_shows_the_form(client, demo_site):
     assert 'role="search"' in response.text
     # A non-page view switches language by URL prefix.
     assert 'href="/fr/search/" hreflang="fr"' in response.text
+
+
+def _french_alias(demo_site, story):
+    """What wagtail-localize's "sync from English" makes of a new English page."""
+    alias = story.copy_for_translation(demo_site.fr, alias=True)
+    assert alias.alias_of_id == story.pk and alias.live
+    return alias
+
+
+def test_an_alias_is_no_translation_for_hreflang_the_switcher_or_the_sitemap(client, demo_site):
+    (story,) = demo_site.add_stories(1)
+    alias = _french_alias(demo_site, story)
+
+    english = client.get(story.url).text
+    head = english.split("</head>")[0]
+    assert 'hreflang="fr"' not in head
+    # A reader asking for French gets French text: the French home, not English under French menus.
+    assert 'href="/fr/" hreflang="fr"' in english
+    assert f'href="{alias.url}"' not in english
+
+    french = client.get(alias.url)
+    assert french.status_code == 200
+    head = french.text.split("</head>")[0]
+    original = f"http://localhost:8000{story.url}"
+    assert f'<link rel="canonical" href="{original}">' in head
+    assert f'<meta property="og:url" content="{original}">' in head
+    assert 'rel="alternate"' not in head
+    assert '<main id="main" tabindex="-1" lang="en">' in french.text
+
+    xml = client.get("/sitemap.xml").text
+    assert f"<loc>{original}</loc>" in xml
+    assert f"<loc>http://localhost:8000{alias.url}</loc>" not in xml
+    assert "<loc>http://localhost:8000/fr/recits/</loc>" in xml
