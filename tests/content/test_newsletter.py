@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 import pytest
 from django.core import mail, signing
 from django.core.cache import cache
+from django.test import override_settings
 from django.utils import timezone
 from django.utils.html import escape
 
@@ -238,6 +239,36 @@ def test_one_address_may_sign_up_a_few_times_then_is_refused(client, site, signu
     assert not NewsletterSignup.objects.filter(email_normalized="one-too-many@mail.example")
     # Another connection is not affected.
     assert signup(ip="192.0.2.50", email="other@mail.example").status_code == 302
+
+
+def test_behind_the_proxy_limits_and_proofs_use_the_visitors_address(client, site, on_commit):
+    """Every request reaches the app from the TLS proxy's address; the visitor's is the one the
+    proxy appended to X-Forwarded-For."""
+
+    def post(visitor: str, email: str):
+        with on_commit():
+            return client.post(
+                SIGNUP_URL,
+                _form(email=email),
+                REMOTE_ADDR="10.0.0.2",
+                HTTP_X_FORWARDED_FOR=f"1.2.3.4, {visitor}",
+            )
+
+    with override_settings(TRUSTED_PROXY_COUNT=1):
+        for n in range(newsletter.IP_LIMIT + 2):
+            assert post(f"198.51.100.{n + 1}", f"person{n}@mail.example").status_code == 302
+        # One visitor is still limited, whatever address it types in the header.
+        for n in range(newsletter.IP_LIMIT):
+            post("192.0.2.1", f"again{n}@mail.example")
+        assert post("192.0.2.1", "one-too-many@mail.example").status_code == 429
+
+        first = NewsletterSignup.objects.get(email_normalized="person0@mail.example")
+        assert first.ip_address == "198.51.100.1"
+        path = _confirm_path(mail.outbox[0])
+        client.post(path, REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="203.0.113.50")
+    proof = ConsentProof.objects.get()
+    assert proof.evidence["signup_ip"] == "198.51.100.1"
+    assert proof.evidence["confirmed_ip"] == "203.0.113.50"
 
 
 def test_expired_and_forged_links_do_nothing(client, site, signup):
