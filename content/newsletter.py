@@ -23,6 +23,7 @@ from django.core import signing
 from django.core.cache import cache
 from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
+from django.db.models.functions import Coalesce, Greatest
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -373,12 +374,22 @@ def _interest_tags(interests: list[str]) -> list[Tag]:
 
 
 def newsletter_signups_expire(*, now: dt.datetime | None = None) -> int:
-    """Delete unconfirmed signups whose link has expired: what an unknown person typed is kept
-    no longer than needed to confirm it."""
+    """Delete unconfirmed signups whose latest link has expired: what an unknown person typed is
+    kept no longer than needed to confirm it."""
     cutoff = (now or timezone.now()) - CONFIRM_MAX_AGE
-    deleted, _rows = NewsletterSignup.objects.filter(
-        status=NewsletterSignup.Status.PENDING, created_at__lt=cutoff
-    ).delete()
+    # A repeat signup sends a new link valid for CONFIRM_MAX_AGE from its sending: the row lives
+    # as long as its latest link (or a link still waiting for the task), not from its creation.
+    latest = Greatest(
+        "created_at",
+        Coalesce("confirmation_requested_at", "created_at"),
+        Coalesce("confirmation_sent_at", "created_at"),
+    )
+    deleted, _rows = (
+        NewsletterSignup.objects.filter(status=NewsletterSignup.Status.PENDING)
+        .alias(latest_link_at=latest)
+        .filter(latest_link_at__lt=cutoff)
+        .delete()
+    )
     return deleted
 
 

@@ -316,11 +316,46 @@ def test_unconfirmed_signups_are_deleted_when_their_link_expires(client, site, s
     signup(email="old@mail.example")
     signup(email="kept@mail.example")
     client.post(_confirm_path(mail.outbox[1]))
-    NewsletterSignup.objects.update(created_at=timezone.now() - newsletter.CONFIRM_MAX_AGE * 2)
+    long_ago = timezone.now() - newsletter.CONFIRM_MAX_AGE * 2
+    NewsletterSignup.objects.update(
+        created_at=long_ago, confirmation_requested_at=long_ago, confirmation_sent_at=long_ago
+    )
     assert newsletter.newsletter_signups_expire() == 1
     assert list(NewsletterSignup.objects.values_list("email_normalized", flat=True)) == [
         "kept@mail.example"
     ]
+
+
+def test_a_link_sent_again_keeps_its_signup_for_its_full_validity(client, site, signup):
+    """Signed up on day 0, link sent again on day 2.9: that link works 3 days from day 2.9, so
+    the clean-up must not delete its signup on day 3."""
+    signup()
+    day_zero = timezone.now() - dt.timedelta(days=2.9)
+    NewsletterSignup.objects.update(
+        created_at=day_zero, confirmation_requested_at=day_zero, confirmation_sent_at=day_zero
+    )
+    cache.clear()
+    signup()  # the repeat sends a new link now
+    assert len(mail.outbox) == 2
+
+    in_a_few_hours = timezone.now() + dt.timedelta(hours=6)
+    assert newsletter.newsletter_signups_expire(now=in_a_few_hours) == 0
+    assert client.post(_confirm_path(mail.outbox[1])).status_code == 200
+    assert NewsletterSignup.objects.get().status == NewsletterSignup.Status.CONFIRMED
+
+
+def test_a_link_waiting_for_the_task_keeps_its_signup(site):
+    long_ago = timezone.now() - newsletter.CONFIRM_MAX_AGE * 2
+    newsletter.newsletter_signup_request(
+        email="sam@mail.example",
+        language="en",
+        interests=[],
+        wording=newsletter.newsletter_wording("en"),
+    )
+    NewsletterSignup.objects.update(created_at=long_ago, confirmation_sent_at=long_ago)
+    assert newsletter.newsletter_signups_expire() == 0
+    NewsletterSignup.objects.update(confirmation_requested_at=long_ago)
+    assert newsletter.newsletter_signups_expire() == 1
 
 
 def test_signups_are_in_the_gdpr_export_and_erased_with_the_guest(client, site, signup):
