@@ -2,7 +2,8 @@
 
 1. ``newsletter_signup_request`` keeps the form's evidence in one pending ``NewsletterSignup``
    per address (a repeat updates it) and asks for a confirmation email, at most once per
-   ``RESEND_WINDOW`` per address. Each IP address may sign up ``IP_LIMIT`` times per
+   ``RESEND_WINDOW`` and ``CONFIRM_MAX_SENDS`` times per ``CONFIRM_MAX_AGE`` per address; an
+   address already subscribed gets nothing. Each IP address may sign up ``IP_LIMIT`` times per
    ``IP_WINDOW`` (counted in the cache); over that, nothing is stored.
 2. The email carries a signed link that expires after ``CONFIRM_MAX_AGE``.
 3. ``newsletter_signup_confirm`` (the person's click) resolves the address to a guest, marks the
@@ -54,6 +55,9 @@ from destination.services.timeline import timeline_add
 
 CONFIRM_MAX_AGE = dt.timedelta(days=getattr(settings, "NEWSLETTER_CONFIRM_DAYS", 3))
 RESEND_WINDOW = dt.timedelta(minutes=getattr(settings, "NEWSLETTER_RESEND_MINUTES", 15))
+# Emails one address may get per CONFIRM_MAX_AGE: a form anyone can fill must not let a stranger
+# fill someone's mailbox with confirmation requests.
+CONFIRM_MAX_SENDS = getattr(settings, "NEWSLETTER_CONFIRM_MAX_SENDS", 3)
 IP_LIMIT = getattr(settings, "NEWSLETTER_IP_LIMIT", 5)
 IP_WINDOW = dt.timedelta(minutes=getattr(settings, "NEWSLETTER_IP_WINDOW_MINUTES", 10))
 WORDING_CACHE_SECONDS = 300
@@ -131,9 +135,10 @@ def newsletter_signup_request(
     page_url: str = "",
     ip_address: str | None = None,
     user_agent: str = "",
-) -> tuple[NewsletterSignup, bool]:
+) -> tuple[NewsletterSignup | None, bool]:
     """Record a signup awaiting confirmation; returns it and whether a confirmation email is
-    queued. Inputs come validated from ``NewsletterSignupForm``."""
+    queued. An address already subscribed gets nothing (no row, no email): ``(None, False)``.
+    Inputs come validated from ``NewsletterSignupForm``."""
     if wording.purpose != Purpose.NEWSLETTER:
         raise NewsletterError(_("This wording is for another purpose."), code="wording")
     if not _ip_allowed(ip_address):
@@ -142,6 +147,11 @@ def newsletter_signup_request(
             code="rate_limited",
         )
     normalized = email.strip().lower()
+    if _address_subscribed(normalized):
+        # Nothing to confirm, nothing stored, no email (a stranger could otherwise mail a
+        # subscriber at will); the visitor sees the same page as for any signup, so the form
+        # does not tell who is subscribed.
+        return None, False
     fields: dict[str, Any] = {
         "email": email.strip(),
         "language": language,
@@ -170,16 +180,37 @@ def newsletter_signup_request(
             signup.confirmation_requested_at is None
             or now - signup.confirmation_requested_at >= RESEND_WINDOW
         )
+        window_open = (
+            signup.confirmation_window_started_at is not None
+            and now - signup.confirmation_window_started_at < CONFIRM_MAX_AGE
+        )
+        if not window_open:
+            signup.confirmation_window_started_at = None
+            signup.confirmations_in_window = 0
+        send = send and signup.confirmations_in_window < CONFIRM_MAX_SENDS
         # The cache also stops repeats whose transaction has not committed yet.
         send = send and cache.add(_email_key(normalized), 1, int(RESEND_WINDOW.total_seconds()))
         if send:
             signup.confirmation_requested_at = now
+            signup.confirmation_window_started_at = signup.confirmation_window_started_at or now
+            signup.confirmations_in_window += 1
         signup.save()
         if send:
             from content.tasks import newsletter_confirmation_send_task
 
             newsletter_confirmation_send_task.delay_on_commit(signup_id=signup.pk)
     return signup, send
+
+
+def _address_subscribed(email_normalized: str) -> bool:
+    """Whether a guest with this address already receives the newsletter by email."""
+    guest_ids = GuestEmail.objects.filter(
+        email_normalized=email_normalized, guest__status=Guest.Status.ACTIVE
+    ).values_list("guest_id", flat=True)
+    return any(
+        consent_is_granted(guest=guest_id, purpose=Purpose.NEWSLETTER, channel=Channel.EMAIL)
+        for guest_id in guest_ids
+    )
 
 
 def _pending_for_update(email_normalized: str) -> NewsletterSignup | None:

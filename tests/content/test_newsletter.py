@@ -176,15 +176,46 @@ def test_a_known_guest_is_matched_not_duplicated(client, site, signup):
     assert consent_is_granted(guest=known, purpose=Purpose.NEWSLETTER, channel=Channel.EMAIL)
 
 
-def test_a_subscribed_guest_signing_up_again_gets_no_second_grant(client, site, signup):
+def test_a_subscribed_address_gets_no_email_and_the_same_answer(client, site, signup):
     signup()
     client.post(_confirm_path(mail.outbox[0]))
     cache.clear()
-    signup(interests=["gastronomy"])
-    client.post(_confirm_path(mail.outbox[1]))
+
+    again = signup(interests=["gastronomy"])
+    stranger = signup(email="someone.new@mail.example")
+
+    # Same answer as any signup: the form does not tell who is subscribed.
+    assert again.status_code == stranger.status_code == 302
+    assert again["Location"] == stranger["Location"]
+    assert [message.to for message in mail.outbox[1:]] == [["someone.new@mail.example"]]
+    assert not NewsletterSignup.objects.filter(
+        email_normalized="lea.martin@mail.example", status="pending"
+    ).exists()
     assert ConsentEvent.objects.count() == 1
-    assert NewsletterSignup.objects.filter(status="confirmed").count() == 2
-    assert "gastronomy" in set(Guest.objects.get().tags.values_list("slug", flat=True))
+
+
+def test_one_address_gets_at_most_three_emails_per_link_validity(client, site, signup):
+    def sign_up_after_the_resend_window():
+        NewsletterSignup.objects.update(
+            confirmation_requested_at=timezone.now() - newsletter.RESEND_WINDOW,
+            confirmation_sent_at=timezone.now() - newsletter.RESEND_WINDOW,
+        )
+        cache.clear()
+        return signup(ip=f"192.0.2.{len(mail.outbox) + 10}")
+
+    signup()
+    responses = [sign_up_after_the_resend_window() for _n in range(4)]
+
+    assert newsletter.CONFIRM_MAX_SENDS == 3
+    assert len(mail.outbox) == 3
+    assert {(r.status_code, r["Location"]) for r in responses} == {(302, "/en/newsletter/thanks/")}
+
+    # Once the window has passed, the address may ask again.
+    NewsletterSignup.objects.update(
+        confirmation_window_started_at=timezone.now() - newsletter.CONFIRM_MAX_AGE
+    )
+    sign_up_after_the_resend_window()
+    assert len(mail.outbox) == 4
 
 
 @pytest.mark.parametrize(
