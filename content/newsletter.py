@@ -70,6 +70,11 @@ DEFAULT_WORDING = gettext_lazy(
 )
 
 
+LINK_NOT_VALID_OR_USED = gettext_lazy(
+    "This confirmation link is not valid or has already been used. Please sign up again."
+)
+
+
 class NewsletterError(Exception):
     """The signup or its confirmation was refused; ``code`` says why, the message is for people."""
 
@@ -319,7 +324,10 @@ def newsletter_signup_confirm(
     """The person clicked the link: resolve them to a guest and grant the newsletter consent.
     A second click changes nothing."""
     signup = newsletter_signup_from_token(token)
-    signup = NewsletterSignup.objects.select_for_update().get(pk=signup.pk)
+    # Gone since the token was read: expired by the clean-up, or erased with its guest.
+    signup = NewsletterSignup.objects.select_for_update().filter(pk=signup.pk).first()
+    if signup is None:
+        raise NewsletterError(LINK_NOT_VALID_OR_USED, code="invalid")
     if signup.status == NewsletterSignup.Status.CONFIRMED:
         return signup
     now = timezone.now()
@@ -330,7 +338,7 @@ def newsletter_signup_confirm(
     )
     guest = result.guest
     if guest is None:
-        raise NewsletterError(_("This confirmation link is not valid."), code="invalid")
+        raise NewsletterError(LINK_NOT_VALID_OR_USED, code="invalid")
     # The click proves the person reads this address.
     GuestEmail.objects.filter(
         guest=guest, email_normalized=signup.email_normalized, verified_at__isnull=True

@@ -103,11 +103,16 @@ def newsletter_confirm(request: HttpRequest, token: str) -> HttpResponse:
         context.update(error=str(error), error_code=error.code)
         return TemplateResponse(request, "content/newsletter/confirm.html", context, status=400)
     if request.method == "POST":
-        signup = newsletter.newsletter_signup_confirm(
-            token=token,
-            ip_address=client_ip(request),
-            user_agent=request.META.get("HTTP_USER_AGENT", ""),
-        )
+        try:
+            signup = newsletter.newsletter_signup_confirm(
+                token=token,
+                ip_address=client_ip(request),
+                user_agent=request.META.get("HTTP_USER_AGENT", ""),
+            )
+        except newsletter.NewsletterError as error:
+            # Expired or deleted since the check above, or refused while confirming.
+            context.update(error=str(error), error_code=error.code)
+            return TemplateResponse(request, "content/newsletter/confirm.html", context, status=400)
     context["signup"] = signup
     context["confirmed"] = signup.status == signup.Status.CONFIRMED
     return TemplateResponse(request, "content/newsletter/confirm.html", context)

@@ -326,6 +326,47 @@ def test_expired_and_forged_links_do_nothing(client, site, signup):
     assert not ConsentEvent.objects.exists()
 
 
+def test_a_signup_deleted_before_the_click_is_confirmed_gets_the_invalid_link_page(
+    client, site, signup, monkeypatch
+):
+    """The clean-up or an erasure removes the signup between the token check and the lock."""
+    signup()
+    path = _confirm_path(mail.outbox[0])
+    read = newsletter.newsletter_signup_from_token
+    calls = []
+
+    def read_then_lose_the_row(token):
+        found = read(token)
+        calls.append(token)
+        if len(calls) == 2:  # the confirm step's own read, just before it locks the row
+            NewsletterSignup.objects.filter(pk=found.pk).delete()
+        return found
+
+    monkeypatch.setattr(newsletter, "newsletter_signup_from_token", read_then_lose_the_row)
+    response = client.post(path)
+
+    assert response.status_code == 400
+    assert "not valid or has already been used" in response.text
+    assert not Guest.objects.exists()
+
+
+def test_a_confirmation_refused_while_confirming_is_a_400_not_a_500(
+    client, site, signup, monkeypatch
+):
+    signup()
+    path = _confirm_path(mail.outbox[0])
+    monkeypatch.setattr(
+        newsletter, "guest_resolve", lambda *args, **kwargs: type("R", (), {"guest": None})()
+    )
+
+    response = client.post(path)
+
+    assert response.status_code == 400
+    assert "This link does not work" in response.text
+    assert NewsletterSignup.objects.get().status == NewsletterSignup.Status.PENDING
+    assert not ConsentEvent.objects.exists()
+
+
 def test_the_confirmation_task_sends_once_per_request(site, on_commit):
     with on_commit():
         request, queued = newsletter.newsletter_signup_request(
