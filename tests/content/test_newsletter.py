@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 import pytest
 from django.core import mail, signing
 from django.core.cache import cache
+from django.core.exceptions import ValidationError
 from django.test import override_settings
 from django.utils import timezone
 from django.utils.html import escape
@@ -21,6 +22,7 @@ from destination.models import (
     ConsentEvent,
     ConsentProof,
     ConsentWording,
+    Destination,
     Guest,
     GuestEmail,
     Purpose,
@@ -365,6 +367,28 @@ def test_a_confirmation_refused_while_confirming_is_a_400_not_a_500(
     assert "This link does not work" in response.text
     assert NewsletterSignup.objects.get().status == NewsletterSignup.Status.PENDING
     assert not ConsentEvent.objects.exists()
+
+
+def test_the_email_takes_the_brand_colour_only_if_it_is_a_hex_code(site):
+    Destination.load()
+    Destination.objects.update(primary_color="red;}")  # saved before the validator existed
+    with pytest.raises(ValidationError) as error:
+        Destination.objects.get().full_clean()
+    assert "primary_color" in error.value.message_dict
+    request, _queued = newsletter.newsletter_signup_request(
+        email="sam@mail.example",
+        language="en",
+        interests=[],
+        wording=newsletter.newsletter_wording("en"),
+    )
+
+    html = newsletter.newsletter_confirmation_message(request).alternatives[0][0]
+    assert "red;}" not in html
+    assert "border-bottom:4px solid #0b5cad" in html
+
+    Destination.objects.update(primary_color="#aa3300")
+    html = newsletter.newsletter_confirmation_message(request).alternatives[0][0]
+    assert "background:#aa3300" in html
 
 
 def test_the_confirmation_task_sends_once_per_request(site, on_commit):
