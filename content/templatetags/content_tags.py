@@ -34,6 +34,17 @@ def css_colour(value: str, fallback: str = "#0b5cad") -> str:
     return value if value and _HEX_COLOUR.match(value) else fallback
 
 
+# Open Graph wants a territory (Facebook ignores a bare "en"): the site writes British English
+# and the French of France.
+OG_LOCALES = {"en": "en_GB", "fr": "fr_FR"}
+
+
+@register.filter
+def og_locale(language_code: str) -> str:
+    """ "fr" -> "fr_FR": the Open Graph locale of a site language."""
+    return OG_LOCALES.get(language_code) or translation.to_locale(language_code or "")
+
+
 @dataclass(frozen=True)
 class LanguageLink:
     code: str

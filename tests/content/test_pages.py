@@ -115,6 +115,24 @@ def test_open_graph_tags_and_meta_description(client, demo_site):
     assert "<title>Story 0 · Live United</title>" in html
 
 
+def test_open_graph_locales_name_the_territory_and_the_translations(client, demo_site):
+    english = client.get("/en/stories/").text
+    assert '<meta property="og:locale" content="en_GB">' in english
+    assert '<meta property="og:locale:alternate" content="fr_FR">' in english
+    french = client.get("/fr/recits/").text
+    assert '<meta property="og:locale" content="fr_FR">' in french
+    assert '<meta property="og:locale:alternate" content="en_GB">' in french
+
+    # No alternate for a page with no French version, nor for its French alias.
+    (story,) = demo_site.add_stories(1)
+    alias = story.copy_for_translation(demo_site.fr, alias=True)
+    untranslated = client.get(story.url).text
+    assert "og:locale:alternate" not in untranslated
+    alias_html = client.get(alias.url).text
+    assert '<meta property="og:locale" content="en_GB">' in alias_html  # its text is English
+    assert "og:locale:alternate" not in alias_html
+
+
 def test_responsive_images_use_picture_with_modern_formats(client, demo_site):
     (story,) = demo_site.add_stories(1)
     html = client.get(story.url).text
