@@ -93,7 +93,7 @@ hex_colour_validator = RegexValidator(
 class Destination(BaseGenericSetting):
     """The destination and its brand basics, defined once and edited in the Wagtail admin."""
 
-    name = models.CharField(_("name"), max_length=120, default="Val Thorens")
+    name = models.CharField(_("name"), max_length=120, default="Val Neige")
     brand_name = models.CharField(_("brand name"), max_length=120, default="Live United")
     languages = models.CharField(
         _("languages"),

@@ -48,6 +48,14 @@ def test_brand_settings_drive_the_rendered_site(client, demo_site):
     assert 'class="brand__logo"' in html
 
 
+def test_a_fresh_site_is_named_after_the_fictitious_resort(client, demo_site):
+    """The demo texts are about "Val Neige"; the default must not name a real resort."""
+    assert Destination.load().name == "Val Neige"
+    html = client.get("/en/").text
+    assert '<span class="brand__place">Val Neige</span>' in html
+    assert "Val Thorens" not in html
+
+
 def test_a_colour_that_is_not_a_hex_code_never_reaches_the_stylesheet(client, demo_site):
     Destination.objects.update(primary_color="red;}")
     Destination.load()  # the setting is cached per request only
