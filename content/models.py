@@ -448,6 +448,10 @@ class NewsletterSignup(models.Model):
     # The task sends when a confirmation was requested after the last one it sent: idempotent.
     confirmation_requested_at = models.DateTimeField(null=True, blank=True)
     confirmation_sent_at = models.DateTimeField(null=True, blank=True)
+    # Caps the emails one address gets: at most NEWSLETTER_CONFIRM_MAX_SENDS per window of
+    # CONFIRM_MAX_AGE, counted from the first email of the window.
+    confirmation_window_started_at = models.DateTimeField(null=True, blank=True)
+    confirmations_in_window = models.PositiveSmallIntegerField(default=0)
     confirmed_at = models.DateTimeField(_("confirmed at"), null=True, blank=True)
 
     class Meta:

@@ -2,7 +2,8 @@
 
 1. ``newsletter_signup_request`` keeps the form's evidence in one pending ``NewsletterSignup``
    per address (a repeat updates it) and asks for a confirmation email, at most once per
-   ``RESEND_WINDOW`` per address. Each IP address may sign up ``IP_LIMIT`` times per
+   ``RESEND_WINDOW`` and ``CONFIRM_MAX_SENDS`` times per ``CONFIRM_MAX_AGE`` per address; an
+   address already subscribed gets nothing. Each IP address may sign up ``IP_LIMIT`` times per
    ``IP_WINDOW`` (counted in the cache); over that, nothing is stored.
 2. The email carries a signed link that expires after ``CONFIRM_MAX_AGE``.
 3. ``newsletter_signup_confirm`` (the person's click) resolves the address to a guest, marks the
@@ -23,6 +24,7 @@ from django.core import signing
 from django.core.cache import cache
 from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
+from django.db.models.functions import Coalesce, Greatest
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -53,6 +55,9 @@ from destination.services.timeline import timeline_add
 
 CONFIRM_MAX_AGE = dt.timedelta(days=getattr(settings, "NEWSLETTER_CONFIRM_DAYS", 3))
 RESEND_WINDOW = dt.timedelta(minutes=getattr(settings, "NEWSLETTER_RESEND_MINUTES", 15))
+# Emails one address may get per CONFIRM_MAX_AGE: a form anyone can fill must not let a stranger
+# fill someone's mailbox with confirmation requests.
+CONFIRM_MAX_SENDS = getattr(settings, "NEWSLETTER_CONFIRM_MAX_SENDS", 3)
 IP_LIMIT = getattr(settings, "NEWSLETTER_IP_LIMIT", 5)
 IP_WINDOW = dt.timedelta(minutes=getattr(settings, "NEWSLETTER_IP_WINDOW_MINUTES", 10))
 WORDING_CACHE_SECONDS = 300
@@ -62,6 +67,11 @@ TOKEN_SALT = "content.newsletter.confirm"  # noqa: S105 (a signing salt, not a s
 DEFAULT_WORDING = gettext_lazy(
     "I would like to receive the %(brand)s newsletter by email: stories, events and offers "
     "from the destination. I can unsubscribe at any time with the link in every email."
+)
+
+
+LINK_NOT_VALID_OR_USED = gettext_lazy(
+    "This confirmation link is not valid or has already been used. Please sign up again."
 )
 
 
@@ -130,9 +140,10 @@ def newsletter_signup_request(
     page_url: str = "",
     ip_address: str | None = None,
     user_agent: str = "",
-) -> tuple[NewsletterSignup, bool]:
+) -> tuple[NewsletterSignup | None, bool]:
     """Record a signup awaiting confirmation; returns it and whether a confirmation email is
-    queued. Inputs come validated from ``NewsletterSignupForm``."""
+    queued. An address already subscribed gets nothing (no row, no email): ``(None, False)``.
+    Inputs come validated from ``NewsletterSignupForm``."""
     if wording.purpose != Purpose.NEWSLETTER:
         raise NewsletterError(_("This wording is for another purpose."), code="wording")
     if not _ip_allowed(ip_address):
@@ -141,6 +152,11 @@ def newsletter_signup_request(
             code="rate_limited",
         )
     normalized = email.strip().lower()
+    if _address_subscribed(normalized):
+        # Nothing to confirm, nothing stored, no email (a stranger could otherwise mail a
+        # subscriber at will); the visitor sees the same page as for any signup, so the form
+        # does not tell who is subscribed.
+        return None, False
     fields: dict[str, Any] = {
         "email": email.strip(),
         "language": language,
@@ -169,16 +185,37 @@ def newsletter_signup_request(
             signup.confirmation_requested_at is None
             or now - signup.confirmation_requested_at >= RESEND_WINDOW
         )
+        window_open = (
+            signup.confirmation_window_started_at is not None
+            and now - signup.confirmation_window_started_at < CONFIRM_MAX_AGE
+        )
+        if not window_open:
+            signup.confirmation_window_started_at = None
+            signup.confirmations_in_window = 0
+        send = send and signup.confirmations_in_window < CONFIRM_MAX_SENDS
         # The cache also stops repeats whose transaction has not committed yet.
         send = send and cache.add(_email_key(normalized), 1, int(RESEND_WINDOW.total_seconds()))
         if send:
             signup.confirmation_requested_at = now
+            signup.confirmation_window_started_at = signup.confirmation_window_started_at or now
+            signup.confirmations_in_window += 1
         signup.save()
         if send:
             from content.tasks import newsletter_confirmation_send_task
 
             newsletter_confirmation_send_task.delay_on_commit(signup_id=signup.pk)
     return signup, send
+
+
+def _address_subscribed(email_normalized: str) -> bool:
+    """Whether a guest with this address already receives the newsletter by email."""
+    guest_ids = GuestEmail.objects.filter(
+        email_normalized=email_normalized, guest__status=Guest.Status.ACTIVE
+    ).values_list("guest_id", flat=True)
+    return any(
+        consent_is_granted(guest=guest_id, purpose=Purpose.NEWSLETTER, channel=Channel.EMAIL)
+        for guest_id in guest_ids
+    )
 
 
 def _pending_for_update(email_normalized: str) -> NewsletterSignup | None:
@@ -287,7 +324,10 @@ def newsletter_signup_confirm(
     """The person clicked the link: resolve them to a guest and grant the newsletter consent.
     A second click changes nothing."""
     signup = newsletter_signup_from_token(token)
-    signup = NewsletterSignup.objects.select_for_update().get(pk=signup.pk)
+    # Gone since the token was read: expired by the clean-up, or erased with its guest.
+    signup = NewsletterSignup.objects.select_for_update().filter(pk=signup.pk).first()
+    if signup is None:
+        raise NewsletterError(LINK_NOT_VALID_OR_USED, code="invalid")
     if signup.status == NewsletterSignup.Status.CONFIRMED:
         return signup
     now = timezone.now()
@@ -298,7 +338,7 @@ def newsletter_signup_confirm(
     )
     guest = result.guest
     if guest is None:
-        raise NewsletterError(_("This confirmation link is not valid."), code="invalid")
+        raise NewsletterError(LINK_NOT_VALID_OR_USED, code="invalid")
     # The click proves the person reads this address.
     GuestEmail.objects.filter(
         guest=guest, email_normalized=signup.email_normalized, verified_at__isnull=True
@@ -373,12 +413,22 @@ def _interest_tags(interests: list[str]) -> list[Tag]:
 
 
 def newsletter_signups_expire(*, now: dt.datetime | None = None) -> int:
-    """Delete unconfirmed signups whose link has expired: what an unknown person typed is kept
-    no longer than needed to confirm it."""
+    """Delete unconfirmed signups whose latest link has expired: what an unknown person typed is
+    kept no longer than needed to confirm it."""
     cutoff = (now or timezone.now()) - CONFIRM_MAX_AGE
-    deleted, _rows = NewsletterSignup.objects.filter(
-        status=NewsletterSignup.Status.PENDING, created_at__lt=cutoff
-    ).delete()
+    # A repeat signup sends a new link valid for CONFIRM_MAX_AGE from its sending: the row lives
+    # as long as its latest link (or a link still waiting for the task), not from its creation.
+    latest = Greatest(
+        "created_at",
+        Coalesce("confirmation_requested_at", "created_at"),
+        Coalesce("confirmation_sent_at", "created_at"),
+    )
+    deleted, _rows = (
+        NewsletterSignup.objects.filter(status=NewsletterSignup.Status.PENDING)
+        .alias(latest_link_at=latest)
+        .filter(latest_link_at__lt=cutoff)
+        .delete()
+    )
     return deleted
 
 

@@ -1,5 +1,5 @@
 """A sitemap of every language tree: Wagtail's own lists only the site root's tree, which with one
-tree per locale would leave the French pages out."""
+tree per locale would leave the French pages out. Aliases are left out (see ``items``)."""
 
 from __future__ import annotations
 
@@ -19,6 +19,9 @@ class LocalizedSitemap(Sitemap):
             Page.objects.filter(in_a_tree)
             .live()
             .public()
+            # An alias repeats its original's text (an untranslated page in the French tree):
+            # its canonical is the original, so only the original is listed.
+            .filter(alias_of__isnull=True)
             .order_by("path")
             .defer_streamfields()
             .specific()

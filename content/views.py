@@ -12,6 +12,7 @@ from wagtail.models import Locale, Page
 
 from content import newsletter
 from content.forms import NewsletterSignupForm
+from destination.http import client_ip
 
 RESULTS_PER_PAGE = 10
 
@@ -43,11 +44,6 @@ def search(request: HttpRequest) -> HttpResponse:
 # --- Newsletter signup (double opt-in) --------------------------------------------------------
 
 
-def _client_ip(request: HttpRequest) -> str | None:
-    # REMOTE_ADDR only: X-Forwarded-For is typed by the client unless a proxy we trust rewrites it.
-    return request.META.get("REMOTE_ADDR") or None
-
-
 def _signup_page_url(request: HttpRequest, page_id: int | None) -> str:
     """Where the person signed up: the page carrying the form, as an absolute address."""
     if page_id:
@@ -74,7 +70,7 @@ def newsletter_signup(request: HttpRequest) -> HttpResponse:
                     interests=data["interests"],
                     wording=data["wording"],
                     page_url=_signup_page_url(request, data.get("page")),
-                    ip_address=_client_ip(request),
+                    ip_address=client_ip(request),
                     user_agent=request.META.get("HTTP_USER_AGENT", ""),
                 )
             except newsletter.NewsletterError as error:
@@ -107,11 +103,16 @@ def newsletter_confirm(request: HttpRequest, token: str) -> HttpResponse:
         context.update(error=str(error), error_code=error.code)
         return TemplateResponse(request, "content/newsletter/confirm.html", context, status=400)
     if request.method == "POST":
-        signup = newsletter.newsletter_signup_confirm(
-            token=token,
-            ip_address=_client_ip(request),
-            user_agent=request.META.get("HTTP_USER_AGENT", ""),
-        )
+        try:
+            signup = newsletter.newsletter_signup_confirm(
+                token=token,
+                ip_address=client_ip(request),
+                user_agent=request.META.get("HTTP_USER_AGENT", ""),
+            )
+        except newsletter.NewsletterError as error:
+            # Expired or deleted since the check above, or refused while confirming.
+            context.update(error=str(error), error_code=error.code)
+            return TemplateResponse(request, "content/newsletter/confirm.html", context, status=400)
     context["signup"] = signup
     context["confirmed"] = signup.status == signup.Status.CONFIRMED
     return TemplateResponse(request, "content/newsletter/confirm.html", context)

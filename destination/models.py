@@ -14,6 +14,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
+from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -80,11 +81,19 @@ class User(AbstractUser):
 # --- The destination ------------------------------------------------------------------------
 
 
+# The brand colours go into inline styles of the site and of emails: only "#rgb" or "#rrggbb".
+hex_colour_validator = RegexValidator(
+    r"^#(?:[0-9a-fA-F]{3}){1,2}$",
+    message=_("Enter a hex colour such as #0b5cad."),
+    code="invalid_colour",
+)
+
+
 @register_setting(icon="site")
 class Destination(BaseGenericSetting):
     """The destination and its brand basics, defined once and edited in the Wagtail admin."""
 
-    name = models.CharField(_("name"), max_length=120, default="Val Thorens")
+    name = models.CharField(_("name"), max_length=120, default="Val Neige")
     brand_name = models.CharField(_("brand name"), max_length=120, default="Live United")
     languages = models.CharField(
         _("languages"),
@@ -93,8 +102,12 @@ class Destination(BaseGenericSetting):
         help_text=_("Comma-separated language codes, the default first."),
     )
     timezone = models.CharField(_("time zone"), max_length=64, default="Europe/Paris")
-    primary_color = models.CharField(_("primary colour"), max_length=7, default="#0b5cad")
-    accent_color = models.CharField(_("accent colour"), max_length=7, default="#f2a900")
+    primary_color = models.CharField(
+        _("primary colour"), max_length=7, default="#0b5cad", validators=[hex_colour_validator]
+    )
+    accent_color = models.CharField(
+        _("accent colour"), max_length=7, default="#f2a900", validators=[hex_colour_validator]
+    )
     website = models.URLField(_("website"), blank=True)
     contact_email = models.EmailField(_("contact email"), blank=True)
     # The brand, defined once for the website, the partner portal and the emails.

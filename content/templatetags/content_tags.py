@@ -34,6 +34,17 @@ def css_colour(value: str, fallback: str = "#0b5cad") -> str:
     return value if value and _HEX_COLOUR.match(value) else fallback
 
 
+# Open Graph wants a territory (Facebook ignores a bare "en"): the site writes British English
+# and the French of France.
+OG_LOCALES = {"en": "en_GB", "fr": "fr_FR"}
+
+
+@register.filter
+def og_locale(language_code: str) -> str:
+    """ "fr" -> "fr_FR": the Open Graph locale of a site language."""
+    return OG_LOCALES.get(language_code) or translation.to_locale(language_code or "")
+
+
 @dataclass(frozen=True)
 class LanguageLink:
     code: str
@@ -82,8 +93,13 @@ def language_links(context: template.Context) -> list[LanguageLink]:
     translations: dict[str, Page] = {}
     homes: dict[str, Page] = {}
     for candidate in candidates:
-        target = translations if candidate.translation_key == page.translation_key else homes
-        target[candidate.locale.language_code] = candidate
+        if candidate.translation_key != page.translation_key:
+            homes[candidate.locale.language_code] = candidate
+        elif candidate.alias_of_id is None:
+            # An alias (wagtail-localize's "sync from") still shows the source language's text:
+            # not a translation, so no hreflang, and a reader who asks for French gets the
+            # French home page rather than English text under a French menu.
+            translations[candidate.locale.language_code] = candidate
     links = []
     for code, _name in settings.LANGUAGES:
         target = translations.get(code) or homes.get(code)
@@ -127,6 +143,36 @@ def site_navigation(context: template.Context) -> dict[str, Any]:
     for item in items:
         item.is_active = bool(current and current.path.startswith(item.path))
     return {"home": home, "items": items}
+
+
+@dataclass(frozen=True)
+class PageSeo:
+    canonical_url: str
+    # The language of the page's text: an alias shows its original's, whatever its tree.
+    language: str
+    is_alias: bool
+
+
+@register.simple_tag(takes_context=True)
+def page_seo(context: template.Context, page: Any) -> PageSeo | None:
+    """Canonical address and text language of a page. An alias of an untranslated page is a
+    copy of its original: search engines are pointed at the original (one query, aliases only)."""
+    if not isinstance(page, Page):
+        return None
+    request: HttpRequest | None = context.get("request")
+    if page.alias_of_id:
+        original = Page.objects.live().filter(pk=page.alias_of_id).select_related("locale").first()
+        if original is not None:
+            return PageSeo(
+                canonical_url=original.get_full_url(request) or "",
+                language=original.locale.language_code,
+                is_alias=True,
+            )
+    return PageSeo(
+        canonical_url=page.get_full_url(request) or "",
+        language=translation.get_language(),
+        is_alias=bool(page.alias_of_id),
+    )
 
 
 @register.simple_tag

@@ -9,6 +9,8 @@ from urllib.parse import urlsplit
 import pytest
 from django.core import mail, signing
 from django.core.cache import cache
+from django.core.exceptions import ValidationError
+from django.test import override_settings
 from django.utils import timezone
 from django.utils.html import escape
 
@@ -20,6 +22,7 @@ from destination.models import (
     ConsentEvent,
     ConsentProof,
     ConsentWording,
+    Destination,
     Guest,
     GuestEmail,
     Purpose,
@@ -175,15 +178,46 @@ def test_a_known_guest_is_matched_not_duplicated(client, site, signup):
     assert consent_is_granted(guest=known, purpose=Purpose.NEWSLETTER, channel=Channel.EMAIL)
 
 
-def test_a_subscribed_guest_signing_up_again_gets_no_second_grant(client, site, signup):
+def test_a_subscribed_address_gets_no_email_and_the_same_answer(client, site, signup):
     signup()
     client.post(_confirm_path(mail.outbox[0]))
     cache.clear()
-    signup(interests=["gastronomy"])
-    client.post(_confirm_path(mail.outbox[1]))
+
+    again = signup(interests=["gastronomy"])
+    stranger = signup(email="someone.new@mail.example")
+
+    # Same answer as any signup: the form does not tell who is subscribed.
+    assert again.status_code == stranger.status_code == 302
+    assert again["Location"] == stranger["Location"]
+    assert [message.to for message in mail.outbox[1:]] == [["someone.new@mail.example"]]
+    assert not NewsletterSignup.objects.filter(
+        email_normalized="lea.martin@mail.example", status="pending"
+    ).exists()
     assert ConsentEvent.objects.count() == 1
-    assert NewsletterSignup.objects.filter(status="confirmed").count() == 2
-    assert "gastronomy" in set(Guest.objects.get().tags.values_list("slug", flat=True))
+
+
+def test_one_address_gets_at_most_three_emails_per_link_validity(client, site, signup):
+    def sign_up_after_the_resend_window():
+        NewsletterSignup.objects.update(
+            confirmation_requested_at=timezone.now() - newsletter.RESEND_WINDOW,
+            confirmation_sent_at=timezone.now() - newsletter.RESEND_WINDOW,
+        )
+        cache.clear()
+        return signup(ip=f"192.0.2.{len(mail.outbox) + 10}")
+
+    signup()
+    responses = [sign_up_after_the_resend_window() for _n in range(4)]
+
+    assert newsletter.CONFIRM_MAX_SENDS == 3
+    assert len(mail.outbox) == 3
+    assert {(r.status_code, r["Location"]) for r in responses} == {(302, "/en/newsletter/thanks/")}
+
+    # Once the window has passed, the address may ask again.
+    NewsletterSignup.objects.update(
+        confirmation_window_started_at=timezone.now() - newsletter.CONFIRM_MAX_AGE
+    )
+    sign_up_after_the_resend_window()
+    assert len(mail.outbox) == 4
 
 
 @pytest.mark.parametrize(
@@ -240,6 +274,36 @@ def test_one_address_may_sign_up_a_few_times_then_is_refused(client, site, signu
     assert signup(ip="192.0.2.50", email="other@mail.example").status_code == 302
 
 
+def test_behind_the_proxy_limits_and_proofs_use_the_visitors_address(client, site, on_commit):
+    """Every request reaches the app from the TLS proxy's address; the visitor's is the one the
+    proxy appended to X-Forwarded-For."""
+
+    def post(visitor: str, email: str):
+        with on_commit():
+            return client.post(
+                SIGNUP_URL,
+                _form(email=email),
+                REMOTE_ADDR="10.0.0.2",
+                HTTP_X_FORWARDED_FOR=f"1.2.3.4, {visitor}",
+            )
+
+    with override_settings(TRUSTED_PROXY_COUNT=1):
+        for n in range(newsletter.IP_LIMIT + 2):
+            assert post(f"198.51.100.{n + 1}", f"person{n}@mail.example").status_code == 302
+        # One visitor is still limited, whatever address it types in the header.
+        for n in range(newsletter.IP_LIMIT):
+            post("192.0.2.1", f"again{n}@mail.example")
+        assert post("192.0.2.1", "one-too-many@mail.example").status_code == 429
+
+        first = NewsletterSignup.objects.get(email_normalized="person0@mail.example")
+        assert first.ip_address == "198.51.100.1"
+        path = _confirm_path(mail.outbox[0])
+        client.post(path, REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="203.0.113.50")
+    proof = ConsentProof.objects.get()
+    assert proof.evidence["signup_ip"] == "198.51.100.1"
+    assert proof.evidence["confirmed_ip"] == "203.0.113.50"
+
+
 def test_expired_and_forged_links_do_nothing(client, site, signup):
     signup()
     request = NewsletterSignup.objects.get()
@@ -264,6 +328,69 @@ def test_expired_and_forged_links_do_nothing(client, site, signup):
     assert not ConsentEvent.objects.exists()
 
 
+def test_a_signup_deleted_before_the_click_is_confirmed_gets_the_invalid_link_page(
+    client, site, signup, monkeypatch
+):
+    """The clean-up or an erasure removes the signup between the token check and the lock."""
+    signup()
+    path = _confirm_path(mail.outbox[0])
+    read = newsletter.newsletter_signup_from_token
+    calls = []
+
+    def read_then_lose_the_row(token):
+        found = read(token)
+        calls.append(token)
+        if len(calls) == 2:  # the confirm step's own read, just before it locks the row
+            NewsletterSignup.objects.filter(pk=found.pk).delete()
+        return found
+
+    monkeypatch.setattr(newsletter, "newsletter_signup_from_token", read_then_lose_the_row)
+    response = client.post(path)
+
+    assert response.status_code == 400
+    assert "not valid or has already been used" in response.text
+    assert not Guest.objects.exists()
+
+
+def test_a_confirmation_refused_while_confirming_is_a_400_not_a_500(
+    client, site, signup, monkeypatch
+):
+    signup()
+    path = _confirm_path(mail.outbox[0])
+    monkeypatch.setattr(
+        newsletter, "guest_resolve", lambda *args, **kwargs: type("R", (), {"guest": None})()
+    )
+
+    response = client.post(path)
+
+    assert response.status_code == 400
+    assert "This link does not work" in response.text
+    assert NewsletterSignup.objects.get().status == NewsletterSignup.Status.PENDING
+    assert not ConsentEvent.objects.exists()
+
+
+def test_the_email_takes_the_brand_colour_only_if_it_is_a_hex_code(site):
+    Destination.load()
+    Destination.objects.update(primary_color="red;}")  # saved before the validator existed
+    with pytest.raises(ValidationError) as error:
+        Destination.objects.get().full_clean()
+    assert "primary_color" in error.value.message_dict
+    request, _queued = newsletter.newsletter_signup_request(
+        email="sam@mail.example",
+        language="en",
+        interests=[],
+        wording=newsletter.newsletter_wording("en"),
+    )
+
+    html = newsletter.newsletter_confirmation_message(request).alternatives[0][0]
+    assert "red;}" not in html
+    assert "border-bottom:4px solid #0b5cad" in html
+
+    Destination.objects.update(primary_color="#aa3300")
+    html = newsletter.newsletter_confirmation_message(request).alternatives[0][0]
+    assert "background:#aa3300" in html
+
+
 def test_the_confirmation_task_sends_once_per_request(site, on_commit):
     with on_commit():
         request, queued = newsletter.newsletter_signup_request(
@@ -285,11 +412,46 @@ def test_unconfirmed_signups_are_deleted_when_their_link_expires(client, site, s
     signup(email="old@mail.example")
     signup(email="kept@mail.example")
     client.post(_confirm_path(mail.outbox[1]))
-    NewsletterSignup.objects.update(created_at=timezone.now() - newsletter.CONFIRM_MAX_AGE * 2)
+    long_ago = timezone.now() - newsletter.CONFIRM_MAX_AGE * 2
+    NewsletterSignup.objects.update(
+        created_at=long_ago, confirmation_requested_at=long_ago, confirmation_sent_at=long_ago
+    )
     assert newsletter.newsletter_signups_expire() == 1
     assert list(NewsletterSignup.objects.values_list("email_normalized", flat=True)) == [
         "kept@mail.example"
     ]
+
+
+def test_a_link_sent_again_keeps_its_signup_for_its_full_validity(client, site, signup):
+    """Signed up on day 0, link sent again on day 2.9: that link works 3 days from day 2.9, so
+    the clean-up must not delete its signup on day 3."""
+    signup()
+    day_zero = timezone.now() - dt.timedelta(days=2.9)
+    NewsletterSignup.objects.update(
+        created_at=day_zero, confirmation_requested_at=day_zero, confirmation_sent_at=day_zero
+    )
+    cache.clear()
+    signup()  # the repeat sends a new link now
+    assert len(mail.outbox) == 2
+
+    in_a_few_hours = timezone.now() + dt.timedelta(hours=6)
+    assert newsletter.newsletter_signups_expire(now=in_a_few_hours) == 0
+    assert client.post(_confirm_path(mail.outbox[1])).status_code == 200
+    assert NewsletterSignup.objects.get().status == NewsletterSignup.Status.CONFIRMED
+
+
+def test_a_link_waiting_for_the_task_keeps_its_signup(site):
+    long_ago = timezone.now() - newsletter.CONFIRM_MAX_AGE * 2
+    newsletter.newsletter_signup_request(
+        email="sam@mail.example",
+        language="en",
+        interests=[],
+        wording=newsletter.newsletter_wording("en"),
+    )
+    NewsletterSignup.objects.update(created_at=long_ago, confirmation_sent_at=long_ago)
+    assert newsletter.newsletter_signups_expire() == 0
+    NewsletterSignup.objects.update(confirmation_requested_at=long_ago)
+    assert newsletter.newsletter_signups_expire() == 1
 
 
 def test_signups_are_in_the_gdpr_export_and_erased_with_the_guest(client, site, signup):

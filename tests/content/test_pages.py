@@ -48,6 +48,14 @@ def test_brand_settings_drive_the_rendered_site(client, demo_site):
     assert 'class="brand__logo"' in html
 
 
+def test_a_fresh_site_is_named_after_the_fictitious_resort(client, demo_site):
+    """The demo texts are about "Val Neige"; the default must not name a real resort."""
+    assert Destination.load().name == "Val Neige"
+    html = client.get("/en/").text
+    assert '<span class="brand__place">Val Neige</span>' in html
+    assert "Val Thorens" not in html
+
+
 def test_a_colour_that_is_not_a_hex_code_never_reaches_the_stylesheet(client, demo_site):
     Destination.objects.update(primary_color="red;}")
     Destination.load()  # the setting is cached per request only
@@ -115,6 +123,24 @@ def test_open_graph_tags_and_meta_description(client, demo_site):
     assert "<title>Story 0 · Live United</title>" in html
 
 
+def test_open_graph_locales_name_the_territory_and_the_translations(client, demo_site):
+    english = client.get("/en/stories/").text
+    assert '<meta property="og:locale" content="en_GB">' in english
+    assert '<meta property="og:locale:alternate" content="fr_FR">' in english
+    french = client.get("/fr/recits/").text
+    assert '<meta property="og:locale" content="fr_FR">' in french
+    assert '<meta property="og:locale:alternate" content="en_GB">' in french
+
+    # No alternate for a page with no French version, nor for its French alias.
+    (story,) = demo_site.add_stories(1)
+    alias = story.copy_for_translation(demo_site.fr, alias=True)
+    untranslated = client.get(story.url).text
+    assert "og:locale:alternate" not in untranslated
+    alias_html = client.get(alias.url).text
+    assert '<meta property="og:locale" content="en_GB">' in alias_html  # its text is English
+    assert "og:locale:alternate" not in alias_html
+
+
 def test_responsive_images_use_picture_with_modern_formats(client, demo_site):
     (story,) = demo_site.add_stories(1)
     html = client.get(story.url).text
@@ -171,3 +197,36 @@ def test_empty_search_shows_the_form(client, demo_site):
     assert 'role="search"' in response.text
     # A non-page view switches language by URL prefix.
     assert 'href="/fr/search/" hreflang="fr"' in response.text
+
+
+def _french_alias(demo_site, story):
+    """What wagtail-localize's "sync from English" makes of a new English page."""
+    alias = story.copy_for_translation(demo_site.fr, alias=True)
+    assert alias.alias_of_id == story.pk and alias.live
+    return alias
+
+
+def test_an_alias_is_no_translation_for_hreflang_the_switcher_or_the_sitemap(client, demo_site):
+    (story,) = demo_site.add_stories(1)
+    alias = _french_alias(demo_site, story)
+
+    english = client.get(story.url).text
+    head = english.split("</head>")[0]
+    assert 'hreflang="fr"' not in head
+    # A reader asking for French gets French text: the French home, not English under French menus.
+    assert 'href="/fr/" hreflang="fr"' in english
+    assert f'href="{alias.url}"' not in english
+
+    french = client.get(alias.url)
+    assert french.status_code == 200
+    head = french.text.split("</head>")[0]
+    original = f"http://localhost:8000{story.url}"
+    assert f'<link rel="canonical" href="{original}">' in head
+    assert f'<meta property="og:url" content="{original}">' in head
+    assert 'rel="alternate"' not in head
+    assert '<main id="main" tabindex="-1" lang="en">' in french.text
+
+    xml = client.get("/sitemap.xml").text
+    assert f"<loc>{original}</loc>" in xml
+    assert f"<loc>http://localhost:8000{alias.url}</loc>" not in xml
+    assert "<loc>http://localhost:8000/fr/recits/</loc>" in xml
