@@ -431,13 +431,16 @@ def identity(request: HttpRequest, guest_id: int) -> HttpResponse:
 @require_POST
 @portal_view
 def guest_export_view(request: HttpRequest, guest_id: int) -> HttpResponse:
-    """The complete subject-access export, as a JSON download (audited)."""
+    """The partner-scoped subject-access export, as a JSON download (audited). The complete
+    export, other partners' private notes included, is the data-protection officer's only
+    (superusers, ``manage.py guest_export``): see ``destination.gdpr_views``."""
     found = _guest_or_redirect(request, guest_id)
     if isinstance(found, HttpResponse):
         return found
-    if not can_export(request.user, request.partner):  # type: ignore[attr-defined]
+    partner = request.partner  # type: ignore[attr-defined]
+    if not can_export(request.user, partner):
         raise PermissionDenied
-    data = guest_export(guest=found, actor=request.user, partner=None)  # type: ignore[arg-type]
+    data = guest_export(guest=found, actor=request.user, partner=partner)  # type: ignore[arg-type]
     response = HttpResponse(
         json.dumps(data, indent=2, ensure_ascii=False, default=str),
         content_type="application/json; charset=utf-8",

@@ -305,7 +305,9 @@ def test_export_for_the_tourist_office_manager_only(client, agent, steward, gues
     assert response.status_code == 200
     assert response["Content-Disposition"] == f'attachment; filename="guest-{guest.pk}.json"'
     data = json.loads(response.content)
-    assert data["export"]["scope"] == "full"
+    # The tourist office's own view: the complete export is the data-protection officer's.
+    assert data["export"]["scope"] == "partner"
+    assert data["export"]["partner"]["id"] == steward.memberships.get().partner_id
     assert AuditEntry.objects.filter(guest=guest, action="export", actor=steward).exists()
 
 
