@@ -13,7 +13,12 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
-from django_htmx.http import HttpResponseClientRefresh, reswap, retarget
+from django_htmx.http import (
+    HttpResponseClientRedirect,
+    HttpResponseClientRefresh,
+    reswap,
+    retarget,
+)
 
 from destination.consent_selectors import consent_states_for
 from destination.forms import ConsentForm, GuestForm
@@ -132,19 +137,38 @@ def _translated_path(path: str, code: str) -> str:
 # --- The guest's 360° page ------------------------------------------------------------------
 
 
-def _guest_or_redirect(request: HttpRequest, guest_id: int) -> Guest | HttpResponse:
-    """The guest behind an id today: a merged profile's URL lands on its survivor."""
+def _guest_or_redirect(
+    request: HttpRequest, guest_id: int, *, follow_posts: bool = True
+) -> Guest | HttpResponse:
+    """The guest behind an id today: a merged profile's URL lands on its survivor.
+
+    A POST (a form left open on a page from before the merge) carries on with the survivor,
+    with a message saying so: a redirect would be followed as a GET and the write lost. An htmx
+    GET asks the browser to load the survivor's page (``HX-Redirect``), since the page it came
+    from is stale; a plain GET is redirected to the same page of the survivor. Erasure passes
+    ``follow_posts=False``: its confirmation page is shown again for the survivor instead."""
     try:
         guest = guest_resolve_id(guest_id)
     except Guest.DoesNotExist:
         raise Http404(_("No such guest.")) from None
-    if guest.pk != guest_id:
+    if guest.pk == guest_id:
+        return guest
+    if request.method == "POST" and follow_posts:
         messages.info(
             request,
-            _("Guest #%(old)s was merged into this profile.") % {"old": guest_id},
+            _("Guest #%(old)s was merged into guest #%(new)s: this was saved on that profile.")
+            % {"old": guest_id, "new": guest.pk},
         )
-        return redirect(_reversed_same(request, guest.pk))
-    return guest
+        return guest
+    messages.info(
+        request,
+        _("Guest #%(old)s was merged into this profile.") % {"old": guest_id},
+    )
+    if request.htmx:  # type: ignore[attr-defined]
+        return HttpResponseClientRedirect(reverse("portal:guest", args=[guest.pk]))
+    url = _reversed_same(request, guest.pk)
+    query = request.GET.urlencode() if request.method == "GET" else ""
+    return redirect(f"{url}?{query}" if query else url)
 
 
 def _reversed_same(request: HttpRequest, guest_id: int) -> str:
@@ -453,7 +477,8 @@ def guest_export_view(request: HttpRequest, guest_id: int) -> HttpResponse:
 @portal_view
 def guest_erase_view(request: HttpRequest, guest_id: int) -> HttpResponse:
     """Erasure, after a confirmation page naming what will happen."""
-    found = _guest_or_redirect(request, guest_id)
+    # A stale confirmation of a merged profile shows the survivor's (its counts differ).
+    found = _guest_or_redirect(request, guest_id, follow_posts=False)
     if isinstance(found, HttpResponse):
         return found
     partner = request.partner  # type: ignore[attr-defined]
