@@ -22,8 +22,9 @@ from django_htmx.http import (
 
 from destination.consent_selectors import consent_states_for
 from destination.forms import ConsentForm, GuestForm
-from destination.models import Guest, GuestMerge, PossibleDuplicate
+from destination.models import AuditEntry, Guest, GuestMerge, PossibleDuplicate
 from destination.services import GuestError
+from destination.services.audit import audit_log
 from destination.services.gdpr import guest_erase, guest_export
 from destination.services.guests import (
     guest_email_add,
@@ -206,6 +207,15 @@ def guest(request: HttpRequest, guest_id: int) -> HttpResponse:
     context["form"] = InteractionForm()
     if request.htmx and request.htmx.target == "timeline":
         return render(request, "portal/_timeline.html", context)
+    # Each opening of the profile is audited (the timeline's own fragments are not: they are
+    # the same viewing).
+    audit_log(
+        guest=found,
+        action=AuditEntry.Action.VIEW,
+        actor=request.user,  # type: ignore[arg-type]
+        partner=partner,
+        details={"via": "portal"},
+    )
     return render(request, "portal/guest.html", context)
 
 

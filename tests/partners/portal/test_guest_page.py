@@ -9,7 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from destination.models import Guest, TimelineEvent, Visibility
+from destination.models import AuditEntry, Guest, TimelineEvent, Visibility
 from destination.services.gdpr import guest_erase
 from destination.services.merge import guest_merge
 from partners.access import guest_access
@@ -134,6 +134,23 @@ def test_guest_page_query_count_does_not_grow_with_the_timeline(client, steward,
     many = _queries(client, url(big))
     assert few == many, (few, many)
     assert 10 <= many <= 30, many
+
+
+def test_each_opening_of_the_page_is_audited_not_its_fragments(
+    client, agent, school, guest, steward, office
+):
+    client.force_login(agent)
+    assert client.get(url(guest)).status_code == 200
+    client.get(url(guest) + "?kind=booking", HTTP_HX_REQUEST="true", HTTP_HX_TARGET="timeline")
+    client.get(reverse("portal:timeline", args=[guest.pk]))
+    views = AuditEntry.objects.filter(guest=guest, action=AuditEntry.Action.VIEW)
+    assert [(v.actor, v.acting_partner, v.details) for v in views] == [
+        (agent, school, {"via": "portal"})
+    ]
+    client.force_login(steward)
+    response = client.get(url(guest))
+    assert response.status_code == 200, response
+    assert views.all().count() == 2 and views.filter(actor=steward, acting_partner=office).exists()
 
 
 def test_timeline_keyset_pages_cover_everything_once(steward, office):
