@@ -168,6 +168,18 @@ def test_search_endpoint_renders_links_to_profiles(client, agent, jeanne):
     )
 
 
+def test_results_name_the_query_they_answer_and_are_plain_links(client, agent, jeanne):
+    # portal.js opens a result on Enter only when data-query is what the box holds now.
+    client.force_login(agent)
+    html = client.get(
+        reverse("portal:search"), {"q": "  06 12 34 56 78 "}, HTTP_HX_REQUEST="true"
+    ).content.decode()
+    assert 'data-query="06 12 34 56 78"' in html
+    # Links in a list: no listbox/option roles whose selection state is never kept up to date.
+    assert 'role="listbox"' not in html and 'role="option"' not in html
+    assert "aria-selected" not in html
+
+
 def test_home_page_renders_results_without_javascript(client, agent, jeanne):
     client.force_login(agent)
     html = client.get(reverse("portal:home"), {"q": "0612345678"}).content.decode()
