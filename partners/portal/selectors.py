@@ -9,7 +9,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db.models import Max
+from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
+from django.utils.http import urlencode
 
 from destination.models import Guest, GuestEmail, GuestPhone, TimelineEvent, Visibility
 from destination.normalize import mask_email, mask_phone
@@ -63,6 +65,24 @@ def _last_stay_by_guest(
         .order_by()
     )
     return {row["booker_id"]: row["last"] for row in rows}
+
+
+def new_booking_url(*, partner: Partner, guest: Guest) -> str:
+    """The booking desk's "new booking" page for this guest (it carries ``?guest=`` on to the
+    booking form, which it prefills), or "" when the partner has nothing to book: the booking
+    desk and the tourist office book every partner's offers (no query), other partners their
+    own published ones (one query). "" as well when the booking desk is not installed."""
+    try:
+        url = reverse("bookings_desk:new")
+    except NoReverseMatch:
+        return ""
+    # The partners that book for everyone, as in the booking desk's own views.
+    if partner.kind not in (Partner.Kind.BOOKING_DESK, Partner.Kind.TOURIST_OFFICE):
+        from bookings.models import Offer
+
+        if not Offer.objects.filter(partner=partner, is_published=True).exists():
+            return ""
+    return f"{url}?{urlencode({'guest': guest.pk})}"
 
 
 def portal_search(*, partner: Partner, query: str, limit: int = SEARCH_LIMIT) -> list[SearchResult]:

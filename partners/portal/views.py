@@ -4,6 +4,7 @@ from the services of the shared core and ``partners.portal.services``."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 
 from django.contrib import messages
@@ -59,6 +60,7 @@ from partners.portal.selectors import (
     erase_preview,
     household_members,
     likely_duplicates,
+    new_booking_url,
     portal_search,
     timeline_entry_for,
     timeline_page,
@@ -246,6 +248,8 @@ def guest_page_context(request: HttpRequest, guest: Guest) -> dict:
         "contact_form": ContactForm(),
         # Rendered on demand (its choices cost two queries): see ``consent``.
         "consent_form": None,
+        # Called by the template, so the cards re-rendered by htmx never pay for it.
+        "new_booking_url": functools.partial(new_booking_url, partner=partner, guest=guest),
     }
 
 
