@@ -40,6 +40,7 @@ from destination.models import (
     User,
 )
 from destination.normalize import normalize_phone
+from destination.services.audit import audit_log
 from destination.services.guests import (
     EDITABLE_FIELDS,
     guest_email_add,
@@ -315,6 +316,26 @@ class GuestAdmin(admin.ModelAdmin):
         # New guests go through identity resolution (the CRM screens, imports, the API), which
         # finds the existing profile instead of creating a duplicate.
         return False
+
+    def render_change_form(
+        self,
+        request: HttpRequest,
+        context: dict[str, Any],
+        add: bool = False,
+        change: bool = False,
+        form_url: str = "",
+        obj: Guest | None = None,
+    ) -> Any:
+        # Opening a guest here is a viewing like any other: audited (not the re-display of a
+        # form with errors, which is the same viewing).
+        if change and obj is not None and request.method == "GET":
+            audit_log(
+                guest=obj,
+                action=AuditEntry.Action.VIEW,
+                actor=request.user,  # type: ignore[arg-type]
+                details={"via": "admin"},
+            )
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
     def save_model(self, request: HttpRequest, obj: Guest, form: forms.Form, change: bool) -> None:
         # Through the guest service: it audits each change and refreshes the match keys.

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
-from django.db.models.functions import Coalesce
+from django.db.models import CharField, Count, Exists, OuterRef, Q, QuerySet, Value
+from django.db.models.functions import Cast, Coalesce, Concat
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -34,6 +34,7 @@ from destination.models import (
     Household,
     MatchKey,
     PossibleDuplicate,
+    ResolutionKey,
     TimelineEvent,
     User,
 )
@@ -335,6 +336,68 @@ def _counts_by_guest(qs: QuerySet[Any], guest_field: str = "guest_id") -> dict[i
     }
 
 
+def _key_rows(qs: QuerySet[Any], *parts: Any) -> QuerySet[Any]:
+    return qs.annotate(resolution_key=Concat(*parts, output_field=CharField())).values(
+        "resolution_key"
+    )
+
+
+def _resolution_keys_delete(guest_ids: list[int]) -> None:
+    """Delete the ``ResolutionKey`` rows of these guests' emails, phones and external ids
+    ("email:…", "phone:+33…", "ref:source:id"): they hold the values in clear. One DELETE with
+    subqueries (keys are built as resolution builds them). A key shared with another guest (a
+    family's address) goes too: it is only a lock row, inserted again by the next resolution."""
+    ResolutionKey.objects.filter(
+        Q(
+            key__in=_key_rows(
+                GuestEmail.objects.filter(guest_id__in=guest_ids),
+                Value("email:"),
+                "email_normalized",
+            )
+        )
+        | Q(
+            key__in=_key_rows(
+                GuestPhone.objects.filter(guest_id__in=guest_ids),
+                Value("phone:"),
+                Cast("phone", CharField()),
+            )
+        )
+        | Q(
+            key__in=_key_rows(
+                GuestExternalRef.objects.filter(guest_id__in=guest_ids),
+                Value("ref:"),
+                "source",
+                Value(":"),
+                "external_id",
+            )
+        )
+    ).delete()
+
+
+def _admin_log_scrub(guest_ids: list[int]) -> None:
+    """Blank what the Django admin's history wrote about these guests and their contacts: its
+    ``object_repr`` is the guest's name or the email/phone itself, and ``change_message`` names
+    the inline rows changed. Who changed what and when stays. One UPDATE per model."""
+    from django.contrib.admin.models import LogEntry
+
+    rows: list[tuple[type[Any], QuerySet[Any]]] = [
+        (Guest, Guest.objects.filter(pk__in=guest_ids)),
+        (GuestEmail, GuestEmail.objects.filter(guest_id__in=guest_ids)),
+        (GuestPhone, GuestPhone.objects.filter(guest_id__in=guest_ids)),
+        (GuestExternalRef, GuestExternalRef.objects.filter(guest_id__in=guest_ids)),
+    ]
+    condition = Q()
+    for model, qs in rows:
+        # By app label and model name (a join), not through the content-type cache: the same
+        # statements whether the cache is warm or not.
+        condition |= Q(
+            content_type__app_label=model._meta.app_label,
+            content_type__model=model._meta.model_name,
+            object_id__in=qs.annotate(text_pk=Cast("pk", CharField())).values("text_pk"),
+        )
+    LogEntry.objects.filter(condition).update(object_repr=ERASED_TEXT, change_message="")
+
+
 @transaction.atomic
 def guests_erase(
     *,
@@ -385,6 +448,9 @@ def guests_erase(
             counts[guest_id][name] = n
 
     now = timezone.now()
+    # Before the contacts go: their resolution keys and admin history name them.
+    _resolution_keys_delete(all_ids)
+    _admin_log_scrub(all_ids)
     GuestEmail.objects.filter(guest_id__in=all_ids).delete()
     GuestPhone.objects.filter(guest_id__in=all_ids).delete()
     GuestExternalRef.objects.filter(guest_id__in=all_ids).delete()

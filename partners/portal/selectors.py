@@ -9,6 +9,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db.models import Max
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+from django.utils.http import urlencode
 
 from destination.models import Guest, GuestEmail, GuestPhone, TimelineEvent, Visibility
 from destination.normalize import mask_email, mask_phone
@@ -36,25 +39,50 @@ class SearchResult:
     known_to_you: bool = False
 
 
-def _last_booking_by_guest(
+def _last_stay_by_guest(
     guest_ids: list[int], partner: Partner, accesses: dict[int, GuestAccess]
 ) -> dict[int, dt.datetime]:
-    """The latest booking entry each guest's timeline shows this partner: one grouped query.
-    Its own bookings always; other partners' shared ones where BOOKINGS is open."""
+    """When each guest's latest stay began, among the bookings this partner may see: one
+    grouped query for the whole result page.
+
+    A stay is a confirmed, checked-in or completed booking (``Booking.SEATED`` without HELD:
+    never a cancelled, refunded, expired or unpaid hold) whose session has started; an
+    upcoming stay is not a "last stay" yet. Visible bookings: the partner's own, every booking
+    for the booking desk and the tourist office (``bookings_for_partner``), and other partners'
+    bookings of guests whose BOOKINGS section this partner's access opens."""
+    from bookings.models import Booking
+    from bookings.selectors import bookings_for_partner
+
+    opened = [gid for gid in guest_ids if accesses[gid].can(Section.BOOKINGS)]
+    visible = bookings_for_partner(partner).filter(booker_id__in=guest_ids)
+    if opened:
+        visible |= Booking.objects.filter(booker_id__in=opened)
+    stayed = [status for status in Booking.SEATED if status != Booking.Status.HELD]
     rows = (
-        TimelineEvent.objects.filter(guest_id__in=guest_ids, kind=TimelineEvent.Kind.BOOKING)
-        .values("guest_id", "partner_id", "visibility")
-        .annotate(last=Max("occurred_at"))
+        visible.filter(status__in=stayed, session__starts_at__lte=timezone.now())
+        .values("booker_id")
+        .annotate(last=Max("session__starts_at"))
         .order_by()
     )
-    result: dict[int, dt.datetime] = {}
-    for row in rows:
-        gid = row["guest_id"]
-        own = row["partner_id"] == partner.pk
-        shared = row["visibility"] == Visibility.SHARED and accesses[gid].can(Section.BOOKINGS)
-        if (own or shared) and (gid not in result or row["last"] > result[gid]):
-            result[gid] = row["last"]
-    return result
+    return {row["booker_id"]: row["last"] for row in rows}
+
+
+def new_booking_url(*, partner: Partner, guest: Guest) -> str:
+    """The booking desk's "new booking" page for this guest (it carries ``?guest=`` on to the
+    booking form, which it prefills), or "" when the partner has nothing to book: the booking
+    desk and the tourist office book every partner's offers (no query), other partners their
+    own published ones (one query). "" as well when the booking desk is not installed."""
+    try:
+        url = reverse("bookings_desk:new")
+    except NoReverseMatch:
+        return ""
+    # The partners that book for everyone, as in the booking desk's own views.
+    if partner.kind not in (Partner.Kind.BOOKING_DESK, Partner.Kind.TOURIST_OFFICE):
+        from bookings.models import Offer
+
+        if not Offer.objects.filter(partner=partner, is_published=True).exists():
+            return ""
+    return f"{url}?{urlencode({'guest': guest.pk})}"
 
 
 def portal_search(*, partner: Partner, query: str, limit: int = SEARCH_LIMIT) -> list[SearchResult]:
@@ -77,7 +105,7 @@ def portal_search(*, partner: Partner, query: str, limit: int = SEARCH_LIMIT) ->
         .order_by("partner__name")
     ):
         links[gid].append((pid, name))
-    last_booking = _last_booking_by_guest(ids, partner, accesses)
+    last_stay = _last_stay_by_guest(ids, partner, accesses)
 
     hinted = [
         gid
@@ -118,7 +146,7 @@ def portal_search(*, partner: Partner, query: str, limit: int = SEARCH_LIMIT) ->
                 language=guest.language if access.can(Section.DEMOGRAPHICS) else "",
                 email_hint=emails.get(guest.pk, ""),
                 phone_hint=phones.get(guest.pk, ""),
-                last_stay=last_booking.get(guest.pk),
+                last_stay=last_stay.get(guest.pk),
                 partners_known=names,
                 known_to_you=known_to_you,
             )

@@ -4,6 +4,7 @@ from the services of the shared core and ``partners.portal.services``."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 
 from django.contrib import messages
@@ -13,12 +14,18 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
-from django_htmx.http import HttpResponseClientRefresh, reswap, retarget
+from django_htmx.http import (
+    HttpResponseClientRedirect,
+    HttpResponseClientRefresh,
+    reswap,
+    retarget,
+)
 
 from destination.consent_selectors import consent_states_for
 from destination.forms import ConsentForm, GuestForm
-from destination.models import Guest, GuestMerge, PossibleDuplicate
+from destination.models import AuditEntry, Guest, GuestMerge, PossibleDuplicate
 from destination.services import GuestError
+from destination.services.audit import audit_log
 from destination.services.gdpr import guest_erase, guest_export
 from destination.services.guests import (
     guest_email_add,
@@ -53,6 +60,7 @@ from partners.portal.selectors import (
     erase_preview,
     household_members,
     likely_duplicates,
+    new_booking_url,
     portal_search,
     timeline_entry_for,
     timeline_page,
@@ -132,19 +140,38 @@ def _translated_path(path: str, code: str) -> str:
 # --- The guest's 360° page ------------------------------------------------------------------
 
 
-def _guest_or_redirect(request: HttpRequest, guest_id: int) -> Guest | HttpResponse:
-    """The guest behind an id today: a merged profile's URL lands on its survivor."""
+def _guest_or_redirect(
+    request: HttpRequest, guest_id: int, *, follow_posts: bool = True
+) -> Guest | HttpResponse:
+    """The guest behind an id today: a merged profile's URL lands on its survivor.
+
+    A POST (a form left open on a page from before the merge) carries on with the survivor,
+    with a message saying so: a redirect would be followed as a GET and the write lost. An htmx
+    GET asks the browser to load the survivor's page (``HX-Redirect``), since the page it came
+    from is stale; a plain GET is redirected to the same page of the survivor. Erasure passes
+    ``follow_posts=False``: its confirmation page is shown again for the survivor instead."""
     try:
         guest = guest_resolve_id(guest_id)
     except Guest.DoesNotExist:
         raise Http404(_("No such guest.")) from None
-    if guest.pk != guest_id:
+    if guest.pk == guest_id:
+        return guest
+    if request.method == "POST" and follow_posts:
         messages.info(
             request,
-            _("Guest #%(old)s was merged into this profile.") % {"old": guest_id},
+            _("Guest #%(old)s was merged into guest #%(new)s: this was saved on that profile.")
+            % {"old": guest_id, "new": guest.pk},
         )
-        return redirect(_reversed_same(request, guest.pk))
-    return guest
+        return guest
+    messages.info(
+        request,
+        _("Guest #%(old)s was merged into this profile.") % {"old": guest_id},
+    )
+    if request.htmx:  # type: ignore[attr-defined]
+        return HttpResponseClientRedirect(reverse("portal:guest", args=[guest.pk]))
+    url = _reversed_same(request, guest.pk)
+    query = request.GET.urlencode() if request.method == "GET" else ""
+    return redirect(f"{url}?{query}" if query else url)
 
 
 def _reversed_same(request: HttpRequest, guest_id: int) -> str:
@@ -182,6 +209,15 @@ def guest(request: HttpRequest, guest_id: int) -> HttpResponse:
     context["form"] = InteractionForm()
     if request.htmx and request.htmx.target == "timeline":
         return render(request, "portal/_timeline.html", context)
+    # Each opening of the profile is audited (the timeline's own fragments are not: they are
+    # the same viewing).
+    audit_log(
+        guest=found,
+        action=AuditEntry.Action.VIEW,
+        actor=request.user,  # type: ignore[arg-type]
+        partner=partner,
+        details={"via": "portal"},
+    )
     return render(request, "portal/guest.html", context)
 
 
@@ -212,6 +248,8 @@ def guest_page_context(request: HttpRequest, guest: Guest) -> dict:
         "contact_form": ContactForm(),
         # Rendered on demand (its choices cost two queries): see ``consent``.
         "consent_form": None,
+        # Called by the template, so the cards re-rendered by htmx never pay for it.
+        "new_booking_url": functools.partial(new_booking_url, partner=partner, guest=guest),
     }
 
 
@@ -431,13 +469,16 @@ def identity(request: HttpRequest, guest_id: int) -> HttpResponse:
 @require_POST
 @portal_view
 def guest_export_view(request: HttpRequest, guest_id: int) -> HttpResponse:
-    """The complete subject-access export, as a JSON download (audited)."""
+    """The partner-scoped subject-access export, as a JSON download (audited). The complete
+    export, other partners' private notes included, is the data-protection officer's only
+    (superusers, ``manage.py guest_export``): see ``destination.gdpr_views``."""
     found = _guest_or_redirect(request, guest_id)
     if isinstance(found, HttpResponse):
         return found
-    if not can_export(request.user, request.partner):  # type: ignore[attr-defined]
+    partner = request.partner  # type: ignore[attr-defined]
+    if not can_export(request.user, partner):
         raise PermissionDenied
-    data = guest_export(guest=found, actor=request.user, partner=None)  # type: ignore[arg-type]
+    data = guest_export(guest=found, actor=request.user, partner=partner)  # type: ignore[arg-type]
     response = HttpResponse(
         json.dumps(data, indent=2, ensure_ascii=False, default=str),
         content_type="application/json; charset=utf-8",
@@ -450,7 +491,8 @@ def guest_export_view(request: HttpRequest, guest_id: int) -> HttpResponse:
 @portal_view
 def guest_erase_view(request: HttpRequest, guest_id: int) -> HttpResponse:
     """Erasure, after a confirmation page naming what will happen."""
-    found = _guest_or_redirect(request, guest_id)
+    # A stale confirmation of a merged profile shows the survivor's (its counts differ).
+    found = _guest_or_redirect(request, guest_id, follow_posts=False)
     if isinstance(found, HttpResponse):
         return found
     partner = request.partner  # type: ignore[attr-defined]

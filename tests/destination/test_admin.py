@@ -207,6 +207,15 @@ def test_guest_edit_goes_through_the_guest_service(operator_client: Client) -> N
     assert AuditEntry.objects.filter(guest=guest, action=AuditEntry.Action.CHANGE).exists()
 
 
+def test_opening_a_guest_in_the_admin_is_audited(operator_client: Client, operator: User) -> None:
+    guest = GuestFactory()
+    assert operator_client.get(_url(Guest, "change", guest.pk)).status_code == 200
+    view = AuditEntry.objects.get(guest=guest, action=AuditEntry.Action.VIEW)
+    assert (view.actor, view.acting_partner, view.details) == (operator, None, {"via": "admin"})
+    operator_client.get(_url(Guest, "changelist"))  # a list is not a viewing of each guest
+    assert AuditEntry.objects.filter(action=AuditEntry.Action.VIEW).count() == 1
+
+
 def test_guest_cannot_be_added_outside_resolution(operator_client: Client) -> None:
     assert operator_client.get(_url(Guest, "add")).status_code == 403
 

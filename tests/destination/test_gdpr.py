@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.contrib.admin.models import CHANGE, LogEntry
 from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -30,6 +31,7 @@ from destination.models import (
     MatchKey,
     PossibleDuplicate,
     Purpose,
+    ResolutionKey,
     TimelineEvent,
 )
 from destination.services import GuestError
@@ -353,7 +355,36 @@ def every_row_text(guest_ids: list[int]) -> str:
         parts.extend(model.objects.filter(**{f"{field}__in": guest_ids}).values())
     parts.extend(ConsentProof.objects.filter(events__guest_id__in=guest_ids).values())
     parts.extend(Household.objects.values())
+    # Not linked to a guest: every resolution key and every admin history row.
+    parts.extend(ResolutionKey.objects.values())
+    parts.extend(LogEntry.objects.values())
     return dumped(parts)
+
+
+def admin_history_and_resolution_keys(guest: Guest, old: Guest) -> None:
+    """What identity resolution and the Django admin leave behind about zoe: keys holding her
+    contacts and external id in clear, change records naming her and her addresses."""
+    ResolutionKey.objects.bulk_create(
+        ResolutionKey(key=key)
+        for key in (
+            "email:zoe.lq@mail.example",
+            "email:zoe.alt@mail.example",
+            "phone:+33655443322",
+            "ref:import:CRM-ZLQ-77",
+            "email:ann@mail.example",
+        )
+    )
+    admin = UserFactory(is_staff=True, is_superuser=True)
+    for obj, message in (
+        (guest, [{"added": {"name": "email address", "object": "zoe.lq@mail.example"}}]),
+        (old, [{"changed": {"fields": ["Last name"]}}]),
+        (GuestEmail.objects.get(guest=guest, is_primary=True), ""),
+        (GuestPhone.objects.get(guest=guest), ""),
+        (GuestExternalRef.objects.get(guest=guest), ""),
+    ):
+        LogEntry.objects.log_actions(
+            user_id=admin.pk, queryset=[obj], action_flag=CHANGE, change_message=message
+        )
 
 
 def test_erasure_anonymises_the_guest_everywhere(zoe, school):
@@ -365,12 +396,21 @@ def test_erasure_anonymises_the_guest_everywhere(zoe, school):
         score=0.7,
         reasons=["same email zoe.lq@mail.example"],
     )
+    admin_history_and_resolution_keys(zoe, old)
+    ann = GuestFactory(first_name="Annette")
+    LogEntry.objects.log_actions(
+        user_id=UserFactory().pk, queryset=[ann], action_flag=CHANGE, change_message=""
+    )
     ids = [zoe.pk, old.pk]
     assert personal_left_in(every_row_text(ids))  # the check below can fail
 
     guest_erase(guest=zoe, actor=UserFactory(), reason="GDPR request by email")
 
     assert personal_left_in(every_row_text(ids)) == []
+    # Other people's keys and history stay; the fact that zoe was changed in the admin too.
+    assert list(ResolutionKey.objects.values_list("key", flat=True)) == ["email:ann@mail.example"]
+    assert LogEntry.objects.get(object_id=str(ann.pk)).object_repr == "Annette " + ann.last_name
+    assert LogEntry.objects.filter(object_id=str(zoe.pk), action_flag=CHANGE).exists()
     assert personal_left_in(dumped(guest_export(guest=zoe, actor=None))) == []
     zoe.refresh_from_db()
     assert zoe.status == Guest.Status.ERASED

@@ -11,16 +11,20 @@ import json
 from collections.abc import Callable
 
 import pytest
+from django.test import Client
+from django.urls import reverse
 
 from destination.models import ConsentProof, Guest, Purpose, TimelineEvent, Visibility
 from destination.services.consent import consent_record
 from destination.services.timeline import timeline_add
 from partners.access import (
+    can_export,
     guest_access_bulk,
     guest_profile_for,
     interactions_visible_to,
     timeline_visible_to,
 )
+from partners.api_keys import partner_api_key_create
 from partners.models import Interaction, Membership, Partner
 from partners.selectors import interaction_list_for_guest, timeline_list_for_guest
 from partners.services import interaction_log
@@ -62,6 +66,35 @@ def _via_bulk(partner: Partner, guest: Guest) -> str:
     )
 
 
+def _via_api(partner: Partner, guest: Guest) -> str:
+    key = partner_api_key_create(partner=partner, name="isolation test")[1]
+    response = Client().get(f"/api/v1/guests/{guest.pk}", HTTP_AUTHORIZATION=f"Bearer {key}")
+    return response.content.decode() if response.status_code == 200 else ""
+
+
+def _manager_client(partner: Partner) -> Client:
+    client = Client()
+    client.force_login(MembershipFactory(partner=partner, role=Membership.Role.MANAGER).user)
+    return client
+
+
+def _via_portal_export(partner: Partner, guest: Guest) -> str:
+    # The portal's GDPR download, by a manager of the partner (only the tourist office's may).
+    response = _manager_client(partner).post(reverse("portal:guest_export", args=[guest.pk]))
+    return response.content.decode() if response.status_code == 200 else ""
+
+
+def _via_export_pages(partner: Partner, guest: Guest) -> str:
+    # The GDPR export pages outside the portal, as a staff member of the partner (not superuser).
+    client = _manager_client(partner)
+    query = {"partner": partner.slug}
+    pages = [
+        client.get(reverse(name, args=[guest.pk]), query)
+        for name in ("gdpr:guest-export", "gdpr:guest-export-json")
+    ]
+    return "\n".join(r.content.decode() for r in pages if r.status_code == 200)
+
+
 PATHS: dict[str, Callable[[Partner, Guest], str]] = {
     "interactions_visible_to(guest)": lambda p, g: _flatten(
         interactions_visible_to(partner=p, guest=g)
@@ -80,6 +113,14 @@ PATHS: dict[str, Callable[[Partner, Guest], str]] = {
     "selectors.timeline_list_for_guest": lambda p, g: _flatten(
         timeline_list_for_guest(partner=p, guest=g)
     ),
+    "api GET /guests/{id}": _via_api,
+}
+
+# Exports: only tourist office managers may run them (others get 403), so their check is
+# against the tourist office, the partner that sees the most.
+EXPORT_PATHS: dict[str, Callable[[Partner, Guest], str]] = {
+    "portal guest_export": _via_portal_export,
+    "gdpr export pages": _via_export_pages,
 }
 
 
@@ -164,6 +205,20 @@ def test_an_unrelated_partner_does_not_see_shared_interactions_either(world, pat
     assert SHARED not in seen
 
 
+@pytest.mark.parametrize("path", list(EXPORT_PATHS))
+def test_exports_never_give_the_tourist_office_another_partners_private_data(world, path):
+    seen = EXPORT_PATHS[path](world["office"], world["guest"])
+    assert SHARED in seen  # the export really carries the notes it may
+    assert PRIVATE not in seen
+
+
+@pytest.mark.parametrize("viewer", ["owner", "school", "rental"])
+@pytest.mark.parametrize("path", list(EXPORT_PATHS))
+def test_exports_are_refused_to_other_partners(world, viewer, path):
+    assert not can_export(MembershipFactory(partner=world[viewer]).user, world[viewer])
+    assert EXPORT_PATHS[path](world[viewer], world["guest"]) == ""
+
+
 def test_even_a_rule_opening_every_section_cannot_open_private_rows(world):
     from partners.models import Section, SharingRule
 
@@ -171,3 +226,5 @@ def test_even_a_rule_opening_every_section_cannot_open_private_rows(world):
     for viewer in VIEWERS:
         for path, read in PATHS.items():
             assert PRIVATE not in read(world[viewer], world["guest"]), (viewer, path)
+    for path, read in EXPORT_PATHS.items():
+        assert PRIVATE not in read(world["office"], world["guest"]), path

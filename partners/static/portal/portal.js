@@ -26,9 +26,15 @@
     else if (event.key === "ArrowUp") { event.preventDefault(); move(input, box, -1); }
     else if (event.key === "Escape" && inResults) { input.focus(); }
     else if (event.key === "Enter" && document.activeElement === input) {
-      // Enter on the search box opens the first result when there is one.
+      // Enter on the search box opens the first result, but only of results that answer what
+      // is typed now: while a request is pending the list still shows the previous query's, and
+      // Enter then submits the form (the full-page search for the current text).
+      var list = box.querySelector(".results[data-query]");
       var first = options(box)[0];
-      if (first) { event.preventDefault(); first.click(); }
+      if (first && list && list.getAttribute("data-query") === input.value.trim()) {
+        event.preventDefault();
+        first.click();
+      }
     }
   });
 

@@ -14,6 +14,7 @@ from destination.models import (
     PossibleDuplicate,
     Purpose,
 )
+from destination.services.merge import guest_merge
 from partners.models import Interaction
 from partners.portal.services import duplicate_merge, staff_language_set
 from tests.factories import (
@@ -54,6 +55,36 @@ def test_log_interaction_with_htmx_returns_the_new_entry(client, agent, guest, s
         agent,
         "private",
     )
+
+
+def test_a_stale_page_of_a_merged_profile_logs_on_the_survivor(client, agent, guest, school):
+    # The staff member opened the guest's page, then someone merged it into another profile.
+    survivor = GuestFactory()
+    guest_merge(survivor=survivor, merged=guest, actor=None)
+    client.force_login(agent)
+    body = {"kind": "call", "channel": "phone", "summary": "Stale page", "visibility": "shared"}
+    url = reverse("portal:interaction_create", args=[guest.pk])
+
+    response = client.post(url, body)
+    assert response.status_code == 302 and response["Location"] == reverse(
+        "portal:guest", args=[survivor.pk]
+    )
+    assert Interaction.objects.get().guest_id == survivor.pk
+    page = client.get(response["Location"]).content.decode()
+    assert f"Guest #{guest.pk} was merged into guest #{survivor.pk}" in page
+
+    with_htmx = client.post(url, {**body, "summary": "Stale htmx"}, **HTMX)
+    assert with_htmx.status_code == 200 and "Stale htmx" in with_htmx.content.decode()
+    assert Interaction.objects.filter(guest=survivor).count() == 2
+
+
+def test_an_htmx_fragment_of_a_merged_profile_reloads_the_survivors_page(client, agent, guest):
+    survivor = GuestFactory()
+    guest_merge(survivor=survivor, merged=guest, actor=None)
+    client.force_login(agent)
+    response = client.get(reverse("portal:timeline", args=[guest.pk]), **HTMX)
+    assert response.status_code == 200
+    assert response["HX-Redirect"] == reverse("portal:guest", args=[survivor.pk])
 
 
 def test_visibility_defaults_to_shared(client, agent, guest):
@@ -305,7 +336,9 @@ def test_export_for_the_tourist_office_manager_only(client, agent, steward, gues
     assert response.status_code == 200
     assert response["Content-Disposition"] == f'attachment; filename="guest-{guest.pk}.json"'
     data = json.loads(response.content)
-    assert data["export"]["scope"] == "full"
+    # The tourist office's own view: the complete export is the data-protection officer's.
+    assert data["export"]["scope"] == "partner"
+    assert data["export"]["partner"]["id"] == steward.memberships.get().partner_id
     assert AuditEntry.objects.filter(guest=guest, action="export", actor=steward).exists()
 
 

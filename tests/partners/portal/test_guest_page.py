@@ -9,7 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from destination.models import Guest, TimelineEvent, Visibility
+from destination.models import AuditEntry, Guest, TimelineEvent, Visibility
 from destination.services.gdpr import guest_erase
 from destination.services.merge import guest_merge
 from partners.access import guest_access
@@ -134,6 +134,48 @@ def test_guest_page_query_count_does_not_grow_with_the_timeline(client, steward,
     many = _queries(client, url(big))
     assert few == many, (few, many)
     assert 10 <= many <= 30, many
+
+
+def test_each_opening_of_the_page_is_audited_not_its_fragments(
+    client, agent, school, guest, steward, office
+):
+    client.force_login(agent)
+    assert client.get(url(guest)).status_code == 200
+    client.get(url(guest) + "?kind=booking", HTTP_HX_REQUEST="true", HTTP_HX_TARGET="timeline")
+    client.get(reverse("portal:timeline", args=[guest.pk]))
+    views = AuditEntry.objects.filter(guest=guest, action=AuditEntry.Action.VIEW)
+    assert [(v.actor, v.acting_partner, v.details) for v in views] == [
+        (agent, school, {"via": "portal"})
+    ]
+    client.force_login(steward)
+    response = client.get(url(guest))
+    assert response.status_code == 200, response
+    assert views.all().count() == 2 and views.filter(actor=steward, acting_partner=office).exists()
+
+
+def test_new_booking_link_for_partners_with_something_to_book(
+    client, agent, school, rental_agent, steward, guest
+):
+    from bookings.models import Offer
+
+    new_booking = f'href="{reverse("bookings_desk:new")}?guest={guest.pk}"'
+    client.force_login(agent)
+    assert new_booking not in client.get(url(guest)).content.decode()  # no offer yet
+    offer = Offer.objects.create(
+        partner=school, kind=Offer.Kind.GROUP_LESSON, slug="group-lesson",
+        title_en="Group lesson", price_cents=5000, is_published=True,
+    )  # fmt: skip
+    page = client.get(url(guest)).content.decode()
+    assert new_booking in page and "New booking for this guest" in page
+    # The desk carries the guest on to the booking form of the offer chosen.
+    desk = client.get(reverse("bookings_desk:new"), {"guest": guest.pk}).content.decode()
+    assert f"{reverse('bookings_desk:create', args=[offer.slug])}?guest={guest.pk}" in desk
+    # Another partner's offers are not the rental shop's to book; the tourist office books all.
+    client.force_login(rental_agent)
+    assert new_booking not in client.get(url(guest)).content.decode()
+    Offer.objects.all().delete()
+    client.force_login(steward)
+    assert new_booking in client.get(url(guest)).content.decode()
 
 
 def test_timeline_keyset_pages_cover_everything_once(steward, office):

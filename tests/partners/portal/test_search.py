@@ -10,7 +10,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from bookings.models import Booking, Offer, Session
 from destination.models import TimelineEvent, Visibility
+from partners.models import Section, SharingRule
 from partners.portal.selectors import portal_search
 from tests.factories import (
     GuestEmailFactory,
@@ -20,6 +22,24 @@ from tests.factories import (
 )
 
 pytestmark = pytest.mark.django_db
+
+
+def booking_make(partner, guest, *, days: int, status: str = "confirmed") -> Booking:
+    """A booking of ``guest`` with ``partner`` whose session starts ``days`` from now."""
+    start = (timezone.now() + dt.timedelta(days=days)).replace(microsecond=0)
+    offer = Offer.objects.create(
+        partner=partner, kind=Offer.Kind.GROUP_LESSON, slug=f"offer-{Offer.objects.count()}",
+        title_en="Group lesson", price_cents=5000,
+    )  # fmt: skip
+    session = Session.objects.create(
+        offer=offer, starts_at=start, ends_at=start + dt.timedelta(hours=3), capacity=10
+    )
+    return Booking.objects.create(
+        reference=f"R{Booking.objects.count():06d}", session=session, partner=partner,
+        booker=guest, status=status, seats=1, total_cents=5000,
+        payment_method=Booking.PaymentMethod.ON_SITE, channel=Booking.Channel.DESK,
+        hold_expires_at=start if status == "held" else None,
+    )  # fmt: skip
 
 
 @pytest.fixture
@@ -54,10 +74,7 @@ def test_too_short_or_empty_query_returns_nothing(school, jeanne):
 def test_results_carry_what_tells_people_apart(school, rental, jeanne):
     PartnerGuestLinkFactory(partner=rental, guest=jeanne)
     PartnerGuestLinkFactory(partner=school, guest=jeanne)
-    TimelineEvent.objects.create(
-        guest=jeanne, kind="booking", occurred_at=timezone.now() - dt.timedelta(days=30),
-        title="Booking", partner=school, visibility=Visibility.SHARED,
-    )  # fmt: skip
+    booking_make(school, jeanne, days=-30)
     [result] = portal_search(partner=school, query="+33612345678")
     assert result.name == "Jeanne Martin"
     assert result.country.code == "FR" and result.language == "fr"
@@ -75,13 +92,35 @@ def test_steward_sees_every_partner_that_knows_the_guest(office, school, rental,
     assert result.partners_known == ["Rental Beta", "Ski School Alpha"]
 
 
-def test_another_partners_private_booking_gives_no_last_stay(school, rental, jeanne):
+def test_last_stay_is_the_latest_stay_that_began(school, jeanne):
+    began = booking_make(school, jeanne, days=-10)
+    booking_make(school, jeanne, days=-60, status=Booking.Status.COMPLETED)
+    booking_make(school, jeanne, days=-40, status=Booking.Status.CHECKED_IN)
+    # Not stays: cancelled, refunded, expired, an unpaid hold; and one still to come.
+    for days, status in ((-5, "cancelled"), (-4, "refunded"), (-3, "expired"), (-2, "held")):
+        booking_make(school, jeanne, days=days, status=status)
+    booking_make(school, jeanne, days=20)
+    # A booking-kind timeline entry written later (a cancellation) moves nothing.
     TimelineEvent.objects.create(
-        guest=jeanne, kind="booking", occurred_at=timezone.now(), title="Private booking",
-        partner=rental, visibility=Visibility.PRIVATE,
+        guest=jeanne, kind="booking", occurred_at=timezone.now(), title="Booking cancelled",
+        partner=school, visibility=Visibility.SHARED,
     )  # fmt: skip
     [result] = portal_search(partner=school, query="+33612345678")
-    assert result.last_stay is None
+    assert result.last_stay == began.session.starts_at
+
+
+def test_another_partners_stay_shows_only_where_bookings_are_open(school, rental, office, jeanne):
+    PartnerGuestLinkFactory(partner=school, guest=jeanne)
+    stay = booking_make(rental, jeanne, days=-8)
+    SharingRule.objects.update(sections=[s for s in Section.values if s != Section.BOOKINGS])
+    [closed] = portal_search(partner=school, query="+33612345678")
+    assert closed.last_stay is None
+    # The tourist office sees every booking (bookings_for_partner), whatever its rules.
+    [steward] = portal_search(partner=office, query="+33612345678")
+    assert steward.last_stay == stay.session.starts_at
+    SharingRule.objects.update(sections=list(Section.values))
+    [opened] = portal_search(partner=school, query="+33612345678")
+    assert opened.last_stay == stay.session.starts_at
 
 
 def test_merged_and_erased_guests_are_not_found(school, jeanne):
@@ -96,6 +135,7 @@ def test_search_query_count_is_constant(client, agent, school):
         g = GuestFactory(first_name="Jeanne", last_name=f"Martin{i}")
         GuestEmailFactory(guest=g)
         PartnerGuestLinkFactory(partner=school, guest=g)
+        booking_make(school, g, days=-1 - i)  # each result has a last stay: still one query
     one = GuestFactory(first_name="Zoltan", last_name="Unique")
     GuestEmailFactory(guest=one)
     client.force_login(agent)
@@ -126,6 +166,18 @@ def test_search_endpoint_renders_links_to_profiles(client, agent, jeanne):
         "No guest matches"
         in client.get(reverse("portal:search"), {"q": "Nobody Atall"}).content.decode()
     )
+
+
+def test_results_name_the_query_they_answer_and_are_plain_links(client, agent, jeanne):
+    # portal.js opens a result on Enter only when data-query is what the box holds now.
+    client.force_login(agent)
+    html = client.get(
+        reverse("portal:search"), {"q": "  06 12 34 56 78 "}, HTTP_HX_REQUEST="true"
+    ).content.decode()
+    assert 'data-query="06 12 34 56 78"' in html
+    # Links in a list: no listbox/option roles whose selection state is never kept up to date.
+    assert 'role="listbox"' not in html and 'role="option"' not in html
+    assert "aria-selected" not in html
 
 
 def test_home_page_renders_results_without_javascript(client, agent, jeanne):
