@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from django.utils import timezone
 
+from bookings.models import Booking, Offer, Session
 from destination.models import (
     Guest,
     GuestEmail,
@@ -82,7 +83,7 @@ class World:
 def world_build() -> World:
     sharing_rules_ensure()
     school = Partner.objects.create(
-        name="ESF Val Thorens", slug="esf", kind=Partner.Kind.SKI_SCHOOL
+        name="ESF Val Neige", slug="esf", kind=Partner.Kind.SKI_SCHOOL
     )
     rental = Partner.objects.create(
         name="Alpine Rentals", slug="alpine-rentals", kind=Partner.Kind.EQUIPMENT_RENTAL
@@ -110,9 +111,24 @@ def world_build() -> World:
     )
 
     now = timezone.now()
-    # A stay booked at the hotel last winter and this winter (shared with the destination).
+    # A stay booked at the hotel last winter and this winter (shared with the destination): the
+    # bookings themselves (search shows the last stay from them) and their timeline entries.
+    stay = Offer.objects.create(
+        partner=lodge, kind=Offer.Kind.STAY, slug="sherpa-rooms", title_en="Rooms at Le Sherpa",
+        price_cents=14000, pricing=Offer.Pricing.PER_UNIT, is_published=True,
+    )  # fmt: skip
     for months_ago, label in ((11, "3 nights, Chalet room"), (1, "7 nights, Family suite")):
         at = now - dt.timedelta(days=30 * months_ago)
+        nights = int(label.split()[0])
+        session = Session.objects.create(
+            offer=stay, starts_at=at, ends_at=at + dt.timedelta(days=nights), capacity=4
+        )
+        Booking.objects.create(
+            reference=f"VN-SHRP{months_ago:02d}", session=session, partner=lodge, booker=jeanne,
+            status=Booking.Status.COMPLETED, seats=1, adults=2, total_cents=14000 * nights,
+            paid_cents=14000 * nights, payment_method=Booking.PaymentMethod.ON_SITE,
+            channel=Booking.Channel.DESK, confirmed_at=at,
+        )  # fmt: skip
         partner_guest_link_touch(partner=lodge, guest=jeanne, reason="booking", at=at, booked=True)
         timeline_add(
             guest=jeanne, kind=TimelineEvent.Kind.BOOKING, occurred_at=at,
