@@ -185,6 +185,15 @@ def _timeline_title(booking: Booking, what: StrOrPromise) -> str:
         }
 
 
+def _timeline_data(booking: Booking, guest_id: int) -> dict[str, Any]:
+    return {
+        "booking": booking.pk,
+        "reference": booking.reference,
+        "status": booking.status,
+        "role": "booker" if guest_id == booking.booker_id else "participant",
+    }
+
+
 def _timeline_all(booking: Booking, what: StrOrPromise, *, at: datetime | None = None) -> None:
     """One entry per concerned guest (booker and party), the partner's and SHARED: other
     partners see it when their access opens the BOOKINGS section (partners.access)."""
@@ -197,12 +206,7 @@ def _timeline_all(booking: Booking, what: StrOrPromise, *, at: datetime | None =
             title=title,
             partner=booking.partner,
             visibility=Visibility.SHARED,
-            data={
-                "booking": booking.pk,
-                "reference": booking.reference,
-                "status": booking.status,
-                "role": "booker" if guest_id == booking.booker_id else "participant",
-            },
+            data=_timeline_data(booking, guest_id),
             source=booking,
         )
 
@@ -259,12 +263,7 @@ def _timeline_all_bulk(bookings: list[Booking], what: StrOrPromise, *, at: datet
                 title=title,
                 partner_id=booking.partner_id,
                 visibility=Visibility.SHARED,
-                data={
-                    "booking": booking.pk,
-                    "reference": booking.reference,
-                    "status": booking.status,
-                    "role": "booker" if guest_id == booking.booker_id else "participant",
-                },
+                data=_timeline_data(booking, guest_id),
                 content_type=content_type,
                 object_id=booking.pk,
             )
