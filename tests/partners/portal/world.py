@@ -82,9 +82,7 @@ class World:
 
 def world_build() -> World:
     sharing_rules_ensure()
-    school = Partner.objects.create(
-        name="ESF Val Neige", slug="esf", kind=Partner.Kind.SKI_SCHOOL
-    )
+    school = Partner.objects.create(name="ESF Val Neige", slug="esf", kind=Partner.Kind.SKI_SCHOOL)
     rental = Partner.objects.create(
         name="Alpine Rentals", slug="alpine-rentals", kind=Partner.Kind.EQUIPMENT_RENTAL
     )
