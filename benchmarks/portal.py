@@ -148,6 +148,29 @@ def search_queries(first_id: int, n_guests: int, k: int) -> list[str]:
     return queries
 
 
+def prefix_queries(first_id: int, n_guests: int, k: int) -> list[str]:
+    """Searches as they are being typed: half the start of an address (the part before the @
+    and two letters after), half the first eight digits of a French number the national way."""
+    rows = existing_people(first_id, n_guests, k * 3, seed=41)
+    queries: list[str] = []
+    for i, r in enumerate(rows):
+        if len(queries) >= k:
+            break
+        if i % 2 == 0 and r["email"]:
+            at = r["email"].index("@")
+            queries.append(r["email"][: at + 3])
+        elif r["phone"] and r["phone"].startswith("+33"):
+            digits = 0
+            typed = ""
+            for ch in national(r["phone"]):
+                typed += ch
+                digits += ch.isdigit()
+                if digits == 8:
+                    break
+            queries.append(typed)
+    return queries
+
+
 def existing_world(entries: int) -> tuple[int, int, dict[str, Any]]:
     """A database kept by an earlier ``--keep`` run: its first guest id, size and world."""
     from django.db.models import Count, Max, Min
@@ -251,6 +274,16 @@ def benchmark(
         log(timings.line(TARGET_SEARCH_P95_MS) + f"; queries with results: {hits}/{len(queries)}")
         log("  " + Timings("CPU time of the Django process (load-independent)", cpu).line())
         figures["search"] = {"p50": timings.p50, "p95": timings.p95, "hits": hits}
+
+        starts = prefix_queries(first_id, guests, requests)
+        found.clear()
+        timings, _r = timed(
+            "search as typed (start of an address, first 8 digits of a number)",
+            [(lambda q=q: search(q)) for q in starts],
+        )
+        hits = sum(1 for n in found if n)
+        log(timings.line(TARGET_SEARCH_P95_MS) + f"; queries with results: {hits}/{len(starts)}")
+        figures["search_prefix"] = {"p50": timings.p50, "p95": timings.p95, "hits": hits}
     log("load average after measuring: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     return figures
 

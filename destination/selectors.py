@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+import phonenumbers
+from django.conf import settings
 from django.contrib.postgres.search import TrigramSimilarity, TrigramWordSimilarity
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
@@ -28,6 +30,12 @@ FALLBACK_SCAN_LIMIT = 1000
 FALLBACK_MIN_SCORE = 60
 
 _PHONE_LIKE = re.compile(r"^\+?[\d\s().\-/]+$")
+# One token with a dot, an underscore or a digit among letters: the start of an address.
+_EMAIL_START = re.compile(r"^(?=[^\s@]*[a-zA-Z])(?=[^\s@]*[._\d])[^\s@]+$")
+# Shortest starts searched as prefixes: 6 digits of a number (country code included), 4
+# characters of an address.
+PREFIX_MIN_DIGITS = 6
+PREFIX_MIN_EMAIL = 4
 
 
 def guest_search_by_name(query: str, *, limit: int = 20) -> list[Guest]:
@@ -94,9 +102,41 @@ def _search_fallback(folded: str, limit: int) -> list[Guest]:
     return [g for _score, g in scored[:limit]]
 
 
+def _by_email_prefix(prefix: str, limit: int) -> list[Guest]:
+    """Guests with an address starting with ``prefix`` (PostgreSQL uses the ``_like``
+    pattern index Django adds to ``email_normalized``)."""
+    return list(
+        Guest.objects.active()
+        .filter(emails__email_normalized__startswith=prefix)
+        .distinct()
+        .order_by("id")[:limit]
+    )
+
+
+def phone_prefix(text: str) -> str:
+    """The E.164 start of a phone number being typed ("06 12 34" -> "+3361234" in France),
+    or "" when it is too short or cannot be read as a number's start."""
+    raw = re.sub(r"[^\d+]", "", text.replace("(0)", ""))
+    if raw.startswith("+"):
+        digits = raw[1:]
+    elif raw.startswith("00"):
+        digits = raw[2:]
+    elif raw.startswith("0"):
+        region = getattr(settings, "PHONENUMBER_DEFAULT_REGION", None) or "FR"
+        digits = f"{phonenumbers.country_code_for_region(region)}{raw[1:]}"
+    else:
+        return ""
+    if not digits.isdigit() or len(digits) < PREFIX_MIN_DIGITS:
+        return ""
+    return "+" + digits
+
+
 def guest_search(query: str, *, limit: int = 20) -> list[Guest]:
-    """One search box: an email finds its guests exactly (normalised), a phone number in any
-    format finds its guests exactly (E.164), anything else is a fuzzy name search."""
+    """One search box, as you type. An email finds its guests exactly (normalised), else the
+    addresses that start with what was typed; a phone number in any format finds its guests
+    exactly (E.164), else the numbers that start with it; anything else is a fuzzy name search,
+    with the addresses starting with it first when it looks like the start of an address
+    ("jeanne.ma", "j_martin")."""
     text = (query or "").strip()
     if not text:
         return []
@@ -104,20 +144,42 @@ def guest_search(query: str, *, limit: int = 20) -> list[Guest]:
         try:
             email = normalize_email(text)
         except ValidationError:
-            return []
-        return list(
-            Guest.objects.active()
-            .filter(emails__email_normalized=email)
-            .distinct()
-            .order_by("id")[:limit]
-        )
+            email = ""
+        if email:
+            exact = list(
+                Guest.objects.active()
+                .filter(emails__email_normalized=email)
+                .distinct()
+                .order_by("id")[:limit]
+            )
+            if exact:
+                return exact
+        prefix = "".join(text.split()).lower()
+        return _by_email_prefix(prefix, limit) if len(prefix) >= PREFIX_MIN_EMAIL else []
     digits = sum(ch.isdigit() for ch in text)
     if _PHONE_LIKE.match(text) and digits >= 6:
         try:
             phone = normalize_phone(text)
         except ValidationError:
+            phone = None
+        if phone:
+            exact = list(
+                Guest.objects.active().filter(phones__phone=phone).distinct().order_by("id")[:limit]
+            )
+            if exact:
+                return exact
+        start = phone_prefix(text)
+        if not start:
             return []
         return list(
-            Guest.objects.active().filter(phones__phone=phone).distinct().order_by("id")[:limit]
+            Guest.objects.active()
+            .filter(phones__phone__startswith=start)
+            .distinct()
+            .order_by("id")[:limit]
         )
-    return guest_search_by_name(text, limit=limit)
+    names = guest_search_by_name(text, limit=limit)
+    if len(text) >= PREFIX_MIN_EMAIL and _EMAIL_START.match(text):
+        by_address = _by_email_prefix(text.lower(), limit)
+        seen = {g.pk for g in by_address}
+        return (by_address + [g for g in names if g.pk not in seen])[:limit]
+    return names

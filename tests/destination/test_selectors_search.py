@@ -91,6 +91,42 @@ def test_search_returns_nothing_for_unknown_or_invalid_contacts(people):
     assert guest_search("") == []
 
 
+@pytest.mark.parametrize(
+    ("typed", "key"),
+    [
+        ("jeanne@mart", "jeanne"),  # an address being typed
+        ("ZOE@LEF", "zoe"),
+        ("06 12 34 56", "jean"),  # a national number being typed
+        ("+33 6 12 34", "jean"),
+        ("+33 (0)6 12 34", "jean"),
+        ("0041 79 123", "zoe"),
+    ],
+)
+def test_search_as_you_type_finds_addresses_and_numbers_by_their_start(people, typed, key):
+    assert guest_search(typed) == [people[key]]
+
+
+def test_the_start_of_an_address_comes_before_names(people):
+    guest_resolve_many(
+        [PersonData(first_name="Ana", last_name="Silva", email="j.martin99@mail.example")],
+        source=Guest.Source.DESK,
+    )
+    assert names(guest_search("j.martin"))[0] == "Ana Silva"
+    # Too short a start is not searched as a prefix: "06 12 3" is five digits.
+    assert guest_search("06 12 3") == []
+    assert guest_search("j@") == []
+
+
+def test_phone_prefix_reads_the_national_and_international_starts():
+    from destination.selectors import phone_prefix
+
+    assert phone_prefix("06 12 34") == "+3361234"
+    assert phone_prefix("0033 6 12 3") == "+336123"
+    assert phone_prefix("+41 79 12") == "+417912"
+    assert phone_prefix("6 12 34 56") == ""  # no leading 0 or +: not read
+    assert phone_prefix("06 1") == ""
+
+
 def test_shared_email_lists_every_active_holder(people):
     guest_resolve_many(
         [PersonData(first_name="Lucie", last_name="Martin", email="jean@martin.example")],
