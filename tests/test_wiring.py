@@ -107,3 +107,16 @@ def test_the_deploy_check_wants_a_shared_cache_for_rate_limits(settings):
     }
     ids = {m.id for m in run_checks(tags=[Tags.security], include_deployment_checks=True)}
     assert "destination.W001" not in ids
+
+
+def test_account_pages_speak_the_language_saved_on_the_account(client, staff_user):
+    staff_user.language = "fr"
+    staff_user.save(update_fields=["language"])
+    client.force_login(staff_user)
+    page = client.get("/accounts/password/change/", HTTP_ACCEPT_LANGUAGE="en")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert 'lang="fr"' in html and "Modifier le mot de passe" in html, html[:400]
+    client.logout()
+    anonymous = client.get("/accounts/login/", HTTP_ACCEPT_LANGUAGE="en")
+    assert 'lang="en"' in anonymous.content.decode()  # the browser's language, as before
