@@ -166,14 +166,6 @@ def _events_write(bookings: Iterable[Booking], kind: str, data: dict[str, Any]) 
     BookingEvent.objects.bulk_create(rows)
 
 
-def _guest_ids(booking: Booking) -> list[int]:
-    ids = [booking.booker_id]
-    for guest_id in booking.participants.exclude(guest=None).values_list("guest_id", flat=True):
-        if guest_id not in ids:
-            ids.append(guest_id)
-    return ids
-
-
 def _timeline_title(booking: Booking, what: StrOrPromise) -> str:
     session = booking.session
     with translation.override(settings.LANGUAGE_CODE):
@@ -197,18 +189,7 @@ def _timeline_data(booking: Booking, guest_id: int) -> dict[str, Any]:
 def _timeline_all(booking: Booking, what: StrOrPromise, *, at: datetime | None = None) -> None:
     """One entry per concerned guest (booker and party), the partner's and SHARED: other
     partners see it when their access opens the BOOKINGS section (partners.access)."""
-    title = _timeline_title(booking, what)
-    for guest_id in _guest_ids(booking):
-        timeline_add(
-            guest=Guest(pk=guest_id),
-            kind=TimelineEvent.Kind.BOOKING,
-            occurred_at=at or timezone.now(),
-            title=title,
-            partner=booking.partner,
-            visibility=Visibility.SHARED,
-            data=_timeline_data(booking, guest_id),
-            source=booking,
-        )
+    _timeline_all_bulk([booking], what, at=at or timezone.now())
 
 
 # The booking emails, as their timeline entries name them (stored in the default language).
@@ -237,8 +218,8 @@ def booking_email_timeline_write(booking: Booking, *, email: str) -> None:
 
 
 def _timeline_all_bulk(bookings: list[Booking], what: StrOrPromise, *, at: datetime) -> None:
-    """``_timeline_all`` for many bookings in two statements (the set-based jobs): the same
-    entries, one per concerned guest (booker and party), the partner's and SHARED."""
+    """``_timeline_all`` for many bookings in two statements (one booking, or the set-based
+    jobs' many): one entry per concerned guest, the booker first, then the party."""
     if not bookings:
         return
     party: dict[int, list[int]] = defaultdict(list)
