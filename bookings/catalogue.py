@@ -75,19 +75,25 @@ def catalogue_partners_for(membership: Membership) -> QuerySet[Partner]:
     return Partner.objects.filter(pk=membership.partner_id)
 
 
+def catalogue_offers_visible(partner: Partner) -> QuerySet[Offer]:
+    """The offers the acting partner sees: its own, or every partner's for the tourist office
+    and the booking desk. The one rule the catalogue and the booking desk both read."""
+    offers = Offer.objects.select_related("partner")
+    if not catalogue_sees_all(partner):
+        offers = offers.filter(partner=partner)
+    return offers.order_by("partner__name", "title_en", "pk")
+
+
 def catalogue_offers_for(partner: Partner, *, now: dt.datetime | None = None) -> QuerySet[Offer]:
     """The offers the acting partner sees, each with its upcoming sessions' count, capacity and
     seats taken: one query, whatever the number of offers and sessions."""
     now = now or timezone.now()
     upcoming = Q(sessions__starts_at__gt=now)
-    offers = Offer.objects.select_related("partner").annotate(
+    return catalogue_offers_visible(partner).annotate(
         upcoming_sessions=Count("sessions", filter=upcoming),
         upcoming_capacity=Sum("sessions__capacity", filter=upcoming, default=0),
         upcoming_taken=Sum("sessions__seats_taken", filter=upcoming, default=0),
     )
-    if not catalogue_sees_all(partner):
-        offers = offers.filter(partner=partner)
-    return offers.order_by("partner__name", "title_en", "pk")
 
 
 def _slug_for(title: str) -> str:

@@ -37,7 +37,7 @@ def _membership(request: HttpRequest) -> Membership:
 
 
 def _offer_for(request: HttpRequest, slug: str) -> Offer:
-    offer = catalogue.catalogue_offers_for(request.partner).filter(slug=slug).first()  # type: ignore[attr-defined]
+    offer = catalogue.catalogue_offers_visible(request.partner).filter(slug=slug).first()  # type: ignore[attr-defined]
     if offer is None:
         raise Http404(_("No such offer."))
     return offer
@@ -46,7 +46,7 @@ def _offer_for(request: HttpRequest, slug: str) -> Offer:
 def _session_for(request: HttpRequest, pk: int) -> Session:
     session = (
         Session.objects.select_related("offer__partner")
-        .filter(pk=pk, offer__in=catalogue.catalogue_offers_for(request.partner))  # type: ignore[attr-defined]
+        .filter(pk=pk, offer__in=catalogue.catalogue_offers_visible(request.partner))  # type: ignore[attr-defined]
         .first()
     )
     if session is None:

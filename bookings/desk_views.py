@@ -25,6 +25,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from bookings import payments, services, web_selectors
+from bookings.catalogue import catalogue_offers_visible, catalogue_sees_all
 from bookings.desk_services import desk_payment_link_send
 from bookings.forms import DeskBookingForm, DeskCancelForm, DeskFilterForm, PaymentForm
 from bookings.models import Booking, Offer
@@ -46,10 +47,6 @@ def _partner(request: HttpRequest) -> Partner:
     return request.partner  # type: ignore[attr-defined]
 
 
-def _sees_all(partner: Partner) -> bool:
-    return partner.kind in (Partner.Kind.TOURIST_OFFICE, Partner.Kind.BOOKING_DESK)
-
-
 def _booking_for(request: HttpRequest, reference: str) -> Booking:
     booking = (
         web_selectors.booking_list_for_desk(partner=_partner(request))
@@ -63,10 +60,8 @@ def _booking_for(request: HttpRequest, reference: str) -> Booking:
 
 
 def _offers_for(partner: Partner) -> QuerySet[Offer]:
-    offers = Offer.objects.filter(partner__is_active=True).select_related("partner")
-    if not _sees_all(partner):
-        offers = offers.filter(partner=partner)
-    return offers.order_by("partner__name", "title_en")
+    # The catalogue's visibility rule; the desk books only for active partners.
+    return catalogue_offers_visible(partner).filter(partner__is_active=True)
 
 
 # --- List and detail ------------------------------------------------------------------------
@@ -88,7 +83,7 @@ def desk_list(request: HttpRequest) -> HttpResponse:
         {
             "form": form,
             "page": page,
-            "sees_all": _sees_all(_partner(request)),
+            "sees_all": catalogue_sees_all(_partner(request)),
             "query_string": request.GET.urlencode(),
         },
     )
