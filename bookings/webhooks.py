@@ -12,6 +12,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from bookings.services import stripe_event_process
+from destination.http import client_ip
 
 logger = logging.getLogger(__name__)
 
@@ -30,9 +31,7 @@ def stripe_webhook(request: HttpRequest) -> HttpResponse:
     try:
         event = stripe.Webhook.construct_event(request.body, signature, secret)
     except (ValueError, stripe.SignatureVerificationError) as exc:
-        logger.warning(
-            "Stripe webhook refused (%s) from %s", exc, request.META.get("REMOTE_ADDR", "?")
-        )
+        logger.warning("Stripe webhook refused (%s) from %s", exc, client_ip(request) or "?")
         return HttpResponseBadRequest("invalid signature")
     # The verified payload as plain JSON, not StripeObjects: the handlers read dicts.
     payload = json.loads(request.body)
