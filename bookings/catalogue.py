@@ -53,10 +53,6 @@ OFFER_FIELDS = (
 )
 
 
-def catalogue_sees_all(partner: Partner) -> bool:
-    return partner.kind in (Partner.Kind.TOURIST_OFFICE, Partner.Kind.BOOKING_DESK)
-
-
 def catalogue_can_edit(membership: Membership, offer: Offer | None = None) -> bool:
     """Managers edit their partner's offers (``offer=None``: may create one); the tourist
     office's managers edit every partner's."""
@@ -79,7 +75,7 @@ def catalogue_offers_visible(partner: Partner) -> QuerySet[Offer]:
     """The offers the acting partner sees: its own, or every partner's for the tourist office
     and the booking desk. The one rule the catalogue and the booking desk both read."""
     offers = Offer.objects.select_related("partner")
-    if not catalogue_sees_all(partner):
+    if not partner.books_for_all:
         offers = offers.filter(partner=partner)
     return offers.order_by("partner__name", "title_en", "pk")
 

@@ -72,7 +72,7 @@ def offer_list(request: HttpRequest) -> HttpResponse:
         "bookings/offers/list.html",
         {
             "offers": catalogue.catalogue_offers_for(partner),
-            "sees_all": catalogue.catalogue_sees_all(partner),
+            "sees_all": partner.books_for_all,
             "can_create": catalogue.catalogue_can_edit(_membership(request)),
             "is_steward": partner.is_steward,
         },

@@ -25,7 +25,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from bookings import payments, services, web_selectors
-from bookings.catalogue import catalogue_offers_visible, catalogue_sees_all
+from bookings.catalogue import catalogue_offers_visible
 from bookings.desk_services import desk_payment_link_send
 from bookings.forms import DeskBookingForm, DeskCancelForm, DeskFilterForm, PaymentForm
 from bookings.models import Booking, Offer
@@ -83,7 +83,7 @@ def desk_list(request: HttpRequest) -> HttpResponse:
         {
             "form": form,
             "page": page,
-            "sees_all": catalogue_sees_all(_partner(request)),
+            "sees_all": _partner(request).books_for_all,
             "query_string": request.GET.urlencode(),
         },
     )

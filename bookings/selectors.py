@@ -41,7 +41,7 @@ def bookings_for_guest(guest: Guest) -> QuerySet[Booking]:
 def bookings_for_partner(partner: Partner) -> QuerySet[Booking]:
     """A partner's bookings, newest first. The booking desk and the tourist office see all."""
     qs = Booking.objects.select_related("session__offer", "partner", "booker")
-    if partner.kind not in (Partner.Kind.BOOKING_DESK, Partner.Kind.TOURIST_OFFICE):
+    if not partner.books_for_all:
         qs = qs.filter(partner=partner)
     return qs.order_by("-created_at", "-id")
 
@@ -51,10 +51,7 @@ def bookings_balance_overdue(partner: Partner | None = None) -> QuerySet[Booking
     qs = Booking.objects.filter(
         balance_overdue_at__isnull=False, status=Booking.Status.CONFIRMED
     ).select_related("session__offer", "partner", "booker")
-    if partner is not None and partner.kind not in (
-        Partner.Kind.BOOKING_DESK,
-        Partner.Kind.TOURIST_OFFICE,
-    ):
+    if partner is not None and not partner.books_for_all:
         qs = qs.filter(partner=partner)
     return qs.order_by("balance_due_on", "pk")
 

@@ -272,16 +272,14 @@ def _seats_take(session_id: int, seats: int) -> bool:
 
 def _is_staff_for(user: User | AnonymousUser | None, partner: Partner) -> bool:
     """Staff of the booking's partner, of the booking desk or of the tourist office."""
-    from partners.models import Membership
-    from partners.models import Partner as PartnerModel
+    from partners.models import BOOKS_FOR_ALL_KINDS, Membership
 
     if user is None or not user.is_authenticated:
         return False
     if user.is_superuser:
         return True
     return Membership.objects.filter(
-        Q(partner=partner)
-        | Q(partner__kind__in=[PartnerModel.Kind.BOOKING_DESK, PartnerModel.Kind.TOURIST_OFFICE]),
+        Q(partner=partner) | Q(partner__kind__in=BOOKS_FOR_ALL_KINDS),
         user=user,
         is_active=True,
         partner__is_active=True,

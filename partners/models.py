@@ -45,6 +45,16 @@ class Partner(TimeStampedModel):
         """The tourist office stewards the destination's shared data."""
         return self.kind == self.Kind.TOURIST_OFFICE
 
+    @property
+    def books_for_all(self) -> bool:
+        """The tourist office and the booking desk book every partner's offers: they see every
+        offer and every booking (``BOOKS_FOR_ALL_KINDS`` for queries)."""
+        return self.kind in BOOKS_FOR_ALL_KINDS
+
+
+# Partners that book for everyone (see ``Partner.books_for_all``).
+BOOKS_FOR_ALL_KINDS = (Partner.Kind.TOURIST_OFFICE, Partner.Kind.BOOKING_DESK)
+
 
 class Membership(TimeStampedModel):
     """A staff account acting for a partner, with a role there."""

@@ -76,8 +76,7 @@ def new_booking_url(*, partner: Partner, guest: Guest) -> str:
         url = reverse("bookings_desk:new")
     except NoReverseMatch:
         return ""
-    # The partners that book for everyone, as in the booking desk's own views.
-    if partner.kind not in (Partner.Kind.BOOKING_DESK, Partner.Kind.TOURIST_OFFICE):
+    if not partner.books_for_all:
         from bookings.models import Offer
 
         if not Offer.objects.filter(partner=partner, is_published=True).exists():
