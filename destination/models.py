@@ -7,6 +7,7 @@ Partner businesses, their staff memberships, interactions and sharing rules live
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import ClassVar
 
@@ -82,8 +83,10 @@ class User(AbstractUser):
 
 
 # The brand colours go into inline styles of the site and of emails: only "#rgb" or "#rrggbb".
+# The templates' ``css_colour`` filter checks rows saved before the validator with the same regex.
+HEX_COLOUR = re.compile(r"^#(?:[0-9a-fA-F]{3}){1,2}$")
 hex_colour_validator = RegexValidator(
-    r"^#(?:[0-9a-fA-F]{3}){1,2}$",
+    HEX_COLOUR.pattern,
     message=_("Enter a hex colour such as #0b5cad."),
     code="invalid_colour",
 )

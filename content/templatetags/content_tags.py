@@ -3,7 +3,6 @@ main navigation. Each costs a fixed number of queries whatever the size of the s
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,11 +13,9 @@ from django.urls import translate_url
 from django.utils import translation
 from wagtail.models import Page, Site
 
-from destination.models import Destination
+from destination.models import HEX_COLOUR, Destination
 
 register = template.Library()
-
-_HEX_COLOUR = re.compile(r"^#(?:[0-9a-fA-F]{3}){1,2}$")
 
 
 @register.simple_tag(takes_context=True)
@@ -31,7 +28,7 @@ def brand(context: template.Context) -> Destination:
 @register.filter
 def css_colour(value: str, fallback: str = "#0b5cad") -> str:
     """Only a hex colour goes into the inline style: the setting is free text typed by staff."""
-    return value if value and _HEX_COLOUR.match(value) else fallback
+    return value if value and HEX_COLOUR.match(value) else fallback
 
 
 # Open Graph wants a territory (Facebook ignores a bare "en"): the site writes British English
