@@ -33,7 +33,7 @@ from django.utils.translation import gettext_lazy
 from wagtail.models import Site
 
 from content.models import NewsletterSignup, Theme, legal_footer_for
-from destination.consent_selectors import consent_is_granted
+from destination.consent_selectors import consent_is_granted, guests_with_consent
 from destination.models import (
     Channel,
     ConsentProof,
@@ -209,12 +209,10 @@ def newsletter_signup_request(
 
 def _address_subscribed(email_normalized: str) -> bool:
     """Whether a guest with this address already receives the newsletter by email."""
-    guest_ids = GuestEmail.objects.filter(
-        email_normalized=email_normalized, guest__status=Guest.Status.ACTIVE
-    ).values_list("guest_id", flat=True)
-    return any(
-        consent_is_granted(guest=guest_id, purpose=Purpose.NEWSLETTER, channel=Channel.EMAIL)
-        for guest_id in guest_ids
+    return (
+        guests_with_consent(purpose=Purpose.NEWSLETTER, channel=Channel.EMAIL)
+        .filter(emails__email_normalized=email_normalized)
+        .exists()
     )
 
 
