@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from bookings.models import Booking, Offer
-from destination.models import ConsentEvent, Purpose
+from destination.models import ConsentEvent, ConsentWording, Purpose
 from partners.models import Membership, Partner
 from tests.bookings.web_helpers import (
     make_offer,
@@ -26,7 +26,15 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture
 def lesson() -> Offer:
     sharing_rules_ensure()
+    # The screenshots show the French page: real French text, not the unit tests' "[fr] ..."
+    french = {
+        Purpose.NEWSLETTER: "J'accepte de recevoir la lettre d'information de Val Neige.",
+        Purpose.PARTNER_OFFERS: "J'accepte de recevoir les offres des partenaires nommés.",
+        Purpose.PROFILE_SHARING: "J'accepte que mon profil soit partagé avec ces partenaires.",
+    }
     make_wordings()
+    for purpose, text in french.items():
+        ConsentWording.objects.filter(purpose=purpose, language="fr").update(text=text)
     school = PartnerFactory(name="École de Ski Val Neige", kind=Partner.Kind.SKI_SCHOOL)
     offer = make_offer(
         partner=school,
