@@ -1,5 +1,5 @@
-"""Views of the partner portal: thin. Reads come from ``partners.portal.selectors``, writes
-from the services of the shared core and ``partners.portal.services``."""
+"""Views of the partner portal: thin. Reads come from ``portal.selectors``, writes
+from the services of the shared core and ``portal.services``."""
 
 from __future__ import annotations
 
@@ -45,15 +45,16 @@ from partners.access import (
     guest_profile_for,
 )
 from partners.models import Section
-from partners.portal.acting import acting_partner_set, portal_view, safe_next
-from partners.portal.forms import (
+from partners.services import interaction_log
+from partners.shell import acting_partner_set, portal_view, safe_next
+from portal.forms import (
     ContactForm,
     EraseForm,
     IdentityForm,
     InteractionForm,
     TimelineFilterForm,
 )
-from partners.portal.selectors import (
+from portal.selectors import (
     SEARCH_MIN_LENGTH,
     duplicate_comparison,
     duplicate_queue,
@@ -66,7 +67,7 @@ from partners.portal.selectors import (
     timeline_page,
     timeline_partners,
 )
-from partners.portal.services import (
+from portal.services import (
     desk_consent_record,
     desk_guest_create,
     desk_identity_update,
@@ -76,7 +77,6 @@ from partners.portal.services import (
     merges_undoable,
     staff_language_set,
 )
-from partners.services import interaction_log
 
 
 @portal_view

@@ -460,7 +460,7 @@ def _field_display(guest: Guest, name: str) -> str:
     if name == "household":
         return str(value) if value else ""
     if name == "language" and value:
-        from partners.templatetags.portal_tags import language_label
+        from portal.templatetags.portal_guest_tags import language_label
 
         return language_label(value)
     return str(value or "")
