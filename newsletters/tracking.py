@@ -279,8 +279,17 @@ class LinkPlan:
         """The email for one message: every tracked link signed for it, the trap link after
         ``<body>`` and the open pixel before ``</body>``."""
         base = _base_url(base_url)
+        ref = _check_ref(message_ref)
+        # One signer for the whole message; the URLs were checked when the plan was made. Tokens
+        # are URL-safe base64 and ":", nothing to escape.
+        signer = _Signer(salt=CLICK_SALT)
+
+        def link(index: int, url: str) -> str:
+            token = signer.sign_object({"m": ref, "i": index, "u": url})
+            return base + CLICK_PATH.format(token=token)
+
         trap = (
-            f'<a href="{escape(click_url(message_ref, TRAP_LINK_INDEX, base, base_url=base))}"'
+            f'<a href="{link(TRAP_LINK_INDEX, _check_url(base))}"'
             f' style="{TRAP_STYLE}" aria-hidden="true" tabindex="-1"></a>'
         )
         out: list[str] = []
@@ -291,15 +300,13 @@ class LinkPlan:
                 shift = len(trap) if index == 0 else 0
                 at = self.body_close_at + shift
                 img = (
-                    f'<img src="{escape(open_pixel_url(message_ref, base_url=base))}" width="1"'
+                    f'<img src="{open_pixel_url(ref, base_url=base)}" width="1"'
                     f' height="1" alt="" style="{PIXEL_STYLE}">'
                 )
                 segment = segment[:at] + img + segment[at:]
             out.append(segment)
             if index < len(self.urls):
-                out.append(
-                    escape(click_url(message_ref, index + 1, self.urls[index], base_url=base))
-                )
+                out.append(link(index + 1, self.urls[index]))
         return "".join(out)
 
 
