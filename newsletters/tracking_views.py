@@ -142,8 +142,8 @@ def _bad_link() -> HttpResponse:
         '<!doctype html><html><head><meta charset="utf-8"><title>{}</title>'
         '<meta name="viewport" content="width=device-width"></head>'
         "<body><h1>{}</h1><p>{}</p></body></html>",
-        _("Link not recognised"),
-        _("Link not recognised"),
+        _("This link does not work"),
+        _("This link does not work"),
         _("This link is incomplete or was changed. Open it again from the email."),
     )
     return _no_store(HttpResponseBadRequest(body, content_type="text/html; charset=utf-8"))

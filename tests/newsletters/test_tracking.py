@@ -703,7 +703,7 @@ def test_a_foreign_or_tampered_click_is_a_400_and_records_nothing(recorder, clie
         response = client.get(f"/t/c/{token}/")
         assert response.status_code == 400
         assert "Location" not in response
-        assert b"Link not recognised" in response.content
+        assert b"This link does not work" in response.content
     assert recorder.hits == []
 
 
@@ -742,6 +742,14 @@ def test_junk_never_breaks_the_views(recorder, client, token):
     if pixel.status_code == 200:
         assert pixel.content == PIXEL_GIF
     assert recorder.hits == []
+
+
+@override_settings(LANGUAGE_CODE="fr")
+def test_the_bad_link_page_speaks_french(recorder):
+    response = Client(HTTP_ACCEPT_LANGUAGE="fr").get("/t/c/junk/")
+    assert response.status_code == 400
+    assert "Ce lien ne fonctionne pas" in response.content.decode()
+    assert "Ouvrez-le à nouveau depuis" in response.content.decode()
 
 
 def test_other_methods_on_the_redirector_are_refused(recorder, client):
