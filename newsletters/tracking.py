@@ -203,8 +203,7 @@ NO_TRACK_ATTR = "data-no-track"
 
 
 class _AnchorFinder(HTMLParser):
-    """Start offsets and attributes of every ``<a>`` tag, and the end of ``<body ...>`` and the
-    start of ``</body>``."""
+    """Start and end offsets and attributes of every ``<a>`` tag, and the end of ``<body ...>``."""
 
     def __init__(self, html: str) -> None:
         super().__init__(convert_charrefs=True)
@@ -213,7 +212,6 @@ class _AnchorFinder(HTMLParser):
             self._line_starts.append(match.end())
         self.anchors: list[tuple[int, int, list[tuple[str, str | None]]]] = []
         self.body_open_end: int | None = None
-        self.body_close_start: int | None = None
 
     def _offset(self) -> int:
         line, col = self.getpos()
@@ -229,10 +227,6 @@ class _AnchorFinder(HTMLParser):
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self.handle_starttag(tag, attrs)
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "body":
-            self.body_close_start = self._offset()
 
 
 def _should_track(href: str | None, attrs: Sequence[tuple[str, str | None]], skip: Sequence[str]):
@@ -338,7 +332,7 @@ def link_plan(html: str, *, skip_prefixes: Iterable[str] = ()) -> LinkPlan:
     if first_tracked_at is not None and body_open > first_tracked_at:
         body_open = 0  # a link before <body> (malformed mail): put the trap first
     last = segments[-1]
-    close = last.rfind("</body")
+    close = last.lower().rfind("</body")  # <BODY> in upper case is still a body
     if close < 0:
         close = len(last)
     return LinkPlan(

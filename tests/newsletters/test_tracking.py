@@ -808,3 +808,24 @@ def test_the_address_is_the_one_our_proxy_saw(recorder):
     ).get(_path(click_url("m-1", 1, "https://www.val-neige.example/")))
     assert recorder.hits[0][0].ip == "40.107.9.9"
     assert recorder.hits[0][1].reason == Reason.SCANNER_NETWORK
+
+
+def test_rewriting_keeps_offsets_with_crlf_uppercase_and_entities():
+    html = (
+        "<HTML>\r\n<BODY>\r\n<p>Caf&eacute; &amp; ski</p>\r\n"
+        '<A HREF="https://www.val-neige.example/a?x=1&amp;y=2" TARGET=_blank>A</A>\r\n'
+        "<!--[if mso]><p>Outlook only</p><![endif]-->\r\n"
+        "<a href='https://www.val-neige.example/b'>B</a>\r\n</BODY></HTML>"
+    )
+    out = link_rewrite(html, "m-3", base_url=BASE)
+    links = [a for a in _parse(out).links if "/t/c/" in a.get("href", "")]
+    targets = [click_target(a["href"].split("/t/c/")[1][:-1]) for a in links]
+    assert [(t.link_index, t.url) for t in targets] == [
+        (0, BASE + "/"),
+        (1, "https://www.val-neige.example/a?x=1&y=2"),
+        (2, "https://www.val-neige.example/b"),
+    ]
+    assert "<p>Caf&eacute; &amp; ski</p>" in out
+    assert "<!--[if mso]><p>Outlook only</p><![endif]-->" in out
+    assert ">A</A>" in out and ">B</a>" in out
+    assert out.index("/t/o/") < out.index("</BODY>")
