@@ -179,7 +179,7 @@ class _Refs:
 
 def _check_rule(node: Mapping[str, Any], path: str, errors: Errors, refs: _Refs) -> None:
     name = node.get("rule")
-    if name not in RULE_FIELDS:
+    if not isinstance(name, str) or name not in RULE_FIELDS:
         errors.append(
             (
                 _join(path, "rule"),
@@ -190,7 +190,7 @@ def _check_rule(node: Mapping[str, Any], path: str, errors: Errors, refs: _Refs)
         return
     allowed = RULE_FIELDS[name]
     for key in node:
-        if key != "rule" and key not in allowed:
+        if key != "rule" and (not isinstance(key, str) or key not in allowed):
             errors.append(
                 (
                     _join(path, key),

@@ -169,6 +169,10 @@ def test_a_valid_tree_has_no_errors(school):
         ({"not": [1]}, "not", "object"),
         ("language = fr; DROP TABLE", "", "object"),
         (None, "", "object"),
+        ({"rule": ["language"]}, "rule", "Unknown rule"),
+        ({"rule": {"x": 1}}, "rule", "Unknown rule"),
+        ({"rule": "language", "in": [["fr"]]}, "in", "not a valid value"),
+        ({"rule": "clicked", "campaign": {"$gt": 0}}, "campaign", "id"),
     ],
 )
 def test_each_problem_is_named_by_its_path(rules, path, fragment):
