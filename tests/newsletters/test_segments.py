@@ -475,6 +475,16 @@ def test_a_count_is_one_query_whatever_the_number_of_guests(school, n):
     assert len(queries) == 2 + extra + savepoints, [q["sql"] for q in queries.captured_queries]
 
 
+def test_a_count_naming_no_partner_is_exactly_one_query(school):
+    _setup_counting(school, 6)
+    rules = {"all": [{"rule": "language", "in": ["fr"]}, {"not": {"rule": "booked"}}]}
+    with CaptureQueriesContext(connection) as queries:
+        count = segment_count(rules, now=NOW)
+    assert count == 2  # i = 1, 5: French; 3 booked
+    run = [q["sql"] for q in queries.captured_queries if "statement_timeout" not in q["sql"]]
+    assert len([q for q in run if "SAVEPOINT" not in q.upper()]) == 1, run
+
+
 def test_a_partners_count_adds_one_sharing_rule_query_per_section_read(school):
     _setup_counting(school, 4)
     rules = _three_rules(school)
