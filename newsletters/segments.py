@@ -451,10 +451,8 @@ class _Compiler:
         return Q(Exists(sub))
 
     def _bookings(self, node: Mapping[str, Any]) -> QuerySet[Booking]:
-        sub = Booking.objects.filter(booker=OuterRef("pk"), status__in=REAL_BOOKING_STATUSES)
-        return self._bookings_scoped(sub, node)
-
-    def _bookings_scoped(self, sub: QuerySet[Booking], node: Mapping[str, Any]) -> QuerySet:
+        """The real bookings the rule names, of every guest (not correlated yet)."""
+        sub = Booking.objects.filter(status__in=REAL_BOOKING_STATUSES)
         if "partner" in node:
             sub = sub.filter(partner_id=node["partner"])
         if "partner_kind" in node:
@@ -470,19 +468,26 @@ class _Compiler:
         if "arriving_to" in node:
             day = _date(node["arriving_to"]) + dt.timedelta(days=1)  # type: ignore[operator]
             sub = sub.filter(session__starts_at__lt=_local_midnight(day))
-        if self.partner is not None and node.get("partner") != self.partner.pk:
-            scope = self.own_or_gate(
-                Section.BOOKINGS, own=Q(partner=self.partner), guest_ref="booker"
-            )
-            if scope is not None:
-                sub = sub.filter(scope)
         return sub
 
+    def _has_booking(self, node: Mapping[str, Any]) -> Q:
+        sub = self._bookings(node)
+        gate = None
+        if self.partner is not None and node.get("partner") != self.partner.pk:
+            gate = self.gate(Section.BOOKINGS)
+        if gate is None:
+            return Q(Exists(sub.filter(booker=OuterRef("pk"))))
+        # The booker is the guest, so "its own bookings, or any where the guest's BOOKINGS is
+        # open to it" is decided per guest. Uncorrelated IN subqueries here: PostgreSQL hashes
+        # each once, where EXISTS under OR would run once per guest.
+        own = sub.filter(partner=self.partner).values("booker_id")
+        return Q(pk__in=own) | (gate & Q(pk__in=sub.values("booker_id")))
+
     def rule_booked(self, node: Mapping[str, Any]) -> Q:
-        return Q(Exists(self._bookings(node)))
+        return self._has_booking(node)
 
     def rule_stay(self, node: Mapping[str, Any]) -> Q:
-        return Q(Exists(self._bookings(node)))
+        return self._has_booking(node)
 
     def rule_clicked(self, node: Mapping[str, Any]) -> Q:
         sub = TimelineEvent.objects.filter(
