@@ -582,16 +582,20 @@ def queryset_count_within(queryset: QuerySet[Any], *, timeout_ms: int) -> int | 
     restore = connection.in_atomic_block
     try:
         with transaction.atomic(using=queryset.db), connection.cursor() as cursor:
-            # SET LOCAL takes no parameters; set_config(..., true) is its bound form.
+            # SET LOCAL takes no parameters; set_config(..., true) is its bound form. JIT off:
+            # compiling a count over many subplans can cost seconds, more than running it.
             cursor.execute(
-                "SELECT current_setting('statement_timeout'), "
-                "set_config('statement_timeout', %s, true)",
+                "SELECT current_setting('statement_timeout'), current_setting('jit'), "
+                "set_config('statement_timeout', %s, true), set_config('jit', 'off', true)",
                 [f"{int(timeout_ms)}ms"],
             )
-            previous = cursor.fetchone()[0]
+            previous_timeout, previous_jit = cursor.fetchone()[:2]
             count = queryset.count()
             if restore:
-                cursor.execute("SELECT set_config('statement_timeout', %s, true)", [previous])
+                cursor.execute(
+                    "SELECT set_config('statement_timeout', %s, true), set_config('jit', %s, true)",
+                    [previous_timeout, previous_jit],
+                )
             return count
     except OperationalError as exc:
         # A cancelled statement rolls the savepoint back, and the setting with it.
