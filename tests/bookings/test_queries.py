@@ -5,10 +5,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from bookings.selectors import (
-    bookings_for_guest,
-    bookings_for_partner,
-    offers_published,
-    sessions_bookable,
+    booking_list_for_guest,
+    booking_list_for_partner,
+    offer_list_published,
+    session_list_bookable,
 )
 from tests.bookings.conftest import offer_make, person, session_make
 from tests.bookings.helpers import book
@@ -42,10 +42,10 @@ def test_partner_and_guest_lists_do_not_grow_with_rows(ski_school, on_site):
         book(s, booker=person(1), adults=1)
         book(s, booker=person(n + 2), adults=1)
     guest = ski_school.bookings.first().booker
-    assert _count(lambda: _render_bookings(bookings_for_partner(ski_school))) == 1
-    assert _count(lambda: _render_bookings(bookings_for_guest(guest))) == 1
-    assert _count(lambda: [(o.title, o.partner.name) for o in offers_published()]) == 1
-    assert _count(lambda: [s.seats_left for s in sessions_bookable(offers[0])]) == 1
+    assert _count(lambda: _render_bookings(booking_list_for_partner(ski_school))) == 1
+    assert _count(lambda: _render_bookings(booking_list_for_guest(guest))) == 1
+    assert _count(lambda: [(o.title, o.partner.name) for o in offer_list_published()]) == 1
+    assert _count(lambda: [s.seats_left for s in session_list_bookable(offers[0])]) == 1
 
 
 def test_booking_create_query_count_is_bounded(session, on_site):
