@@ -729,7 +729,8 @@ def booking_cancel(
 ) -> Booking:
     """Cancel a held or confirmed booking and give its seats back. A visitor (``by`` None or
     not staff) may cancel until ``free_cancellation_days`` before the start; staff of the
-    partner, the booking desk or the tourist office may override the policy. What was paid by
+    partner, the booking desk or the tourist office may override the deadline (the rule:
+    ``pricing.booking_cancellation_policy``), giving a reason. What was paid by
     card is refunded through Stripe after commit (``booking_refund_issue``)."""
     with transaction.atomic():
         booking = (
