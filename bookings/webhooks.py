@@ -11,7 +11,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from bookings.services import stripe_event_process
+from bookings.stripe_events import stripe_event_process
 from destination.http import client_ip
 
 logger = logging.getLogger(__name__)

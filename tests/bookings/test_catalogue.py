@@ -10,7 +10,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone, translation
 
-from bookings import catalogue
+from bookings import catalogue, selectors
 from bookings.models import Offer, Session
 from bookings.services import BookingError
 from partners.models import Membership, Partner
@@ -95,9 +95,9 @@ def test_each_partner_sees_its_offers_and_the_office_and_desk_see_all(school, lo
     ours = make_offer(partner=school)
     theirs = make_offer(partner=lodge, kind=Offer.Kind.STAY)
     desk = PartnerFactory(kind=Partner.Kind.BOOKING_DESK)
-    assert list(catalogue.catalogue_offers_for(school)) == [ours]
-    assert set(catalogue.catalogue_offers_for(office)) == {ours, theirs}
-    assert set(catalogue.catalogue_offers_for(desk)) == {ours, theirs}
+    assert list(selectors.offer_list_for_catalogue(school)) == [ours]
+    assert set(selectors.offer_list_for_catalogue(office)) == {ours, theirs}
+    assert set(selectors.offer_list_for_catalogue(desk)) == {ours, theirs}
 
 
 def test_the_list_counts_upcoming_dates_and_places_in_one_query(client, school):
@@ -106,7 +106,7 @@ def test_the_list_counts_upcoming_dates_and_places_in_one_query(client, school):
     make_session(offers[0], days=2, capacity=10, taken=4)
     make_session(offers[0], days=3, capacity=6, taken=1)
     make_session(offers[0], days=-2, capacity=50, taken=50)  # past: not counted
-    listed = {o.pk: o for o in catalogue.catalogue_offers_for(school)}
+    listed = {o.pk: o for o in selectors.offer_list_for_catalogue(school)}
     assert listed[offers[0].pk].upcoming_sessions == 2
     assert (listed[offers[0].pk].upcoming_taken, listed[offers[0].pk].upcoming_capacity) == (5, 16)
     assert listed[offers[1].pk].upcoming_sessions == 0

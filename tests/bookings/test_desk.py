@@ -10,7 +10,7 @@ from django.core import mail
 from django.urls import reverse
 from django.utils import timezone, translation
 
-from bookings import services
+from bookings import balances, services, stripe_events
 from bookings.models import Booking, Offer
 from destination.models import ConsentEvent, ConsentWording, Purpose, TimelineEvent
 from partners.models import Membership, Partner
@@ -230,7 +230,7 @@ def test_payment_link_is_emailed(client, school, monkeypatch):
     booking = make_booking(make_offer(partner=school).sessions.first())
     monkeypatch.setattr(services, "payment_provider", lambda: "stripe")
     monkeypatch.setattr(
-        services, "booking_balance_link", lambda *, booking: "https://buy.stripe.test/pl_1"
+        balances, "booking_balance_link", lambda *, booking: "https://buy.stripe.test/pl_1"
     )
     client.force_login(staff_of(school))
     response = client.post(url("payment-link", reference=booking.reference))
@@ -313,7 +313,7 @@ def test_cancelling_a_card_paid_booking_says_it_is_refunded(client, school, fake
         booking=booking, success_url="https://x/ok", cancel_url="https://x/ko"
     )
     checkout = booking.payments.get()
-    services.stripe_checkout_completed(
+    stripe_events.stripe_checkout_completed(
         {"id": checkout.stripe_checkout_session_id, "payment_status": "paid",
          "amount_total": 4500, "payment_intent": "pi_desk"}
     )  # fmt: skip

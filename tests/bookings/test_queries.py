@@ -3,10 +3,10 @@
 import pytest
 
 from bookings.selectors import (
-    bookings_for_guest,
-    bookings_for_partner,
-    offers_published,
-    sessions_bookable,
+    booking_list_for_guest,
+    booking_list_for_partner,
+    offer_list_published,
+    session_list_bookable,
 )
 from tests.factories import book, offer_make, person, session_make
 from tests.queries import (
@@ -40,13 +40,13 @@ def test_partner_and_guest_lists_do_not_grow_with_rows(ski_school, on_site):
         book(s, booker=person(n + 2), adults=1)
     guest = ski_school.bookings.first().booker
     with assert_num_queries(1):
-        _render_bookings(bookings_for_partner(ski_school))
+        _render_bookings(booking_list_for_partner(ski_school))
     with assert_num_queries(1):
-        _render_bookings(bookings_for_guest(guest))
+        _render_bookings(booking_list_for_guest(guest))
     with assert_num_queries(1):
-        [(o.title, o.partner.name) for o in offers_published()]
+        [(o.title, o.partner.name) for o in offer_list_published()]
     with assert_num_queries(1):
-        [s.seats_left for s in sessions_bookable(offers[0])]
+        [s.seats_left for s in session_list_bookable(offers[0])]
 
 
 def test_booking_create_query_count_is_bounded(session, on_site):
