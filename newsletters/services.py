@@ -18,6 +18,7 @@ commit before the connection is opened.
 from __future__ import annotations
 
 import contextlib
+import email.policy
 import smtplib
 import time
 from datetime import datetime, timedelta
@@ -287,6 +288,15 @@ def message_render(message: Message) -> tuple[Compiled, Rendered]:
     return compiled, compiled.personalise(values)
 
 
+class GuestEmail(EmailMultiAlternatives):
+    """An email whose header lines may be as long as RFC 5322 allows (998). With the default
+    78, Python's email package writes a List-Unsubscribe URL longer than a line as RFC 2047
+    encoded words, which mail clients do not decode there: the one-click link would break."""
+
+    def message(self, *, policy: email.policy.Policy = email.policy.default):  # type: ignore[override]
+        return super().message(policy=policy.clone(max_line_length=998))
+
+
 def message_build(message: Message) -> EmailMultiAlternatives:
     """The email of a claimed message: text part, HTML alternative, headers, From the brand."""
     _compiled, rendered = message_render(message)
@@ -297,7 +307,7 @@ def message_build(message: Message) -> EmailMultiAlternatives:
             brand.default_sender_email or settings.DEFAULT_FROM_EMAIL,
         )
     )
-    email = EmailMultiAlternatives(
+    email = GuestEmail(
         subject=rendered.subject,
         body=rendered.text,
         from_email=sender,

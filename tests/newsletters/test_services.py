@@ -377,3 +377,16 @@ def test_the_rate_limit_spreads_sends_over_seconds(settings, django_capture_on_c
             transactional(key=f"r{n}")
     assert len(mail.outbox) == 5
     assert time.monotonic() - started >= 1.0  # five sends at two per second span 2+ seconds
+
+
+def test_the_unsubscribe_header_is_written_plain_on_the_wire(django_capture_on_commit_callbacks):
+    import email.policy
+
+    guest = guest_make(language="en")
+    grant(guest)
+    with django_capture_on_commit_callbacks(execute=True):
+        marketing(guest)
+    wire = mail.outbox[0].message(policy=email.policy.SMTP).as_bytes()
+    assert b"List-Unsubscribe: <http://localhost:8000/newsletters/unsubscribe/" in wire
+    assert b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n" in wire
+    assert b"=?utf-8?" not in wire.split(b"\r\n\r\n", 1)[0].split(b"Subject:")[0]
