@@ -107,8 +107,33 @@ def _absolute(url: str) -> str:
     return settings.NEWSLETTER_SITE_URL.rstrip("/") + "/" + url.lstrip("/")
 
 
+BRAND_TTL_SECONDS = 30
+_brands: dict[str, tuple[float, dict[str, Any]]] = {}
+
+
 def brand_context(*, language: str) -> dict[str, Any]:
-    """The brand settings every email is laid out with, as plain values (hashable in JSON)."""
+    """The brand settings every email is laid out with, as plain values (hashable in JSON).
+
+    Kept BRAND_TTL_SECONDS in the process: a send must not cost the brand's queries per
+    recipient, and a change in the admin reaches every email within that time."""
+    import time
+
+    now = time.monotonic()
+    hit = _brands.get(language)
+    if hit is not None and now - hit[0] < BRAND_TTL_SECONDS:
+        return hit[1]
+    values = _brand_load(language=language)
+    _brands[language] = (now, values)
+    return values
+
+
+def brand_forget(**kwargs: Any) -> None:
+    """Connected to Destination's post_save: this process restyles at once, others within
+    BRAND_TTL_SECONDS."""
+    _brands.clear()
+
+
+def _brand_load(*, language: str) -> dict[str, Any]:
     from content.models import legal_footer_for
 
     brand = Destination.load()
@@ -128,6 +153,7 @@ def brand_context(*, language: str) -> dict[str, Any]:
         "legal_footer": legal_footer_for(language),
         "sender_name": brand.default_sender_name or brand.brand_name,
         "sender_email": brand.default_sender_email or settings.DEFAULT_FROM_EMAIL,
+        "timezone": brand.timezone,
     }
 
 
@@ -180,6 +206,7 @@ _cache_lock = threading.Lock()
 def cache_clear() -> None:
     with _cache_lock:
         _cache.clear()
+        _brands.clear()
 
 
 def email_compile(*, name: str, language: str, kind: str) -> Compiled:

@@ -42,12 +42,18 @@ from django.utils.translation import gettext as _
 
 from destination.consent_selectors import consent_is_granted
 from destination.errors import DomainError
-from destination.models import AuditEntry, ConsentProof, Destination, Guest, TimelineEvent
+from destination.models import AuditEntry, ConsentProof, Guest, TimelineEvent
 from destination.services.audit import audit_log
 from destination.services.consent import consent_record
 from destination.services.timeline import timeline_add
 from newsletters.models import MARKETING_PURPOSES, Message, Suppression
-from newsletters.rendering import Compiled, Rendered, RenderError, email_compile
+from newsletters.rendering import (
+    Compiled,
+    Rendered,
+    RenderError,
+    brand_context,
+    email_compile,
+)
 from newsletters.tasks import message_send_batch_task, message_send_task
 from newsletters.tokens import unsubscribe_token
 
@@ -163,7 +169,7 @@ def quiet_hours_end(*, at: datetime) -> datetime | None:
     if not spec:
         return None
     start, end = (int(part) for part in spec.split("-"))
-    zone = ZoneInfo(Destination.load().timezone)
+    zone = ZoneInfo(brand_context(language=settings.LANGUAGE_CODE)["timezone"])
     local = at.astimezone(zone)
     hour = local.hour
     quiet = (hour >= start or hour < end) if start > end else (start <= hour < end)
@@ -300,19 +306,14 @@ class GuestEmail(EmailMultiAlternatives):
 def message_build(message: Message) -> EmailMultiAlternatives:
     """The email of a claimed message: text part, HTML alternative, headers, From the brand."""
     _compiled, rendered = message_render(message)
-    brand = Destination.load()
-    sender = formataddr(
-        (
-            brand.default_sender_name or brand.brand_name,
-            brand.default_sender_email or settings.DEFAULT_FROM_EMAIL,
-        )
-    )
+    brand = brand_context(language=message.language)
+    sender = formataddr((brand["sender_name"], brand["sender_email"]))
     email = GuestEmail(
         subject=rendered.subject,
         body=rendered.text,
         from_email=sender,
         to=[message.address],
-        headers=_message_headers(message, brand_name=brand.brand_name),
+        headers=_message_headers(message, brand_name=brand["brand_name"]),
     )
     email.attach_alternative(rendered.html, "text/html")
     return email
@@ -571,3 +572,38 @@ def message_unsubscribe(*, message: Message, evidence: dict[str, Any]) -> bool:
         evidence={**evidence, "message": message.pk, "message_id": message.message_id},
     )
     return True
+
+
+# --- GDPR (registered in apps.py) -----------------------------------------------------------
+
+
+def messages_erase(guest_ids: list[int]) -> dict[str, int]:
+    """Anonymise the messages of erased guests, set-based: what was sent when stays (for the
+    statistics), the address, the values and the subject go; queued ones never leave."""
+    skipped = Message.objects.filter(guest_id__in=guest_ids, status=Message.Status.QUEUED).update(
+        status=Message.Status.SKIPPED, skip_reason=Message.SkipReason.GUEST_INACTIVE
+    )
+    erased = Message.objects.filter(guest_id__in=guest_ids).update(
+        address="", context={}, subject=""
+    )
+    return {"messages": erased, "messages_unsent": skipped}
+
+
+def messages_export(guest: Guest) -> list[dict[str, Any]]:
+    """The emails section of a guest's full export."""
+    return [
+        {
+            "source": m.source,
+            "kind": m.kind,
+            "template": m.template,
+            "address": m.address,
+            "language": m.language,
+            "subject": m.subject,
+            "status": m.status,
+            "skip_reason": m.skip_reason,
+            "partner": m.partner.name if m.partner else None,
+            "created_at": m.created_at.isoformat(),
+            "sent_at": m.sent_at.isoformat() if m.sent_at else None,
+        }
+        for m in Message.objects.filter(guest=guest).select_related("partner").order_by("id")
+    ]

@@ -390,3 +390,23 @@ def test_the_unsubscribe_header_is_written_plain_on_the_wire(django_capture_on_c
     assert b"List-Unsubscribe: <http://localhost:8000/newsletters/unsubscribe/" in wire
     assert b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n" in wire
     assert b"=?utf-8?" not in wire.split(b"\r\n\r\n", 1)[0].split(b"Subject:")[0]
+
+
+def test_erasing_a_guest_anonymises_their_messages_and_stops_queued_ones(
+    django_capture_on_commit_callbacks,
+):
+    from destination.services.gdpr import guest_erase
+
+    guest = guest_make(language="en")
+    with django_capture_on_commit_callbacks(execute=True):
+        sent = transactional(guest, key="sent")
+    with django_capture_on_commit_callbacks(execute=False):
+        queued = transactional(guest, key="queued")
+    guest_erase(guest=guest, actor=None, reason="GDPR request")
+    sent.refresh_from_db()
+    queued.refresh_from_db()
+    assert (sent.status, sent.address, sent.context, sent.subject) == ("sent", "", {}, "")
+    assert queued.status == Message.Status.SKIPPED
+    assert queued.skip_reason == Message.SkipReason.GUEST_INACTIVE
+    assert message_send(message_id=queued.pk) == Message.Status.SKIPPED
+    assert len(mail.outbox) == 1
