@@ -24,6 +24,7 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("gdpr/", include("destination.gdpr_urls")),
     path("stripe/webhook/", stripe_webhook, name="stripe_webhook"),
+    path("newsletters/", include("newsletters.urls")),
 ]
 
 urlpatterns += i18n_patterns(

@@ -242,7 +242,38 @@ CELERY_BEAT_SCHEDULE = {
     # Bookings: release card holds whose 15 minutes ran out; request, remind and flag balances.
     "bookings-expire-holds": {"task": "bookings.tasks.booking_holds_expire_task", "schedule": 60},
     "bookings-balances": {"task": "bookings.tasks.booking_balances_task", "schedule": 60 * 60},
+    # Newsletters: the safety net of the send-on-commit task (due and retried messages) and
+    # the sweep that marks messages claimed by a dead worker as in doubt.
+    "newsletters-dispatch": {
+        "task": "newsletters.tasks.messages_dispatch_task",
+        "schedule": int(os.environ.get("NEWSLETTER_DISPATCH_SECONDS", "30")),
+    },
 }
+
+# Newsletters: every email to a guest (docs/newsletters.md describes each setting).
+# Absolute base of the links in emails (unsubscribe, preferences): HTTPS in production.
+NEWSLETTER_SITE_URL = os.environ.get("NEWSLETTER_SITE_URL", "http://localhost:8000")
+# Another backend for guest email than EMAIL_BACKEND (e.g. an anymail ESP); empty: EMAIL_BACKEND.
+NEWSLETTER_EMAIL_BACKEND = os.environ.get("NEWSLETTER_EMAIL_BACKEND", "")
+# The Celery queue of the send tasks (a dedicated email worker); empty: the default queue.
+NEWSLETTER_CELERY_QUEUE = os.environ.get("NEWSLETTER_CELERY_QUEUE", "")
+# Most marketing emails a guest gets per rolling window, whatever partner or journey sends.
+NEWSLETTER_FREQUENCY_CAP = int(os.environ.get("NEWSLETTER_FREQUENCY_CAP", "3"))
+NEWSLETTER_FREQUENCY_WINDOW_DAYS = int(os.environ.get("NEWSLETTER_FREQUENCY_WINDOW_DAYS", "7"))
+# Marketing waits outside these hours, in the destination's time zone ("21-8": 21:00 to 08:00).
+NEWSLETTER_QUIET_HOURS = os.environ.get("NEWSLETTER_QUIET_HOURS", "21-8")
+# Most messages handed to the backend per second, across workers sharing the cache; 0: no limit.
+NEWSLETTER_RATE_PER_SECOND = int(os.environ.get("NEWSLETTER_RATE_PER_SECOND", "50"))
+# A message claimed this long ago without an answer is in doubt (never resent automatically).
+NEWSLETTER_SENDING_TIMEOUT_SECONDS = int(
+    os.environ.get("NEWSLETTER_SENDING_TIMEOUT_SECONDS", str(15 * 60))
+)
+# Tries on transient errors (4xx, connection refused) before FAILED; the backoff doubles.
+NEWSLETTER_MAX_ATTEMPTS = int(os.environ.get("NEWSLETTER_MAX_ATTEMPTS", "5"))
+NEWSLETTER_RETRY_BASE_SECONDS = int(os.environ.get("NEWSLETTER_RETRY_BASE_SECONDS", "60"))
+# The mailto of List-Unsubscribe (empty: the HTTPS one-click URL only) and the List-Id domain.
+NEWSLETTER_UNSUBSCRIBE_MAILTO = os.environ.get("NEWSLETTER_UNSUBSCRIBE_MAILTO", "")
+NEWSLETTER_LIST_ID_DOMAIN = os.environ.get("NEWSLETTER_LIST_ID_DOMAIN", "lists.destination.example")
 
 # Bookings and payments: card payments through Stripe when a secret key is set, else on site.
 STRIPE_SECRET_KEY = os.environ.get("STRIPE_SECRET_KEY", "")
