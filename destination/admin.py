@@ -49,7 +49,6 @@ from destination.services.guests import (
     guest_phone_remove,
     guest_update,
 )
-from partners.models import Membership
 
 
 class ReadOnlyAdminMixin:
@@ -88,13 +87,6 @@ class StaffUserChangeForm(UserChangeForm):
         field_classes: dict[str, Any] = {}
 
 
-class MembershipOfUserInline(admin.TabularInline):
-    model = Membership
-    extra = 0
-    autocomplete_fields = ("partner",)
-    fields = ("partner", "role", "is_active")
-
-
 @admin.register(User)
 class StaffUserAdmin(UserAdmin):
     form = StaffUserChangeForm
@@ -126,11 +118,12 @@ class StaffUserAdmin(UserAdmin):
         ),
     )
     list_display = ("email", "first_name", "last_name", "is_staff", "is_superuser", "is_active")
-    list_filter = ("is_staff", "is_superuser", "is_active", "memberships__partner")
+    list_filter: tuple[str, ...] = ("is_staff", "is_superuser", "is_active")
     search_fields = ("email", "first_name", "last_name")
     ordering = ("email",)
     readonly_fields = ("last_login", "date_joined")
-    inlines = (MembershipOfUserInline,)
+    # partners.admin adds the memberships inline: the core does not know partners.
+    inlines: tuple[type[admin.options.InlineModelAdmin], ...] = ()
 
     def save_model(self, request: HttpRequest, obj: User, form: forms.Form, change: bool) -> None:
         super().save_model(request, obj, form, change)

@@ -17,7 +17,7 @@ from django_countries import countries
 from destination.models import Channel, ConsentWording, Purpose
 from destination.normalize import normalize_email, normalize_phone
 from destination.services.consent import consent_scope_errors
-from partners.models import Partner
+from partners.models import Partner  # layering exception: destination/__init__.py
 
 _OLDEST_BIRTH_DATE = dt.date(1900, 1, 1)
 

@@ -14,57 +14,16 @@ from destination.models import AuditEntry, Guest, TimelineEvent, Visibility
 from destination.services import GuestError
 from destination.services.audit import audit_log
 from destination.services.guests import CLOCK_SKEW, guest_lock_active
+from destination.services.partner_links import partner_guest_link_touch
 from destination.services.timeline import timeline_add
 from partners.access import membership_for
 from partners.models import Interaction, Partner, PartnerGuestLink
 
+# Written by the core (consent grants link partners too); re-exported for this app's callers.
+__all__ = ["interaction_log", "interaction_title", "partner_guest_link_touch"]
+
 if TYPE_CHECKING:
     from destination.models import User
-
-
-@transaction.atomic
-def partner_guest_link_touch(
-    *,
-    partner: Partner,
-    guest: Guest,
-    reason: PartnerGuestLink.Reason | str,
-    at: datetime | None = None,
-    booked: bool = False,
-) -> PartnerGuestLink:
-    """Record that ``partner`` has a relationship with ``guest`` (it "received the data").
-
-    Creates the link or moves ``last_seen_at`` forward; ``first_seen_at`` and the first reason
-    only change when an older event is recorded late (an import of past bookings). ``has_booked``
-    never goes back to False. Safe under concurrency: the unique (partner, guest) constraint and
-    the row lock serialise two simultaneous touches.
-    """
-    at = at or timezone.now()
-    link, created = PartnerGuestLink.objects.select_for_update().get_or_create(
-        partner=partner,
-        guest=guest,
-        defaults={
-            "reason": reason,
-            "has_booked": booked,
-            "first_seen_at": at,
-            "last_seen_at": at,
-        },
-    )
-    if created:
-        return link
-    fields: list[str] = []
-    if at > link.last_seen_at:
-        link.last_seen_at = at
-        fields.append("last_seen_at")
-    if at < link.first_seen_at:
-        link.first_seen_at = at
-        link.reason = reason
-        fields += ["first_seen_at", "reason"]
-    if booked and not link.has_booked:
-        link.has_booked = True
-        fields.append("has_booked")
-    if fields:
-        link.save(update_fields=fields)
-    return link
 
 
 def interaction_title(*, kind: Interaction.Kind | str, partner: Partner) -> str:

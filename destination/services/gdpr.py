@@ -38,12 +38,18 @@ from destination.models import (
     TimelineEvent,
     User,
 )
-from destination.registry import guest_erasers, guest_exporters
+from destination.registry import (
+    guest_erasers,
+    guest_erasure_counters,
+    guest_export_sections_place,
+    guest_exporters,
+    partner_export,
+)
 from destination.services import GuestError
 from destination.services.audit import audit_log
 
 if TYPE_CHECKING:
-    from partners.models import Partner
+    from partners.models import Partner  # types only: see destination/__init__.py
 
 # What replaces free text written about an erased guest; kind, date and partner stay.
 ERASED_TEXT = "[erased]"
@@ -163,8 +169,6 @@ def _export_consent_ledger(guest: Guest) -> list[dict[str, Any]]:
 
 
 def _export_full(guest: Guest) -> dict[str, Any]:
-    from partners.models import Interaction, PartnerGuestLink
-
     merged_ids = _merged_descendant_ids([guest.pk])
     data: dict[str, Any] = {
         "identity": _export_identity(guest),
@@ -213,21 +217,6 @@ def _export_full(guest: Guest) -> dict[str, Any]:
             .select_related("partner")
             .order_by("purpose", "partner_id", "channel")
         ],
-        "interactions": [
-            {
-                "id": i.pk,
-                "partner": i.partner.name,
-                "partner_id": i.partner_id,
-                "kind": i.kind,
-                "channel": i.channel,
-                "summary": i.summary,
-                "visibility": i.visibility,
-                "occurred_at": _iso(i.occurred_at),
-            }
-            for i in Interaction.objects.filter(guest=guest)
-            .select_related("partner")
-            .order_by("-occurred_at", "-id")
-        ],
         "timeline": [
             {
                 "id": e.pk,
@@ -243,19 +232,6 @@ def _export_full(guest: Guest) -> dict[str, Any]:
             for e in TimelineEvent.objects.filter(guest=guest)
             .select_related("partner")
             .order_by("-occurred_at", "-id")
-        ],
-        "partner_relationships": [
-            {
-                "partner": link.partner.name,
-                "partner_id": link.partner_id,
-                "reason": link.reason,
-                "has_booked": link.has_booked,
-                "first_seen_at": _iso(link.first_seen_at),
-                "last_seen_at": _iso(link.last_seen_at),
-            }
-            for link in PartnerGuestLink.objects.filter(guest=guest)
-            .select_related("partner")
-            .order_by("first_seen_at", "id")
         ],
         "match_keys": sorted(MatchKey.objects.filter(guest=guest).values_list("key", flat=True)),
         "merges": [
@@ -290,14 +266,15 @@ def _export_full(guest: Guest) -> dict[str, Any]:
     }
     for name, exporter in guest_exporters().items():
         data[name] = exporter(guest)
-    return data
+    return guest_export_sections_place(data)
 
 
 def _export_for_partner(guest: Guest, partner: Partner) -> dict[str, Any]:
-    """Only what this partner may see, through the access layer (never the raw tables)."""
-    from partners.access import guest_profile_for
-
-    return {"profile": guest_profile_for(partner=partner, guest=guest, include_activity=True)}
+    """Only what this partner may see: the registered partner export (``partners.gdpr``)."""
+    build = partner_export()
+    if build is None:
+        raise GuestError(_("No partner-scoped export is available."))
+    return build(guest, partner)
 
 
 @transaction.atomic
@@ -306,7 +283,7 @@ def guest_export(
 ) -> dict[str, Any]:
     """Everything held about a guest as a JSON-able dict. Without ``partner``: the complete
     subject-access export (the destination's data-protection officer). With one: what that
-    partner may see, built only from ``partners.access``. Either way an EXPORT audit row."""
+    partner may see, built by the registered partner export. Either way an EXPORT audit row."""
     scope = "full" if partner is None else "partner"
     header: dict[str, Any] = {
         "version": EXPORT_FORMAT_VERSION,
@@ -410,8 +387,6 @@ def guests_erase(
     are not ACTIVE (already erased, merged) are skipped; profiles merged into an erased guest
     are anonymised too but stay MERGED, so their ids still resolve. Returns how many guests
     were erased. One ERASE audit row per guest, with counts and no personal data."""
-    from partners.models import Interaction
-
     requested = sorted({int(pk) for pk in guest_ids})
     targets = list(
         Guest.objects.select_for_update()
@@ -438,13 +413,15 @@ def guests_erase(
         "external_refs": (GuestExternalRef.objects.filter(guest_id__in=targets), "guest_id"),
         "match_keys": (MatchKey.objects.filter(guest_id__in=targets), "guest_id"),
         "tags": (tags_through.objects.filter(guest_id__in=targets), "guest_id"),
-        "interactions": (Interaction.objects.filter(guest_id__in=targets), "guest_id"),
         "timeline_events": (TimelineEvent.objects.filter(guest_id__in=targets), "guest_id"),
         "consent_events": (ConsentEvent.objects.filter(guest_id__in=targets), "guest_id"),
     }
     counts: dict[int, dict[str, int]] = defaultdict(dict)
     for name, (qs, field) in counted.items():
         for guest_id, n in _counts_by_guest(qs, field).items():
+            counts[guest_id][name] = n
+    for name, counter in guest_erasure_counters().items():
+        for guest_id, n in counter(targets).items():
             counts[guest_id][name] = n
 
     now = timezone.now()
@@ -456,7 +433,6 @@ def guests_erase(
     GuestExternalRef.objects.filter(guest_id__in=all_ids).delete()
     MatchKey.objects.filter(guest_id__in=all_ids).delete()
     tags_through.objects.filter(guest_id__in=all_ids).delete()
-    Interaction.objects.filter(guest_id__in=all_ids).update(summary=ERASED_TEXT, updated_at=now)
     TimelineEvent.objects.filter(guest_id__in=all_ids).update(title=ERASED_TEXT, body="", data={})
     # The ledger keeps purpose, grant and dates (proof of lawful processing); the evidence
     # (IP address, user agent, page, import line) is personal.

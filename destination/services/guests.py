@@ -1,11 +1,13 @@
 """Edits of a guest profile by staff: names and demographics, email addresses, phone numbers,
 tags and households.
 
-Every function locks the guest row, refuses erased and merged guests, checks that the acting
-partner may edit the guest (``partners.access.can_edit_guest``; ``partner=None`` is a system or
-operator action, checked by the caller), writes an audit row with what changed and refreshes the
+Every function locks the guest row, refuses erased and merged guests, writes an audit row with what changed and refreshes the
 fuzzy-match keys when a name, birth date or contact point changed. Invalid input raises a
 field-level ``ValidationError`` ({"email": [...]}), so a form can show it on its field.
+
+Authorisation is the caller's: these functions do not know who may edit whom. The portal's views
+and services check ``partners.access.can_edit_guest`` before calling them; the Django admin is
+for operators. ``partner`` only says for whom the change is audited.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -37,7 +39,7 @@ if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser
 
     from destination.models import User
-    from partners.models import Partner
+    from partners.models import Partner  # types only
 
     Actor = User | AnonymousUser | None
 
@@ -57,15 +59,6 @@ def guest_lock_active(guest: Guest) -> Guest:
     if locked.status == Guest.Status.MERGED:
         raise GuestError(_("This guest was merged into another profile; use that one."))
     return locked
-
-
-def _check_can_edit(*, actor: Actor, partner: Partner | None, guest: Guest) -> None:
-    if partner is None:
-        return
-    from partners.access import can_edit_guest
-
-    if not can_edit_guest(actor, partner, guest):
-        raise PermissionDenied(_("You may not edit this guest."))
 
 
 def _refresh_match_keys(guest_ids: Sequence[int]) -> None:
@@ -153,7 +146,6 @@ def guest_update(
     its old and new value; nothing is written when nothing changed."""
     cleaned = guest_clean_data(data)
     locked = guest_lock_active(guest)
-    _check_can_edit(actor=actor, partner=partner, guest=locked)
     changes: dict[str, dict[str, Any]] = {}
     for field, new in cleaned.items():
         old = getattr(locked, field)
@@ -200,7 +192,6 @@ def guest_email_add(
     primary if asked). The first address of a guest is its primary one."""
     value = _email_or_error(email)
     locked = guest_lock_active(guest)
-    _check_can_edit(actor=actor, partner=partner, guest=locked)
     existing = {e.email_normalized: e for e in GuestEmail.objects.filter(guest=locked)}
     row = existing.get(value)
     make_primary = make_primary or not any(e.is_primary for e in existing.values())
@@ -259,7 +250,6 @@ def guest_email_remove(*, guest: Guest, email: str, actor: Actor, partner: Partn
     """Remove an email address; when it was the primary one, the oldest other becomes primary."""
     value = _email_or_error(email)
     locked = guest_lock_active(guest)
-    _check_can_edit(actor=actor, partner=partner, guest=locked)
     row = GuestEmail.objects.filter(guest=locked, email_normalized=value).first()
     if row is None:
         raise ValidationError({"email": [_("This guest has no such email address.")]})
@@ -306,7 +296,6 @@ def guest_phone_add(
     Idempotent like ``guest_email_add``; the first number of a guest is its primary one."""
     locked = guest_lock_active(guest)
     value = _phone_or_error(phone, locked)
-    _check_can_edit(actor=actor, partner=partner, guest=locked)
     existing = {str(p.phone): p for p in GuestPhone.objects.filter(guest=locked)}
     row = existing.get(value)
     make_primary = make_primary or not any(p.is_primary for p in existing.values())
@@ -337,7 +326,6 @@ def guest_phone_remove(*, guest: Guest, phone: str, actor: Actor, partner: Partn
     """Remove a phone number; when it was the primary one, the oldest other becomes primary."""
     locked = guest_lock_active(guest)
     value = _phone_or_error(phone, locked)
-    _check_can_edit(actor=actor, partner=partner, guest=locked)
     row = GuestPhone.objects.filter(guest=locked, phone=value).first()
     if row is None:
         raise ValidationError({"phone": [_("This guest has no such phone number.")]})
@@ -391,7 +379,6 @@ def guest_tags_set(
                 {"tags": [_("Not of this kind: %(tags)s.") % {"tags": ", ".join(wrong)}]}
             )
     locked = guest_lock_active(guest)
-    _check_can_edit(actor=actor, partner=partner, guest=locked)
     current = locked.tags.all()
     if category is not None:
         current = current.filter(category=category)
@@ -437,7 +424,6 @@ def household_link(
             raise GuestError(
                 _("%(guest)s is erased or merged and cannot join a household.") % {"guest": guest}
             )
-        _check_can_edit(actor=actor, partner=partner, guest=guest)
     existing_ids = sorted({g.household_id for g in locked if g.household_id})
     name = " ".join((name or "").split())[:150]
     if existing_ids:

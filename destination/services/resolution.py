@@ -35,7 +35,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cached_property, lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.conf.locale import LANG_INFO
 from django.core.exceptions import ValidationError
@@ -64,9 +64,7 @@ from destination.models import (
     Visibility,
 )
 from destination.normalize import fold, normalize_email, normalize_phone
-
-if TYPE_CHECKING:
-    from partners.models import Partner
+from partners.models import Partner, PartnerGuestLink  # layering exception: destination/__init__.py
 
 __all__ = [
     "REASON_LABELS",
@@ -1298,8 +1296,6 @@ class _Batch:
             self._link_partner()
 
     def _link_partner(self) -> None:
-        from partners.models import PartnerGuestLink
-
         ctx = self.ctx
         reason = (
             PartnerGuestLink.Reason.IMPORTED
