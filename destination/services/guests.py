@@ -13,14 +13,12 @@ for operators. ``partner`` only says for whom the change is audited.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_countries import countries
 
@@ -30,7 +28,9 @@ from destination.normalize import (
     mask_email,
     mask_phone,
     normalize_email,
-    normalize_phone,
+    normalize_phone_for_country,
+    validate_birth_date,
+    validate_language,
 )
 from destination.services import GuestError
 from destination.services.audit import audit_log
@@ -47,8 +47,6 @@ if TYPE_CHECKING:
 CLOCK_SKEW = dt.timedelta(minutes=5)
 
 EDITABLE_FIELDS = ("first_name", "last_name", "country", "language", "birth_date")
-_LANGUAGE_RE = re.compile(r"^[a-z]{2,3}(-[a-z0-9]{2,4})?$")
-_OLDEST_BIRTH_DATE = dt.date(1900, 1, 1)
 
 
 def guest_lock_active(guest: Guest) -> Guest:
@@ -74,29 +72,6 @@ def _actor_or_none(actor: Actor) -> User | None:
 # --- Names and demographics -----------------------------------------------------------------
 
 
-def _clean_birth_date(value: Any) -> dt.date | None:
-    if value in (None, ""):
-        return None
-    if isinstance(value, dt.datetime):
-        value = value.date()
-    if isinstance(value, str):
-        try:
-            value = dt.date.fromisoformat(value.strip())
-        except ValueError:
-            raise ValidationError(
-                {"birth_date": _("Enter a valid date.")}, code="invalid"
-            ) from None
-    if not isinstance(value, dt.date):
-        raise ValidationError({"birth_date": _("Enter a valid date.")}, code="invalid")
-    if value > timezone.localdate():
-        raise ValidationError(
-            {"birth_date": _("A birth date cannot be in the future.")}, code="future"
-        )
-    if value < _OLDEST_BIRTH_DATE:
-        raise ValidationError({"birth_date": _("This birth date is too old.")}, code="too_old")
-    return value
-
-
 def guest_clean_data(data: dict[str, Any]) -> dict[str, Any]:
     """Validate and normalise editable guest fields; raise a field-level ValidationError."""
     unknown = sorted(set(data) - set(EDITABLE_FIELDS))
@@ -116,15 +91,15 @@ def guest_clean_data(data: dict[str, Any]) -> dict[str, Any]:
             errors["country"] = [_("Unknown country “%(code)s”.") % {"code": code}]
         cleaned["country"] = code
     if "language" in data:
-        language = str(data["language"] or "").strip().lower()
-        if language and not _LANGUAGE_RE.match(language):
-            errors["language"] = [_("Unknown language “%(code)s”.") % {"code": language}]
-        cleaned["language"] = language
+        try:
+            cleaned["language"] = validate_language(str(data["language"] or ""))
+        except ValidationError as exc:
+            errors["language"] = list(exc.messages)
     if "birth_date" in data:
         try:
-            cleaned["birth_date"] = _clean_birth_date(data["birth_date"])
+            cleaned["birth_date"] = validate_birth_date(data["birth_date"])
         except ValidationError as exc:
-            errors.update(exc.message_dict)
+            errors["birth_date"] = list(exc.messages)
     if errors:
         raise ValidationError(errors)
     return cleaned
@@ -278,9 +253,8 @@ def guest_email_set_primary(
 
 
 def _phone_or_error(raw: str, guest: Guest) -> str:
-    region = guest.country.code if guest.country else None
     try:
-        value = normalize_phone(raw, region)
+        value = normalize_phone_for_country(raw, guest.country)
     except ValidationError as exc:
         raise ValidationError({"phone": exc.messages}) from None
     if not value:

@@ -37,7 +37,6 @@ from enum import StrEnum
 from functools import cached_property, lru_cache
 from typing import Any
 
-from django.conf.locale import LANG_INFO
 from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import DEFAULT_DB_ALIAS, connection, models, transaction
@@ -63,7 +62,13 @@ from destination.models import (
     User,
     Visibility,
 )
-from destination.normalize import fold, normalize_email, normalize_phone
+from destination.normalize import (
+    fold,
+    normalize_email,
+    normalize_phone_for_country,
+    validate_birth_date,
+    validate_language,
+)
 from partners.models import Partner, PartnerGuestLink  # layering exception: destination/__init__.py
 
 __all__ = [
@@ -99,7 +104,6 @@ MAX_NAMESAKES_FOR_NAME_ALONE = 3
 # person also shares a birth date, email or phone key, and is found through that key.
 MAX_NAME_BLOCK_SIZE = MAX_NAMESAKES_FOR_NAME_ALONE
 NAME_MIN_CONFLICTING = 0.9  # ...when the birth dates differ but a contact fragment is shared
-OLDEST_BIRTH_YEAR = 1900
 # Local parts of an email that say nothing about a person.
 GENERIC_LOCAL_PARTS = frozenset(
     {"info", "contact", "booking", "bookings", "reservation", "reservations", "hello", "mail",
@@ -196,20 +200,9 @@ class Candidate:
 
 # --- Validation ---------------------------------------------------------------------------
 
-_LANGUAGE_RE = re.compile(r"^[a-z]{2,3}(-[a-z0-9]{2,8})?$")
 # Compiled once: libphonenumber's many patterns keep evicting re's own cache in bulk.
 _NON_ALNUM_RE = re.compile(r"[^a-z0-9]")
 _NON_DIGIT_RE = re.compile(r"\D")
-
-
-@lru_cache(maxsize=1024)
-def _clean_language(raw: str) -> str:
-    value = raw.strip().lower().replace("_", "-")
-    if not value:
-        return ""
-    if not _LANGUAGE_RE.match(value) or value.split("-")[0] not in LANG_INFO:
-        raise ValidationError(_("“%(value)s” is not a known language code.") % {"value": raw})
-    return value
 
 
 @lru_cache(maxsize=1024)
@@ -221,20 +214,6 @@ def _clean_country(raw: str) -> str:
     if not code:
         raise ValidationError(_("“%(value)s” is not a known country.") % {"value": raw})
     return str(code)
-
-
-def _clean_birth_date(value: Any) -> dt.date | None:
-    if value in (None, ""):
-        return None
-    if isinstance(value, dt.datetime):
-        value = value.date()
-    if not isinstance(value, dt.date):
-        raise ValidationError(_("Enter a valid date."))
-    if value > timezone.localdate():
-        raise ValidationError(_("The birth date is in the future."))
-    if value.year < OLDEST_BIRTH_YEAR:
-        raise ValidationError(_("The birth date is before %(year)s.") % {"year": OLDEST_BIRTH_YEAR})
-    return value
 
 
 def _clean_name(raw: str, errors: dict[str, list[str]], key: str) -> str:
@@ -263,8 +242,8 @@ def person_validate(person: PersonData) -> tuple[CleanPerson, dict[str, list[str
     first_name = _clean_name(person.first_name, errors, "first_name")
     last_name = _clean_name(person.last_name, errors, "last_name")
     country = run("country", _clean_country, person.country or "") or ""
-    language = run("language", _clean_language, person.language or "") or ""
-    birth_date = run("birth_date", _clean_birth_date, person.birth_date)
+    language = run("language", validate_language, person.language or "") or ""
+    birth_date = run("birth_date", validate_birth_date, person.birth_date)
     region = country or None
 
     emails: list[str] = []
@@ -276,7 +255,7 @@ def person_validate(person: PersonData) -> tuple[CleanPerson, dict[str, list[str
     phones: list[str] = []
     for key, values in (("phone", [person.phone]), ("extra_phones", person.extra_phones)):
         for raw in values:
-            value = run(key, normalize_phone, raw, region)
+            value = run(key, normalize_phone_for_country, raw, region)
             if value and value not in phones:
                 phones.append(value)
 
