@@ -266,7 +266,8 @@ def consent_record(
         purpose=purpose, granted=granted, partners=partners, channels=channels, wording=wording
     )
     if errors:
-        raise GuestError(" ".join(errors.values()))
+        # Per field, like the form shows them (``form_add_domain_error``).
+        raise GuestError(errors)
     inactive = [p.name for p in partners if not p.is_active]
     if granted and inactive:
         raise GuestError(
