@@ -15,7 +15,7 @@ from destination.services import GuestError
 from destination.services.audit import audit_log
 from destination.services.guests import CLOCK_SKEW, guest_lock_active
 from destination.services.partner_links import partner_guest_link_touch
-from destination.services.timeline import timeline_add
+from destination.services.timeline import guest_contact_touch, timeline_add
 from partners.access import membership_for
 from partners.models import Interaction, Partner, PartnerGuestLink
 
@@ -51,7 +51,9 @@ def interaction_log(
 
     Writes the interaction, its timeline entry (same partner and visibility, so a PRIVATE note
     stays the partner's own), the partner-guest link, the guest's last contact (a desk
-    interaction is real contact for retention) and an audit row, in one transaction.
+    interaction is real contact for retention, through ``guest_contact_touch``: it no longer
+    bumps the guest's ``updated_at``, a contact is not an edit of the profile) and an audit row,
+    in one transaction.
     """
     if membership_for(staff, partner) is None:
         raise GuestError(
@@ -90,11 +92,11 @@ def interaction_log(
     partner_guest_link_touch(
         partner=partner, guest=locked, reason=PartnerGuestLink.Reason.INTERACTION, at=occurred_at
     )
-    # A late entry for an old visit must not move the retention clock backwards.
+    # A late entry for an old visit must not move the retention clock backwards (the core's
+    # guest_contact_touch never does); asked only when it moves, so a late entry costs no query.
     if locked.last_contact_at is None or occurred_at > locked.last_contact_at:
-        locked.last_contact_at = occurred_at
-        locked.save(update_fields=["last_contact_at", "updated_at"])
-        guest.last_contact_at = occurred_at
+        guest_contact_touch(guest_ids=[locked.pk], at=occurred_at)
+        locked.last_contact_at = guest.last_contact_at = occurred_at
     audit_log(
         guest=locked,
         action=AuditEntry.Action.CHANGE,
