@@ -15,6 +15,7 @@ from itertools import batched
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
+from django.contrib.admin.models import LogEntry
 from django.db import transaction
 from django.db.models import CharField, Count, Exists, OuterRef, Q, QuerySet, Value
 from django.db.models.functions import Cast, Coalesce, Concat
@@ -47,6 +48,7 @@ from destination.registry import (
 )
 from destination.services import GuestError
 from destination.services.audit import audit_log
+from destination.services.merge import guest_resolve_id
 
 if TYPE_CHECKING:
     from partners.models import Partner  # types only: see destination/__init__.py
@@ -355,8 +357,6 @@ def _admin_log_scrub(guest_ids: list[int]) -> None:
     """Blank what the Django admin's history wrote about these guests and their contacts: its
     ``object_repr`` is the guest's name or the email/phone itself, and ``change_message`` names
     the inline rows changed. Who changed what and when stays. One UPDATE per model."""
-    from django.contrib.admin.models import LogEntry
-
     rows: list[tuple[type[Any], QuerySet[Any]]] = [
         (Guest, Guest.objects.filter(pk__in=guest_ids)),
         (GuestEmail, GuestEmail.objects.filter(guest_id__in=guest_ids)),
@@ -521,8 +521,6 @@ def guest_erase(
     if locked.status == Guest.Status.ERASED:
         raise GuestError(_("Guest #%(id)s has already been erased.") % {"id": guest.pk})
     if locked.status == Guest.Status.MERGED:
-        from destination.services.merge import guest_resolve_id
-
         raise GuestError(
             _("Guest #%(id)s was merged into guest #%(survivor)s: erase that guest.")
             % {"id": guest.pk, "survivor": guest_resolve_id(guest.pk).pk}

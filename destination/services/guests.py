@@ -34,6 +34,7 @@ from destination.normalize import (
 )
 from destination.services import GuestError
 from destination.services.audit import audit_log
+from destination.services.resolution import match_keys_refresh
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser
@@ -60,8 +61,6 @@ def guest_lock_active(guest: Guest) -> Guest:
 
 
 def _refresh_match_keys(guest_ids: Sequence[int]) -> None:
-    from destination.services.resolution import match_keys_refresh
-
     match_keys_refresh(list(guest_ids))
 
 

@@ -50,6 +50,7 @@ from destination.registry import (
 )
 from destination.services import GuestError
 from destination.services.audit import audit_log
+from destination.services.resolution import match_keys_refresh
 from destination.services.timeline import timeline_add
 
 if TYPE_CHECKING:
@@ -321,8 +322,6 @@ def _stored_text(message: str, **params: Any) -> str:
 
 
 def _match_keys_refresh(guest_ids: list[int]) -> None:
-    from destination.services.resolution import match_keys_refresh
-
     match_keys_refresh(guest_ids)
 
 

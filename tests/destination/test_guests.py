@@ -35,17 +35,17 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def refreshed(monkeypatch) -> list[list[int]]:
-    """Records the calls to the resolution module's match-key refresh (and still runs it)."""
-    from destination.services import resolution
+    """Records the guest services' calls to the match-key refresh (and still runs it)."""
+    from destination.services import guests
 
     calls: list[list[int]] = []
-    real = resolution.match_keys_refresh
+    real = guests.match_keys_refresh
 
     def spy(guest_ids):
         calls.append(list(guest_ids))
         return real(guest_ids)
 
-    monkeypatch.setattr(resolution, "match_keys_refresh", spy)
+    monkeypatch.setattr(guests, "match_keys_refresh", spy)
     return calls
 
 
