@@ -11,7 +11,7 @@ from bookings.webhooks import stripe_webhook
 from content import views as content_views
 from content.sitemaps import LocalizedSitemap
 from destination import views
-from destination.api import api
+from partners.api import api
 
 urlpatterns = [
     path("django-admin/", admin.site.urls),

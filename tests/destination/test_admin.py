@@ -268,3 +268,30 @@ def test_api_keys_are_revoked_not_added_or_deleted(demo: None, operator_client: 
     assert response.status_code == 302
     key.refresh_from_db()
     assert key.revoked_at is not None
+
+
+def test_a_guest_edit_refused_by_the_service_shows_on_its_field(operator_client: Client) -> None:
+    guest = GuestFactory(first_name="Jerome", last_name="Martin", language="fr", country="FR")
+    form = {
+        "first_name": "Jerome",
+        "last_name": "Martin",
+        "birth_date": "",
+        "language": "xx",
+        "country": "FR",
+        "household": "",
+        "tags": [],
+    }
+    for prefix in ("emails", "phones", "external_refs"):
+        form |= {
+            f"{prefix}-TOTAL_FORMS": "0",
+            f"{prefix}-INITIAL_FORMS": "0",
+            f"{prefix}-MIN_NUM_FORMS": "0",
+            f"{prefix}-MAX_NUM_FORMS": "1000",
+        }
+    response = operator_client.post(_url(Guest, "change", guest.pk), form)
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["language"] == [
+        "“xx” is not a known language code."
+    ]
+    guest.refresh_from_db()
+    assert guest.language == "fr"

@@ -521,3 +521,18 @@ def test_simultaneous_grants_of_a_new_scope_leave_one_state_row():
         last = ConsentEvent.objects.filter(guest=guest, channel=state.channel).latest("id")
         assert (state.event_id, state.granted) == (last.pk, last.granted)
     assert PartnerGuestLink.objects.filter(guest=guest, partner=school).count() == 1
+
+
+def test_a_scope_refusal_keeps_its_fields(guest, wordings):
+    with pytest.raises(GuestError) as exc:
+        consent_record(
+            guest=guest,
+            purpose=Purpose.PARTNER_OFFERS,
+            granted=True,
+            method=DESK,
+            partners=[],
+            channels=[],
+            wording=wordings[Purpose.PARTNER_OFFERS],
+        )
+    assert set(exc.value.field_errors) == {"partner", "channel"}
+    assert exc.value.code == "invalid"

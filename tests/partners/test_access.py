@@ -4,7 +4,6 @@ projection, query counts and the permission helpers."""
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 
 import pytest
 from django.contrib.auth.models import AnonymousUser
@@ -14,6 +13,7 @@ from django.utils import timezone
 from destination.models import ConsentProof, Guest, Purpose, TimelineEvent, Visibility
 from destination.services.consent import consent_record
 from destination.services.timeline import timeline_add
+from partners import sharing
 from partners.access import (
     TIMELINE_SECTIONS,
     GuestAccess,
@@ -45,7 +45,6 @@ from tests.queries import assert_num_queries
 
 pytestmark = pytest.mark.django_db
 
-DEFAULTS = importlib.import_module("partners.migrations.0002_default_sharing_rules")
 Level = SharingRule.Level
 
 
@@ -73,9 +72,9 @@ def _at_level(level: str, partner: Partner, guest: Guest) -> None:
 @pytest.mark.parametrize(
     ("level", "expected"),
     [
-        (Level.UNRELATED, DEFAULTS.UNRELATED),
-        (Level.RELATED, DEFAULTS.RELATED),
-        (Level.CONSENTED, DEFAULTS.CONSENTED),
+        (Level.UNRELATED, sharing.UNRELATED),
+        (Level.RELATED, sharing.RELATED),
+        (Level.CONSENTED, sharing.CONSENTED),
     ],
 )
 def test_each_level_opens_exactly_the_sections_of_its_rule(level, expected):
@@ -97,7 +96,7 @@ def test_the_steward_sees_its_sections_at_every_level(level):
     _at_level(level, office, guest)
     access = guest_access(partner=office, guest=guest)
     assert access.is_steward is True
-    assert access.sections == frozenset(DEFAULTS.STEWARD)
+    assert access.sections == frozenset(sharing.STEWARD)
 
 
 def test_rules_follow_edits_in_the_database():
@@ -118,9 +117,9 @@ def test_a_kind_specific_rule_wins_over_the_generic_one_at_its_level_only():
     )
 
     assert guest_access(partner=lodging, guest=unknown).sections == {Section.IDENTITY}
-    assert guest_access(partner=school, guest=unknown).sections == set(DEFAULTS.UNRELATED)
+    assert guest_access(partner=school, guest=unknown).sections == set(sharing.UNRELATED)
     # No lodging rule at RELATED: the generic one applies.
-    assert guest_access(partner=lodging, guest=known).sections == set(DEFAULTS.RELATED)
+    assert guest_access(partner=lodging, guest=known).sections == set(sharing.RELATED)
     # An empty kind-specific rule also wins: it closes everything for that kind.
     SharingRule.objects.create(level=Level.RELATED, partner_kind=Partner.Kind.LODGING, sections=[])
     assert guest_access(partner=lodging, guest=known).sections == frozenset()
@@ -364,7 +363,7 @@ def test_interactions_across_guests_decide_the_level_per_guest_in_sql():
 
     # Opening shared interactions to RELATED partners (a rule edit) is followed.
     SharingRule.objects.filter(level=Level.RELATED, partner_kind="").update(
-        sections=[*DEFAULTS.RELATED, "shared_interactions"]
+        sections=[*sharing.RELATED, "shared_interactions"]
     )
     assert set(interactions_visible_to(partner=school)) == {
         shared[consented],
