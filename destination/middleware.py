@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import json
+import logging
+import re
 from collections.abc import Callable
 
-from django.http import HttpRequest, HttpResponse
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http.multipartparser import MultiPartParserError
+from django.template import loader
 from django.utils import translation
+from django.utils.translation import gettext as _
+
+logger = logging.getLogger(__name__)
 
 
 class AccountLanguageMiddleware:
@@ -24,3 +34,86 @@ class AccountLanguageMiddleware:
                 translation.activate(language)
                 request.LANGUAGE_CODE = language
         return self.get_response(request)
+
+
+# NUL and the C0 controls a text field never needs (tab, newline and carriage return stay
+# allowed: textareas send them), and DEL. PostgreSQL refuses NUL in text; the others are never
+# typed, only injected.
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_JSON_TYPES = ("application/json", "application/merge-patch+json")
+
+
+def has_control_characters(value: object) -> bool:
+    """Whether a string, or any key or string inside a decoded JSON value, holds a refused
+    control character."""
+    if isinstance(value, str):
+        return _CONTROL_CHARACTERS.search(value) is not None
+    if isinstance(value, dict):
+        return any(has_control_characters(k) or has_control_characters(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(has_control_characters(item) for item in value)
+    return False
+
+
+class InputSanityMiddleware:
+    """Refuses, before any view or database sees it, a request whose path, query string, form
+    fields, JSON body or user agent holds NUL or another control character (400), and one whose
+    body is larger than DATA_UPLOAD_MAX_MEMORY_SIZE or has too many fields (413/400), with a
+    short page (JSON under /api/) instead of a server error or, under DEBUG, a traceback.
+
+    Uploaded files are not inspected (CSV imports and images are binary); their names are. The
+    paths in INPUT_CHECK_EXEMPT_PATHS (the Stripe webhook: a signed provider payload, validated
+    by its own view) are passed through untouched."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if any(request.path_info.startswith(p) for p in settings.INPUT_CHECK_EXEMPT_PATHS):
+            return self.get_response(request)
+        try:
+            refused = self._refused(request)
+        except RequestDataTooBig:
+            return self._refuse(request, 413, _("The request is too large."))
+        except (TooManyFieldsSent, TooManyFilesSent):
+            return self._refuse(request, 400, _("The request has too many fields."))
+        except (MultiPartParserError, UnicodeDecodeError):
+            return self._refuse(request, 400, _("The request could not be read."))
+        if refused:
+            return self._refuse(
+                request, 400, _("The request contains characters that are not allowed.")
+            )
+        return self.get_response(request)
+
+    @staticmethod
+    def _refused(request: HttpRequest) -> bool:
+        if has_control_characters(request.path_info):
+            return True
+        if has_control_characters(request.META.get("HTTP_USER_AGENT", "")):
+            return True
+        for data in (request.GET, *([request.POST] if request.method == "POST" else [])):
+            for key, values in data.lists():
+                if has_control_characters(key) or any(map(has_control_characters, values)):
+                    return True
+        if request.method == "POST" and request.FILES:
+            names = [f.name or "" for files in request.FILES.lists() for f in files[1]]
+            if any(map(has_control_characters, names)):
+                return True
+        content_type = request.content_type or ""
+        if request.method in ("POST", "PUT", "PATCH") and content_type in _JSON_TYPES:
+            try:
+                decoded = json.loads(request.body)
+            except ValueError:
+                return False  # malformed JSON: the view answers it (400/422)
+            return has_control_characters(decoded)
+        return False
+
+    @staticmethod
+    def _refuse(request: HttpRequest, status: int, message: str) -> HttpResponse:
+        logger.info("Refused request to %s: %s (%s)", request.path_info[:200], message, status)
+        if request.path_info.startswith("/api/"):
+            return JsonResponse({"detail": str(message)}, status=status)
+        html = loader.render_to_string(
+            "destination/bad_input.html", {"message": message, "status": status}
+        )
+        return HttpResponse(html, status=status)

@@ -83,6 +83,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "content.middleware.LocaleMiddleware",  # Django's, without redirecting 404s to /en/
+    "destination.middleware.InputSanityMiddleware",  # 400 on NUL/control characters, 413
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -93,6 +94,12 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "wagtail.contrib.redirects.middleware.RedirectMiddleware",
 ]
+
+# Request bodies read into memory (JSON, form fields; not uploaded files) above this size are
+# refused with 413 by InputSanityMiddleware. Django's default, 2.5 MB.
+DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("DATA_UPLOAD_MAX_MEMORY_SIZE", str(2_621_440)))
+# Paths InputSanityMiddleware passes through: signed provider payloads their view validates.
+INPUT_CHECK_EXEMPT_PATHS = ["/stripe/webhook/"]
 
 ROOT_URLCONF = "destination.urls"
 WSGI_APPLICATION = "destination.wsgi.application"
