@@ -11,8 +11,12 @@ from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.http.multipartparser import MultiPartParserError
+from django.middleware.csp import (
+    ContentSecurityPolicyMiddleware as DjangoContentSecurityPolicyMiddleware,
+)
 from django.template import loader
 from django.utils import translation
+from django.utils.cache import patch_cache_control
 from django.utils.translation import gettext as _
 
 logger = logging.getLogger(__name__)
@@ -117,3 +121,51 @@ class InputSanityMiddleware:
             "destination/bad_input.html", {"message": message, "status": status}
         )
         return HttpResponse(html, status=status)
+
+
+class PrivatePagesMiddleware:
+    """Pages with personal data (the portal, the GDPR export, a guest's booking management,
+    the account and two-factor pages) are sent ``Cache-Control: private, no-store``: no shared
+    proxy keeps them and the browser does not store them for the back button on a shared desk
+    computer. Chosen by URL namespace and URL name (settings PRIVATE_URL_NAMESPACES,
+    PRIVATE_URL_NAMES) and by path prefix (PRIVATE_PATH_PREFIXES)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if self._private(request):
+            patch_cache_control(response, private=True, no_store=True)
+            if "max-age" in response.get("Cache-Control", ""):
+                response.headers["Cache-Control"] = ", ".join(
+                    part
+                    for part in response["Cache-Control"].split(", ")
+                    if not part.startswith(("max-age", "public", "s-maxage"))
+                )
+        return response
+
+    @staticmethod
+    def _private(request: HttpRequest) -> bool:
+        if request.path_info.startswith(tuple(settings.PRIVATE_PATH_PREFIXES)):
+            return True
+        match = getattr(request, "resolver_match", None)
+        if match is None:
+            return False
+        if set(match.namespaces) & set(settings.PRIVATE_URL_NAMESPACES):
+            return True
+        return match.view_name in settings.PRIVATE_URL_NAMES
+
+
+class ContentSecurityPolicyMiddleware(DjangoContentSecurityPolicyMiddleware):
+    """Django's CSP middleware, with one policy per path prefix where a third-party screen
+    needs more than SECURE_CSP (SECURE_CSP_BY_PATH: Wagtail 8's page explorer and editor still
+    run inline scripts). A view's own ``@csp_override`` still wins."""
+
+    def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        if not hasattr(response, "_csp_config"):
+            for prefix, config in settings.SECURE_CSP_BY_PATH.items():
+                if request.path_info.startswith(prefix):
+                    response._csp_config = config  # type: ignore[attr-defined]
+                    break
+        return super().process_response(request, response)
