@@ -5,6 +5,7 @@ fresh machine with no server; ``DATABASE_URL`` and ``CELERY_BROKER_URL`` switch 
 Redis.
 """
 
+import datetime
 import os
 from pathlib import Path
 
@@ -94,6 +95,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "partners.mfa.MfaRequiredMiddleware",  # second factor for steward managers and operators
     "django_htmx.middleware.HtmxMiddleware",
     "wagtail.contrib.redirects.middleware.RedirectMiddleware",
 ]
@@ -221,6 +223,16 @@ ALLAUTH_TRUSTED_PROXY_COUNT = TRUSTED_PROXY_COUNT
 ACCOUNT_ADAPTER = "destination.auth.AccountAdapter"
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = os.environ.get("MFA_TOTP_ISSUER", "Destination CRM")
+MFA_RECOVERY_CODE_COUNT = 10
+# Staff who can act beyond their own partner (tourist office managers, is_staff/superusers) must
+# set up TOTP once MFA_GRACE_DAYS have passed since the later of their account's creation and
+# MFA_REQUIRED_SINCE (partners.mfa). Others get a notice.
+MFA_REQUIRED_ROLES = env_bool("MFA_REQUIRED_ROLES", True)
+MFA_GRACE_DAYS = int(os.environ.get("MFA_GRACE_DAYS", "7"))
+MFA_REQUIRED_SINCE = datetime.datetime.fromisoformat(
+    os.environ.get("MFA_REQUIRED_SINCE", "2026-12-02T00:00:00+00:00")
+)
+MFA_GUARDED_PATH_PREFIXES = ["/portal/", "/cms/", "/django-admin/", "/gdpr/"]
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("fr", _("French"))]
