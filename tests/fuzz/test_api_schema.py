@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import pytest
 import schemathesis
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -20,6 +22,18 @@ from tests.factories import GuestFactory, PartnerFactory
 schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", application)
 # Our checks: 400 (control characters) and 413 (size) come from the middleware, before the API.
 CHECKS = [not_a_server_error, response_schema_conformance, content_type_conformance]
+
+
+@pytest.fixture(autouse=True)
+def _keep_the_test_connection():
+    """The WSGI app is called directly, so each request's end would close the database
+    connection, and with it the test's transaction (PostgreSQL). Django's test client does the
+    same disconnection."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
 
 
 @pytest.fixture
