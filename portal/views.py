@@ -439,22 +439,27 @@ def identity(request: PortalRequest, guest_id: int) -> HttpResponse:
     if request.method == "GET":
         form = IdentityForm(initial=IdentityForm.initial_for(found), sections=sections)
         return render(request, "portal/_identity_form.html", {"guest": found, "form": form})
-    form = IdentityForm(request.POST, sections=sections)
+    form = IdentityForm(request.POST, initial=IdentityForm.initial_for(found), sections=sections)
     if form.is_valid():
-        data = {k: v for k, v in form.cleaned_data.items() if k != "interests"}
-        interests = form.cleaned_data.get("interests")
+        # Only what the staff member changed: a field left alone is never written, even when
+        # the form could not show its value exactly.
+        touched = form.touched
+        interests = touched.pop("interests", None)
         try:
             desk_identity_update(
                 guest=found,
-                data=data,
-                interests=[t.slug for t in interests] if "interests" in form.fields else None,
+                data=touched,
+                interests=[t.slug for t in interests] if interests is not None else None,
                 user=request.user,
                 partner=partner,
             )
         except (ValidationError, PermissionDenied, GuestError) as exc:
             form_add_domain_error(form, exc)
         else:
-            messages.success(request, _("Identity saved."))
+            if form.changed_data:
+                messages.success(request, _("Identity saved."))
+            else:
+                messages.info(request, _("Nothing was changed."))
             if request.htmx:
                 return HttpResponseClientRefresh()
             return redirect("portal:guest", found.pk)
