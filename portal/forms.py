@@ -12,6 +12,7 @@ from django_countries import countries
 
 from destination.models import Guest, Tag, TimelineEvent, Visibility
 from partners.models import Interaction, Section
+from portal.stored_text import tag_name
 from portal.templatetags.portal_guest_tags import language_label
 
 # The languages of the destination's main markets, offered first in a guest's language choice
@@ -106,6 +107,13 @@ class EraseForm(forms.Form):
     confirm = forms.BooleanField(label=_("I understand this cannot be undone."))
 
 
+class InterestsField(forms.ModelMultipleChoiceField):
+    """Interest tags, each named in the reader's language where the catalogue knows it."""
+
+    def label_from_instance(self, obj: Tag) -> str:
+        return tag_name(obj.name)
+
+
 class IdentityForm(forms.Form):
     """Names, country, language, birth date and interests, as staff correct them at the desk.
     Only the parts of the profile the acting partner may see are offered: a partner cannot
@@ -123,7 +131,7 @@ class IdentityForm(forms.Form):
         # ISO whatever the reader's language: a date input shows nothing for "02/05/1990".
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
-    interests = forms.ModelMultipleChoiceField(
+    interests = InterestsField(
         label=_("Interests"),
         queryset=None,
         to_field_name="slug",
