@@ -79,6 +79,8 @@ class TimelineFilterForm(forms.Form):
     )
 
     def __init__(self, *args: Any, partners: list[tuple[int, str]], **kwargs: Any) -> None:
+        # Its own ids: the interaction form on the same page has a "kind" too (id_kind).
+        kwargs.setdefault("auto_id", "id_filter_%s")
         super().__init__(*args, **kwargs)
         self.fields["kind"].choices = [("", _("All kinds")), *TimelineEvent.Kind.choices]
         self.fields["partner"].choices = [("", _("All partners")), *partners]
