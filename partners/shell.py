@@ -31,6 +31,8 @@ if TYPE_CHECKING:
     from destination.models import User
 
 SESSION_KEY = "portal_partner_id"
+# Set once the remembered language has been applied in this session (see ``portal_view``).
+LANGUAGE_APPLIED_KEY = "portal_language_applied"
 
 
 class PickerRequest(HttpRequest):
@@ -117,18 +119,22 @@ def portal_view(view: Callable[..., HttpResponse] | None = None, *, pick: bool =
             if membership is None and pick:
                 url = reverse("portal:pick")
                 return redirect(f"{url}?{urlencode({'next': request.get_full_path()})}")
-            # The staff member's language is remembered on their account: a page opened in
-            # another language (a bookmark, the sign-in redirect) moves to theirs.
+            # The staff member's language is remembered on their account: the first portal page
+            # of a session (the sign-in redirect, a bookmark) opens in it. After that a page
+            # asked for in a language stays in it (an /en/ link a colleague sent, typing /en/):
+            # the switch in the top bar is what changes the remembered language.
             preferred = getattr(request.user, "language", "")
             if (
                 preferred
                 and request.method == "GET"
                 and not getattr(request, "htmx", False)
-                and preferred != translation.get_language()
+                and not request.session.get(LANGUAGE_APPLIED_KEY)
             ):
-                target = translate_url(request.get_full_path(), preferred)
-                if target != request.get_full_path():
-                    return redirect(target)
+                request.session[LANGUAGE_APPLIED_KEY] = True
+                if preferred != translation.get_language():
+                    target = translate_url(request.get_full_path(), preferred)
+                    if target != request.get_full_path():
+                        return redirect(target)
             return func(request, *args, **kwargs)
 
         return wrapper

@@ -6,11 +6,39 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
+from django.conf.locale import LANG_INFO
 from django.utils.translation import gettext_lazy as _
 from django_countries import countries
 
 from destination.models import Guest, Tag, TimelineEvent, Visibility
 from partners.models import Interaction, Section
+from portal.stored_text import tag_name
+from portal.templatetags.portal_guest_tags import language_label
+
+# The languages of the destination's main markets, offered first in a guest's language choice
+# (after the portal's own). Any other language the core's validator accepts (every language
+# Django knows, ``LANG_INFO``) follows, so a guest's stored language is always among the choices.
+MAIN_GUEST_LANGUAGES = ("de", "es", "it", "nl")
+
+
+def guest_language_choices(current: str = "") -> list[Any]:
+    """Every language a guest may have, grouped: the portal's and the main markets' first, then
+    the others by name in the reader's language. ``current`` (the guest's stored code) is kept
+    even when Django does not know it, so saving the form never blanks it."""
+    first = [code for code, _name in settings.LANGUAGES]
+    first += [code for code in MAIN_GUEST_LANGUAGES if code not in first]
+    others = sorted(
+        (code for code, info in LANG_INFO.items() if "name" in info and code not in first),
+        key=lambda code: language_label(code).casefold(),
+    )
+    choices: list[Any] = [
+        ("", "—"),
+        (_("Main languages"), [(code, language_label(code)) for code in first]),
+        (_("Other languages"), [(code, language_label(code)) for code in others]),
+    ]
+    if current and current not in first and current not in others:
+        choices.append((current, language_label(current)))
+    return choices
 
 
 class InteractionForm(forms.Form):
@@ -51,6 +79,8 @@ class TimelineFilterForm(forms.Form):
     )
 
     def __init__(self, *args: Any, partners: list[tuple[int, str]], **kwargs: Any) -> None:
+        # Its own ids: the interaction form on the same page has a "kind" too (id_kind).
+        kwargs.setdefault("auto_id", "id_filter_%s")
         super().__init__(*args, **kwargs)
         self.fields["kind"].choices = [("", _("All kinds")), *TimelineEvent.Kind.choices]
         self.fields["partner"].choices = [("", _("All partners")), *partners]
@@ -79,19 +109,31 @@ class EraseForm(forms.Form):
     confirm = forms.BooleanField(label=_("I understand this cannot be undone."))
 
 
+class InterestsField(forms.ModelMultipleChoiceField):
+    """Interest tags, each named in the reader's language where the catalogue knows it."""
+
+    def label_from_instance(self, obj: Tag) -> str:
+        return tag_name(obj.name)
+
+
 class IdentityForm(forms.Form):
     """Names, country, language, birth date and interests, as staff correct them at the desk.
     Only the parts of the profile the acting partner may see are offered: a partner cannot
-    overwrite what it is not shown (``sections``)."""
+    overwrite what it is not shown (``sections``). Each field carries the value it was shown
+    with (``show_hidden_initial``), so ``changed_data`` names exactly the fields the staff
+    member touched: only those are saved."""
 
     first_name = forms.CharField(label=_("First name"), max_length=150, required=False)
     last_name = forms.CharField(label=_("Last name"), max_length=150, required=False)
     country = forms.ChoiceField(label=_("Country"), required=False, choices=())
     language = forms.ChoiceField(label=_("Language"), required=False, choices=())
     birth_date = forms.DateField(
-        label=_("Birth date"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+        label=_("Birth date"),
+        required=False,
+        # ISO whatever the reader's language: a date input shows nothing for "02/05/1990".
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
-    interests = forms.ModelMultipleChoiceField(
+    interests = InterestsField(
         label=_("Interests"),
         queryset=None,
         to_field_name="slug",
@@ -117,11 +159,20 @@ class IdentityForm(forms.Form):
         if "country" in self.fields:
             self.fields["country"].choices = [("", "—"), *countries]
         if "language" in self.fields:
-            self.fields["language"].choices = [("", "—"), *settings.LANGUAGES]
+            self.fields["language"].choices = guest_language_choices(
+                self.initial.get("language") or self.data.get("initial-language") or ""
+            )
         if "interests" in self.fields:
             self.fields["interests"].queryset = Tag.objects.filter(
                 category=Tag.Category.INTEREST
             ).order_by("name")
+        for field in self.fields.values():
+            field.show_hidden_initial = True
+
+    @property
+    def touched(self) -> dict[str, Any]:
+        """The cleaned values of the fields the staff member changed, and only those."""
+        return {name: self.cleaned_data[name] for name in self.changed_data}
 
     @classmethod
     def initial_for(cls, guest: Guest) -> dict[str, Any]:

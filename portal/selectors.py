@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
+from django.core.paginator import Page, Paginator
 from django.db.models import Count, Q
 from django.urls import NoReverseMatch, reverse
 from django.utils.formats import date_format
@@ -25,12 +26,13 @@ from destination.models import (
     TimelineEvent,
     Visibility,
 )
-from destination.normalize import mask_email, mask_phone
+from destination.normalize import fold, mask_email, mask_phone
 from destination.selectors import guest_search
 from destination.services.merge import MERGE_FIELDS
 from destination.services.resolution import REASON_LABELS, PersonData, guest_candidates
 from partners.access import GuestAccess, guest_access_bulk, timeline_visible_to
 from partners.models import Interaction, Partner, PartnerGuestLink, Section
+from portal.stored_text import timeline_title
 from portal.templatetags.portal_guest_tags import language_label
 
 SEARCH_LIMIT = 10
@@ -229,16 +231,10 @@ def _entries(rows: list[TimelineEvent], *, partner: Partner, guest: Guest) -> li
             staff[pk] = f"{first or ''} {last or ''}".strip() or (email or "")
 
     kinds = dict(TimelineEvent.Kind.choices)
-    interaction_kinds = dict(Interaction.Kind.choices)
     entries = []
     for event in rows:
-        title = event.title
-        if (
-            event.kind == TimelineEvent.Kind.INTERACTION
-            and event.data.get("kind") in interaction_kinds
-        ):
-            # Shown in the reader's language rather than the stored default-language title.
-            title = str(interaction_kinds[event.data["kind"]])
+        # Stored in the default language; shown in the reader's (see portal.stored_text).
+        title = timeline_title(title=event.title, kind=event.kind, data=event.data or {})
         entries.append(
             TimelineEntry(
                 id=event.pk,
@@ -393,13 +389,72 @@ def likely_duplicates(
 # --- The possible-duplicates queue (the tourist office stewards the shared data) ------------
 
 
-def duplicate_queue(*, limit: int = 100) -> list[Any]:
-    """Open pairs, most likely first, with both guests joined in: one query."""
-    return list(
+DUPLICATES_PER_PAGE = 25
+# The queue's order: most likely first, then oldest. "Next pair" follows the same order.
+_QUEUE_ORDER = ("-score", "id")
+
+
+def pair_looks_like_household(pair: PossibleDuplicate) -> bool:
+    """What the current rules see as two people of one household rather than one person: a
+    shared email address with different first names and different birth dates (a mother and
+    her daughter on the family address). Read from the pair's reasons, or from both guests when
+    the reasons do not say (older pairs)."""
+    reasons = set(pair.reasons or [])
+    if "email" not in reasons:
+        return False
+    a, b = pair.guest_a, pair.guest_b
+    first_differs = "first_name_differs" in reasons or bool(
+        a.first_name and b.first_name and fold(a.first_name) != fold(b.first_name)
+    )
+    birth_differs = "birth_date_differs" in reasons or bool(
+        a.birth_date and b.birth_date and a.birth_date != b.birth_date
+    )
+    return first_differs and birth_differs
+
+
+@dataclass
+class QueueRow:
+    """One line of the duplicates queue."""
+
+    pair: PossibleDuplicate
+    reasons: list[str]  # what agreed, or differs, in the reader's language
+    household: bool  # shown as "Household?" instead of a score
+
+    @property
+    def score_percent(self) -> int:
+        return round(self.pair.score * 100)
+
+
+def _queue_row(pair: PossibleDuplicate) -> QueueRow:
+    return QueueRow(pair, _reason_labels(list(pair.reasons or [])), pair_looks_like_household(pair))
+
+
+def duplicate_queue(*, page: int | str = 1, per_page: int = DUPLICATES_PER_PAGE) -> Page:
+    """One page of the open pairs, most likely first, as ``QueueRow``s, with the total: two
+    queries (the count, the page with both guests joined in), whatever the page."""
+    pairs = (
         PossibleDuplicate.objects.filter(status=PossibleDuplicate.Status.OPEN)
         .select_related("guest_a", "guest_b")
-        .order_by("-score", "id")[:limit]
+        .order_by(*_QUEUE_ORDER)
     )
+    result = Paginator(pairs, per_page).get_page(page)
+    result.object_list = [_queue_row(pair) for pair in result.object_list]
+    return result
+
+
+def duplicate_next(*, after: PossibleDuplicate) -> PossibleDuplicate | None:
+    """The open pair after ``after`` in the queue's order (its score and id as they were when
+    it was shown), else the first open one: what the steward decides next. One or two
+    queries."""
+    open_pairs = PossibleDuplicate.objects.filter(status=PossibleDuplicate.Status.OPEN).exclude(
+        pk=after.pk
+    )
+    later = (
+        open_pairs.filter(Q(score__lt=after.score) | Q(score=after.score, id__gt=after.pk))
+        .order_by(*_QUEUE_ORDER)
+        .first()
+    )
+    return later or open_pairs.order_by(*_QUEUE_ORDER).first()
 
 
 def duplicate_open_count() -> int:
@@ -475,6 +530,7 @@ def duplicate_comparison(pair: Any) -> dict[str, Any]:
         "history_a": history.get(a.pk, 0),
         "history_b": history.get(b.pk, 0),
         "reasons": _reason_labels(list(pair.reasons or [])),
+        "household": pair_looks_like_household(pair),
     }
 
 

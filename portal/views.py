@@ -64,6 +64,7 @@ from portal.forms import (
 from portal.selectors import (
     SEARCH_MIN_LENGTH,
     duplicate_comparison,
+    duplicate_next,
     duplicate_queue,
     erase_preview,
     household_members,
@@ -441,22 +442,27 @@ def identity(request: PortalRequest, guest_id: int) -> HttpResponse:
     if request.method == "GET":
         form = IdentityForm(initial=IdentityForm.initial_for(found), sections=sections)
         return render(request, "portal/_identity_form.html", {"guest": found, "form": form})
-    form = IdentityForm(request.POST, sections=sections)
+    form = IdentityForm(request.POST, initial=IdentityForm.initial_for(found), sections=sections)
     if form.is_valid():
-        data = {k: v for k, v in form.cleaned_data.items() if k != "interests"}
-        interests = form.cleaned_data.get("interests")
+        # Only what the staff member changed: a field left alone is never written, even when
+        # the form could not show its value exactly.
+        touched = form.touched
+        interests = touched.pop("interests", None)
         try:
             desk_identity_update(
                 guest=found,
-                data=data,
-                interests=[t.slug for t in interests] if "interests" in form.fields else None,
+                data=touched,
+                interests=[t.slug for t in interests] if interests is not None else None,
                 user=request.user,
                 partner=partner,
             )
         except (ValidationError, PermissionDenied, GuestError) as exc:
             form_add_domain_error(form, exc)
         else:
-            messages.success(request, _("Identity saved."))
+            if form.changed_data:
+                messages.success(request, _("Identity saved."))
+            else:
+                messages.info(request, _("Nothing was changed."))
             if request.htmx:
                 return HttpResponseClientRefresh()
             return redirect("portal:guest", found.pk)
@@ -567,14 +573,42 @@ def _require_steward(request: PortalRequest) -> None:
         raise PermissionDenied
 
 
+MERGE_DONE_KEY = "portal_merge_done"
+
+
+def _merge_done(request: PortalRequest) -> GuestMerge | None:
+    """The merge just made, once, for its confirmation with an "Undo" button (kept in the
+    session across the redirect to the next pair, like a message). No query unless one was
+    made."""
+    merge_id = request.session.pop(MERGE_DONE_KEY, None)
+    if not merge_id or not can_merge(request.user, request.partner):
+        return None
+    return GuestMerge.objects.filter(pk=merge_id, undone_at__isnull=True).first()
+
+
 @portal_view
 def duplicates(request: PortalRequest) -> HttpResponse:
     _require_steward(request)
+    page = duplicate_queue(page=request.GET.get("page") or 1)
     return render(
         request,
         "portal/duplicates.html",
-        {"pairs": duplicate_queue(), "can_merge": can_merge(request.user, request.partner)},
+        {
+            "page": page,
+            "rows": page.object_list,
+            "can_merge": can_merge(request.user, request.partner),
+            "merge_done": _merge_done(request),
+        },
     )
+
+
+def _after_decision(pair: PossibleDuplicate) -> HttpResponse:
+    """The steward goes on with the next pair of the queue, or back to the queue when none is
+    left."""
+    following = duplicate_next(after=pair)
+    if following is None:
+        return redirect("portal:duplicates")
+    return redirect("portal:duplicate", following.pk)
 
 
 @require_http_methods(["GET", "POST"])
@@ -591,8 +625,10 @@ def duplicate_detail(request: PortalRequest, pk: int) -> HttpResponse:
         try:
             if request.POST.get("action") == "dismiss":
                 duplicate_dismiss(pair=pair, user=request.user, partner=partner)
-                messages.success(request, _("Marked as two different people."))
-                return redirect("portal:duplicates")
+                messages.success(
+                    request, _("Marked as two different people. Here is the next pair.")
+                )
+                return _after_decision(pair)
             merge = duplicate_merge(
                 pair=pair,
                 keep=request.POST.get("keep", ""),
@@ -603,16 +639,20 @@ def duplicate_detail(request: PortalRequest, pk: int) -> HttpResponse:
         except GuestError as exc:
             error = str(exc)
         else:
-            messages.success(
-                request,
-                _("Merged: guest #%(old)s now opens this profile.") % {"old": merge.merged_id},
-            )
-            return redirect("portal:guest", merge.survivor_id)
+            # The confirmation, with its "Undo" button, is shown on the next page.
+            request.session[MERGE_DONE_KEY] = merge.pk
+            return _after_decision(pair)
     if pair.status != PossibleDuplicate.Status.OPEN and request.method == "GET":
         messages.info(request, _("This pair has already been decided."))
         return redirect("portal:duplicates")
     context = duplicate_comparison(pair)
-    context.update({"can_merge": allowed, "error": error})
+    context.update(
+        {
+            "can_merge": allowed,
+            "error": error,
+            "merge_done": _merge_done(request) if request.method == "GET" else None,
+        }
+    )
     return render(request, "portal/duplicate_detail.html", context, status=400 if error else 200)
 
 
@@ -632,4 +672,6 @@ def merge_undo_view(request: PortalRequest, pk: int) -> HttpResponse:
             _("Merge undone: guest #%(old)s is a separate profile again, and the pair is back "
               "in the duplicates queue.") % {"old": merge.merged_id},
         )  # fmt: skip
-    return redirect("portal:guest", merge.survivor_id)
+    # From the confirmation on the next pair the steward stays there; from the survivor's page,
+    # the survivor's page.
+    return redirect(safe_next(request, reverse("portal:guest", args=[merge.survivor_id])))

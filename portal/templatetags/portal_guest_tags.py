@@ -6,6 +6,8 @@ from django import template
 from django.utils.translation import get_language_info
 from django.utils.translation import gettext as _
 
+from portal.stored_text import tag_name
+
 register = template.Library()
 
 
@@ -18,3 +20,9 @@ def language_label(code: str) -> str:
         return _(get_language_info(code)["name"])
     except KeyError:
         return code.upper()
+
+
+@register.filter
+def tag_label(name: str) -> str:
+    """An interest tag's stored name in the reader's language (see ``portal.stored_text``)."""
+    return tag_name(name)

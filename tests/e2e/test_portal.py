@@ -111,6 +111,12 @@ def test_desk_search_private_interaction_isolation_and_merge(live_server, page: 
     survivor_id, merged_id = world.pair.guest_a_id, world.pair.guest_b_id
     screenshot(page, "portal-duplicates")
     page.get_by_role("button", name="Merge").click()
+    # The only pair is decided: the queue, with the confirmation leading to the survivor.
+    expect(page).to_have_url(re.compile(r"/en/portal/duplicates/$"))
+    done = page.locator(".merge-done")
+    expect(done).to_contain_text(f"guest #{merged_id} now opens profile #{survivor_id}")
+    expect(done.get_by_role("button", name="Undo the merge")).to_be_visible()
+    done.get_by_role("link", name=f"Open profile #{survivor_id}").click()
     expect(page).to_have_url(re.compile(rf"/en/portal/guests/{survivor_id}/$"))
     assert Guest.objects.get(pk=merged_id).merged_into_id == survivor_id
     page.goto(f"{base}/en/portal/guests/{merged_id}/")

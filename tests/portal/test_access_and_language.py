@@ -92,6 +92,32 @@ def test_language_switch_is_remembered_on_the_account(client, agent):
     assert b"Trouver un client" in page.content
 
 
+def test_a_page_asked_for_in_english_stays_english_after_the_first(client, agent):
+    """The remembered language opens the session's first portal page (the sign-in redirect);
+    after that an /en/ address is what the staff member asked for."""
+    agent.language = "fr"
+    agent.save(update_fields=["language"])
+    client.force_login(agent)
+    first = client.get(HOME)
+    assert first.status_code == 302 and first["Location"] == "/fr/portal/"
+    again = client.get(HOME)
+    assert again.status_code == 200 and b"Find a guest" in again.content
+
+
+def test_the_sign_in_message_speaks_the_remembered_language(client, agent):
+    agent.set_password("correct horse battery")
+    agent.language = "fr"
+    agent.save(update_fields=["password", "language"])
+    response = client.post(
+        reverse("account_login"),
+        {"login": agent.email, "password": "correct horse battery"},
+        HTTP_ACCEPT_LANGUAGE="en",
+        follow=True,
+    )
+    assert response.redirect_chain[-1][0] == "/fr/portal/"
+    assert "Connexion avec" in response.content.decode()
+
+
 def test_unknown_language_is_ignored(client, agent):
     client.force_login(agent)
     client.post(reverse("portal:language"), {"language": "xx", "next": HOME})

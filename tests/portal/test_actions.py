@@ -404,9 +404,8 @@ def test_merge_with_chosen_fields_and_the_old_url_follows(client, steward, pair)
         {"keep": "b", "pick_first_name": "a", "pick_language": "b", "action": "merge"},
     )
     a, b = pair.guest_a, pair.guest_b
-    assert response.status_code == 302 and response["Location"] == reverse(
-        "portal:guest", args=[b.pk]
-    )
+    # The only pair is decided: back to the (empty) queue, where the confirmation names it.
+    assert response.status_code == 302 and response["Location"] == reverse("portal:duplicates")
     b.refresh_from_db()
     assert (b.first_name, b.language) == ("Thomas", "en")
     pair.refresh_from_db()
@@ -481,3 +480,21 @@ def test_staff_language_set(agent):
     agent.refresh_from_db()
     assert agent.language == "fr"
     assert staff_language_set(user=agent, language="de") == "fr"
+
+
+def test_a_logged_interaction_brings_a_fresh_form_and_hides_the_empty_note(client, agent, guest):
+    """After an empty submit the form showed its error; the saved one replaces it with a fresh
+    form (out of band), and the empty-timeline note, always on the page, is hidden."""
+    client.force_login(agent)
+    page = client.get(reverse("portal:guest", args=[guest.pk])).content.decode()
+    assert 'id="timeline-empty"' in page and 'id="log-form"' in page
+    response = client.post(
+        reverse("portal:interaction_create", args=[guest.pk]),
+        {"kind": "call", "channel": "phone", "summary": "Called back", "visibility": "shared"},
+        **HTMX,
+    )
+    html = response.content.decode()
+    assert '<form id="log-form" hx-swap-oob="innerHTML">' in html
+    assert 'class="errorlist"' not in html and "field--error" not in html
+    assert '<p class="empty" id="timeline-empty" hidden hx-swap-oob="true">' in html
+    assert 'hx-swap-oob="delete"' not in html

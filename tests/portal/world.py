@@ -8,7 +8,8 @@ import datetime as dt
 import importlib
 from dataclasses import dataclass
 
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.formats import date_format
 
 from bookings.models import Booking, Offer, Session
 from destination.models import (
@@ -64,6 +65,11 @@ def guest_make(first: str, last: str, *, email: str = "", phone: str = "", **fie
 
     match_keys_refresh([guest.pk])
     return guest
+
+
+def _english_date(at: dt.datetime) -> str:
+    with translation.override("en"):
+        return date_format(timezone.localtime(at), "DATE_FORMAT")
 
 
 @dataclass
@@ -130,7 +136,10 @@ def world_build() -> World:
         partner_guest_link_touch(partner=lodge, guest=jeanne, reason="booking", at=at, booked=True)
         timeline_add(
             guest=jeanne, kind=TimelineEvent.Kind.BOOKING, occurred_at=at,
-            title=f"Booking at {lodge.name}", partner=lodge, body=label,
+            # Worded as bookings writes it (stored in English; the French portal translates it).
+            title=f"Booking confirmed VN-SHRP{months_ago:02d}: Rooms at Le Sherpa, "
+            f"{_english_date(at)}",
+            partner=lodge, body=label,
         )  # fmt: skip
     timeline_add(
         guest=jeanne, kind=TimelineEvent.Kind.MESSAGE, occurred_at=now - dt.timedelta(days=20),
