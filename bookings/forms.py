@@ -112,6 +112,16 @@ class ContactFieldsMixin(forms.Form):
                 self.add_error("phone", ValidationError(exc.messages, code="invalid_phone"))
 
 
+def _booker_takes_part(data: Any, prefix: str, *, first_draw: bool) -> bool:
+    """Whether the booker is the first adult (their name is not typed twice). The page always
+    posts the hidden ``booker_takes_part_shown`` marker beside the checkbox, so an unticked box
+    (which posts nothing) is told apart from a form that never showed it (all names typed)."""
+    key = f"{prefix}-booker_takes_part" if prefix else "booker_takes_part"
+    if f"{key}_shown" in (data or {}):
+        return str((data or {}).get(key, "")).lower() in ("on", "true", "1")
+    return first_draw
+
+
 def _party_size(data: Any, prefix: str, field: str, default: int) -> int:
     """A party count read from raw data, only to decide how many name rows to draw."""
     key = f"{prefix}-{field}" if prefix else field
@@ -120,6 +130,17 @@ def _party_size(data: Any, prefix: str, field: str, default: int) -> int:
     except (TypeError, ValueError):
         return 0
     return max(0, min(value, MAX_PARTY))
+
+
+# Dates shown before "More dates" on an offer page.
+FIRST_DATES_SHOWN = 6
+
+# What a visitor books when an offer is priced per unit, in their words (never "units").
+UNITS_LABELS = {
+    Offer.Kind.STAY: _("Rooms"),
+    Offer.Kind.PASS: _("Passes"),
+    Offer.Kind.RENTAL: _("Equipment sets"),
+}
 
 
 class BookingForm(ContactFieldsMixin):
@@ -169,7 +190,7 @@ class BookingForm(ContactFieldsMixin):
         self.fields["language"].initial = language
         if offer.pricing == Offer.Pricing.PER_UNIT:
             self.fields["units"] = forms.IntegerField(
-                label=_("Rooms or units") if offer.kind == Offer.Kind.STAY else _("Units"),
+                label=UNITS_LABELS.get(offer.kind, _("Quantity")),
                 min_value=1,
                 max_value=MAX_PARTY,
                 initial=1,
@@ -179,9 +200,21 @@ class BookingForm(ContactFieldsMixin):
         source = self.data if self.is_bound else {**self.initial}
         self.party_adults = _party_size(source, self.prefix or "", "adults", 1)
         self.party_children = _party_size(source, self.prefix or "", "children", 0)
-        self.participant_rows: list[tuple[forms.BoundField, forms.BoundField, bool, int]] = []
+        # The booker is the first adult unless they say otherwise: their name comes from
+        # "Your details" and is not typed twice.
+        self.booker_named = False
         if offer.needs_participant_names:
-            for index in range(self.party_adults + self.party_children):
+            self.fields["booker_takes_part"] = forms.BooleanField(
+                label=_("I am taking part (adult 1)"), required=False
+            )
+            self.fields["booker_takes_part_shown"] = forms.CharField(
+                widget=forms.HiddenInput, initial="1", required=False
+            )
+            self.booker_named = self.party_adults >= 1 and _booker_takes_part(
+                source, self.prefix or "", first_draw=not self.is_bound
+            )
+            self.initial["booker_takes_part"] = self.booker_named
+            for index in range(self.first_named_row, self.party_adults + self.party_children):
                 self.fields[f"p{index}_first_name"] = forms.CharField(
                     label=_("First name"), max_length=150
                 )
@@ -227,10 +260,51 @@ class BookingForm(ContactFieldsMixin):
                 self.fields[name].widget.attrs.update(
                     {**common, "hx-trigger": "input changed delay:300ms"}
                 )
+        if "booker_takes_part" in self.fields:
+            self.fields["booker_takes_part"].widget.attrs.update({**common, "hx-trigger": "change"})
+
+    def session_radios(self) -> dict[str, Any]:
+        """The date choices, the first few shown and the rest behind "More dates": a phone
+        page stays short whatever the number of dates. The rest opens when one of them is the
+        chosen date (a form drawn again after an error)."""
+        radios = list(self["session"])
+        first, more = radios[:FIRST_DATES_SHOWN], radios[FIRST_DATES_SHOWN:]
+        return {
+            "first": first,
+            "more": more,
+            "more_open": any(radio.data.get("selected") for radio in more),
+        }
+
+    @property
+    def first_named_row(self) -> int:
+        """The first participant row with name fields (row 0 is the booker when they take part)."""
+        return 1 if self.booker_named else 0
+
+    def seats_note(self) -> dict[str, int | bool] | None:
+        """Places left on the chosen date against the places this party needs, shown as the
+        party grows ("3 places left"), before any submit. None until a date is chosen."""
+        source = self.data if self.is_bound else self.initial
+        key = self.add_prefix("session") if self.is_bound else "session"
+        raw = (source or {}).get(key)
+        try:
+            session_id = int(raw) if raw not in (None, "") else None
+        except (TypeError, ValueError):
+            return None
+        if session_id is None:
+            return None
+        session = self.fields["session"].queryset.filter(pk=session_id).first()
+        if session is None:
+            return None
+        if "units" in self.fields:
+            needed = _party_size(source, self.prefix or "", "units", 1)
+        else:
+            needed = self.party_adults + self.party_children
+        left = session.seats_left
+        return {"left": left, "needed": needed, "over": needed > left}
 
     def participant_bound_rows(self) -> list[dict[str, Any]]:
         rows = []
-        for index in range(self.party_adults + self.party_children):
+        for index in range(self.first_named_row, self.party_adults + self.party_children):
             if f"p{index}_first_name" not in self.fields:
                 break
             is_child = index >= self.party_adults
@@ -323,7 +397,15 @@ class BookingForm(ContactFieldsMixin):
     def participants(self) -> list[dict[str, Any]]:
         """The named participants as plain values (after is_valid)."""
         out = []
-        for row in range(self.party_adults + self.party_children):
+        if self.booker_named:
+            out.append(
+                {
+                    "first_name": (self.cleaned_data.get("first_name") or "").strip(),
+                    "last_name": (self.cleaned_data.get("last_name") or "").strip(),
+                    "is_child": False,
+                }
+            )
+        for row in range(self.first_named_row, self.party_adults + self.party_children):
             if f"p{row}_first_name" not in self.cleaned_data:
                 break
             out.append(

@@ -263,6 +263,12 @@ class Booking(TimeStampedModel):
         return max(0, self.total_cents - self.paid_cents)
 
     @property
+    def is_payable(self) -> bool:
+        """Money is still expected: the booking stands (confirmed or checked in). A cancelled,
+        refunded, expired or completed booking asks for nothing."""
+        return self.status in (self.Status.CONFIRMED, self.Status.CHECKED_IN)
+
+    @property
     def due_now_cents(self) -> int:
         """What the first card payment takes: the deposit, or everything."""
         return self.deposit_cents or self.total_cents

@@ -107,7 +107,8 @@ def test_party_endpoint_draws_one_name_row_per_person_and_keeps_typed_names(clie
     offer = make_offer(price_cents=4500)
     response = client.get(
         url("offer-party", slug=offer.slug),
-        {"adults": 2, "children": 2, "p0_first_name": "Léa"},
+        # The page always posts the marker; the box unticked: the booker does not take part.
+        {"adults": 2, "children": 2, "p0_first_name": "Léa", "booker_takes_part_shown": "1"},
         headers={"HX-Request": "true"},
     )
     body = response.content.decode()
