@@ -14,13 +14,13 @@ from bookings import balances, services, stripe_events
 from bookings.models import Booking, Offer
 from destination.models import ConsentEvent, ConsentWording, Purpose, TimelineEvent
 from partners.models import Membership, Partner
+from partners.sharing import sharing_rules_ensure
 from tests.bookings.web_helpers import (
     booking_post,
     make_booking,
     make_offer,
     make_session,
     make_wordings,
-    sharing_rules_ensure,
 )
 from tests.factories import MembershipFactory, PartnerFactory, UserFactory
 from tests.queries import QueryLog, assert_same_num_queries, capture_queries

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import itertools
 
 from django.utils import timezone
 
 from bookings.models import Offer, Session
 from destination.models import ConsentWording, Purpose
-from partners.models import Partner, SharingRule
+from partners.models import Partner
 from tests.factories import PartnerFactory
 
 _n = itertools.count()
@@ -128,12 +127,3 @@ def make_booking(session: Session, *, email: str = "guest@mail.example", **kwarg
         language="en",
         **kwargs,
     )
-
-
-def sharing_rules_ensure() -> None:
-    """The default sharing rules of the data migration (transactional tests flush them)."""
-    rules = importlib.import_module("partners.migrations.0002_default_sharing_rules").RULES
-    for level, kind, sections in rules:
-        SharingRule.objects.update_or_create(
-            level=level, partner_kind=kind, defaults={"sections": sections}
-        )

@@ -11,12 +11,8 @@ from playwright.sync_api import Page, expect
 from bookings.models import Booking, Offer
 from destination.models import ConsentEvent, ConsentWording, Purpose
 from partners.models import Membership, Partner
-from tests.bookings.web_helpers import (
-    make_offer,
-    make_session,
-    make_wordings,
-    sharing_rules_ensure,
-)
+from partners.sharing import sharing_rules_ensure
+from tests.bookings.web_helpers import make_offer, make_session, make_wordings
 from tests.e2e.helpers import staff_sign_in
 from tests.factories import MembershipFactory, PartnerFactory, UserFactory
 

@@ -12,7 +12,8 @@ from playwright.sync_api import Page, expect
 
 from bookings.models import Offer
 from partners.models import Membership, Partner
-from tests.bookings.web_helpers import make_booking, make_offer, sharing_rules_ensure
+from partners.sharing import sharing_rules_ensure
+from tests.bookings.web_helpers import make_booking, make_offer
 from tests.e2e.helpers import staff_sign_in
 from tests.factories import MembershipFactory, PartnerFactory, UserFactory
 

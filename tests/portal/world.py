@@ -5,7 +5,6 @@ a guest with a history written through the real services, and a pair of duplicat
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 from dataclasses import dataclass
 
 from django.utils import timezone, translation
@@ -25,20 +24,12 @@ from destination.models import (
 from destination.normalize import fold_name
 from destination.services.consent import consent_record
 from destination.services.timeline import timeline_add
-from partners.models import Interaction, Membership, Partner, SharingRule
+from partners.models import Interaction, Membership, Partner
 from partners.services import interaction_log, partner_guest_link_touch
+from partners.sharing import sharing_rules_ensure
 from tests.factories import ConsentWordingFactory, TagFactory
 
 PASSWORD = "correct horse battery"
-
-
-def sharing_rules_ensure() -> None:
-    """The default rules of the data migration, recreated after a flush."""
-    rules = importlib.import_module("partners.migrations.0002_default_sharing_rules").RULES
-    for level, kind, sections in rules:
-        SharingRule.objects.update_or_create(
-            level=level, partner_kind=kind, defaults={"sections": sections}
-        )
 
 
 def staff(email: str, partner: Partner, *, first: str, last: str, role: str = "agent") -> User:
