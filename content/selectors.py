@@ -224,13 +224,14 @@ def translation_list_stale(*, limit: int = 10) -> list[Page]:
 
 
 def story_list_recent(*, limit: int = 5) -> list[StoryPage]:
-    """The latest stories in every language, drafts included, newest edit first (one query)."""
+    """The latest stories in the default language (translations follow them), drafts
+    included, newest edit first."""
     from content.models import StoryPage
 
     return list(
-        StoryPage.objects.select_related("locale").order_by("-latest_revision_created_at", "-pk")[
-            :limit
-        ]
+        StoryPage.objects.filter(locale=Locale.get_default())
+        .select_related("locale")
+        .order_by("-latest_revision_created_at", "-pk")[:limit]
     )
 
 
