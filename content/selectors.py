@@ -225,13 +225,13 @@ def translation_list_stale(*, limit: int = 10) -> list[Page]:
 
 def story_list_recent(*, limit: int = 5) -> list[StoryPage]:
     """The latest stories in the default language (translations follow them), drafts
-    included, newest edit first."""
+    included, newest first."""
     from content.models import StoryPage
 
     return list(
         StoryPage.objects.filter(locale=Locale.get_default())
         .select_related("locale")
-        .order_by("-latest_revision_created_at", "-pk")[:limit]
+        .order_by("-date", "-latest_revision_created_at", "-pk")[:limit]
     )
 
 
