@@ -3,19 +3,47 @@ inline script, image credits name the brand, and card headings follow the page's
 
 from __future__ import annotations
 
+import datetime as dt
 import re
+import time
 from itertools import pairwise
 
 import pytest
+from django.utils import timezone
 
-from bookings.models import Offer
+from bookings.models import Offer, Session
 from content.models import LESSONS, OfferPage
 from destination.models import Destination
-from tests.bookings.conftest import offer_make, session_make
-from tests.content.conftest import publish
 from tests.factories import PartnerFactory
 
 pytestmark = pytest.mark.django_db
+
+
+def _publish(parent, page):
+    parent.add_child(instance=page)
+    page.save_revision().publish()
+    return page
+
+
+def offer_make(partner, **fields) -> Offer:
+    """A published offer (test data kept here: no test imports from a conftest)."""
+    defaults = {
+        "kind": Offer.Kind.GROUP_LESSON,
+        "slug": f"offer-{Offer.objects.count() + 1}-{time.monotonic_ns()}",
+        "title_en": "Group ski lesson",
+        "title_fr": "Cours de ski collectif",
+        "price_cents": 5000,
+        "is_published": True,
+        "needs_participant_names": False,
+    }
+    return Offer.objects.create(partner=partner, **{**defaults, **fields})
+
+
+def session_make(offer: Offer, *, days: int = 40, capacity: int = 10) -> Session:
+    start = (timezone.now() + dt.timedelta(days=days)).replace(microsecond=0)
+    return Session.objects.create(
+        offer=offer, starts_at=start, ends_at=start + dt.timedelta(hours=3), capacity=capacity
+    )
 
 
 def _rename_brand(name: str) -> None:
@@ -65,7 +93,7 @@ def test_the_catalogue_filter_the_home_page_links_to_lists_that_kind(client, dem
 
 
 def test_a_ski_lessons_page_lists_group_and_private_lessons(client, demo_site):
-    page = publish(
+    page = _publish(
         demo_site.home, OfferPage(title="Ski lessons", slug="ski-lessons", offer_kind=LESSONS)
     )
     school = PartnerFactory()

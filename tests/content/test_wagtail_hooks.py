@@ -53,6 +53,7 @@ def test_the_admin_title_dashboard_and_sign_in_name_the_brand(admin_client, clie
     assert "<title>Dashboard - Neige United</title>" in dashboard
     assert re.search(r'<h1 class="w-h1[^"]*">\s*Neige United\s*</h1>', dashboard)
     assert settings.WAGTAIL_SITE_NAME not in dashboard.split("<body", 1)[0]
+    assert 'rel="icon" href="/static/brand/favicon.svg"' in dashboard
     client.logout()
     login = client.get(reverse("wagtailadmin_login")).text
     assert "Sign in to Neige United" in login

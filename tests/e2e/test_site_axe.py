@@ -6,6 +6,7 @@ Takes the screenshots of the screens these changed (docs/screenshots/)."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page as Browser
@@ -14,12 +15,18 @@ from wagtail.models import Locale
 
 from bookings.models import Offer
 from content.models import StoryIndexPage, StoryPage
-from tests.bookings.conftest import offer_make, session_make
-from tests.e2e.conftest import PHONE, SCREENSHOTS
-from tests.e2e.helpers import axe_violations, seed_site_for_browser, staff_sign_in
+from tests.e2e.helpers import (
+    axe_violations,
+    offer_with_sessions_make,
+    seed_site_for_browser,
+    staff_sign_in,
+)
 from tests.factories import PartnerFactory, UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+PHONE = {"width": 390, "height": 844}
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
 @pytest.fixture
@@ -33,9 +40,7 @@ def site(live_server, settings):
         (shop, Offer.Kind.RENTAL, "Ski pack, six days", 12000),
         (shop, Offer.Kind.PASS, "Six-day lift pass", 28000),
     ]:
-        offer = offer_make(partner, kind=kind, title_en=title, price_cents=price)
-        session_make(offer, days=5)
-        session_make(offer, days=6)
+        offer_with_sessions_make(partner, kind=kind, title_en=title, price_cents=price)
     return live_server
 
 
