@@ -33,14 +33,15 @@ def quote(text: Pair, attribution: Pair) -> Block:
     return Block("quote", {"text": text[0], "attribution": attribution[0]}, (text, attribution))
 
 
-def image(key: str, caption: Pair, credit: str = "Live United") -> Block:
-    # The image id is filled in by the seed once the file is imported.
+def image(key: str, caption: Pair, credit: str = "") -> Block:
+    # The image id is filled in by the seed once the file is imported. No credit: the demo
+    # photographs are the brand's own, and the page credits them to the brand's current name.
     return Block("image", {"image": key, "caption": caption[0], "credit": credit}, (caption,))
 
 
 def gallery(title: Pair, keys: list[str], captions: list[Pair]) -> Block:
     items = [
-        {"image": key, "caption": cap[0], "credit": "Live United"}
+        {"image": key, "caption": cap[0], "credit": ""}
         for key, cap in zip(keys, captions, strict=True)
     ]
     return Block("gallery", {"title": title[0], "images": items}, (title, *captions))
@@ -64,8 +65,13 @@ STORY_SIGNUP = newsletter_signup(
     ),
 )
 
+# "%(brand)s" is the brand name of the Destination setting when the seed runs.
+LEGAL_FOOTER_EN = (
+    "%(brand)s is the shared brand of the destination's tourist office and partner "
+    "businesses. Demo content: places, people and events are fictional."
+)
 LEGAL_FOOTER_FR = (
-    "Live United est la marque partagée de l'office de tourisme et des entreprises partenaires "
+    "%(brand)s est la marque partagée de l'office de tourisme et des entreprises partenaires "
     "de la destination. Contenu de démonstration : lieux, personnes et événements sont fictifs."
 )
 
@@ -136,16 +142,16 @@ EVENT_INDEX = {
 # Offer pages: live bookable offers of one kind, read from the bookings catalogue at each view.
 OFFER_PAGES = [
     (
-        "group_lesson",
+        "lessons",
         "bluebird-day",
         {
             "title": ("Ski lessons", "Cours de ski"),
             "slug": ("ski-lessons", "cours-de-ski"),
             "intro": (
-                "Group lessons with the destination's ski schools: pick a morning, see the places "
-                "left and book in a minute.",
-                "Cours collectifs avec les écoles de ski de la destination : choisissez une "
-                "matinée, voyez les places restantes et réservez en une minute.",
+                "Group and private lessons with the destination's ski schools: pick a morning, "
+                "see the places left and book in a minute.",
+                "Cours collectifs et particuliers avec les écoles de ski de la destination : "
+                "choisissez une matinée, voyez les places restantes et réservez en une minute.",
             ),
         },
     ),

@@ -136,6 +136,7 @@ class HomePage(SitePage):
         context["story_index"] = sections.get(StoryIndexPage)
         context["event_index"] = sections.get(EventIndexPage)
         context["themes"] = Theme.choices
+        context["offer_kinds"] = offer_kinds_bookable()
         return context
 
 
@@ -298,16 +299,34 @@ class PartnerDirectoryPage(SitePage):
         return context
 
 
+# Kinds of offer a visitor looks for together: "ski lessons" are group and private lessons.
+LESSONS = "lessons"
+OFFER_KIND_GROUPS: dict[str, tuple[str, ...]] = {
+    LESSONS: (Offer.Kind.GROUP_LESSON, Offer.Kind.PRIVATE_LESSON),
+}
+OFFER_PAGE_KINDS = [(LESSONS, _("Ski lessons (group and private)")), *Offer.Kind.choices]
+
+# How the home page names each kind of offer it links to (plural, as a heading).
+OFFER_KIND_HEADINGS = {
+    Offer.Kind.GROUP_LESSON: _("Group ski lessons"),
+    Offer.Kind.PRIVATE_LESSON: _("Private lessons"),
+    Offer.Kind.STAY: _("Stays"),
+    Offer.Kind.PASS: _("Lift passes"),
+    Offer.Kind.RENTAL: _("Equipment rental"),
+}
+
+
 class OfferPage(SitePage):
-    """Live bookable offers (read from the bookings catalogue at each view) of one kind and/or
-    one partner, each with its seats left and a "Book" button into the booking pages."""
+    """Live bookable offers (read from the bookings catalogue at each view) of one kind (or
+    group of kinds) and/or one partner, each with its seats left and a "Book" button into the
+    booking pages."""
 
     offer_kind = models.CharField(
         _("kind of offers"),
         max_length=16,
         blank=True,
         help_text=_("Empty: every kind."),
-        choices=Offer.Kind.choices,
+        choices=OFFER_PAGE_KINDS,
     )
     partner = models.ForeignKey(
         "partners.Partner",
@@ -334,16 +353,45 @@ class OfferPage(SitePage):
         verbose_name_plural = _("offer pages")
 
     def get_offers(self) -> list[Any]:
+        group = OFFER_KIND_GROUPS.get(self.offer_kind)
+        if group:
+            return selectors.offer_list_bookable(kinds=group, partner_id=self.partner_id)
         return selectors.offer_list_bookable(kind=self.offer_kind, partner_id=self.partner_id)
 
     def get_context(self, request: HttpRequest, *args: Any, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context(request, *args, **kwargs)
-        offers = self.get_offers()
-        for offer in offers:
-            offer.book_url = offer_book_url(offer.slug)
-            offer.price_euros = offer.price_cents / 100
-        context["offers"] = offers
+        context["offers"] = offers_with_book_urls(self.get_offers())
         return context
+
+
+def offers_with_book_urls(offers: list[Any]) -> list[Any]:
+    """Adds what an offer card shows: its booking page's address and its price in euros."""
+    for offer in offers:
+        offer.book_url = offer_book_url(offer.slug)
+        offer.price_euros = offer.price_cents / 100
+    return offers
+
+
+def offer_kinds_bookable() -> list[dict[str, Any]]:
+    """One entry per kind of offer open for booking, in the catalogue's order: its heading,
+    how many offers, the lowest price and the catalogue filtered to it (one query)."""
+    from django.urls import reverse
+
+    by_kind: dict[str, list[Any]] = {}
+    for offer in selectors.offer_list_bookable(limit=500):
+        by_kind.setdefault(offer.kind, []).append(offer)
+    catalogue = reverse("bookings:offer-list")
+    return [
+        {
+            "kind": kind,
+            "heading": OFFER_KIND_HEADINGS.get(kind, label),
+            "count": len(by_kind[kind]),
+            "price_from": min(offer.price_cents for offer in by_kind[kind]) / 100,
+            "url": f"{catalogue}?kind={kind}",
+        }
+        for kind, label in Offer.Kind.choices
+        if kind in by_kind
+    ]
 
 
 def offer_book_url(slug: str) -> str:

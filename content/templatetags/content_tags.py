@@ -231,3 +231,11 @@ def legal_footer(context: template.Context) -> str:
 @register.filter
 def get_item(mapping: dict, key: Any) -> Any:
     return mapping.get(key) if mapping else None
+
+
+@register.simple_tag
+def brand_name() -> str:
+    """The brand name where no page context loads the settings (Wagtail's admin), cached."""
+    from content.selectors import brand_name_cached
+
+    return brand_name_cached()

@@ -4,7 +4,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from wagtail.models import Page, Site
 
-from content.models import HomePage, OfferPage, StoryPage
+from content.models import LESSONS, HomePage, OfferPage, StoryPage
 from tests.factories import PartnerFactory
 
 pytestmark = pytest.mark.django_db
@@ -40,12 +40,20 @@ def test_seed_content_adds_offer_pages_in_both_languages_fed_by_the_catalogue(cl
     }  # fmt: skip
     lessons = OfferPage.objects.get(locale__language_code="fr", slug="cours-de-ski")
     assert lessons.live and lessons.title == "Cours de ski"
-    assert lessons.offer_kind == Offer.Kind.GROUP_LESSON
-    offer = offer_make(PartnerFactory(), title_fr="Cours du matin, niveau 2")
+    assert lessons.offer_kind == LESSONS
+    school = PartnerFactory()
+    offer = offer_make(school, title_fr="Cours du matin, niveau 2")
     session_make(offer)
+    # A visitor looks for the private lesson under ski lessons, not on a page of its own.
+    private = offer_make(school, kind=Offer.Kind.PRIVATE_LESSON, title_fr="Cours particulier")
+    session_make(private)
+    stay = offer_make(school, kind=Offer.Kind.STAY, title_fr="Semaine au chalet")
+    session_make(stay)
     response = client.get(lessons.url)
     assert response.status_code == 200
-    assert offer.title_fr in response.content.decode()
+    html = response.content.decode()
+    assert offer.title_fr in html and private.title_fr in html
+    assert stay.title_fr not in html
 
 
 def test_seed_content_if_empty_does_nothing_on_a_built_site():

@@ -75,8 +75,9 @@ class Command(BaseCommand):
 
 
 class _Builder:
-    def __init__(self, en: Locale) -> None:
+    def __init__(self, en: Locale, brand_name: str) -> None:
         self.en = en
+        self.brand_name = brand_name
         self.images: dict[str, Any] = {}
         # Source page -> its English->French strings, translated once the English tree exists.
         self.translations: list[tuple[Page, dict[str, str]]] = []
@@ -84,7 +85,7 @@ class _Builder:
     def load_images(self) -> None:
         files = demo_images_build()
         for key, path in files.items():
-            title = "Live United logo" if key == "logo" else SCENES[key][0]
+            title = f"{self.brand_name} logo" if key == "logo" else SCENES[key][0]
             self.images[key] = image_import(path, title)
 
     def image_id(self, key: str) -> int:
@@ -125,7 +126,8 @@ def build_site(*, story_count: int | None = None) -> HomePage:
     editorial_groups_ensure()
     locales = locales_ensure()
     en = locales["en"]
-    builder = _Builder(en)
+    brand = Destination.load()
+    builder = _Builder(en, brand.brand_name or brand.name)
     builder.load_images()
 
     root = Page.get_first_root_node()
@@ -252,10 +254,7 @@ def _brand_defaults(builder: _Builder) -> None:
         "instagram_url": "https://www.instagram.com/",
         "facebook_url": "https://www.facebook.com/",
         "youtube_url": "https://www.youtube.com/",
-        "legal_footer": (
-            "Live United is the shared brand of the destination's tourist office and partner "
-            "businesses. Demo content: places, people and events are fictional."
-        ),
+        "legal_footer": text.LEGAL_FOOTER_EN % {"brand": builder.brand_name},
         "default_sender_name": brand.brand_name or brand.name,
         "default_sender_email": "hello@destination.example",
     }
@@ -267,4 +266,6 @@ def _brand_defaults(builder: _Builder) -> None:
     # The French legal footer; English readers get the brand's default one above.
     texts = WebsiteTexts.load()
     if not texts.legal_footers.filter(language="fr").exists():
-        LegalFooter.objects.create(texts=texts, language="fr", text=text.LEGAL_FOOTER_FR)
+        LegalFooter.objects.create(
+            texts=texts, language="fr", text=text.LEGAL_FOOTER_FR % {"brand": builder.brand_name}
+        )
