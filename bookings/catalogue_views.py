@@ -26,7 +26,7 @@ from bookings.models import Offer, Session
 from bookings.services import BookingError
 from bookings.views import form_errors_from_service
 from partners.models import Membership
-from partners.portal.acting import portal_view
+from partners.shell import portal_view
 
 # A season of daily lessons is about 150 dates: a few pages.
 SESSIONS_PER_PAGE = 40

@@ -4,7 +4,7 @@ from django.urls import path
 from django.utils.translation import gettext_lazy as _
 
 from bookings import desk_views
-from partners.portal.nav import nav_register
+from partners.nav import nav_register
 
 app_name = "bookings_desk"
 

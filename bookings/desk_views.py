@@ -38,7 +38,7 @@ from bookings.views import (
 )
 from bookings.web_pricing import booking_form_quote
 from partners.models import Partner
-from partners.portal.acting import portal_view
+from partners.shell import portal_view
 
 PAGE_SIZE = 50
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from django.db.models import F, Q, QuerySet
+import datetime as dt
+
+from django.db.models import F, Max, Q, QuerySet
 from django.utils import timezone
 
 from bookings import payments
@@ -70,3 +72,28 @@ def booking_paid_by_provider(booking: Booking) -> dict[str, int]:
 def booking_events_after(last_id: int, limit: int = 100) -> list[BookingEvent]:
     """The outbox: events with an id greater than ``last_id``, oldest first."""
     return list(BookingEvent.objects.filter(id__gt=last_id).order_by("id")[:limit])
+
+
+def stay_last_by_guest(
+    *, partner: Partner, guest_ids: list[int], opened_guest_ids: list[int]
+) -> dict[int, dt.datetime]:
+    """When each guest's latest stay began, among the bookings ``partner`` may see: one grouped
+    query for a whole page of guests (the portal's search results).
+
+    A stay is a confirmed, checked-in or completed booking (``Booking.SEATED`` without HELD:
+    never a cancelled, refunded, expired or unpaid hold) whose session has started; an
+    upcoming stay is not a "last stay" yet. Visible bookings: the partner's own, every booking
+    for the booking desk and the tourist office (``bookings_for_partner``), and other partners'
+    bookings of the guests in ``opened_guest_ids`` (those whose BOOKINGS section the caller's
+    access check opened to this partner)."""
+    visible = bookings_for_partner(partner).filter(booker_id__in=guest_ids)
+    if opened_guest_ids:
+        visible |= Booking.objects.filter(booker_id__in=opened_guest_ids)
+    stayed = [status for status in Booking.SEATED if status != Booking.Status.HELD]
+    rows = (
+        visible.filter(status__in=stayed, session__starts_at__lte=timezone.now())
+        .values("booker_id")
+        .annotate(last=Max("session__starts_at"))
+        .order_by()
+    )
+    return {row["booker_id"]: row["last"] for row in rows}

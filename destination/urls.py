@@ -32,7 +32,7 @@ urlpatterns += i18n_patterns(
     path("book/", include("bookings.urls")),
     path("portal/bookings/", include("bookings.desk_urls")),
     path("portal/offers/", include("bookings.catalogue_urls")),
-    path("portal/", include("partners.portal.urls")),
+    path("portal/", include("portal.urls")),
     path("", include("content.urls")),
     path("", include(wagtail_urls)),
     prefix_default_language=True,

@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "partners",
     "content",
     "bookings",
+    "portal",
     "newsletters",
     # Wagtail (wagtail_localize.locales replaces wagtail.locales, as its docs require)
     "wagtail_localize",

@@ -7,8 +7,6 @@ import datetime as dt
 
 import pytest
 from django.core import mail
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone, translation
 
@@ -25,6 +23,7 @@ from tests.bookings.web_helpers import (
     sharing_rules_ensure,
 )
 from tests.factories import MembershipFactory, PartnerFactory, UserFactory
+from tests.queries import QueryLog, assert_same_num_queries, capture_queries
 
 pytestmark = pytest.mark.django_db
 
@@ -132,10 +131,10 @@ def test_list_filters_by_date_status_and_overdue_balance(client, school):
     assert "<html" not in partial and a.reference in partial
 
 
-def _list_queries(client) -> int:
-    with CaptureQueriesContext(connection) as ctx:
+def _list_queries(client) -> QueryLog:
+    with capture_queries() as ctx:
         assert client.get(url("list")).status_code == 200
-    return len(ctx.captured_queries)
+    return ctx
 
 
 def test_list_query_count_does_not_grow_with_bookings(client, school):
@@ -148,7 +147,7 @@ def test_list_query_count_does_not_grow_with_bookings(client, school):
     three = _list_queries(client)
     for n in range(3, 20):
         make_booking(session, email=f"g{n}@mail.example")
-    assert _list_queries(client) == three
+    assert_same_num_queries(three, _list_queries(client))
 
 
 # --- Taking a booking ------------------------------------------------------------------------

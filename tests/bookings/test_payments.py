@@ -16,8 +16,7 @@ from bookings.services import (
     booking_refund_issue,
     stripe_checkout_completed,
 )
-from tests.bookings.conftest import offer_make, session_make
-from tests.bookings.helpers import book
+from tests.factories import book, offer_make, session_make
 
 pytestmark = pytest.mark.django_db
 

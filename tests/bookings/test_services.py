@@ -22,9 +22,7 @@ from bookings.services import (
 from destination.models import ConsentEvent, ConsentWording, Guest, TimelineEvent
 from partners.access import timeline_visible_to
 from partners.models import Partner, PartnerGuestLink
-from tests.bookings.conftest import offer_make, session_make
-from tests.bookings.helpers import book
-from tests.factories import MembershipFactory, PartnerFactory
+from tests.factories import MembershipFactory, PartnerFactory, book, offer_make, session_make
 
 pytestmark = pytest.mark.django_db
 

@@ -18,8 +18,7 @@ from bookings.services import (
 )
 from bookings.tasks import booking_balances_task, booking_holds_expire_task
 from destination.models import TimelineEvent
-from tests.bookings.conftest import offer_make, person, session_make
-from tests.bookings.helpers import book
+from tests.factories import book, offer_make, person, session_make
 
 pytestmark = pytest.mark.django_db
 

@@ -7,8 +7,6 @@ import datetime as dt
 
 import pytest
 from allauth.account.models import EmailAddress
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone, translation
 
@@ -18,6 +16,7 @@ from destination.models import ConsentEvent, ConsentWording, Guest, Purpose
 from destination.services.consent import consent_wording_current
 from tests.bookings.web_helpers import booking_post, make_offer, make_session, make_wordings
 from tests.factories import UserFactory
+from tests.queries import QueryLog, assert_same_num_queries, capture_queries
 
 pytestmark = pytest.mark.django_db
 
@@ -54,10 +53,10 @@ def test_offer_list_is_translated(client):
     assert "Cours collectif du matin" in page
 
 
-def _list_queries(client) -> int:
-    with CaptureQueriesContext(connection) as ctx:
+def _list_queries(client) -> QueryLog:
+    with capture_queries() as ctx:
         assert client.get(url("offer-list")).status_code == 200
-    return len(ctx.captured_queries)
+    return ctx
 
 
 def test_offer_list_query_count_does_not_grow_with_offers(client):
@@ -68,7 +67,7 @@ def test_offer_list_query_count_does_not_grow_with_offers(client):
     for _ in range(17):
         make_offer(sessions=2)
     twenty = _list_queries(client)
-    assert twenty == three, "the offer list runs a query per offer (N+1)"
+    assert_same_num_queries(three, twenty)  # else the offer list runs a query per offer
 
 
 def test_unknown_or_unpublished_offer_is_404(client):
@@ -414,15 +413,15 @@ def test_my_bookings_query_count_does_not_grow_with_bookings(client):
     client.force_login(owner)
     client.get(url("my-bookings"))
 
-    def count() -> int:
-        with CaptureQueriesContext(connection) as ctx:
+    def count() -> QueryLog:
+        with capture_queries() as ctx:
             assert client.get(url("my-bookings")).status_code == 200
-        return len(ctx.captured_queries)
+        return ctx
 
     three = count()
     for _ in range(7):
         make_booking(session, email=owner.email)
-    assert count() == three
+    assert_same_num_queries(three, count())
 
 
 def test_offer_page_carries_the_total_shown_in_the_form(client):

@@ -7,8 +7,8 @@ from django.core import mail
 
 from bookings.models import Booking, BookingEvent, Payment, StripeEvent
 from bookings.services import booking_checkout_url, bookings_holds_expire
-from tests.bookings.conftest import event_payload, post_event, sign
-from tests.bookings.helpers import book
+from tests.bookings.helpers import event_payload, post_event, sign
+from tests.factories import book
 
 pytestmark = pytest.mark.django_db
 

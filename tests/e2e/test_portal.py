@@ -12,7 +12,7 @@ from playwright.sync_api import Page, expect
 
 from destination.models import Guest
 from partners.models import Interaction
-from tests.partners.portal.world import PASSWORD, world_build
+from tests.portal.world import PASSWORD, world_build
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

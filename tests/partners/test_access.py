@@ -8,9 +8,7 @@ import importlib
 
 import pytest
 from django.contrib.auth.models import AnonymousUser
-from django.db import connection
 from django.test import RequestFactory
-from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from destination.models import ConsentProof, Guest, Purpose, TimelineEvent, Visibility
@@ -43,6 +41,7 @@ from tests.factories import (
     PartnerGuestLinkFactory,
     TagFactory,
 )
+from tests.queries import assert_num_queries
 
 pytestmark = pytest.mark.django_db
 
@@ -154,17 +153,17 @@ def test_an_inactive_partner_gets_no_section():
 # --- Query counts ---------------------------------------------------------------------------
 
 
-def test_guest_access_takes_two_queries(django_assert_num_queries):
+def test_guest_access_takes_two_queries():
     school, guest = PartnerFactory(), GuestFactory()
     PartnerGuestLinkFactory(partner=school, guest=guest)
-    with django_assert_num_queries(2):
+    with assert_num_queries(2):
         guest_access(partner=school, guest=guest)
 
 
 def _bulk_queries(partner: Partner, guests: list[Guest]) -> tuple[int, dict[int, GuestAccess]]:
-    with CaptureQueriesContext(connection) as ctx:
+    with assert_num_queries(2) as ctx:
         result = guest_access_bulk(partner=partner, guest_ids=[g.pk for g in guests])
-    return len(ctx.captured_queries), result
+    return len(ctx), result
 
 
 def test_guest_access_bulk_is_constant_for_3_or_30_guests():
@@ -194,15 +193,15 @@ def test_guest_access_bulk_ignores_unknown_ids():
     assert guest_access_bulk(partner=PartnerFactory(), guest_ids=[987654]) == {}
 
 
-def test_guest_access_is_cached_per_request(django_assert_num_queries):
+def test_guest_access_is_cached_per_request():
     school, guest = PartnerFactory(), GuestFactory()
     request = RequestFactory().get("/")
     first = guest_access_for_request(request, partner=school, guest=guest)
-    with django_assert_num_queries(0):
+    with assert_num_queries(0):
         assert guest_access_for_request(request, partner=school, guest=guest) is first
 
 
-def test_guest_profile_for_has_a_bounded_number_of_queries(django_assert_num_queries):
+def test_guest_profile_for_has_a_bounded_number_of_queries():
     office, guest = PartnerFactory(kind=Partner.Kind.TOURIST_OFFICE), GuestFactory()
     GuestEmailFactory.create_batch(3, guest=guest, is_primary=False)
     GuestPhoneFactory.create_batch(3, guest=guest, is_primary=False)
@@ -212,7 +211,7 @@ def test_guest_profile_for_has_a_bounded_number_of_queries(django_assert_num_que
         InteractionFactory.create_batch(2, guest=guest, partner=partner)
     access = guest_access(partner=office, guest=guest)
     # emails, phones, tags, consents, interactions, timeline (no household)
-    with django_assert_num_queries(6):
+    with assert_num_queries(6):
         profile = guest_profile_for(
             partner=office, guest=guest, access=access, include_activity=True
         )
@@ -358,11 +357,10 @@ def test_interactions_across_guests_decide_the_level_per_guest_in_sql():
     private = InteractionFactory(guest=consented, partner=other, visibility=Visibility.PRIVATE)
     own_private = InteractionFactory(guest=unknown, partner=school, visibility=Visibility.PRIVATE)
 
-    with CaptureQueriesContext(connection) as ctx:
+    with assert_num_queries(2):  # the rules, then one SQL statement
         seen = set(interactions_visible_to(partner=school))
     assert seen == {shared[consented], own_private}
     assert private not in seen
-    assert len(ctx.captured_queries) == 2  # the rules, then one SQL statement
 
     # Opening shared interactions to RELATED partners (a rule edit) is followed.
     SharingRule.objects.filter(level=Level.RELATED, partner_kind="").update(
@@ -461,7 +459,7 @@ def test_tourist_office_managers_may_edit_any_guest_but_its_agents_need_a_relati
 # --- Selectors built on the access layer: no N+1 --------------------------------------------
 
 
-def test_partner_selectors_have_constant_query_counts(django_assert_num_queries):
+def test_partner_selectors_have_constant_query_counts():
     from partners.selectors import interaction_list_for_guest, timeline_list_for_guest
 
     office, guest = PartnerFactory(kind=Partner.Kind.TOURIST_OFFICE), GuestFactory()
@@ -476,13 +474,13 @@ def test_partner_selectors_have_constant_query_counts(django_assert_num_queries)
             partner=partner,
         )
     access = guest_access(partner=office, guest=guest)
-    with django_assert_num_queries(1):
+    with assert_num_queries(1):
         rows = [
             (i.partner.name, i.staff.email)
             for i in interaction_list_for_guest(partner=office, guest=guest, access=access)
         ]
     assert len(rows) == 6
-    with django_assert_num_queries(1):
+    with assert_num_queries(1):
         entries = [
             (e.title, e.partner.name if e.partner else "")
             for e in timeline_list_for_guest(partner=office, guest=guest, access=access)

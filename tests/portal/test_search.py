@@ -13,7 +13,7 @@ from django.utils import timezone
 from bookings.models import Booking, Offer, Session
 from destination.models import TimelineEvent, Visibility
 from partners.models import Section, SharingRule
-from partners.portal.selectors import portal_search
+from portal.selectors import portal_search
 from tests.factories import (
     GuestEmailFactory,
     GuestFactory,

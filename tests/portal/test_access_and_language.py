@@ -3,8 +3,8 @@
 import pytest
 from django.urls import reverse
 
-from partners.portal.acting import SESSION_KEY
-from partners.portal.nav import _ITEMS, nav_register
+from partners.nav import _ITEMS, nav_register
+from partners.shell import SESSION_KEY
 from tests.factories import MembershipFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

@@ -1,7 +1,8 @@
-"""The portal's main navigation, as a small registry so other apps add their screens
-("Bookings") from their ``AppConfig.ready`` without editing the portal's templates:
+"""The staff shell's main navigation, as a small registry so the apps above it add their screens
+("Guests", "Bookings") from their ``AppConfig.ready`` or urls without editing the shell's
+templates:
 
-    from partners.portal.nav import nav_register
+    from partners.nav import nav_register
     nav_register("bookings", _("Bookings"), "bookings:desk", order=30)
 """
 
@@ -12,7 +13,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from django.urls import NoReverseMatch, reverse
-from django.utils.translation import gettext_lazy as _
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
@@ -60,15 +60,3 @@ def nav_items(request: HttpRequest) -> list[dict[str, Any]]:
     if matching:
         max(matching, key=lambda i: len(i["url"]))["active"] = True
     return items
-
-
-def _is_steward(request: HttpRequest) -> bool:
-    partner = getattr(request, "partner", None)
-    return partner is not None and partner.is_steward
-
-
-nav_register("search", _("Guests"), "portal:home", order=10)
-nav_register("guest_create", _("New guest"), "portal:guest_create", order=20)
-nav_register(
-    "duplicates", _("Possible duplicates"), "portal:duplicates", order=40, is_visible=_is_steward
-)

@@ -1,32 +1,58 @@
-"""Which partner a staff member acts for in the portal.
+"""The staff shell: which partner a staff member acts for in the portal.
 
 A staff member may belong to several partners (the booking desk and the tourist office...). The
 partner they act for is kept in the session; with one membership there is nothing to pick.
-``portal_view`` guards every portal view: signed in, an active membership of an active partner,
-and ``request.partner`` / ``request.membership`` set for the view and its templates.
+``portal_view`` guards every portal view, the guest pages' (``portal``) as the booking desk's and
+the catalogue's: signed in, an active membership of an active partner, and ``request.partner`` /
+``request.membership`` set for the view and its templates. Views type their request as
+``PortalRequest`` (``PickerRequest`` under ``portal_view(pick=False)``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.contrib.auth.views import redirect_to_login
+from django.http import HttpRequest
 from django.shortcuts import redirect, render
 from django.urls import reverse, translate_url
 from django.utils import translation
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django_htmx.http import HttpResponseClientRedirect
 
-from partners.models import Membership
+from partners.models import Membership, Partner
 
 if TYPE_CHECKING:
-    from django.http import HttpRequest, HttpResponse
+    from django.http import HttpResponse
+    from django_htmx.middleware import HtmxDetails
 
     from destination.models import User
 
 SESSION_KEY = "portal_partner_id"
+
+
+class PickerRequest(HttpRequest):
+    """A request inside ``portal_view(pick=False)``: signed in with at least one membership, the
+    acting partner perhaps not chosen yet."""
+
+    user: User
+    htmx: HtmxDetails
+    memberships: list[Membership]
+    membership: Membership | None
+    partner: Partner | None
+
+
+class PortalRequest(HttpRequest):
+    """A request inside ``portal_view``: the staff member acts for ``partner`` through
+    ``membership`` (an active membership of an active partner)."""
+
+    user: User
+    htmx: HtmxDetails
+    memberships: list[Membership]
+    membership: Membership
+    partner: Partner
 
 
 def memberships_for(user: User) -> list[Membership]:
@@ -78,13 +104,15 @@ def portal_view(view: Callable[..., HttpResponse] | None = None, *, pick: bool =
                     # the sign-in screen rather than swapping it into a corner of the page.
                     return HttpResponseClientRedirect(response["Location"])
                 return response
-            memberships = memberships_for(request.user)  # type: ignore[arg-type]
+            # Signed in: from here on the request becomes the shell's (see PickerRequest).
+            shell_request = cast(PickerRequest, request)
+            memberships = memberships_for(shell_request.user)
             if not memberships:
                 return render(request, "portal/no_membership.html", status=403)
-            request.memberships = memberships  # type: ignore[attr-defined]
+            shell_request.memberships = memberships
             membership = acting_membership(request, memberships)
-            request.membership = membership  # type: ignore[attr-defined]
-            request.partner = membership.partner if membership else None  # type: ignore[attr-defined]
+            shell_request.membership = membership
+            shell_request.partner = membership.partner if membership else None
             if membership is None and pick:
                 url = reverse("portal:pick")
                 return redirect(f"{url}?{urlencode({'next': request.get_full_path()})}")

@@ -13,8 +13,8 @@ from destination.models import AuditEntry, Guest, TimelineEvent, Visibility
 from destination.services.gdpr import guest_erase
 from destination.services.merge import guest_merge
 from partners.access import guest_access
-from partners.portal.selectors import timeline_page
 from partners.services import interaction_log
+from portal.selectors import timeline_page
 from tests.factories import (
     GuestEmailFactory,
     GuestFactory,

@@ -1,5 +1,5 @@
-"""Views of the partner portal: thin. Reads come from ``partners.portal.selectors``, writes
-from the services of the shared core and ``partners.portal.services``."""
+"""Views of the partner portal: thin. Reads come from ``portal.selectors``, writes
+from the services of the shared core and ``portal.services``."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import json
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
+from django.urls import reverse, translate_url
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import (
@@ -22,6 +22,7 @@ from django_htmx.http import (
 )
 
 from destination.consent_selectors import consent_states_for
+from destination.errors import DomainError, form_add_domain_error
 from destination.forms import ConsentForm, GuestForm
 from destination.models import AuditEntry, Guest, GuestMerge, PossibleDuplicate
 from destination.services import GuestError
@@ -45,15 +46,22 @@ from partners.access import (
     guest_profile_for,
 )
 from partners.models import Section
-from partners.portal.acting import acting_partner_set, portal_view, safe_next
-from partners.portal.forms import (
+from partners.services import interaction_log
+from partners.shell import (
+    PickerRequest,
+    PortalRequest,
+    acting_partner_set,
+    portal_view,
+    safe_next,
+)
+from portal.forms import (
     ContactForm,
     EraseForm,
     IdentityForm,
     InteractionForm,
     TimelineFilterForm,
 )
-from partners.portal.selectors import (
+from portal.selectors import (
     SEARCH_MIN_LENGTH,
     duplicate_comparison,
     duplicate_queue,
@@ -66,7 +74,7 @@ from partners.portal.selectors import (
     timeline_page,
     timeline_partners,
 )
-from partners.portal.services import (
+from portal.services import (
     desk_consent_record,
     desk_guest_create,
     desk_identity_update,
@@ -76,14 +84,13 @@ from partners.portal.services import (
     merges_undoable,
     staff_language_set,
 )
-from partners.services import interaction_log
 
 
 @portal_view
-def home(request: HttpRequest) -> HttpResponse:
+def home(request: PortalRequest) -> HttpResponse:
     """The search page: the screen desk staff start from."""
     query = request.GET.get("q", "").strip()
-    results = portal_search(partner=request.partner, query=query) if query else []  # type: ignore[attr-defined]
+    results = portal_search(partner=request.partner, query=query) if query else []
     return render(
         request,
         "portal/home.html",
@@ -92,10 +99,10 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 @portal_view
-def search(request: HttpRequest) -> HttpResponse:
+def search(request: PortalRequest) -> HttpResponse:
     """The results list alone, swapped in by htmx as the staff member types."""
     query = request.GET.get("q", "").strip()
-    results = portal_search(partner=request.partner, query=query)  # type: ignore[attr-defined]
+    results = portal_search(partner=request.partner, query=query)
     return render(
         request,
         "portal/_search_results.html",
@@ -105,12 +112,12 @@ def search(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @portal_view(pick=False)
-def pick(request: HttpRequest) -> HttpResponse:
+def pick(request: PickerRequest) -> HttpResponse:
     """Choose the partner to act for (staff of several partners)."""
     next_url = safe_next(request, reverse("portal:home"))
     if request.method == "POST":
         chosen = request.POST.get("partner")
-        for membership in request.memberships:  # type: ignore[attr-defined]
+        for membership in request.memberships:
             if str(membership.partner_id) == chosen:
                 acting_partner_set(request, membership)
                 return redirect(next_url)
@@ -125,15 +132,13 @@ def pick(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @portal_view(pick=False)
-def language(request: HttpRequest) -> HttpResponse:
+def language(request: PickerRequest) -> HttpResponse:
     """Switch the portal's language and remember it on the staff member's account."""
-    code = staff_language_set(user=request.user, language=request.POST.get("language", ""))  # type: ignore[arg-type]
+    code = staff_language_set(user=request.user, language=request.POST.get("language", ""))
     return redirect(_translated_path(safe_next(request, reverse("portal:home")), code))
 
 
 def _translated_path(path: str, code: str) -> str:
-    from django.urls import translate_url
-
     return translate_url(path, code)
 
 
@@ -141,7 +146,7 @@ def _translated_path(path: str, code: str) -> str:
 
 
 def _guest_or_redirect(
-    request: HttpRequest, guest_id: int, *, follow_posts: bool = True
+    request: PortalRequest, guest_id: int, *, follow_posts: bool = True
 ) -> Guest | HttpResponse:
     """The guest behind an id today: a merged profile's URL lands on its survivor.
 
@@ -167,20 +172,20 @@ def _guest_or_redirect(
         request,
         _("Guest #%(old)s was merged into this profile.") % {"old": guest_id},
     )
-    if request.htmx:  # type: ignore[attr-defined]
+    if request.htmx:
         return HttpResponseClientRedirect(reverse("portal:guest", args=[guest.pk]))
     url = _reversed_same(request, guest.pk)
     query = request.GET.urlencode() if request.method == "GET" else ""
     return redirect(f"{url}?{query}" if query else url)
 
 
-def _reversed_same(request: HttpRequest, guest_id: int) -> str:
+def _reversed_same(request: PortalRequest, guest_id: int) -> str:
     match = request.resolver_match
     name = f"portal:{match.url_name}" if match else "portal:guest"
     return reverse(name, args=[guest_id])
 
 
-def _timeline_filters(request: HttpRequest) -> tuple[str, int | None]:
+def _timeline_filters(request: PortalRequest) -> tuple[str, int | None]:
     kind = request.GET.get("kind", "")
     try:
         from_partner = int(request.GET.get("partner") or 0) or None
@@ -190,13 +195,13 @@ def _timeline_filters(request: HttpRequest) -> tuple[str, int | None]:
 
 
 @portal_view
-def guest(request: HttpRequest, guest_id: int) -> HttpResponse:
+def guest(request: PortalRequest, guest_id: int) -> HttpResponse:
     found = _guest_or_redirect(request, guest_id)
     if isinstance(found, HttpResponse):
         return found
     if found.status == Guest.Status.ERASED:
         return render(request, "portal/guest_erased.html", {"guest": found}, status=410)
-    partner = request.partner  # type: ignore[attr-defined]
+    partner = request.partner
     context = guest_page_context(request, found)
     kind, from_partner = _timeline_filters(request)
     context["filters"] = TimelineFilterForm(
@@ -214,15 +219,15 @@ def guest(request: HttpRequest, guest_id: int) -> HttpResponse:
     audit_log(
         guest=found,
         action=AuditEntry.Action.VIEW,
-        actor=request.user,  # type: ignore[arg-type]
+        actor=request.user,
         partner=partner,
         details={"via": "portal"},
     )
     return render(request, "portal/guest.html", context)
 
 
-def guest_page_context(request: HttpRequest, guest: Guest) -> dict:
-    partner = request.partner  # type: ignore[attr-defined]
+def guest_page_context(request: PortalRequest, guest: Guest) -> dict:
+    partner = request.partner
     access = guest_access_for_request(request, partner=partner, guest=guest)
     # The consents card shows each state with its proof (one query of its own, below), so the
     # projection need not load them a second time.
@@ -254,14 +259,14 @@ def guest_page_context(request: HttpRequest, guest: Guest) -> dict:
 
 
 @portal_view
-def timeline(request: HttpRequest, guest_id: int) -> HttpResponse:
+def timeline(request: PortalRequest, guest_id: int) -> HttpResponse:
     """The next page of the timeline ("load more" as the staff member scrolls)."""
     found = _guest_or_redirect(request, guest_id)
     if isinstance(found, HttpResponse):
         return found
     if found.status != Guest.Status.ACTIVE:
         raise Http404(_("No such guest."))
-    partner = request.partner  # type: ignore[attr-defined]
+    partner = request.partner
     access = guest_access_for_request(request, partner=partner, guest=found)
     kind, from_partner = _timeline_filters(request)
     page = timeline_page(
@@ -277,26 +282,26 @@ def timeline(request: HttpRequest, guest_id: int) -> HttpResponse:
 
 @require_POST
 @portal_view
-def interaction_create(request: HttpRequest, guest_id: int) -> HttpResponse:
+def interaction_create(request: PortalRequest, guest_id: int) -> HttpResponse:
     """Log an interaction; with htmx the new entry is swapped onto the timeline at once."""
     found = _guest_or_redirect(request, guest_id)
     if isinstance(found, HttpResponse):
         return found
-    partner = request.partner  # type: ignore[attr-defined]
+    partner = request.partner
     form = InteractionForm(request.POST)
     if form.is_valid():
         try:
             interaction = interaction_log(
                 guest=found,
                 partner=partner,
-                staff=request.user,  # type: ignore[arg-type]
+                staff=request.user,
                 kind=form.cleaned_data["kind"],
                 channel=form.cleaned_data["channel"],
                 summary=form.cleaned_data["summary"],
                 visibility=form.cleaned_data["visibility"],
             )
         except (GuestError, ValidationError) as exc:
-            form.add_error(None, exc)
+            form_add_domain_error(form, exc)
         else:
             if not request.htmx:
                 messages.success(request, _("Interaction logged."))
@@ -323,7 +328,7 @@ def interaction_create(request: HttpRequest, guest_id: int) -> HttpResponse:
 # --- Contact points and consents ------------------------------------------------------------
 
 
-def _card(request: HttpRequest, guest: Guest, template: str, **extra: object) -> HttpResponse:
+def _card(request: PortalRequest, guest: Guest, template: str, **extra: object) -> HttpResponse:
     context = guest_page_context(request, guest)
     context.update(extra)
     return render(request, template, context)
@@ -331,12 +336,12 @@ def _card(request: HttpRequest, guest: Guest, template: str, **extra: object) ->
 
 @require_POST
 @portal_view
-def contact(request: HttpRequest, guest_id: int) -> HttpResponse:
+def contact(request: PortalRequest, guest_id: int) -> HttpResponse:
     """Add or remove an email address or a phone number (audited by the core services)."""
     found = _guest_or_redirect(request, guest_id)
     if isinstance(found, HttpResponse):
         return found
-    partner, user = request.partner, request.user  # type: ignore[attr-defined]
+    partner, user = request.partner, request.user
     action = request.POST.get("action", "add")
     form = ContactForm(request.POST if action == "add" else None)
     try:
@@ -370,8 +375,7 @@ def contact(request: HttpRequest, guest_id: int) -> HttpResponse:
     except ValidationError as exc:
         form = ContactForm(request.POST)
         form.is_valid()
-        for field, errors in exc.message_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
+        form_add_domain_error(form, exc)
     except (PermissionDenied, GuestError) as exc:
         messages.error(request, str(exc))
     if not request.htmx:
@@ -381,14 +385,14 @@ def contact(request: HttpRequest, guest_id: int) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @portal_view
-def consent(request: HttpRequest, guest_id: int) -> HttpResponse:
+def consent(request: PortalRequest, guest_id: int) -> HttpResponse:
     """Record a consent given or withdrawn at the desk, with its proof. GET: the form alone,
     loaded when the staff member opens it."""
     found = _guest_or_redirect(request, guest_id)
     if isinstance(found, HttpResponse):
         return found
     if request.method == "GET":
-        if not can_edit_guest(request.user, request.partner, found):  # type: ignore[attr-defined]
+        if not can_edit_guest(request.user, request.partner, found):
             raise PermissionDenied
         return render(
             request, "portal/_consent_form.html", {"guest": found, "consent_form": ConsentForm()}
@@ -398,8 +402,8 @@ def consent(request: HttpRequest, guest_id: int) -> HttpResponse:
         try:
             desk_consent_record(
                 guest=found,
-                user=request.user,  # type: ignore[arg-type]
-                partner=request.partner,  # type: ignore[attr-defined]
+                user=request.user,
+                partner=request.partner,
                 purpose=form.cleaned_data["purpose"],
                 granted=form.cleaned_data["granted"],
                 consent_partner=form.cleaned_data.get("partner"),
@@ -407,7 +411,7 @@ def consent(request: HttpRequest, guest_id: int) -> HttpResponse:
                 wording=form.cleaned_data.get("wording"),
             )
         except (PermissionDenied, GuestError) as exc:
-            form.add_error(None, str(exc))
+            form_add_domain_error(form, exc)
         else:
             if not request.htmx:
                 messages.success(request, _("Consent recorded."))
@@ -421,13 +425,13 @@ def consent(request: HttpRequest, guest_id: int) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @portal_view
-def identity(request: HttpRequest, guest_id: int) -> HttpResponse:
+def identity(request: PortalRequest, guest_id: int) -> HttpResponse:
     """Correct names, country, language, birth date and interests. GET: the form alone, loaded
     when the staff member opens it; a saved change reloads the page (its header shows them)."""
     found = _guest_or_redirect(request, guest_id)
     if isinstance(found, HttpResponse):
         return found
-    partner = request.partner  # type: ignore[attr-defined]
+    partner = request.partner
     access = guest_access_for_request(request, partner=partner, guest=found)
     if not can_edit_guest(request.user, partner, found, access=access):
         raise PermissionDenied
@@ -444,14 +448,11 @@ def identity(request: HttpRequest, guest_id: int) -> HttpResponse:
                 guest=found,
                 data=data,
                 interests=[t.slug for t in interests] if "interests" in form.fields else None,
-                user=request.user,  # type: ignore[arg-type]
+                user=request.user,
                 partner=partner,
             )
-        except ValidationError as exc:
-            for field, errors in exc.message_dict.items():
-                form.add_error(field if field in form.fields else None, errors)
-        except (PermissionDenied, GuestError) as exc:
-            form.add_error(None, str(exc))
+        except (ValidationError, PermissionDenied, GuestError) as exc:
+            form_add_domain_error(form, exc)
         else:
             messages.success(request, _("Identity saved."))
             if request.htmx:
@@ -468,17 +469,17 @@ def identity(request: HttpRequest, guest_id: int) -> HttpResponse:
 
 @require_POST
 @portal_view
-def guest_export_view(request: HttpRequest, guest_id: int) -> HttpResponse:
+def guest_export_view(request: PortalRequest, guest_id: int) -> HttpResponse:
     """The partner-scoped subject-access export, as a JSON download (audited). The complete
     export, other partners' private notes included, is the data-protection officer's only
     (superusers, ``manage.py guest_export``): see ``destination.gdpr_views``."""
     found = _guest_or_redirect(request, guest_id)
     if isinstance(found, HttpResponse):
         return found
-    partner = request.partner  # type: ignore[attr-defined]
+    partner = request.partner
     if not can_export(request.user, partner):
         raise PermissionDenied
-    data = guest_export(guest=found, actor=request.user, partner=partner)  # type: ignore[arg-type]
+    data = guest_export(guest=found, actor=request.user, partner=partner)
     response = HttpResponse(
         json.dumps(data, indent=2, ensure_ascii=False, default=str),
         content_type="application/json; charset=utf-8",
@@ -489,13 +490,13 @@ def guest_export_view(request: HttpRequest, guest_id: int) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @portal_view
-def guest_erase_view(request: HttpRequest, guest_id: int) -> HttpResponse:
+def guest_erase_view(request: PortalRequest, guest_id: int) -> HttpResponse:
     """Erasure, after a confirmation page naming what will happen."""
     # A stale confirmation of a merged profile shows the survivor's (its counts differ).
     found = _guest_or_redirect(request, guest_id, follow_posts=False)
     if isinstance(found, HttpResponse):
         return found
-    partner = request.partner  # type: ignore[attr-defined]
+    partner = request.partner
     if not can_erase(request.user, partner):
         raise PermissionDenied
     form = EraseForm(request.POST or None)
@@ -503,9 +504,9 @@ def guest_erase_view(request: HttpRequest, guest_id: int) -> HttpResponse:
         try:
             guest_erase(
                 guest=found, actor=request.user, partner=partner, reason=form.cleaned_data["reason"]
-            )  # type: ignore[arg-type]
+            )
         except GuestError as exc:
-            form.add_error(None, str(exc))
+            form_add_domain_error(form, exc)
         else:
             messages.success(request, _("The guest has been erased."))
             return redirect("portal:home")
@@ -521,24 +522,24 @@ def guest_erase_view(request: HttpRequest, guest_id: int) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @portal_view
-def guest_create(request: HttpRequest) -> HttpResponse:
+def guest_create(request: PortalRequest) -> HttpResponse:
     """Type the guest in; likely duplicates are shown before saving and can be opened instead."""
-    partner = request.partner  # type: ignore[attr-defined]
+    partner = request.partner
     initial = _initial_from_query(request.GET.get("q", ""))
     form = GuestForm(request.POST or None, initial=initial)
     candidates: list = []
     if request.method == "POST" and form.is_valid():
         candidates = likely_duplicates(partner=partner, data=form.cleaned_data)
         if not candidates or request.POST.get("confirmed") == "1":
-            result = desk_guest_create(data=form.cleaned_data, partner=partner, user=request.user)  # type: ignore[arg-type]
+            result = desk_guest_create(data=form.cleaned_data, partner=partner, user=request.user)
             if result.guest is not None:
                 if result.decision == Decision.MATCHED:
                     messages.info(request, _("This guest already existed: here is their profile."))
                 else:
                     messages.success(request, _("Guest created."))
                 return redirect("portal:guest", result.guest.pk)
-            for field, errors in result.errors.items():
-                form.add_error(field if field in form.fields else None, errors)
+            # Refused by identity resolution: its field errors, in the one error shape.
+            form_add_domain_error(form, DomainError(result.errors))
             candidates = []
     return render(request, "portal/guest_create.html", {"form": form, "candidates": candidates})
 
@@ -559,27 +560,27 @@ def _initial_from_query(query: str) -> dict[str, str]:
 # --- The possible-duplicates queue ----------------------------------------------------------
 
 
-def _require_steward(request: HttpRequest) -> None:
-    if not request.partner.is_steward:  # type: ignore[attr-defined]
+def _require_steward(request: PortalRequest) -> None:
+    if not request.partner.is_steward:
         raise PermissionDenied
 
 
 @portal_view
-def duplicates(request: HttpRequest) -> HttpResponse:
+def duplicates(request: PortalRequest) -> HttpResponse:
     _require_steward(request)
     return render(
         request,
         "portal/duplicates.html",
-        {"pairs": duplicate_queue(), "can_merge": can_merge(request.user, request.partner)},  # type: ignore[attr-defined]
+        {"pairs": duplicate_queue(), "can_merge": can_merge(request.user, request.partner)},
     )
 
 
 @require_http_methods(["GET", "POST"])
 @portal_view
-def duplicate_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def duplicate_detail(request: PortalRequest, pk: int) -> HttpResponse:
     _require_steward(request)
     pair = get_object_or_404(PossibleDuplicate.objects.select_related("guest_a", "guest_b"), pk=pk)
-    partner = request.partner  # type: ignore[attr-defined]
+    partner = request.partner
     allowed = can_merge(request.user, partner)
     error = ""
     if request.method == "POST":
@@ -587,14 +588,14 @@ def duplicate_detail(request: HttpRequest, pk: int) -> HttpResponse:
             raise PermissionDenied
         try:
             if request.POST.get("action") == "dismiss":
-                duplicate_dismiss(pair=pair, user=request.user, partner=partner)  # type: ignore[arg-type]
+                duplicate_dismiss(pair=pair, user=request.user, partner=partner)
                 messages.success(request, _("Marked as two different people."))
                 return redirect("portal:duplicates")
             merge = duplicate_merge(
                 pair=pair,
                 keep=request.POST.get("keep", ""),
                 picks={k[5:]: v for k, v in request.POST.items() if k.startswith("pick_")},
-                user=request.user,  # type: ignore[arg-type]
+                user=request.user,
                 partner=partner,
             )
         except GuestError as exc:
@@ -615,12 +616,12 @@ def duplicate_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @portal_view
-def merge_undo_view(request: HttpRequest, pk: int) -> HttpResponse:
+def merge_undo_view(request: PortalRequest, pk: int) -> HttpResponse:
     """Undo a merge from the survivor's page; the merged profile is separate again."""
     _require_steward(request)
     merge = get_object_or_404(GuestMerge, pk=pk)
     try:
-        merge_undo(merge=merge, user=request.user, partner=request.partner)  # type: ignore[arg-type]
+        merge_undo(merge=merge, user=request.user, partner=request.partner)
     except GuestError as exc:
         messages.error(request, str(exc))
     else:

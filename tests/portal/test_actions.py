@@ -16,7 +16,7 @@ from destination.models import (
 )
 from destination.services.merge import guest_merge
 from partners.models import Interaction
-from partners.portal.services import duplicate_merge, staff_language_set
+from portal.services import duplicate_merge, staff_language_set
 from tests.factories import (
     ConsentWordingFactory,
     GuestEmailFactory,
@@ -93,7 +93,7 @@ def test_visibility_defaults_to_shared(client, agent, guest):
     assert (
         'value="shared" required id="id_visibility_0" checked' in page or 'value="shared"' in page
     )
-    from partners.portal.forms import InteractionForm
+    from portal.forms import InteractionForm
 
     assert InteractionForm().fields["visibility"].initial == "shared"
 
@@ -206,7 +206,7 @@ def test_identity_cannot_be_edited_without_a_relationship(client, rental_agent, 
 
 
 def test_the_identity_form_offers_only_what_the_partner_may_see():
-    from partners.portal.forms import IdentityForm
+    from portal.forms import IdentityForm
 
     form = IdentityForm({"first_name": "A", "country": "DE"}, sections={"identity"})
     assert set(form.fields) == {"first_name", "last_name"}

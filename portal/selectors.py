@@ -8,16 +8,30 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Max
+from django.contrib.contenttypes.models import ContentType
+from django.db.models import Count, Q
 from django.urls import NoReverseMatch, reverse
-from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.http import urlencode
 
-from destination.models import Guest, GuestEmail, GuestPhone, TimelineEvent, Visibility
+from bookings.models import Offer
+from bookings.selectors import stay_last_by_guest
+from destination.models import (
+    ConsentEvent,
+    Guest,
+    GuestEmail,
+    GuestPhone,
+    PossibleDuplicate,
+    TimelineEvent,
+    Visibility,
+)
 from destination.normalize import mask_email, mask_phone
 from destination.selectors import guest_search
-from partners.access import GuestAccess, guest_access_bulk
-from partners.models import Partner, PartnerGuestLink, Section
+from destination.services.merge import MERGE_FIELDS
+from destination.services.resolution import REASON_LABELS, PersonData, guest_candidates
+from partners.access import GuestAccess, guest_access_bulk, timeline_visible_to
+from partners.models import Interaction, Partner, PartnerGuestLink, Section
+from portal.templatetags.portal_guest_tags import language_label
 
 SEARCH_LIMIT = 10
 SEARCH_MIN_LENGTH = 2
@@ -39,34 +53,6 @@ class SearchResult:
     known_to_you: bool = False
 
 
-def _last_stay_by_guest(
-    guest_ids: list[int], partner: Partner, accesses: dict[int, GuestAccess]
-) -> dict[int, dt.datetime]:
-    """When each guest's latest stay began, among the bookings this partner may see: one
-    grouped query for the whole result page.
-
-    A stay is a confirmed, checked-in or completed booking (``Booking.SEATED`` without HELD:
-    never a cancelled, refunded, expired or unpaid hold) whose session has started; an
-    upcoming stay is not a "last stay" yet. Visible bookings: the partner's own, every booking
-    for the booking desk and the tourist office (``bookings_for_partner``), and other partners'
-    bookings of guests whose BOOKINGS section this partner's access opens."""
-    from bookings.models import Booking
-    from bookings.selectors import bookings_for_partner
-
-    opened = [gid for gid in guest_ids if accesses[gid].can(Section.BOOKINGS)]
-    visible = bookings_for_partner(partner).filter(booker_id__in=guest_ids)
-    if opened:
-        visible |= Booking.objects.filter(booker_id__in=opened)
-    stayed = [status for status in Booking.SEATED if status != Booking.Status.HELD]
-    rows = (
-        visible.filter(status__in=stayed, session__starts_at__lte=timezone.now())
-        .values("booker_id")
-        .annotate(last=Max("session__starts_at"))
-        .order_by()
-    )
-    return {row["booker_id"]: row["last"] for row in rows}
-
-
 def new_booking_url(*, partner: Partner, guest: Guest) -> str:
     """The booking desk's "new booking" page for this guest (it carries ``?guest=`` on to the
     booking form, which it prefills), or "" when the partner has nothing to book: the booking
@@ -76,11 +62,11 @@ def new_booking_url(*, partner: Partner, guest: Guest) -> str:
         url = reverse("bookings_desk:new")
     except NoReverseMatch:
         return ""
-    if not partner.books_for_all:
-        from bookings.models import Offer
-
-        if not Offer.objects.filter(partner=partner, is_published=True).exists():
-            return ""
+    if (
+        not partner.books_for_all
+        and not Offer.objects.filter(partner=partner, is_published=True).exists()
+    ):
+        return ""
     return f"{url}?{urlencode({'guest': guest.pk})}"
 
 
@@ -104,7 +90,11 @@ def portal_search(*, partner: Partner, query: str, limit: int = SEARCH_LIMIT) ->
         .order_by("partner__name")
     ):
         links[gid].append((pid, name))
-    last_stay = _last_stay_by_guest(ids, partner, accesses)
+    last_stay = stay_last_by_guest(
+        partner=partner,
+        guest_ids=ids,
+        opened_guest_ids=[gid for gid in ids if accesses[gid].can(Section.BOOKINGS)],
+    )
 
     hinted = [
         gid
@@ -209,10 +199,6 @@ def timeline_page(
     """One page of the guest's timeline as ``partner`` may read it, newest first, with keyset
     pagination on (occurred_at, id): two queries whatever the timeline's length and the page's
     depth (the entries with their partner, and the staff of the interactions among them)."""
-    from django.db.models import Q
-
-    from partners.access import timeline_visible_to
-
     qs = timeline_visible_to(partner=partner, guest=guest, access=access)
     if kind in TimelineEvent.Kind.values:
         qs = qs.filter(kind=kind)
@@ -232,8 +218,6 @@ def timeline_page(
 
 def _entries(rows: list[TimelineEvent], *, partner: Partner, guest: Guest) -> list[TimelineEntry]:
     """Timeline rows as the template shows them; the staff of interactions in one query."""
-    from partners.models import Interaction
-
     interaction_ids = [
         e.object_id for e in rows if e.kind == TimelineEvent.Kind.INTERACTION and e.object_id
     ]
@@ -279,10 +263,6 @@ def timeline_entry_for(
 ) -> TimelineEntry | None:
     """The timeline entry a service wrote for ``source`` (a just-logged interaction), if this
     partner may read it."""
-    from django.contrib.contenttypes.models import ContentType
-
-    from partners.access import timeline_visible_to
-
     rows = list(
         timeline_visible_to(partner=partner, guest=guest, access=access)
         .filter(content_type=ContentType.objects.get_for_model(source), object_id=source.pk)
@@ -297,8 +277,6 @@ def timeline_partners(
 ) -> list[tuple[int, str]]:
     """The partners whose entries this partner sees on the guest's timeline (the filter's
     choices): one query."""
-    from partners.access import timeline_visible_to
-
     rows = (
         timeline_visible_to(partner=partner, guest=guest, access=access)
         .filter(partner__isnull=False)
@@ -350,8 +328,6 @@ class CandidateView:
 
 
 def _reason_labels(codes: list[str]) -> list[str]:
-    from destination.services.resolution import REASON_LABELS
-
     return [str(REASON_LABELS.get(code, code)) for code in codes]
 
 
@@ -379,8 +355,6 @@ def likely_duplicates(
 ) -> list[CandidateView]:
     """Guests that may already be the person about to be created at a desk, best first, shown
     as the partner may see them (names where IDENTITY is open, masked contact hints)."""
-    from destination.services.resolution import PersonData, guest_candidates
-
     person = PersonData(
         first_name=data.get("first_name") or "",
         last_name=data.get("last_name") or "",
@@ -421,8 +395,6 @@ def likely_duplicates(
 
 def duplicate_queue(*, limit: int = 100) -> list[Any]:
     """Open pairs, most likely first, with both guests joined in: one query."""
-    from destination.models import PossibleDuplicate
-
     return list(
         PossibleDuplicate.objects.filter(status=PossibleDuplicate.Status.OPEN)
         .select_related("guest_a", "guest_b")
@@ -431,8 +403,6 @@ def duplicate_queue(*, limit: int = 100) -> list[Any]:
 
 
 def duplicate_open_count() -> int:
-    from destination.models import PossibleDuplicate
-
     return PossibleDuplicate.objects.filter(status=PossibleDuplicate.Status.OPEN).count()
 
 
@@ -454,14 +424,10 @@ def _field_display(guest: Guest, name: str) -> str:
     if name == "country":
         return str(value.name) if value else ""
     if name == "birth_date":
-        from django.utils.formats import date_format
-
         return date_format(value, "DATE_FORMAT") if value else ""
     if name == "household":
         return str(value) if value else ""
     if name == "language" and value:
-        from partners.templatetags.portal_tags import language_label
-
         return language_label(value)
     return str(value or "")
 
@@ -469,10 +435,6 @@ def _field_display(guest: Guest, name: str) -> str:
 def duplicate_comparison(pair: Any) -> dict[str, Any]:
     """Both profiles of a pair side by side for the steward: the choosable fields, each side's
     contact points and how much history each carries. A fixed number of queries."""
-    from django.db.models import Count
-
-    from destination.services.merge import MERGE_FIELDS
-
     a, b = pair.guest_a, pair.guest_b
     rows = []
     for name in MERGE_FIELDS:
@@ -518,9 +480,6 @@ def duplicate_comparison(pair: Any) -> dict[str, Any]:
 
 def erase_preview(guest: Guest) -> dict[str, int]:
     """How much an erasure will remove or blank, for the confirmation page: one query each."""
-    from destination.models import ConsentEvent
-    from partners.models import Interaction
-
     return {
         "emails": GuestEmail.objects.filter(guest=guest).count(),
         "phones": GuestPhone.objects.filter(guest=guest).count(),
