@@ -41,3 +41,11 @@ def booking_events_consume_task() -> dict[str, int]:
     from newsletters.outbox import booking_events_consume_all
 
     return booking_events_consume_all()
+
+
+@shared_task(name="newsletters.tasks.journeys_tick_task")
+def journeys_tick_task() -> dict[str, int]:
+    """The journeys' beat tick: reactivation enrolments, then due steps (SKIP LOCKED)."""
+    from newsletters.journeys import journeys_tick
+
+    return journeys_tick()

@@ -103,8 +103,19 @@ TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
         "DIRS": [BASE_DIR / "templates"],
-        "APP_DIRS": True,
         "OPTIONS": {
+            # Django's default loaders (cached, files, apps) plus journey emails, whose
+            # MJML lives in the database (newsletters.journey_content).
+            "loaders": [
+                (
+                    "django.template.loaders.cached.Loader",
+                    [
+                        "django.template.loaders.filesystem.Loader",
+                        "django.template.loaders.app_directories.Loader",
+                        "newsletters.journey_content.Loader",
+                    ],
+                )
+            ],
             "context_processors": [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
@@ -253,6 +264,10 @@ CELERY_BEAT_SCHEDULE = {
     "newsletters-outbox": {
         "task": "newsletters.tasks.booking_events_consume_task",
         "schedule": int(os.environ.get("NEWSLETTER_OUTBOX_SECONDS", "5")),
+    },
+    "newsletters-journeys": {
+        "task": "newsletters.tasks.journeys_tick_task",
+        "schedule": int(os.environ.get("NEWSLETTER_JOURNEYS_SECONDS", "60")),
     },
 }
 
