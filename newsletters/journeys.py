@@ -180,7 +180,31 @@ def journey_booking_enrol(*, booking: Booking, at: dt.datetime | None = None) ->
         )
         if enrolment is not None:
             enrolled.append(enrolment)
+            _due_now_process(enrolment)
     return enrolled
+
+
+def _due_now_process(enrolment: Enrolment) -> None:
+    """Steps already due at enrolment (a confirmation, a welcome) go out now, in the
+    enrolment's transaction, instead of waiting for the tick: their rows are not visible to
+    any other worker before this commit, so no claim is needed."""
+    now = timezone.now()
+    rows = (
+        enrolment.steps.filter(status=EnrolmentStep.Status.PENDING, due_at__lte=now)
+        .select_related(
+            "step__journey",
+            "step__partner",
+            "step__promoted_offer__partner",
+            "enrolment__journey",
+            "enrolment__guest",
+            "enrolment__booking__session__offer",
+            "enrolment__booking__partner",
+        )
+        .order_by("due_at", "id")
+    )
+    zone = _zone()
+    for row in rows:
+        _step_process(row, now=now, zone=zone)
 
 
 def _enrolment_exit(enrolment: Enrolment, *, reason: str, at: dt.datetime) -> int:
@@ -254,7 +278,10 @@ def journey_subscription_enrol(*, guest: Guest, at: dt.datetime | None = None) -
         is_active=True, trigger=Journey.Trigger.SUBSCRIPTION_CONFIRMED
     ).order_by("id")
     done = [journey_enrol(journey=j, guest=guest, key="subscription", at=at) for j in journeys]
-    return [e for e in done if e is not None]
+    enrolled = [e for e in done if e is not None]
+    for enrolment in enrolled:
+        _due_now_process(enrolment)
+    return enrolled
 
 
 def journeys_inactive_enrol(*, now: dt.datetime | None = None, limit: int = INACTIVE_LIMIT) -> int:

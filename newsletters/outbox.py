@@ -131,6 +131,11 @@ def booking_event_saved(sender: type, instance: BookingEvent, created: bool, **k
     """post_save receiver on BookingEvent: consume soon after the booking's commit."""
     if not created:
         return
+    from django.conf import settings
+
     from newsletters.tasks import booking_events_consume_task
 
-    transaction.on_commit(booking_events_consume_task.delay)
+    queue = settings.NEWSLETTER_CELERY_QUEUE
+    transaction.on_commit(
+        lambda: booking_events_consume_task.apply_async(**({"queue": queue} if queue else {}))
+    )

@@ -102,7 +102,8 @@ def test_a_confirmed_booking_enrols_with_due_times_in_the_destination_time_zone(
     j2 = due["J+2"].due_at.astimezone(PARIS)
     assert (j2.date(), j2.time()) == (end.date() + dt.timedelta(days=2), dt.time(10))
     assert abs(due["confirmation"].due_at - booking.confirmed_at) < dt.timedelta(seconds=5)
-    assert {r.status for r in due.values()} == {EnrolmentStep.Status.PENDING}
+    assert due["confirmation"].status == EnrolmentStep.Status.SENT  # due now: sent at once
+    assert due["J-7"].status == due["J+2"].status == EnrolmentStep.Status.PENDING
 
 
 @pytest.mark.django_db
@@ -239,8 +240,9 @@ def test_the_claim_follows_moved_dates_even_without_an_event(stay, lodging):
 def test_a_due_step_is_enqueued_once_and_renders_in_the_guests_language(stay, lodging):
     booking = _lodging_booking(lodging)
     consume()
+    # A step due at enrolment goes out with it, without waiting for the tick.
+    assert Message.objects.filter(source=Message.Source.JOURNEY).count() == 1
     now = timezone.now() + dt.timedelta(minutes=1)
-    assert journey_steps_process(now=now) == {"sent": 1}
     assert journey_steps_process(now=now) == {}  # nothing due twice
     row = _due(Enrolment.objects.get())["confirmation"]
     message = Message.objects.get(dedupe_key=f"journey:{row.step_id}:{row.enrolment_id}")
@@ -438,9 +440,10 @@ def test_the_marketing_team_edits_journeys_in_wagtail(client, stay):
 def test_two_workers_claim_due_steps_with_skip_locked_each_once(stay, lodging):
     for n in range(12):
         _lodging_booking(lodging, n=n + 1)
-    consume()
-    now = timezone.now() + dt.timedelta(minutes=1)
-    assert EnrolmentStep.objects.filter(due_at__lte=now).count() == 12
+    consume()  # the confirmations went out with the enrolments; the J-7 rows are due later
+    j7 = EnrolmentStep.objects.filter(step__name="J-7")
+    now = max(j7.values_list("due_at", flat=True)) + dt.timedelta(minutes=1)
+    assert EnrolmentStep.objects.filter(due_at__lte=now, status="pending").count() == 12
     barrier = threading.Barrier(2)
     from newsletters import journeys
 
@@ -465,5 +468,10 @@ def test_two_workers_claim_due_steps_with_skip_locked_each_once(stay, lodging):
     finally:
         journeys._step_process = real
     assert [r.get("sent", 0) for r in results] == [6, 6]  # disjoint claims, none waited
-    assert Message.objects.filter(source=Message.Source.JOURNEY).count() == 12
+    assert (
+        Message.objects.filter(
+            source=Message.Source.JOURNEY, template__contains=f"/{j7[0].step_id}/"
+        ).count()
+        == 12
+    )
     assert not EnrolmentStep.objects.filter(due_at__lte=now, status="pending").exists()

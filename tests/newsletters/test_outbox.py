@@ -19,7 +19,9 @@ from newsletters.outbox import (
     booking_events_consume,
     booking_events_cursor_set,
 )
+from tests.destination.test_celery_worker import broker  # noqa: F401
 from tests.factories import BookingFactory
+from tests.newsletters.test_worker import sink, workers  # noqa: F401
 
 CONSUMER = "test-consumer"
 
@@ -199,3 +201,58 @@ def test_two_consumers_at_once_handle_each_event_once(seen):
     assert sorted(seen) == [e.pk for e in events]
     assert len(seen) == len(set(seen))
     assert _writes() == {f"write-{e.pk}" for e in events}
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("broker", ["redis"], indirect=True)
+def test_commit_to_handler_and_to_smtp_latency_with_a_real_worker(workers, sink, capsys):  # noqa: F811
+    """Measured, not only asserted: a booking commit enqueues the consumer (post_save, on
+    commit), a real worker (Redis broker) enrols the booker, the journey's confirmation step is
+    due at once and goes through the pipeline to an SMTP sink. No beat runs here."""
+    import statistics
+    import time
+
+    from newsletters.models import Enrolment, Journey, JourneyStep
+    from partners.models import Partner
+    from tests.factories import OfferFactory, SessionFactory, book, person
+
+    lodging = Partner.objects.create(name="Chalet", slug="chalet-lat", kind="lodging")
+    journey = Journey.objects.create(
+        name="Stay", slug="stay-lat", trigger="booking_confirmed", is_active=True
+    )
+    JourneyStep.objects.create(
+        journey=journey, name="confirmation", subject_fr="Confirmé [[booking_reference]]",
+        subject_en="Confirmed [[booking_reference]]", body_fr="<mj-text>Merci</mj-text>",
+        body_en="<mj-text>Thanks</mj-text>",
+    )  # fmt: skip
+    session = SessionFactory(offer=OfferFactory(partner=lodging, kind="stay"), capacity=100)
+    workers.start()
+    handler_s, smtp_s = [], []
+    for n in range(20):
+        address = f"latency{n}@example.org"
+        booking = book(session, booker=person(n, email=address), adults=1)  # committed here
+        committed = time.monotonic()
+        handled = smtp = None
+        deadline = committed + 30
+        while smtp is None and time.monotonic() < deadline:
+            if handled is None and Enrolment.objects.filter(booking=booking).exists():
+                handled = time.monotonic() - committed
+            if any(m["To"] == address for m in sink[0].received):
+                smtp = time.monotonic() - committed
+            time.sleep(0.01)
+        assert smtp is not None, f"no email for booking {n} within 30 s"
+        handler_s.append(handled if handled is not None else smtp)
+        smtp_s.append(smtp)
+
+    def p95(values: list[float]) -> float:
+        return statistics.quantiles(values, n=20)[-1]
+
+    with capsys.disabled():
+        print(
+            f"\ncommit->handler p50 {statistics.median(handler_s) * 1000:.0f} ms, "
+            f"p95 {p95(handler_s) * 1000:.0f} ms; commit->SMTP p50 "
+            f"{statistics.median(smtp_s) * 1000:.0f} ms, p95 {p95(smtp_s) * 1000:.0f} ms"
+        )
+    assert p95(smtp_s) < 5
