@@ -54,6 +54,7 @@ def test_the_form_is_in_the_guests_language(client, due):
     assert response.status_code == 200
     assert response.headers["Content-Language"] == "fr" or b'lang="fr"' in response.content
     assert b"csrfmiddlewaretoken" in response.content
+    assert "Recommanderiez-vous votre séjour" in response.content.decode()
 
 
 def test_an_answer_lands_on_the_timeline_and_in_the_partners_list(client, due):
