@@ -44,3 +44,9 @@ class NewslettersConfig(AppConfig):
         post_save.connect(
             journeys.on_signup_saved, sender=NewsletterSignup, dispatch_uid="newsletters-welcome"
         )
+        from destination.registry import register_merge_handler
+        from newsletters.models import Enrolment
+
+        register_merge_handler(Enrolment, journeys.enrolments_merge)
+        register_guest_exporter("journeys", journeys.journeys_export)
+        register_guest_eraser(journeys.enrolments_erase)

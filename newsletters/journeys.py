@@ -502,3 +502,94 @@ def on_signup_saved(sender: type, instance: Any, **kwargs: Any) -> None:
     if instance.status != "confirmed" or instance.guest_id is None:
         return
     journey_subscription_enrol(guest=instance.guest, at=instance.confirmed_at or timezone.now())
+
+
+# --- GDPR (registered in apps.py) -----------------------------------------------------------
+
+
+def enrolments_merge(ctx: Any, model: type, fk_name: str) -> None:
+    """Merge: the merged guest's enrolments move to the survivor. One that would enrol the
+    survivor twice (same journey and key, or a second active welcome/reactivation) moves as an
+    exited duplicate (key suffixed, pending steps cancelled: recorded for the undo), so its
+    history and survey answers stay."""
+    survivor = Enrolment.objects.filter(guest_id=ctx.survivor.pk)
+    keys = set(survivor.values_list("journey_id", "key"))
+    active = set(
+        survivor.filter(status=Enrolment.Status.ACTIVE, booking=None).values_list(
+            "journey_id", flat=True
+        )
+    )
+    moving = []
+    for e in Enrolment.objects.filter(guest_id=ctx.merged.pk).order_by("pk"):
+        twice = (e.journey_id, e.key) in keys or (
+            e.status == Enrolment.Status.ACTIVE and e.booking_id is None and e.journey_id in active
+        )
+        if twice:
+            for row in e.steps.filter(status=EnrolmentStep.Status.PENDING):
+                ctx.change(
+                    row, side="merged", status=EnrolmentStep.Status.CANCELLED, reason="merged"
+                )
+            ctx.change(
+                e,
+                side="merged",
+                key=f"{e.key}:merged:{e.pk}"[:64],
+                status=Enrolment.Status.EXITED if e.status == Enrolment.Status.ACTIVE else e.status,
+                exit_reason=e.exit_reason or "merged",
+            )
+        moving.append(e.pk)
+    ctx.move(model, fk_name, moving)
+
+
+def enrolments_erase(guest_ids: list[int]) -> dict[str, int]:
+    """Erasure: no journey email is sent any more; survey comments go, scores stay."""
+    from newsletters.models import SurveyAnswer
+
+    now = timezone.now()
+    cancelled = EnrolmentStep.objects.filter(
+        enrolment__guest_id__in=guest_ids, status=EnrolmentStep.Status.PENDING
+    ).update(status=EnrolmentStep.Status.CANCELLED, reason="guest erased", processed_at=now)
+    Enrolment.objects.filter(guest_id__in=guest_ids, status=Enrolment.Status.ACTIVE).update(
+        status=Enrolment.Status.EXITED, exited_at=now, exit_reason="guest erased"
+    )
+    comments = SurveyAnswer.objects.filter(guest_id__in=guest_ids).update(comment="")
+    return {"journey_steps_cancelled": cancelled, "survey_comments_erased": comments}
+
+
+def journeys_export(guest: Guest) -> list[dict[str, Any]]:
+    """The journeys section of a guest's full export: enrolments, steps and survey answers."""
+    from newsletters.models import SurveyAnswer
+
+    answers = {a.due_id: a for a in SurveyAnswer.objects.filter(guest=guest)}
+    out = []
+    for enrolment in (
+        Enrolment.objects.filter(guest=guest)
+        .select_related("journey")
+        .prefetch_related("steps__step")
+        .order_by("id")
+    ):
+        out.append(
+            {
+                "journey": enrolment.journey.name,
+                "status": enrolment.status,
+                "enrolled_at": enrolment.enrolled_at.isoformat(),
+                "steps": [
+                    {
+                        "step": row.step.name,
+                        "due_at": row.due_at.isoformat(),
+                        "status": row.status,
+                        **(
+                            {
+                                "survey": {
+                                    "score": answers[row.pk].score,
+                                    "comment": answers[row.pk].comment,
+                                }
+                            }
+                            if row.pk in answers
+                            else {}
+                        ),
+                    }
+                    for row in enrolment.steps.all()
+                ],
+            }
+        )
+    return out

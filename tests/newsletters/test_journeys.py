@@ -475,3 +475,38 @@ def test_two_workers_claim_due_steps_with_skip_locked_each_once(stay, lodging):
         == 12
     )
     assert not EnrolmentStep.objects.filter(due_at__lte=now, status="pending").exists()
+
+
+# --- GDPR: merge, erasure, export ---------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_merge_never_enrols_the_survivor_twice():
+    from destination.services.merge import guest_merge
+    from tests.newsletters.conftest import guest_make
+
+    journeys_demo_create()
+    survivor, merged = guest_make(), guest_make()
+    journey_subscription_enrol(guest=survivor)
+    journey_subscription_enrol(guest=merged)
+    guest_merge(survivor=survivor, merged=merged, actor=None)
+    enrolments = Enrolment.objects.filter(guest=survivor, journey__slug="welcome")
+    assert enrolments.count() == 2  # both histories kept...
+    assert enrolments.filter(status=Enrolment.Status.ACTIVE).count() == 1  # ...one runs
+    duplicate = enrolments.get(status=Enrolment.Status.EXITED)
+    assert duplicate.exit_reason == "merged"
+    assert not duplicate.steps.filter(status="pending").exists()
+
+
+@pytest.mark.django_db
+def test_erasure_stops_journeys_and_export_lists_them(stay, lodging):
+    from destination.services.gdpr import guest_erase, guest_export
+
+    booking = _lodging_booking(lodging)
+    consume()
+    export = guest_export(guest=booking.booker, actor=None)
+    assert export["journeys"][0]["journey"] == "Stay"
+    assert {s["step"] for s in export["journeys"][0]["steps"]} == {"confirmation", "J-7", "J+2"}
+    guest_erase(guest=booking.booker, actor=None, reason="request")
+    assert not EnrolmentStep.objects.filter(status="pending").exists()
+    assert Enrolment.objects.get().status == Enrolment.Status.EXITED
