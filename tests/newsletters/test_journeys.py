@@ -432,6 +432,42 @@ def test_the_marketing_team_edits_journeys_in_wagtail(client, stay):
     assert b"J-7" in edit.content
 
 
+def _snippet_post(step: dict[str, str]) -> dict[str, str]:
+    data = {
+        "name": "Ski week", "slug": "ski-week", "trigger": "booking_confirmed",
+        "partner_kind": "", "offer_kind": "", "inactive_months": "", "is_active": "on",
+        "steps-TOTAL_FORMS": "1", "steps-INITIAL_FORMS": "0", "steps-MIN_NUM_FORMS": "0",
+        "steps-MAX_NUM_FORMS": "1000",
+    }  # fmt: skip
+    base = {
+        "name": "J-7", "anchor": "booking_start", "offset_days": "-7", "send_time": "09:00",
+        "kind": "transactional", "purpose": "", "partner": "", "promoted_offer": "",
+        "conditions": "{}", "subject_fr": "Bientôt", "subject_en": "Soon",
+        "body_fr": "<mj-text>Bonjour [[first_name]]</mj-text>",
+        "body_en": "<mj-text>Hello [[first_name]]</mj-text>", "ORDER": "1", "id": "", "DELETE": "",
+    }  # fmt: skip
+    base.update(step)
+    data.update({f"steps-0-{k}": v for k, v in base.items()})
+    return data
+
+
+@pytest.mark.django_db
+def test_a_journey_with_its_steps_is_created_in_wagtail_and_validated(client):
+    from tests.factories import UserFactory
+
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    url = "/cms/snippets/newsletters/journey/add/"
+    refused = client.post(url, _snippet_post({"conditions": '{"rule": "nope"}'}))
+    assert refused.status_code == 200 and not Journey.objects.exists()
+    assert "nope" in refused.content.decode()
+    created = client.post(url, _snippet_post({"conditions": '{"rule": "language", "in": ["fr"]}'}))
+    assert created.status_code == 302
+    step = Journey.objects.get(slug="ski-week").steps.get()
+    assert (step.offset_days, step.send_time, step.conditions) == (
+        -7, dt.time(9), {"rule": "language", "in": ["fr"]},
+    )  # fmt: skip
+
+
 # --- Two workers ------------------------------------------------------------------------------
 
 
