@@ -66,6 +66,7 @@ CATCH_UP = dt.timedelta(hours=1)
 LATE = dt.timedelta(hours=24)
 CLAIM_LIMIT = 200
 INACTIVE_LIMIT = 500
+INACTIVE_EVERY_SECONDS = 3600
 SURVEY_SALT = "newsletters.survey"
 EXIT_KINDS = (BookingEvent.Kind.CANCELLED, BookingEvent.Kind.REFUNDED, BookingEvent.Kind.EXPIRED)
 # The kind bookings is to add for a change of dates (not in BookingEvent.Kind yet).
@@ -489,10 +490,14 @@ def journey_steps_process(
 
 
 def journeys_tick(*, now: dt.datetime | None = None) -> dict[str, int]:
-    """The beat tick: reactivation enrolments, then due steps."""
+    """The beat tick: due steps; and, at most once an hour (a scan of silent guests, counted
+    in months: every minute would be waste), reactivation enrolments."""
+    from django.core.cache import cache
+
     now = now or timezone.now()
     counts = journey_steps_process(now=now)
-    counts["inactive_enrolled"] = journeys_inactive_enrol(now=now)
+    if cache.add("newsletters:journeys:inactive", now.isoformat(), INACTIVE_EVERY_SECONDS):
+        counts["inactive_enrolled"] = journeys_inactive_enrol(now=now)
     return counts
 
 

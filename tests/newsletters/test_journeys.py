@@ -386,6 +386,41 @@ def test_a_confirmed_subscription_enrols_in_the_welcome_series_once():
 
 
 @pytest.mark.django_db
+def test_a_confirmed_newsletter_signup_starts_the_welcome_series():
+    from content.models import NewsletterSignup
+    from tests.factories import ConsentWordingFactory
+    from tests.newsletters.conftest import guest_make
+
+    journeys_demo_create()
+    guest = guest_make()
+    grant(guest, purpose="newsletter")
+    signup = NewsletterSignup.objects.create(
+        email="welcome@example.org", language="fr", wording=ConsentWordingFactory()
+    )
+    assert not Enrolment.objects.exists()  # pending: nobody is enrolled before the click
+    signup.status, signup.guest, signup.confirmed_at = "confirmed", guest, timezone.now()
+    signup.save()
+    enrolment = Enrolment.objects.get(journey__slug="welcome")
+    assert enrolment.guest == guest
+    welcome = Message.objects.get(guest=guest, source=Message.Source.JOURNEY)
+    assert welcome.kind == "marketing" and welcome.purpose == "newsletter"
+    assert message_send(message_id=welcome.pk) == Message.Status.SENT
+    signup.save()
+    assert Enrolment.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_the_tick_scans_for_silent_guests_at_most_once_an_hour():
+    from django.core.cache import cache
+
+    from newsletters.journeys import journeys_tick
+
+    cache.delete("newsletters:journeys:inactive")
+    assert "inactive_enrolled" in journeys_tick()
+    assert "inactive_enrolled" not in journeys_tick()
+
+
+@pytest.mark.django_db
 def test_guests_without_real_contact_are_reactivated_once_per_silence():
     journeys_demo_create()
     now = timezone.now()
