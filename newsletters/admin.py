@@ -74,3 +74,51 @@ class SuppressionAdmin(admin.ModelAdmin):
     list_filter = ["reason"]
     search_fields = ["address", "provider_event_id"]
     readonly_fields = ["created_at"]
+
+
+# --- Journeys (edited in Wagtail: newsletters/wagtail_hooks.py) ------------------------------
+
+from newsletters.models import (  # noqa: E402
+    Enrolment,
+    EnrolmentStep,
+    OutboxCursor,
+    SurveyAnswer,
+)
+
+
+@admin.register(OutboxCursor)
+class OutboxCursorAdmin(admin.ModelAdmin):
+    list_display = ["consumer", "last_event_id", "failing_event_id", "last_error", "updated_at"]
+    readonly_fields = ["consumer", "updated_at", "failing_event_id", "last_error"]
+
+
+class EnrolmentStepInline(admin.TabularInline):
+    model = EnrolmentStep
+    fields = ["step", "due_at", "status", "reason", "message", "promoted_partner"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+
+@admin.register(Enrolment)
+class EnrolmentAdmin(admin.ModelAdmin):
+    list_display = ["journey", "guest", "booking", "key", "status", "enrolled_at", "exit_reason"]
+    list_filter = ["journey", "status"]
+    list_select_related = ["journey", "guest", "booking"]
+    raw_id_fields = ["guest", "booking"]
+    readonly_fields = ["enrolled_at", "exited_at", "exit_reason", "key"]
+    inlines = [EnrolmentStepInline]
+
+
+@admin.register(SurveyAnswer)
+class SurveyAnswerAdmin(admin.ModelAdmin):
+    """Survey answers per partner (filter), newest first."""
+
+    list_display = ["created_at", "partner", "score", "comment", "guest", "booking", "language"]
+    list_filter = ["partner", "score", "language"]
+    list_select_related = ["partner", "guest", "booking"]
+    search_fields = ["comment"]
+    readonly_fields = [f.name for f in SurveyAnswer._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False

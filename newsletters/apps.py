@@ -20,3 +20,33 @@ class NewslettersConfig(AppConfig):
         # move takes a merged guest's messages along.
         register_guest_exporter("messages", messages_export)
         register_guest_eraser(messages_erase)
+
+        # The bookings outbox: consumed soon after each booking commit (and by the beat tick).
+        from bookings.models import BookingEvent
+        from newsletters.outbox import booking_event_saved
+
+        post_save.connect(
+            booking_event_saved, sender=BookingEvent, dispatch_uid="newsletters-outbox"
+        )
+
+        # Journeys: booking events enrol, exit and move; a confirmed subscription welcomes.
+        from content.models import NewsletterSignup
+        from newsletters import journeys
+        from newsletters.outbox import booking_event_handler_register
+
+        kinds = BookingEvent.Kind
+        booking_event_handler_register([kinds.CONFIRMED], journeys.on_booking_confirmed)
+        booking_event_handler_register(journeys.EXIT_KINDS, journeys.on_booking_off)
+        if journeys.DATES_CHANGED in kinds.values:  # not written by bookings yet
+            booking_event_handler_register(
+                [journeys.DATES_CHANGED], journeys.on_booking_dates_changed
+            )
+        post_save.connect(
+            journeys.on_signup_saved, sender=NewsletterSignup, dispatch_uid="newsletters-welcome"
+        )
+        from destination.registry import register_merge_handler
+        from newsletters.models import Enrolment
+
+        register_merge_handler(Enrolment, journeys.enrolments_merge)
+        register_guest_exporter("journeys", journeys.journeys_export)
+        register_guest_eraser(journeys.enrolments_erase)

@@ -205,3 +205,416 @@ class Suppression(models.Model):
 
     def __str__(self) -> str:
         return f"{self.address} ({self.get_reason_display()})"
+
+
+class OutboxCursor(models.Model):
+    """How far one consumer of the bookings outbox (``BookingEvent``) has read.
+
+    The row is locked (``select_for_update``) while its consumer handles a batch and moved in
+    the same transaction as the handlers' writes: a crash replays the batch, a second worker
+    waits for the first and reads after it. See ``newsletters.outbox``."""
+
+    consumer = models.CharField(_("consumer"), max_length=64, unique=True)
+    last_event_id = models.BigIntegerField(_("last event processed"), default=0)
+    # The event a handler failed on (the consumer stops there and retries it each tick).
+    failing_event_id = models.BigIntegerField(_("failing event"), null=True, blank=True)
+    last_error = models.TextField(_("last error"), blank=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("outbox cursor")
+        verbose_name_plural = _("outbox cursors")
+
+    def __str__(self) -> str:
+        return f"{self.consumer} @ {self.last_event_id}"
+
+
+# --- Journeys (newsletters.journeys) --------------------------------------------------------
+# Imported here rather than at the top so that the pipeline's models above stay untouched.
+from modelcluster.fields import ParentalKey  # noqa: E402
+from modelcluster.models import ClusterableModel  # noqa: E402
+from wagtail.models import Orderable  # noqa: E402
+
+from bookings.models import Booking, Offer  # noqa: E402
+from partners.models import Partner  # noqa: E402
+
+JOURNEY_LANGUAGES = ("fr", "en")
+# The ``[[ name ]]`` values a journey email may use; booking ones only in booking journeys.
+JOURNEY_PLACEHOLDERS = frozenset({"first_name", "site_url"})
+JOURNEY_BOOKING_PLACEHOLDERS = frozenset(
+    {
+        "booking_reference",
+        "offer_title",
+        "partner_name",
+        "arrival_date",
+        "departure_date",
+        "survey_url",
+        "promoted_offer_title",
+    }
+)
+
+
+class Journey(ClusterableModel):
+    """A series of emails started by a trigger, edited by the marketing team (a Wagtail
+    snippet with its steps inline).
+
+    Triggers: a confirmed booking (optionally only for a partner kind and/or an offer kind), a
+    confirmed newsletter subscription, or no real contact for ``inactive_months``. Due rows are
+    written at enrolment: steps added later apply to later enrolments; a deleted step's pending
+    rows go with it."""
+
+    class Trigger(models.TextChoices):
+        BOOKING_CONFIRMED = "booking_confirmed", _("Booking confirmed")
+        SUBSCRIPTION_CONFIRMED = "subscription_confirmed", _("Newsletter subscription confirmed")
+        NO_CONTACT = "no_contact", _("No real contact for some months")
+
+    name = models.CharField(_("name"), max_length=150)
+    slug = models.SlugField(_("slug"), max_length=80, unique=True)
+    trigger = models.CharField(_("trigger"), max_length=32, choices=Trigger.choices)
+    partner_kind = models.CharField(
+        _("only bookings with a partner of kind"),
+        max_length=32,
+        blank=True,
+        choices=Partner.Kind.choices,
+    )
+    offer_kind = models.CharField(
+        _("only bookings of an offer of kind"),
+        max_length=16,
+        blank=True,
+        choices=Offer.Kind.choices,
+    )
+    inactive_months = models.PositiveSmallIntegerField(
+        _("months without real contact"),
+        null=True,
+        blank=True,
+        help_text=_("For the “no real contact” trigger: how long a guest has been silent."),
+    )
+    is_active = models.BooleanField(_("active"), default=False)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("journey")
+        verbose_name_plural = _("journeys")
+        ordering = ["name", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(trigger="no_contact") | Q(inactive_months__gte=1),
+                name="newsletters_journey_inactive_months",
+            ),
+            models.CheckConstraint(
+                condition=Q(trigger="booking_confirmed") | Q(partner_kind="", offer_kind=""),
+                name="newsletters_journey_booking_filters",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        if self.trigger == self.Trigger.NO_CONTACT and not self.inactive_months:
+            raise ValidationError(
+                {"inactive_months": _("Say after how many months without contact.")}
+            )
+        if self.trigger != self.Trigger.BOOKING_CONFIRMED and (
+            self.partner_kind or self.offer_kind
+        ):
+            raise ValidationError(
+                {"partner_kind": _("Partner and offer kinds only filter booking journeys.")}
+            )
+
+
+class JourneyStep(Orderable):
+    """One email of a journey: when (an anchor plus an offset in days, at a time of day in the
+    destination's time zone), to whom (conditions: a segment rule tree, restricted to the
+    enrolled guest at send time), what (subject and MJML body per language) and under which
+    consent (transactional, or marketing with its purpose and partner, checked at send time)."""
+
+    class Anchor(models.TextChoices):
+        TRIGGER = "trigger", _("The trigger (booking confirmed, subscription, inactivity)")
+        BOOKING_START = "booking_start", _("The start of the booked stay or session")
+        BOOKING_END = "booking_end", _("The end of the booked stay or session")
+
+    journey = ParentalKey(Journey, on_delete=models.CASCADE, related_name="steps")
+    name = models.CharField(_("name"), max_length=150)
+    anchor = models.CharField(
+        _("anchor"), max_length=16, choices=Anchor.choices, default=Anchor.TRIGGER
+    )
+    offset_days = models.IntegerField(
+        _("offset in days"), default=0, help_text=_("-7: a week before the anchor.")
+    )
+    send_time = models.TimeField(
+        _("time of day"),
+        null=True,
+        blank=True,
+        help_text=_("In the destination's time zone; empty: the anchor's time."),
+    )
+    conditions = models.JSONField(
+        _("conditions"),
+        default=dict,
+        blank=True,
+        help_text=_("A segment rule tree the guest must match at send time; empty: everyone."),
+    )
+    kind = models.CharField(
+        _("kind"), max_length=16, choices=Message.Kind.choices, default=Message.Kind.TRANSACTIONAL
+    )
+    purpose = models.CharField(
+        _("consent purpose"),
+        max_length=32,
+        blank=True,
+        choices=[(p.value, p.label) for p in MARKETING_PURPOSES],
+    )
+    partner = models.ForeignKey(
+        Partner,
+        verbose_name=_("consent of partner"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text=_("Whose offers the guest must have accepted (partner offers)."),
+    )
+    promoted_offer = models.ForeignKey(
+        Offer,
+        verbose_name=_("promoted offer"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text=_("The offer this email upsells: bookings of it are credited to its partner."),
+    )
+    subject_fr = models.CharField(_("subject (French)"), max_length=200)
+    subject_en = models.CharField(_("subject (English)"), max_length=200)
+    body_fr = models.TextField(_("MJML body (French)"))
+    body_en = models.TextField(_("MJML body (English)"))
+
+    class Meta(Orderable.Meta):
+        verbose_name = _("journey step")
+        verbose_name_plural = _("journey steps")
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    Q(kind="marketing", purpose="newsletter", partner__isnull=True)
+                    | Q(kind="marketing", purpose="partner_offers", partner__isnull=False)
+                    | Q(kind="transactional", purpose="", partner__isnull=True)
+                ),
+                name="newsletters_journeystep_consent_scope",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.journey} · {self.name}"
+
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        from newsletters.journey_content import placeholders_of
+        from newsletters.segments import segment_rules_validate
+
+        errors: dict[str, list[str]] = {}
+        if self.kind == Message.Kind.MARKETING and not self.purpose:
+            errors.setdefault("purpose", []).append(_("A marketing email needs its purpose."))
+        if self.kind == Message.Kind.TRANSACTIONAL and (self.purpose or self.partner_id):
+            errors.setdefault("purpose", []).append(
+                _("A transactional email has no consent purpose nor partner.")
+            )
+        if self.purpose == "partner_offers" and not self.partner_id:
+            errors.setdefault("partner", []).append(_("Whose offers? Choose the partner."))
+        if self.purpose == "newsletter" and self.partner_id:
+            errors.setdefault("partner", []).append(
+                _("The destination's newsletter consent has no partner.")
+            )
+        if self.conditions:
+            problems = segment_rules_validate(self.conditions)
+            if problems:
+                errors.setdefault("conditions", []).extend(
+                    f"{path}: {message}" if path else message for path, message in problems
+                )
+        journey = getattr(self, "journey", None)
+        booking = journey is not None and journey.trigger == Journey.Trigger.BOOKING_CONFIRMED
+        if self.anchor != self.Anchor.TRIGGER and journey is not None and not booking:
+            errors.setdefault("anchor", []).append(
+                _("Only booking journeys have booking dates to anchor on.")
+            )
+        allowed = JOURNEY_PLACEHOLDERS | (JOURNEY_BOOKING_PLACEHOLDERS if booking else set())
+        for name in ("subject_fr", "subject_en", "body_fr", "body_en"):
+            unknown = placeholders_of(getattr(self, name) or "") - allowed
+            if unknown:
+                errors.setdefault(name, []).append(
+                    _("Unknown values: %(names)s. Available: %(allowed)s.")
+                    % {"names": ", ".join(sorted(unknown)), "allowed": ", ".join(sorted(allowed))}
+                )
+        if errors:
+            raise ValidationError(errors)
+
+
+class Enrolment(models.Model):
+    """A guest in a journey. ``key`` says what enrolled them: "booking:<id>" (one enrolment per
+    booking: a replayed event finds it), "subscription" (the welcome series once per guest) or
+    "inactive:<date of last contact>" (reactivation once per silence). Without a booking, at
+    most one ACTIVE enrolment per (journey, guest); with one, overlapping stays share one
+    enrolment (``newsletters.journeys``)."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", _("Active")
+        EXITED = "exited", _("Exited")
+        COMPLETED = "completed", _("Completed")
+
+    journey = models.ForeignKey(
+        Journey, verbose_name=_("journey"), on_delete=models.CASCADE, related_name="enrolments"
+    )
+    guest = models.ForeignKey(
+        "destination.Guest",
+        verbose_name=_("guest"),
+        on_delete=models.CASCADE,
+        related_name="journey_enrolments",
+    )
+    booking = models.ForeignKey(
+        Booking,
+        verbose_name=_("booking"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="journey_enrolments",
+    )
+    key = models.CharField(_("enrolled by"), max_length=64)
+    status = models.CharField(
+        _("status"), max_length=16, choices=Status.choices, default=Status.ACTIVE
+    )
+    enrolled_at = models.DateTimeField(_("enrolled at"))
+    exited_at = models.DateTimeField(_("exited at"), null=True, blank=True)
+    exit_reason = models.CharField(_("exit reason"), max_length=64, blank=True)
+
+    class Meta:
+        verbose_name = _("journey enrolment")
+        verbose_name_plural = _("journey enrolments")
+        ordering = ["-enrolled_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["journey", "guest", "key"], name="newsletters_enrolment_once"
+            ),
+            models.UniqueConstraint(
+                fields=["journey", "guest"],
+                condition=Q(status="active", booking__isnull=True),
+                name="newsletters_enrolment_one_active",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.journey} · {self.guest_id} ({self.key})"
+
+
+class EnrolmentStep(models.Model):
+    """One step's due row for one enrolment: claimed by the beat tick with SKIP LOCKED when
+    due, then SENT (a message was enqueued through the pipeline, which still checks consent,
+    suppression, the cap and quiet hours), SKIPPED (conditions not met, too late...) or
+    CANCELLED (the enrolment exited). The promoted partner and offer are recorded at send time
+    for attribution."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        SENT = "sent", _("Sent to the pipeline")
+        SKIPPED = "skipped", _("Skipped")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    enrolment = models.ForeignKey(
+        Enrolment, verbose_name=_("enrolment"), on_delete=models.CASCADE, related_name="steps"
+    )
+    step = models.ForeignKey(
+        JourneyStep, verbose_name=_("step"), on_delete=models.CASCADE, related_name="due_rows"
+    )
+    due_at = models.DateTimeField(_("due at"))
+    status = models.CharField(
+        _("status"), max_length=16, choices=Status.choices, default=Status.PENDING
+    )
+    reason = models.CharField(_("reason"), max_length=200, blank=True)
+    message = models.ForeignKey(
+        Message,
+        verbose_name=_("message"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    promoted_partner = models.ForeignKey(
+        Partner,
+        verbose_name=_("promoted partner"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    promoted_offer = models.ForeignKey(
+        Offer,
+        verbose_name=_("promoted offer"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    processed_at = models.DateTimeField(_("processed at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("journey due step")
+        verbose_name_plural = _("journey due steps")
+        ordering = ["due_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["enrolment", "step"], name="newsletters_due_once"),
+        ]
+        indexes = [
+            models.Index(
+                fields=["due_at", "id"],
+                condition=Q(status="pending"),
+                name="newsletters_due_pending",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.step} → {self.enrolment.guest_id} @ {self.due_at:%Y-%m-%d %H:%M}"
+
+
+class SurveyAnswer(models.Model):
+    """A post-stay survey answer: a score from 0 to 10 and a comment, once per due row (the
+    signed link in the J+2 email names it); the partner is the booked offer's."""
+
+    due = models.OneToOneField(
+        EnrolmentStep, verbose_name=_("email"), on_delete=models.CASCADE, related_name="answer"
+    )
+    guest = models.ForeignKey(
+        "destination.Guest",
+        verbose_name=_("guest"),
+        on_delete=models.CASCADE,
+        related_name="survey_answers",
+    )
+    booking = models.ForeignKey(
+        Booking,
+        verbose_name=_("booking"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="survey_answers",
+    )
+    partner = models.ForeignKey(
+        Partner,
+        verbose_name=_("partner"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="survey_answers",
+    )
+    score = models.PositiveSmallIntegerField(_("score (0-10)"))
+    comment = models.TextField(_("comment"), blank=True, max_length=2000)
+    language = models.CharField(_("language"), max_length=8)
+    created_at = models.DateTimeField(_("answered at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("survey answer")
+        verbose_name_plural = _("survey answers")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(score__lte=10), name="newsletters_survey_score"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.score}/10 · {self.guest_id}"

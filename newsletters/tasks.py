@@ -33,3 +33,19 @@ def messages_dispatch_task() -> dict[str, int]:
     from newsletters.services import messages_dispatch
 
     return messages_dispatch()
+
+
+@shared_task(name="newsletters.tasks.booking_events_consume_task")
+def booking_events_consume_task() -> dict[str, int]:
+    """Read the bookings outbox for every registered consumer (beat tick and on commit)."""
+    from newsletters.outbox import booking_events_consume_all
+
+    return booking_events_consume_all()
+
+
+@shared_task(name="newsletters.tasks.journeys_tick_task")
+def journeys_tick_task() -> dict[str, int]:
+    """The journeys' beat tick: reactivation enrolments, then due steps (SKIP LOCKED)."""
+    from newsletters.journeys import journeys_tick
+
+    return journeys_tick()

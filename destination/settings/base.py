@@ -162,8 +162,19 @@ TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
         "DIRS": [BASE_DIR / "templates"],
-        "APP_DIRS": True,
         "OPTIONS": {
+            # Django's default loaders (cached, files, apps) plus journey emails, whose
+            # MJML lives in the database (newsletters.journey_content).
+            "loaders": [
+                (
+                    "django.template.loaders.cached.Loader",
+                    [
+                        "django.template.loaders.filesystem.Loader",
+                        "django.template.loaders.app_directories.Loader",
+                        "newsletters.journey_content.Loader",
+                    ],
+                )
+            ],
             "context_processors": [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
@@ -317,6 +328,16 @@ CELERY_BEAT_SCHEDULE = {
     "newsletters-dispatch": {
         "task": "newsletters.tasks.messages_dispatch_task",
         "schedule": int(os.environ.get("NEWSLETTER_DISPATCH_SECONDS", "30")),
+    },
+    # The bookings outbox consumer (journeys, booking emails): the safety net of the task
+    # enqueued on each event's commit; and the journeys' due steps (no Celery ETA).
+    "newsletters-outbox": {
+        "task": "newsletters.tasks.booking_events_consume_task",
+        "schedule": int(os.environ.get("NEWSLETTER_OUTBOX_SECONDS", "5")),
+    },
+    "newsletters-journeys": {
+        "task": "newsletters.tasks.journeys_tick_task",
+        "schedule": int(os.environ.get("NEWSLETTER_JOURNEYS_SECONDS", "60")),
     },
 }
 
