@@ -184,8 +184,8 @@ def render_scene(scene: Scene, seed: int, size: tuple[int, int] = (WIDTH, HEIGHT
         )
     if scene.sun:
         img = _glow(img, *scene.sun)
-    for r in scene.ranges:
-        _draw_range(img, random.Random(seed * 31 + r.seed), r)
+    for ridge in scene.ranges:
+        _draw_range(img, random.Random(seed * 31 + ridge.seed), ridge)
     draw = ImageDraw.Draw(img)
     if scene.lake:
         top = h * scene.ground_line

@@ -5,14 +5,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import F, IntegerField, OuterRef, Prefetch, QuerySet, Subquery, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from wagtail.images import get_image_model
 from wagtail.models import Locale, Page
 
+from bookings.models import Offer, Session
 from partners.models import Partner
 
 if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
     from content.models import EventPage, StoryPage
 
 
@@ -27,7 +31,7 @@ def story_list(
     *, parent: Page | None = None, locale: Locale | int | None = None, theme: str = ""
 ) -> QuerySet[StoryPage]:
     """Live stories, newest first, under ``parent`` or in ``locale``, optionally of one theme."""
-    from content.models import StoryPage
+    from content.models import StoryPage  # noqa: PLC0415  cycle: content.models imports this module
 
     stories = StoryPage.objects.live().public()
     if parent is not None:
@@ -49,7 +53,7 @@ def event_list_upcoming(
     *, parent: Page | None = None, locale: Locale | int | None = None
 ) -> QuerySet[EventPage]:
     """Live events that have not ended yet, soonest first."""
-    from content.models import EventPage
+    from content.models import EventPage  # noqa: PLC0415  cycle: content.models imports this module
 
     events = EventPage.objects.live().public().filter(end_at__gte=timezone.now())
     if parent is not None:
@@ -59,7 +63,7 @@ def event_list_upcoming(
     return _with_hero_renditions(events.select_related("partner").order_by("start_at", "pk"))
 
 
-def partner_list_by_kind() -> list[tuple[str, list[Partner]]]:
+def partner_list_by_kind() -> list[tuple[StrOrPromise, list[Partner]]]:
     """Active partners grouped by kind, in the order kinds are declared; one query."""
     groups: dict[str, list[Partner]] = {}
     for partner in Partner.objects.filter(is_active=True).order_by("name"):
@@ -72,11 +76,6 @@ def offer_list_bookable(*, kind: str = "", partner_id: int | None = None, limit:
     """Published offers of active partners with seats left in an upcoming session, soonest
     first: one query, each offer annotated with ``seats_left`` (over its upcoming sessions)
     and ``next_starts_at`` (its next session with a seat left)."""
-    from django.db.models import F, IntegerField, OuterRef, Subquery, Sum
-    from django.db.models.functions import Coalesce
-
-    from bookings.models import Offer, Session
-
     upcoming = Session.objects.filter(offer=OuterRef("pk"), starts_at__gt=timezone.now())
     seats = (
         upcoming.order_by()
