@@ -62,7 +62,8 @@ def _jsonable(value: Any) -> Any:
 def row_serialize(obj: models.Model) -> dict[str, Any]:
     """A JSON-able copy of a row that ``rows_deserialize_save`` saves back, primary key
     included."""
-    return _jsonable(serializers.serialize("python", [obj])[0])
+    row: dict[str, Any] = _jsonable(serializers.serialize("python", [obj])[0])
+    return row
 
 
 def rows_deserialize_save(rows: Sequence[dict[str, Any]]) -> int:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.conf import settings
@@ -52,8 +52,14 @@ class TimelineFilterForm(forms.Form):
 
     def __init__(self, *args: Any, partners: list[tuple[int, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["kind"].choices = [("", _("All kinds")), *TimelineEvent.Kind.choices]
-        self.fields["partner"].choices = [("", _("All partners")), *partners]
+        cast(forms.ChoiceField, self.fields["kind"]).choices = [
+            ("", _("All kinds")),
+            *TimelineEvent.Kind.choices,
+        ]
+        cast(forms.ChoiceField, self.fields["partner"]).choices = [
+            ("", _("All partners")),
+            *partners,
+        ]
 
 
 class ContactForm(forms.Form):
@@ -91,7 +97,7 @@ class IdentityForm(forms.Form):
     birth_date = forms.DateField(
         label=_("Birth date"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
-    interests = forms.ModelMultipleChoiceField(
+    interests: forms.ModelMultipleChoiceField[Tag] = forms.ModelMultipleChoiceField(
         label=_("Interests"),
         queryset=None,
         to_field_name="slug",
@@ -115,20 +121,23 @@ class IdentityForm(forms.Form):
             if section not in sections:
                 del self.fields[name]
         if "country" in self.fields:
-            self.fields["country"].choices = [("", "—"), *countries]
+            cast(forms.ChoiceField, self.fields["country"]).choices = [("", "—"), *countries]
         if "language" in self.fields:
-            self.fields["language"].choices = [("", "—"), *settings.LANGUAGES]
+            cast(forms.ChoiceField, self.fields["language"]).choices = [
+                ("", "—"),
+                *settings.LANGUAGES,
+            ]
         if "interests" in self.fields:
-            self.fields["interests"].queryset = Tag.objects.filter(
-                category=Tag.Category.INTEREST
-            ).order_by("name")
+            cast(
+                forms.ModelChoiceField[Any], self.fields["interests"]
+            ).queryset = Tag.objects.filter(category=Tag.Category.INTEREST).order_by("name")
 
     @classmethod
     def initial_for(cls, guest: Guest) -> dict[str, Any]:
         return {
             "first_name": guest.first_name,
             "last_name": guest.last_name,
-            "country": guest.country.code if guest.country else "",
+            "country": str(guest.country),  # a Country: its str is the code, "" when blank
             "language": guest.language,
             "birth_date": guest.birth_date,
             "interests": [t.slug for t in guest.tags.filter(category=Tag.Category.INTEREST)],

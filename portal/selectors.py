@@ -6,10 +6,10 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from django.contrib.contenttypes.models import ContentType
-from django.db.models import Count, Q
+from django.db.models import Count, Field, Q
 from django.urls import NoReverseMatch, reverse
 from django.utils.formats import date_format
 from django.utils.http import urlencode
@@ -438,7 +438,7 @@ def duplicate_comparison(pair: Any) -> dict[str, Any]:
     a, b = pair.guest_a, pair.guest_b
     rows = []
     for name in MERGE_FIELDS:
-        label = str(Guest._meta.get_field(name).verbose_name)
+        label = str(cast("Field[Any, Any]", Guest._meta.get_field(name)).verbose_name)
         da, db = _field_display(a, name), _field_display(b, name)
         rows.append(
             CompareRow(name, label[:1].upper() + label[1:], da, db, "a" if da or not db else "b")

@@ -122,7 +122,9 @@ class DemoSeeder:
             (70, "consents", self.seed_consents),
             (90, "reviews", self.seed_reviews),
         ]
-        registered = [(step.order, step.name, partial(step.seed, self)) for step in demo_seeders()]
+        registered: list[tuple[int, str, Callable[[], None]]] = [
+            (step.order, step.name, partial(step.seed, self)) for step in demo_seeders()
+        ]
         return sorted(core + registered, key=lambda step: step[0])
 
     def run(self) -> None:
@@ -296,7 +298,7 @@ class DemoSeeder:
                 # Children's consent is their parents' to give (GDPR art. 8): none in the demo.
                 continue
             method, evidence, recorded_by = self._consent_context(person, first, given_at)
-            channels_for = {
+            channels_for: dict[str, list[Channel]] = {
                 Purpose.NEWSLETTER: [Channel.EMAIL] if person.email else [],
                 Purpose.PARTNER_OFFERS: [Channel.EMAIL] if person.email else [],
             }
