@@ -25,7 +25,8 @@ def demo_image_dir() -> Path:
 
 
 def _mix(a: Colour, b: Colour, t: float) -> Colour:
-    return tuple(round(a[i] + (b[i] - a[i]) * t) for i in range(3))  # type: ignore[return-value]
+    r, g, b_ = (round(a[i] + (b[i] - a[i]) * t) for i in range(3))
+    return (r, g, b_)
 
 
 @dataclass

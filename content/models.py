@@ -54,10 +54,10 @@ class SeoMixin:
     """
 
     def get_meta_title(self) -> str:
-        return self.seo_title or self.title  # type: ignore[attr-defined]
+        return self.seo_title or self.title  # type: ignore[attr-defined]  # a mixin of Page
 
     def get_meta_description(self) -> str:
-        return (self.search_description or self.get_summary()).strip()  # type: ignore[attr-defined]
+        return (self.search_description or self.get_summary()).strip()  # type: ignore[attr-defined]  # a mixin of Page
 
     def get_summary(self) -> str:
         return ""

@@ -348,7 +348,7 @@ class GuestAdmin(admin.ModelAdmin):
             audit_log(
                 guest=obj,
                 action=AuditEntry.Action.VIEW,
-                actor=request.user,  # type: ignore[arg-type]
+                actor=cast(User, request.user),  # the admin is for staff only
                 details={"via": "admin"},
             )
         return super().render_change_form(request, context, add, change, form_url, obj)

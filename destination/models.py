@@ -65,7 +65,7 @@ class StaffUserManager(UserManager["User"]):
 class User(AbstractUser):
     """A person who signs in: partner staff, the marketing team, operators. Email is the login."""
 
-    username = None  # type: ignore[assignment]
+    username = None  # type: ignore[assignment]  # removes AbstractUser.username: email signs in
     email = models.EmailField(_("email address"), unique=True)
     language = models.CharField(
         _("preferred language"), max_length=8, choices=settings.LANGUAGES, blank=True
@@ -74,7 +74,7 @@ class User(AbstractUser):
     USERNAME_FIELD = "email"
     REQUIRED_FIELDS: ClassVar[list[str]] = []
 
-    objects = StaffUserManager()  # type: ignore[misc]
+    objects = StaffUserManager()  # type: ignore[misc]  # the manager of an email-keyed user
 
     class Meta(AbstractUser.Meta):
         swappable = "AUTH_USER_MODEL"

@@ -54,7 +54,7 @@ def _not_found(request: HttpRequest) -> Status[dict[str, Any]]:
 
 
 def _partner(request: HttpRequest) -> Partner:
-    key: PartnerApiKey = request.auth  # type: ignore[attr-defined]
+    key: PartnerApiKey = request.auth  # type: ignore[attr-defined]  # set by ninja auth  # set by ninja auth
     return key.partner
 
 

@@ -173,7 +173,7 @@ def _field_choices_resolve(
             choice = "survivor" if keep_survivor else "merged"
         if choice not in ("survivor", "merged"):
             raise GuestError(_("Choose “survivor” or “merged” for %(field)s.") % {"field": name})
-        choices[name] = choice  # type: ignore[assignment]
+        choices[name] = cast(FieldChoice, choice)  # checked just above
     return choices
 
 
@@ -407,20 +407,20 @@ def _merge_contact_points(
     kept_rows = {
         str(getattr(row, key)): row for row in manager.filter(**{fk_name: ctx.survivor.pk})
     }
-    has_primary = any(row.is_primary for row in kept_rows.values())  # type: ignore[attr-defined]
+    has_primary = any(row.is_primary for row in kept_rows.values())  # type: ignore[attr-defined]  # GuestEmail/GuestPhone
     to_move: list[int] = []
     to_drop: list[models.Model] = []
     for row in manager.filter(**{fk_name: ctx.merged.pk}).order_by("-is_primary", "pk"):
         kept = kept_rows.get(str(getattr(row, key)))
         if kept is not None:
             if getattr(row, "verified_at", None) and not getattr(kept, "verified_at", None):
-                ctx.change(kept, side="survivor", verified_at=row.verified_at)  # type: ignore[attr-defined]
-            if row.is_primary and not has_primary:  # type: ignore[attr-defined]
+                ctx.change(kept, side="survivor", verified_at=row.verified_at)  # type: ignore[attr-defined]  # contact rows
+            if row.is_primary and not has_primary:  # type: ignore[attr-defined]  # contact rows
                 ctx.change(kept, side="survivor", is_primary=True)
                 has_primary = True
             to_drop.append(row)
             continue
-        if row.is_primary:  # type: ignore[attr-defined]
+        if row.is_primary:  # type: ignore[attr-defined]  # contact rows
             if has_primary:
                 ctx.change(row, side="merged", is_primary=False)
             has_primary = True
