@@ -47,11 +47,11 @@ class PaymentInline(admin.TabularInline):
     model = Payment
     extra = 0
     can_delete = False
-    fields = ["kind", "provider", "status", "amount_cents", "stripe_checkout_session_id",
-              "stripe_payment_intent_id", "created_at"]  # fmt: skip
+    fields = ("kind", "provider", "status", "amount_cents", "stripe_checkout_session_id",
+              "stripe_payment_intent_id", "created_at")  # fmt: skip
     readonly_fields = fields
 
-    def has_add_permission(self, request, obj=None) -> bool:  # type: ignore[no-untyped-def]
+    def has_add_permission(self, request, obj=None) -> bool:
         return False
 
 
@@ -80,7 +80,7 @@ class BookingEventAdmin(admin.ModelAdmin):
     list_filter = ["kind"]
     raw_id_fields = ["booking"]
 
-    def has_change_permission(self, request, obj=None) -> bool:  # type: ignore[no-untyped-def]
+    def has_change_permission(self, request, obj=None) -> bool:
         return False
 
 

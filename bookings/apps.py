@@ -1,7 +1,11 @@
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
-from destination.registry import register_guest_eraser, register_guest_exporter
+from destination.registry import (
+    register_demo_seeder,
+    register_guest_eraser,
+    register_guest_exporter,
+)
 
 
 class BookingsConfig(AppConfig):
@@ -9,9 +13,12 @@ class BookingsConfig(AppConfig):
     verbose_name = _("Bookings")
 
     def ready(self) -> None:
+        from bookings.demo import demo_step  # noqa: PLC0415  models load after apps
         from bookings.gdpr import bookings_erase, bookings_export  # noqa: PLC0415  models load after apps
 
         # Merge needs no handler: bookings and participants have no unique constraint on the
         # guest, so the generic move (foreign keys found by introspection) takes them along.
         register_guest_exporter("bookings", bookings_export)
         register_guest_eraser(bookings_erase)
+        # seed_demo: offers and bookings last, for the guests the core and partners seeded.
+        register_demo_seeder("bookings", demo_step, order=100)

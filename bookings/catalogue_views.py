@@ -8,12 +8,12 @@ to it is a 403."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext as _
@@ -26,27 +26,27 @@ from bookings.models import Offer, Session
 from bookings.services import BookingError
 from destination.errors import form_add_domain_error
 from partners.models import Membership
-from partners.shell import portal_view
+from partners.shell import PortalRequest, portal_view
 
 # A season of daily lessons is about 150 dates: a few pages.
 SESSIONS_PER_PAGE = 40
 
 
-def _membership(request: HttpRequest) -> Membership:
-    return request.membership  # type: ignore[attr-defined]
+def _membership(request: PortalRequest) -> Membership:
+    return request.membership
 
 
-def _offer_for(request: HttpRequest, slug: str) -> Offer:
-    offer = selectors.offer_list_visible(request.partner).filter(slug=slug).first()  # type: ignore[attr-defined]
+def _offer_for(request: PortalRequest, slug: str) -> Offer:
+    offer = selectors.offer_list_visible(request.partner).filter(slug=slug).first()
     if offer is None:
         raise Http404(_("No such offer."))
     return offer
 
 
-def _session_for(request: HttpRequest, pk: int) -> Session:
+def _session_for(request: PortalRequest, pk: int) -> Session:
     session = (
         Session.objects.select_related("offer__partner")
-        .filter(pk=pk, offer__in=selectors.offer_list_visible(request.partner))  # type: ignore[attr-defined]
+        .filter(pk=pk, offer__in=selectors.offer_list_visible(request.partner))
         .first()
     )
     if session is None:
@@ -65,8 +65,8 @@ def _service_errors(form: Any, exc: BookingError) -> None:
 
 @portal_view
 @require_GET
-def offer_list(request: HttpRequest) -> HttpResponse:
-    partner = request.partner  # type: ignore[attr-defined]
+def offer_list(request: PortalRequest) -> HttpResponse:
+    partner = request.partner
     return TemplateResponse(
         request,
         "bookings/offers/list.html",
@@ -81,7 +81,7 @@ def offer_list(request: HttpRequest) -> HttpResponse:
 
 @portal_view
 @require_http_methods(["GET", "POST"])
-def offer_new(request: HttpRequest) -> HttpResponse:
+def offer_new(request: PortalRequest) -> HttpResponse:
     membership = _membership(request)
     if not catalogue.catalogue_can_edit(membership):
         raise PermissionDenied
@@ -109,7 +109,7 @@ def offer_new(request: HttpRequest) -> HttpResponse:
 
 
 def _edit_page(
-    request: HttpRequest,
+    request: PortalRequest,
     offer: Offer,
     *,
     form: OfferEditForm | None = None,
@@ -136,7 +136,7 @@ def _edit_page(
 
 @portal_view
 @require_http_methods(["GET", "POST"])
-def offer_edit(request: HttpRequest, slug: str) -> HttpResponse:
+def offer_edit(request: PortalRequest, slug: str) -> HttpResponse:
     offer = _offer_for(request, slug)
     if request.method == "GET":
         return _edit_page(request, offer)
@@ -159,7 +159,7 @@ def offer_edit(request: HttpRequest, slug: str) -> HttpResponse:
 
 @portal_view
 @require_POST
-def sessions_add(request: HttpRequest, slug: str) -> HttpResponse:
+def sessions_add(request: PortalRequest, slug: str) -> HttpResponse:
     offer = _offer_for(request, slug)
     if not catalogue.catalogue_can_edit(_membership(request), offer):
         raise PermissionDenied
@@ -188,7 +188,7 @@ def sessions_add(request: HttpRequest, slug: str) -> HttpResponse:
 
 @portal_view
 @require_POST
-def session_capacity(request: HttpRequest, pk: int) -> HttpResponse:
+def session_capacity(request: PortalRequest, pk: int) -> HttpResponse:
     session = _session_for(request, pk)
     form = SessionCapacityForm(request.POST)
     errors: list[str] = []
@@ -205,13 +205,13 @@ def session_capacity(request: HttpRequest, pk: int) -> HttpResponse:
             messages.success(request, _("Capacity saved."))
             return redirect("offers:edit", slug=session.offer.slug)
     else:
-        errors = form.errors["capacity"]
+        errors = cast(list[str], form.errors["capacity"])  # an ErrorList of messages
     return _edit_page(request, session.offer, capacity_errors={session.pk: errors}, status=422)
 
 
 @portal_view
 @require_POST
-def session_delete(request: HttpRequest, pk: int) -> HttpResponse:
+def session_delete(request: PortalRequest, pk: int) -> HttpResponse:
     session = _session_for(request, pk)
     try:
         catalogue.session_delete(membership=_membership(request), session=session)

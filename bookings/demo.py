@@ -8,7 +8,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from datetime import datetime, time, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import Count
 from django.utils import timezone
@@ -18,6 +18,9 @@ from bookings.services import BookingError, ParticipantData, booking_create
 from destination.models import Guest, GuestEmail
 from destination.services.resolution import PersonData
 from partners.models import Membership, Partner
+
+if TYPE_CHECKING:
+    from destination.management.commands.seed_demo import DemoSeeder
 
 # slug, partner slug, kind, pricing, price, child price, deposit %, names?, capacity,
 # start time, hours, weekdays (0 = Monday), title en/fr, description en/fr
@@ -350,3 +353,8 @@ def demo_bookings_seed(
 
 ADULTS = ["Claire", "Marc", "Julia", "Tom", "Anna", "Luc", "Sara", "Paul"]
 CHILDREN = ["Léa", "Noah", "Emma", "Hugo", "Mila", "Jules", "Lina", "Nino"]
+
+
+def demo_step(seeder: DemoSeeder) -> None:
+    """The bookings step of ``seed_demo`` (registered in ``bookings/apps.py``)."""
+    demo_bookings_seed(rng=seeder.rng, count=min(60, max(5, seeder.count // 20)), log=seeder.log)

@@ -14,7 +14,7 @@ from typing import Any
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, reverse
@@ -32,16 +32,16 @@ from destination.errors import form_add_domain_error
 from destination.models import Guest
 from partners.access import guest_access
 from partners.models import Partner, Section
-from partners.shell import portal_view
+from partners.shell import PortalRequest, portal_view
 
 PAGE_SIZE = 50
 
 
-def _partner(request: HttpRequest) -> Partner:
-    return request.partner  # type: ignore[attr-defined]
+def _partner(request: PortalRequest) -> Partner:
+    return request.partner
 
 
-def _booking_for(request: HttpRequest, reference: str) -> Booking:
+def _booking_for(request: PortalRequest, reference: str) -> Booking:
     booking = (
         selectors.booking_list_for_desk(partner=_partner(request))
         .prefetch_related("participants", "payments")
@@ -63,7 +63,7 @@ def _offers_for(partner: Partner) -> QuerySet[Offer]:
 
 @portal_view
 @require_GET
-def desk_list(request: HttpRequest) -> HttpResponse:
+def desk_list(request: PortalRequest) -> HttpResponse:
     form = DeskFilterForm(request.GET)
     filters = form.filters() if form.is_valid() else {"period": DeskFilterForm.UPCOMING}
     bookings = selectors.booking_list_for_desk(partner=_partner(request), **filters)
@@ -85,13 +85,13 @@ def desk_list(request: HttpRequest) -> HttpResponse:
 
 @portal_view
 @require_GET
-def desk_detail(request: HttpRequest, reference: str) -> HttpResponse:
+def desk_detail(request: PortalRequest, reference: str) -> HttpResponse:
     booking = _booking_for(request, reference)
     return _detail(request, booking)
 
 
 def _detail(
-    request: HttpRequest,
+    request: PortalRequest,
     booking: Booking,
     *,
     payment_form: PaymentForm | None = None,
@@ -128,14 +128,14 @@ def _guest_url(guest_id: int) -> str:
 # --- Actions --------------------------------------------------------------------------------
 
 
-def _done(request: HttpRequest, booking: Booking, message: str) -> HttpResponse:
+def _done(request: PortalRequest, booking: Booking, message: str) -> HttpResponse:
     messages.success(request, message)
     return redirect("bookings_desk:detail", reference=booking.reference)
 
 
 @portal_view
 @require_POST
-def desk_payment(request: HttpRequest, reference: str) -> HttpResponse:
+def desk_payment(request: PortalRequest, reference: str) -> HttpResponse:
     booking = _booking_for(request, reference)
     form = PaymentForm(request.POST)
     if form.is_valid():
@@ -152,7 +152,7 @@ def desk_payment(request: HttpRequest, reference: str) -> HttpResponse:
 
 @portal_view
 @require_POST
-def desk_payment_link(request: HttpRequest, reference: str) -> HttpResponse:
+def desk_payment_link(request: PortalRequest, reference: str) -> HttpResponse:
     booking = _booking_for(request, reference)
     try:
         url = desk_payment_link_send(booking=booking, by=request.user)
@@ -168,7 +168,7 @@ def desk_payment_link(request: HttpRequest, reference: str) -> HttpResponse:
 
 @portal_view
 @require_POST
-def desk_check_in(request: HttpRequest, reference: str) -> HttpResponse:
+def desk_check_in(request: PortalRequest, reference: str) -> HttpResponse:
     booking = _booking_for(request, reference)
     try:
         services.booking_check_in(booking=booking, by=request.user)
@@ -180,7 +180,7 @@ def desk_check_in(request: HttpRequest, reference: str) -> HttpResponse:
 
 @portal_view
 @require_POST
-def desk_cancel(request: HttpRequest, reference: str) -> HttpResponse:
+def desk_cancel(request: PortalRequest, reference: str) -> HttpResponse:
     booking = _booking_for(request, reference)
     form = DeskCancelForm(request.POST)
     if form.is_valid():
@@ -220,7 +220,7 @@ def _cancelled_message(booking: Booking) -> str:
 
 @portal_view
 @require_GET
-def desk_new(request: HttpRequest) -> HttpResponse:
+def desk_new(request: PortalRequest) -> HttpResponse:
     """Step one: which offer. The guest (from the portal's guest page) is carried along."""
     offers = _offers_for(_partner(request)).filter(is_published=True)
     return TemplateResponse(
@@ -230,7 +230,7 @@ def desk_new(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _guest_initial(request: HttpRequest) -> dict[str, Any]:
+def _guest_initial(request: PortalRequest) -> dict[str, Any]:
     """Contact details of the guest the booking is for, when the acting partner may see them."""
     guest_id = request.GET.get("guest", "")
     if not guest_id.isdigit():
@@ -242,7 +242,7 @@ def _guest_initial(request: HttpRequest) -> dict[str, Any]:
     initial: dict[str, Any] = {
         "first_name": guest.first_name,
         "last_name": guest.last_name,
-        "country": guest.country.code if guest.country else "",
+        "country": str(guest.country),  # a Country: its str is the code, "" when blank
         "language": guest.language or translation.get_language(),
     }
     if access.can(Section.CONTACT):
@@ -255,14 +255,14 @@ def _guest_initial(request: HttpRequest) -> dict[str, Any]:
 
 @portal_view
 @require_http_methods(["GET", "POST"])
-def desk_create(request: HttpRequest, slug: str) -> HttpResponse:
+def desk_create(request: PortalRequest, slug: str) -> HttpResponse:
     offer = _offers_for(_partner(request)).filter(slug=slug).first()
     if offer is None:
         raise Http404(_("No such offer."))
     sessions = selectors.session_list_upcoming(offer)
     language = translation.get_language()
     stripe_enabled = services.payment_provider() == "stripe"
-    kwargs = {
+    kwargs: dict[str, Any] = {
         "party_url": reverse("bookings_desk:party", kwargs={"slug": offer.slug}),
         "offer": offer,
         "sessions": sessions,
@@ -325,7 +325,7 @@ def desk_create(request: HttpRequest, slug: str) -> HttpResponse:
 
 @portal_view
 @require_GET
-def desk_party(request: HttpRequest, slug: str) -> HttpResponse:
+def desk_party(request: PortalRequest, slug: str) -> HttpResponse:
     """htmx: name rows and price for the party chosen on the desk form."""
     offer = _offers_for(_partner(request)).filter(slug=slug).first()
     if offer is None:

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.http import QueryDict
 from django.utils import timezone
 from django.utils.dates import WEEKDAYS_ABBR
 from django.utils.translation import gettext_lazy as _
@@ -22,6 +23,11 @@ from bookings.models import Booking, Offer, Session
 from destination.models import ConsentWording, Purpose
 from destination.normalize import normalize_email, normalize_phone
 from destination.services.consent import consent_wording_current
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
+    from partners.models import Partner
 
 # A party larger than this is a group request, handled by the partner directly.
 MAX_PARTY = 20
@@ -62,7 +68,10 @@ class OfferFilterForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["kind"].choices = [("", _("All offers")), *Offer.Kind.choices]
+        cast(forms.ChoiceField, self.fields["kind"]).choices = [
+            ("", _("All offers")),
+            *Offer.Kind.choices,
+        ]
 
 
 class ContactFieldsMixin(forms.Form):
@@ -93,9 +102,9 @@ class ContactFieldsMixin(forms.Form):
     language = forms.ChoiceField(label=_("Language"), choices=())
 
     def _contact_init(self) -> None:
-        self.fields["country"].choices = [("", "—"), *countries]
+        cast(forms.ChoiceField, self.fields["country"]).choices = [("", "—"), *countries]
         self.fields["country"].widget.attrs["autocomplete"] = "country"
-        self.fields["language"].choices = list(settings.LANGUAGES)
+        cast(forms.ChoiceField, self.fields["language"]).choices = list(settings.LANGUAGES)
 
     def clean_email(self) -> str:
         try:
@@ -136,7 +145,7 @@ def _party_size(data: Any, prefix: str, field: str, default: int) -> int:
 FIRST_DATES_SHOWN = 6
 
 # What a visitor books when an offer is priced per unit, in their words (never "units").
-UNITS_LABELS = {
+UNITS_LABELS: dict[str, StrOrPromise] = {
     Offer.Kind.STAY: _("Rooms"),
     Offer.Kind.PASS: _("Passes"),
     Offer.Kind.RENTAL: _("Equipment sets"),
@@ -186,7 +195,7 @@ class BookingForm(ContactFieldsMixin):
         super().__init__(*args, **kwargs)
         self.offer = offer
         self._contact_init()
-        self.fields["session"].queryset = sessions
+        cast(forms.ModelChoiceField[Any], self.fields["session"]).queryset = sessions
         self.fields["language"].initial = language
         if offer.pricing == Offer.Pricing.PER_UNIT:
             self.fields["units"] = forms.IntegerField(
@@ -292,7 +301,8 @@ class BookingForm(ContactFieldsMixin):
             return None
         if session_id is None:
             return None
-        session = self.fields["session"].queryset.filter(pk=session_id).first()
+        sessions = cast(forms.ModelChoiceField[Session], self.fields["session"]).queryset
+        session = sessions.filter(pk=session_id).first() if sessions is not None else None
         if session is None:
             return None
         if "units" in self.fields:
@@ -383,7 +393,7 @@ class BookingForm(ContactFieldsMixin):
             if older
             else _("This consent text is not known."),
         )
-        data = self.data.copy()
+        data = cast(QueryDict, self.data).copy()  # bound to request.POST
         data[self.add_prefix(f"{field.name}_wording")] = str(field.wording.pk)
         data.pop(self.add_prefix(field.name), None)
         self.data = data
@@ -473,8 +483,11 @@ class DeskFilterForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["status"].choices = [("", _("Any status")), *Booking.Status.choices]
-        self.fields["period"].choices = [
+        cast(forms.ChoiceField, self.fields["status"]).choices = [
+            ("", _("Any status")),
+            *Booking.Status.choices,
+        ]
+        cast(forms.ChoiceField, self.fields["period"]).choices = [
             (self.UPCOMING, _("Upcoming")),
             (self.PAST, _("Past")),
             (self.ALL, _("All dates")),
@@ -506,14 +519,14 @@ class DeskBookingForm(BookingForm):
 
     def __init__(self, *args: Any, stripe_enabled: bool, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["channel"].choices = [
+        cast(forms.ChoiceField, self.fields["channel"]).choices = [
             (Booking.Channel.PHONE, _("On the phone")),
             (Booking.Channel.DESK, _("At the desk")),
         ]
         choices = [(self.PAY_ON_SITE, _("Pays on site"))]
         if stripe_enabled:
             choices.append((self.PAY_LINK, _("Send a card payment link by email")))
-        self.fields["payment"].choices = choices
+        cast(forms.ChoiceField, self.fields["payment"]).choices = choices
         self.fields["payment"].initial = self.PAY_ON_SITE
         # Staff record consents only when the guest said so on the phone or at the desk.
         self.fields["phone"].required = False
@@ -532,7 +545,9 @@ class OfferEditForm(forms.Form):
     """An offer as a partner manager writes it: prices in euros, turned into cents for the
     service (which checks the rules that tie fields together)."""
 
-    partner = forms.ModelChoiceField(label=_("Partner"), queryset=None, required=False)
+    partner: forms.ModelChoiceField[Partner] = forms.ModelChoiceField(
+        label=_("Partner"), queryset=None, required=False
+    )
     kind = forms.ChoiceField(label=_("Kind"), choices=Offer.Kind.choices)
     title_en = forms.CharField(label=_("Title (English)"), max_length=150)
     title_fr = forms.CharField(label=_("Title (French)"), max_length=150, required=False)
@@ -585,7 +600,7 @@ class OfferEditForm(forms.Form):
         if partners is None:
             del self.fields["partner"]
         else:
-            self.fields["partner"].queryset = partners
+            cast(forms.ModelChoiceField[Any], self.fields["partner"]).queryset = partners
             self.fields["partner"].required = True
 
     @classmethod

@@ -27,6 +27,6 @@ def booking_from_signed_token(token: str) -> Booking | None:
         return None
     return (
         Booking.objects.select_related("session__offer__partner", "booker")
-        .filter(pk=data.get("b"), reference=data.get("r"))
+        .filter(pk=data.get("b", 0), reference=data.get("r", ""))
         .first()
     )

@@ -16,10 +16,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import stripe
 from django.conf import settings
+
+if TYPE_CHECKING:
+    from stripe import RequestOptions
+    from stripe.params import PaymentLinkUpdateParams
 
 ON_SITE = "on_site"
 STRIPE = "stripe"
@@ -216,7 +220,11 @@ class StripeProvider:
         harmless). Raises PaymentProviderError when Stripe refuses or cannot be reached."""
 
         def update(*, params: dict[str, Any], options: dict[str, Any]) -> Any:
-            return self.client.v1.payment_links.update(link_id, params=params, options=options)
+            return self.client.v1.payment_links.update(
+                link_id,
+                params=cast("PaymentLinkUpdateParams", params),
+                options=cast("RequestOptions", options),
+            )
 
         self._call(update, {"active": False}, f"deactivate-{link_id}")
 

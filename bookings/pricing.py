@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -17,6 +17,9 @@ from django.utils.translation import gettext as _
 from bookings.models import Booking, Offer, Session
 
 if TYPE_CHECKING:
+    from django.db.models import QuerySet
+    from django.forms import ModelChoiceField
+
     from bookings.forms import BookingForm
 
 # The statuses a booking can be cancelled from (by a visitor within the deadline, by staff).
@@ -119,12 +122,16 @@ def booking_form_quote(offer: Offer, form: BookingForm, *, payment_method: str) 
     """The price of the party the form currently shows (bound or not), paid by
     ``payment_method`` (``services.payment_method_for_web()`` on the public site)."""
     source = form.data if form.is_bound else form.initial
+    # BookingForm always sets the session field's queryset (the offer's bookable sessions).
+    sessions = cast(
+        "QuerySet[Session]", cast("ModelChoiceField[Session]", form.fields["session"]).queryset
+    )
     session = None
     session_id = source.get("session")
     if session_id:
-        session = form.fields["session"].queryset.filter(pk=_int(session_id, 0)).first()
+        session = sessions.filter(pk=_int(session_id, 0)).first()
     if session is None:
-        session = form.fields["session"].queryset.first()
+        session = sessions.first()
     return quote_for(
         offer=offer,
         session=session,

@@ -946,7 +946,9 @@ def booking_check_in(*, booking: Booking, by: User | None) -> Booking:
     booking.save(update_fields=["status", "checked_in_at", "updated_at"])
     booking_timeline_add(booking, gettext_lazy("Checked in"), at=now)
     booking_event_write(
-        booking, BookingEvent.Kind.CHECKED_IN, booking_event_data(booking, by=by.pk)
+        booking,
+        BookingEvent.Kind.CHECKED_IN,
+        booking_event_data(booking, by=by.pk if by is not None else None),
     )
     return booking
 
@@ -990,8 +992,8 @@ def bookings_holds_expire(*, now: datetime | None = None) -> int:
         if with_sessions:
             from bookings.tasks import stripe_checkout_expire_task  # noqa: PLC0415  bookings.tasks imports this module
 
-            for session_id in with_sessions:
-                stripe_checkout_expire_task.delay_on_commit(session_id)
+            for checkout_id in with_sessions:
+                stripe_checkout_expire_task.delay_on_commit(checkout_id)
     return len(ids)
 
 

@@ -4,8 +4,9 @@ selector and render; the booking rules live in ``bookings.services``."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
+from allauth.account.models import EmailAddress
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect
@@ -23,6 +24,17 @@ from bookings.models import Booking, Offer
 from bookings.pricing import booking_cancellation_policy, booking_form_quote
 from destination.errors import form_add_domain_error
 from destination.services.resolution import PersonData
+
+if TYPE_CHECKING:
+    from django_htmx.middleware import HtmxDetails
+
+    from destination.models import User
+
+
+class HtmxRequest(HttpRequest):
+    """A request through django-htmx's middleware (``request.htmx``)."""
+
+    htmx: HtmxDetails
 
 
 def booking_person(form: BookingForm) -> PersonData:
@@ -219,7 +231,7 @@ def booking_paid(request: HttpRequest, token: str) -> HttpResponse:
 
 
 @require_GET
-def booking_status(request: HttpRequest, token: str) -> HttpResponse:
+def booking_status(request: HtmxRequest, token: str) -> HttpResponse:
     """htmx poll of the success page: sends the browser to the confirmation once settled."""
     booking = _booking_or_404(token)
     if booking.status != Booking.Status.HELD and request.htmx:
@@ -282,10 +294,11 @@ def booking_cancel(request: HttpRequest, token: str) -> HttpResponse:
 @login_required
 @require_GET
 def my_bookings(request: HttpRequest) -> HttpResponse:
-    bookings = list(selectors.booking_list_for_user(request.user))
+    user = cast("User", request.user)  # login_required
+    bookings = list(selectors.booking_list_for_user(user))
     for booking in bookings:
-        booking.token = booking_signed_token(booking)
-    has_unverified = request.user.emailaddress_set.filter(verified=False).exists()
+        booking.token = booking_signed_token(booking)  # type: ignore[attr-defined]  # read by the template
+    has_unverified = EmailAddress.objects.filter(user=user, verified=False).exists()
     return TemplateResponse(
         request,
         "bookings/my_bookings.html",

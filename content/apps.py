@@ -1,18 +1,28 @@
 from django.apps import AppConfig
 from django.db.models.signals import post_delete, post_save
 
+from destination import registry
+
 
 class ContentConfig(AppConfig):
     name = "content"
 
     def ready(self) -> None:
-        from content import signals
-        from content.models import LegalFooter, PartnerPage, WebsiteTexts, legal_footers_forget
-        from content.newsletter import newsletter_signups_erase, newsletter_signups_export
-        from content.selectors import brand_name_forget
-        from destination import registry
-        from destination.models import Destination
-        from partners.models import Membership
+        # Models load after the AppConfig classes: these modules import them.
+        from content import signals  # noqa: PLC0415  models load after apps
+        from content.models import (  # noqa: PLC0415  models load after apps
+            LegalFooter,
+            PartnerPage,
+            WebsiteTexts,
+            legal_footers_forget,
+        )
+        from content.newsletter import (  # noqa: PLC0415  models load after apps
+            newsletter_signups_erase,
+            newsletter_signups_export,
+        )
+        from content.selectors import brand_name_forget  # noqa: PLC0415  models load after apps
+        from destination.models import Destination  # noqa: PLC0415  models load after apps
+        from partners.models import Membership  # noqa: PLC0415  models load after apps
 
         # Confirmed signups belong to a guest: the GDPR export shows them, erasure removes them.
         registry.register_guest_exporter("newsletter_signups", newsletter_signups_export)

@@ -19,7 +19,7 @@ class _PreviewImageMixin:
     """Image blocks preview with any image of the library: a preview value cannot hold a row."""
 
     def get_preview_value(self) -> Any:
-        value = super().get_preview_value()  # type: ignore[misc]
+        value = super().get_preview_value()  # type: ignore[misc]  # mixed into a block class
         image = get_image_model().objects.order_by("pk").first()
         if image is None:
             return value

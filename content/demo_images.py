@@ -25,7 +25,8 @@ def demo_image_dir() -> Path:
 
 
 def _mix(a: Colour, b: Colour, t: float) -> Colour:
-    return tuple(round(a[i] + (b[i] - a[i]) * t) for i in range(3))  # type: ignore[return-value]
+    r, g, b_ = (round(a[i] + (b[i] - a[i]) * t) for i in range(3))
+    return (r, g, b_)
 
 
 @dataclass
@@ -184,8 +185,8 @@ def render_scene(scene: Scene, seed: int, size: tuple[int, int] = (WIDTH, HEIGHT
         )
     if scene.sun:
         img = _glow(img, *scene.sun)
-    for r in scene.ranges:
-        _draw_range(img, random.Random(seed * 31 + r.seed), r)
+    for ridge in scene.ranges:
+        _draw_range(img, random.Random(seed * 31 + ridge.seed), ridge)
     draw = ImageDraw.Draw(img)
     if scene.lake:
         top = h * scene.ground_line

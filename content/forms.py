@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.conf import settings
@@ -72,7 +72,7 @@ class NewsletterSignupForm(forms.Form):
         return wording
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        cleaned = cast(dict[str, Any], super().clean())  # Form.clean returns cleaned_data
         for value in self.data.values():
             if isinstance(value, str) and len(value) > 2000:
                 self.add_error(None, _("The form contains a value that is far too long."))

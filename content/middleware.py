@@ -10,7 +10,7 @@ page of the reader's language tree. ``/`` still redirects to the reader's langua
 from __future__ import annotations
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponseBase
 from django.middleware.locale import LocaleMiddleware as DjangoLocaleMiddleware
 from django.urls import Resolver404, resolve
 from django.utils import translation
@@ -45,7 +45,9 @@ def _serves(request: HttpRequest, path: str, language: str) -> bool:
 
 
 class LocaleMiddleware(DjangoLocaleMiddleware):
-    def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+    def process_response(
+        self, request: HttpRequest, response: HttpResponseBase
+    ) -> HttpResponseBase:
         path = request.path_info
         if (
             response.status_code == 404

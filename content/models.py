@@ -6,14 +6,17 @@ Listings live in ``content.selectors``; pages only wire them into their context.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.paginator import EmptyPage, PageNotAnInteger, Paginator
 from django.db import models
 from django.http import HttpRequest
+from django.urls import NoReverseMatch, reverse
+from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 from modelcluster.fields import ParentalKey
 from modelcluster.models import ClusterableModel
@@ -26,6 +29,12 @@ from wagtail.search import index
 from bookings.models import Offer
 from content import selectors
 from content.blocks import BaseStreamBlock
+from destination.models import Destination
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
+    from partners.models import Partner
 
 
 class Theme(models.TextChoices):
@@ -45,10 +54,10 @@ class SeoMixin:
     """
 
     def get_meta_title(self) -> str:
-        return self.seo_title or self.title  # type: ignore[attr-defined]
+        return self.seo_title or self.title  # type: ignore[attr-defined]  # a mixin of Page
 
     def get_meta_description(self) -> str:
-        return (self.search_description or self.get_summary()).strip()  # type: ignore[attr-defined]
+        return (self.search_description or self.get_summary()).strip()  # type: ignore[attr-defined]  # a mixin of Page
 
     def get_summary(self) -> str:
         return ""
@@ -285,7 +294,7 @@ class PartnerDirectoryPage(SitePage):
     class Meta:
         verbose_name = _("partner directory")
 
-    def get_partner_groups(self) -> list[tuple[str, list[Any]]]:
+    def get_partner_groups(self) -> list[tuple[StrOrPromise, list[Partner]]]:
         return selectors.partner_list_by_kind()
 
     def get_context(self, request: HttpRequest, *args: Any, **kwargs: Any) -> dict[str, Any]:
@@ -307,7 +316,7 @@ OFFER_KIND_GROUPS: dict[str, tuple[str, ...]] = {
 OFFER_PAGE_KINDS = [(LESSONS, _("Ski lessons (group and private)")), *Offer.Kind.choices]
 
 # How the home page names each kind of offer it links to (plural, as a heading).
-OFFER_KIND_HEADINGS = {
+OFFER_KIND_HEADINGS: dict[str, StrOrPromise] = {
     Offer.Kind.GROUP_LESSON: _("Group ski lessons"),
     Offer.Kind.PRIVATE_LESSON: _("Private lessons"),
     Offer.Kind.STAY: _("Stays"),
@@ -375,8 +384,6 @@ def offers_with_book_urls(offers: list[Any]) -> list[Any]:
 def offer_kinds_bookable() -> list[dict[str, Any]]:
     """One entry per kind of offer open for booking, in the catalogue's order: its heading,
     how many offers, the lowest price and the catalogue filtered to it (one query)."""
-    from django.urls import reverse
-
     by_kind: dict[str, list[Any]] = {}
     for offer in selectors.offer_list_bookable(limit=500):
         by_kind.setdefault(offer.kind, []).append(offer)
@@ -397,9 +404,6 @@ def offer_kinds_bookable() -> list[dict[str, Any]]:
 def offer_book_url(slug: str) -> str:
     """The booking page of an offer, in the reader's language. The booking pages live at
     /<lang>/book/<slug>/; the address is written out if their URLs are not installed."""
-    from django.urls import NoReverseMatch, reverse
-    from django.utils import translation
-
     try:
         return reverse("bookings:offer-detail", kwargs={"slug": slug})
     except NoReverseMatch:
@@ -556,10 +560,6 @@ LEGAL_FOOTERS_CACHE_KEY = "content:legal-footers"
 def legal_footer_for(language: str | None, request: HttpRequest | None = None) -> str:
     """The legal footer in ``language``, else the brand's default (``Destination``). The texts
     are cached (every page's footer shows one) and dropped from the cache when edited."""
-    from django.core.cache import cache
-
-    from destination.models import Destination
-
     texts = cache.get(LEGAL_FOOTERS_CACHE_KEY)
     if texts is None:
         texts = {footer.language: footer.text for footer in LegalFooter.objects.all()}
@@ -571,6 +571,4 @@ def legal_footer_for(language: str | None, request: HttpRequest | None = None) -
 
 
 def legal_footers_forget(**kwargs: Any) -> None:
-    from django.core.cache import cache
-
     cache.delete(LEGAL_FOOTERS_CACHE_KEY)

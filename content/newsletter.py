@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core import signing
@@ -53,6 +53,9 @@ from destination.services.consent import (
 from destination.services.resolution import PersonData, guest_resolve
 from destination.services.timeline import timeline_add
 
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
 CONFIRM_MAX_AGE = dt.timedelta(days=getattr(settings, "NEWSLETTER_CONFIRM_DAYS", 3))
 RESEND_WINDOW = dt.timedelta(minutes=getattr(settings, "NEWSLETTER_RESEND_MINUTES", 15))
 # Emails one address may get per CONFIRM_MAX_AGE: a form anyone can fill must not let a stranger
@@ -78,7 +81,7 @@ LINK_NOT_VALID_OR_USED = gettext_lazy(
 class NewsletterError(Exception):
     """The signup or its confirmation was refused; ``code`` says why, the message is for people."""
 
-    def __init__(self, message: str, *, code: str) -> None:
+    def __init__(self, message: StrOrPromise, *, code: str) -> None:
         super().__init__(message)
         self.code = code
 
@@ -201,7 +204,7 @@ def newsletter_signup_request(
             signup.confirmations_in_window += 1
         signup.save()
         if send:
-            from content.tasks import newsletter_confirmation_send_task
+            from content.tasks import newsletter_confirmation_send_task  # noqa: PLC0415  cycle: tasks import this module
 
             newsletter_confirmation_send_task.delay_on_commit(signup_id=signup.pk)
     return signup, send
@@ -321,9 +324,9 @@ def newsletter_signup_confirm(
 ) -> NewsletterSignup:
     """The person clicked the link: resolve them to a guest and grant the newsletter consent.
     A second click changes nothing."""
-    signup = newsletter_signup_from_token(token)
+    read = newsletter_signup_from_token(token)
     # Gone since the token was read: expired by the clean-up, or erased with its guest.
-    signup = NewsletterSignup.objects.select_for_update().filter(pk=signup.pk).first()
+    signup = NewsletterSignup.objects.select_for_update().filter(pk=read.pk).first()
     if signup is None:
         raise NewsletterError(LINK_NOT_VALID_OR_USED, code="invalid")
     if signup.status == NewsletterSignup.Status.CONFIRMED:

@@ -9,14 +9,20 @@ from typing import TYPE_CHECKING
 
 from django.core.cache import cache
 from django.db import models
-from django.db.models import OuterRef, Prefetch, QuerySet, Subquery
+from django.db.models import F, IntegerField, OuterRef, Prefetch, QuerySet, Subquery, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from wagtail.images import get_image_model
-from wagtail.models import Locale, Page
+from wagtail.models import Locale, Page, WorkflowState
+from wagtail_localize.models import Translation, TranslationSource
 
+from bookings.models import Offer, Session
+from destination.models import Destination
 from partners.models import Partner
 
 if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
     from content.models import EventPage, StoryPage
 
 
@@ -31,7 +37,7 @@ def story_list(
     *, parent: Page | None = None, locale: Locale | int | None = None, theme: str = ""
 ) -> QuerySet[StoryPage]:
     """Live stories, newest first, under ``parent`` or in ``locale``, optionally of one theme."""
-    from content.models import StoryPage
+    from content.models import StoryPage  # noqa: PLC0415  cycle: content.models imports this module
 
     stories = StoryPage.objects.live().public()
     if parent is not None:
@@ -53,7 +59,7 @@ def event_list_upcoming(
     *, parent: Page | None = None, locale: Locale | int | None = None
 ) -> QuerySet[EventPage]:
     """Live events that have not ended yet, soonest first."""
-    from content.models import EventPage
+    from content.models import EventPage  # noqa: PLC0415  cycle: content.models imports this module
 
     events = EventPage.objects.live().public().filter(end_at__gte=timezone.now())
     if parent is not None:
@@ -63,7 +69,7 @@ def event_list_upcoming(
     return _with_hero_renditions(events.select_related("partner").order_by("start_at", "pk"))
 
 
-def partner_list_by_kind() -> list[tuple[str, list[Partner]]]:
+def partner_list_by_kind() -> list[tuple[StrOrPromise, list[Partner]]]:
     """Active partners grouped by kind, in the order kinds are declared; one query."""
     groups: dict[str, list[Partner]] = {}
     for partner in Partner.objects.filter(is_active=True).order_by("name"):
@@ -83,11 +89,6 @@ def offer_list_bookable(
     first: one query, each offer annotated with ``seats_left`` (over its upcoming sessions)
     and ``next_starts_at`` (its next session with a seat left). ``kind`` or ``kinds`` narrow
     it to one or several kinds of offer."""
-    from django.db.models import F, IntegerField, OuterRef, Subquery, Sum
-    from django.db.models.functions import Coalesce
-
-    from bookings.models import Offer, Session
-
     upcoming = Session.objects.filter(offer=OuterRef("pk"), starts_at__gt=timezone.now())
     seats = (
         upcoming.order_by()
@@ -126,7 +127,6 @@ def brand_name_cached() -> str:
     """The brand name for screens that have no page context (Wagtail's admin title, dashboard
     and sign-in page): read from the ``Destination`` setting, cached across requests and
     dropped from the cache when the setting is saved (``content.apps``)."""
-    from destination.models import Destination
 
     name = cache.get(BRAND_NAME_CACHE_KEY)
     if name is None:
@@ -166,7 +166,6 @@ def translation_sync_get(*, page: Page) -> TranslationSync | None:
     submitted for translation and each time "Sync translated pages" runs (``last_updated_at``).
     A source page published after that moment has changes its translations have not received:
     the source is out of date for every enabled translation, and so is each translation."""
-    from wagtail_localize.models import Translation
 
     source_published = Page.objects.filter(
         translation_key=OuterRef("source__object_id"), locale_id=OuterRef("source__locale_id")
@@ -203,7 +202,6 @@ def translation_sync_get(*, page: Page) -> TranslationSync | None:
 def translation_list_stale(*, limit: int = 10) -> list[Page]:
     """Source pages published after their last sync to their translations, most recently
     published first: what the dashboard's "translations to update" panel lists (one query)."""
-    from wagtail_localize.models import TranslationSource
 
     sources = TranslationSource.objects.filter(
         object_id=OuterRef("translation_key"),
@@ -226,7 +224,7 @@ def translation_list_stale(*, limit: int = 10) -> list[Page]:
 def story_list_recent(*, limit: int = 5) -> list[StoryPage]:
     """The latest stories in the default language (translations follow them), drafts
     included, newest first."""
-    from content.models import StoryPage
+    from content.models import StoryPage  # noqa: PLC0415  content.models imports this module
 
     return list(
         StoryPage.objects.filter(locale=Locale.get_default())
@@ -238,7 +236,6 @@ def story_list_recent(*, limit: int = 5) -> list[StoryPage]:
 def page_list_awaiting_approval(*, limit: int = 10) -> list[Page]:
     """Pages submitted to a moderation workflow and not yet approved or sent back, oldest
     submission first, whoever the reviewer is (one query)."""
-    from wagtail.models import WorkflowState
 
     return list(
         Page.objects.filter(_workflow_states__status=WorkflowState.STATUS_IN_PROGRESS)
@@ -250,7 +247,7 @@ def page_list_awaiting_approval(*, limit: int = 10) -> list[Page]:
 
 def event_list_next(*, limit: int = 5) -> list[EventPage]:
     """Upcoming events in the default language, live or not, soonest first (one query)."""
-    from content.models import EventPage
+    from content.models import EventPage  # noqa: PLC0415  content.models imports this module
 
     return list(
         EventPage.objects.filter(end_at__gte=timezone.now(), locale=Locale.get_default())

@@ -33,6 +33,9 @@ from wagtail_localize.models import (
 )
 from wagtail_localize.strings import StringValue
 
+from content.models import PartnerPage
+from destination.models import User
+
 if TYPE_CHECKING:
     from partners.models import Partner
 
@@ -124,9 +127,6 @@ def partner_page_editors_ensure(*, partner: Partner) -> Group | None:
     Safe to run again: the group's page rights and members are set to exactly the partner's
     pages and its active staff (someone who left loses access). Returns None for a partner
     without a page and without a group."""
-    from content.models import PartnerPage
-    from destination.models import User
-
     name = f"{PARTNER_GROUP_PREFIX}{partner.slug}"[:150]
     pages = list(PartnerPage.objects.filter(partner=partner))
     group = Group.objects.filter(name=name).first()

@@ -7,6 +7,10 @@ from typing import Any
 
 from django.db import transaction
 
+from content.models import PartnerPage
+from content.services import partner_page_editors_ensure
+from partners.models import Partner
+
 
 def partner_page_saved(sender: type, instance: Any, created: bool, **kwargs: Any) -> None:
     if created and not kwargs.get("raw"):
@@ -16,8 +20,6 @@ def partner_page_saved(sender: type, instance: Any, created: bool, **kwargs: Any
 def membership_changed(sender: type, instance: Any, **kwargs: Any) -> None:
     if kwargs.get("raw"):
         return
-    from content.models import PartnerPage
-
     if PartnerPage.objects.filter(partner_id=instance.partner_id).exists():
         _ensure_on_commit(instance.partner_id)
 
@@ -27,9 +29,6 @@ def _ensure_on_commit(partner_id: int | None) -> None:
         return
 
     def ensure() -> None:
-        from content.services import partner_page_editors_ensure
-        from partners.models import Partner
-
         partner = Partner.objects.filter(pk=partner_id).first()
         if partner is not None:
             partner_page_editors_ensure(partner=partner)

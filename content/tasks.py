@@ -5,6 +5,8 @@ from __future__ import annotations
 from celery import shared_task
 from django.core.management import call_command
 
+from content.newsletter import newsletter_confirmation_send, newsletter_signups_expire
+
 
 @shared_task(name="content.tasks.publish_scheduled_pages_task")
 def publish_scheduled_pages_task() -> None:
@@ -19,14 +21,10 @@ def publish_scheduled_pages_task() -> None:
 @shared_task(name="content.tasks.newsletter_confirmation_send_task")
 def newsletter_confirmation_send_task(signup_id: int) -> None:
     """Sends a requested double opt-in email; a repeat of the same request sends nothing."""
-    from content.newsletter import newsletter_confirmation_send
-
     newsletter_confirmation_send(signup_id=signup_id)
 
 
 @shared_task(name="content.tasks.newsletter_signups_expire_task")
 def newsletter_signups_expire_task() -> None:
     """Deletes unconfirmed signups whose confirmation link has expired."""
-    from content.newsletter import newsletter_signups_expire
-
     newsletter_signups_expire()

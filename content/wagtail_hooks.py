@@ -117,7 +117,7 @@ class PageListPanel(Component):
             panel_id=f"dashboard-{self.name}",
             heading=self.heading,
             empty=self.empty,
-            rows=self.get_rows(request),
+            rows=self.get_rows(request) if request is not None else [],
             more=self.more_link(),
         )
         return context

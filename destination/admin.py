@@ -7,7 +7,7 @@ the resolution bookkeeping are written by services only, so they are read-only h
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar, cast
 
 from allauth.account.models import EmailAddress
 from django import forms
@@ -73,7 +73,7 @@ class StaffUserCreationForm(AdminUserCreationForm):
     class Meta(AdminUserCreationForm.Meta):
         model = User
         fields = ("email",)
-        field_classes: dict[str, Any] = {}
+        field_classes: ClassVar[dict[str, Any]] = {}
 
     def clean_email(self) -> str:
         email = self.cleaned_data["email"].strip().lower()
@@ -86,7 +86,7 @@ class StaffUserChangeForm(UserChangeForm):
     class Meta(UserChangeForm.Meta):
         model = User
         fields = "__all__"
-        field_classes: dict[str, Any] = {}
+        field_classes: ClassVar[dict[str, Any]] = {}
 
 
 @admin.register(User)
@@ -120,12 +120,12 @@ class StaffUserAdmin(UserAdmin):
         ),
     )
     list_display = ("email", "first_name", "last_name", "is_staff", "is_superuser", "is_active")
-    list_filter: tuple[str, ...] = ("is_staff", "is_superuser", "is_active")
+    list_filter: ClassVar[tuple[str, ...]] = ("is_staff", "is_superuser", "is_active")
     search_fields = ("email", "first_name", "last_name")
     ordering = ("email",)
     readonly_fields = ("last_login", "date_joined")
     # partners.admin adds the memberships inline: the core does not know partners.
-    inlines: tuple[type[admin.options.InlineModelAdmin], ...] = ()
+    inlines: ClassVar[tuple[type[admin.options.InlineModelAdmin[Any, Any]], ...]] = ()
 
     def save_model(self, request: HttpRequest, obj: User, form: forms.Form, change: bool) -> None:
         super().save_model(request, obj, form, change)
@@ -348,7 +348,7 @@ class GuestAdmin(admin.ModelAdmin):
             audit_log(
                 guest=obj,
                 action=AuditEntry.Action.VIEW,
-                actor=request.user,  # type: ignore[arg-type]
+                actor=cast(User, request.user),  # the admin is for staff only
                 details={"via": "admin"},
             )
         return super().render_change_form(request, context, add, change, form_url, obj)
@@ -374,7 +374,7 @@ class GuestAdmin(admin.ModelAdmin):
             super().save_formset(request, form, formset, change)
             return
         # Contact points are resolution keys: add and remove them through the guest service.
-        guest = form.instance
+        guest = cast(forms.ModelForm[Guest], form).instance
         field = "email" if formset.model is GuestEmail else "phone"
         add = guest_email_add if field == "email" else guest_phone_add
         remove = guest_email_remove if field == "email" else guest_phone_remove

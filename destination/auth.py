@@ -1,8 +1,13 @@
+from typing import TYPE_CHECKING, cast
+
 from allauth.account.adapter import DefaultAccountAdapter
 from django.conf import settings
 from django.http import HttpRequest
 
 from destination import registry
+
+if TYPE_CHECKING:
+    from destination.models import User
 
 
 class AccountAdapter(DefaultAccountAdapter):
@@ -17,5 +22,6 @@ class AccountAdapter(DefaultAccountAdapter):
         allauth only asks when the sign-in carries no ``?next=``, so an explicit destination
         still wins."""
         home = registry.staff_home()
-        url = home(request.user) if home is not None else None  # type: ignore[arg-type]
+        # Asked right after a sign-in: the user is authenticated.
+        url = home(cast("User", request.user)) if home is not None else None
         return url or super().get_login_redirect_url(request)

@@ -3,6 +3,8 @@ events and their proofs tell the story. Writes are in ``destination.services.con
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db.models import Exists, OuterRef, Prefetch, QuerySet
 
 from destination.models import (
@@ -23,7 +25,7 @@ def _scope_filter(*, purpose: Purpose | str, partner: Partner | None, channel: s
         raise ValueError(f"{purpose!r} needs a partner iff it is given per partner.")
     if (purpose in CHANNEL_PURPOSES) != bool(channel):
         raise ValueError(f"{purpose!r} needs a channel iff it is given per channel.")
-    scope = {"purpose": purpose, "channel": channel or ""}
+    scope: dict[str, Any] = {"purpose": purpose, "channel": channel or ""}
     if partner is None:
         scope["partner__isnull"] = True
     else:

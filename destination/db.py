@@ -45,11 +45,19 @@ def binary_cursor() -> Iterator[Any]:
     raw = psycopg.Cursor(connection.connection)
     try:
         if connection.queries_logged:
-            yield connection.make_debug_cursor(raw)
+            yield connection.make_debug_cursor(raw)  # type: ignore[arg-type]  # stubs: wrapper; Django wraps the raw cursor
         else:
-            yield connection.make_cursor(raw)
+            yield connection.make_cursor(raw)  # type: ignore[arg-type]  # stubs: wrapper; Django wraps the raw cursor
     finally:
         raw.close()
+
+
+def _column(model: type[models.Model], name: str) -> tuple[models.Field[Any, Any], str]:
+    """A concrete field of ``model`` and its column (get_field may return a reverse relation)."""
+    field = model._meta.get_field(name)
+    if not isinstance(field, models.Field) or field.column is None:
+        raise ValueError(f"{model._meta.label}.{name} is not a column.")
+    return field, field.column
 
 
 def _unnest_insert_sql(
@@ -60,9 +68,9 @@ def _unnest_insert_sql(
     meta = model._meta
     columns, casts, is_json = [], [], []
     for name in fields:
-        field = meta.get_field(name)
-        columns.append(connection.ops.quote_name(field.column))  # type: ignore[union-attr]
-        casts.append(f"%b::{field.cast_db_type(connection)}[]")  # type: ignore[union-attr]
+        field, column = _column(model, name)
+        columns.append(connection.ops.quote_name(column))
+        casts.append(f"%b::{field.cast_db_type(connection)}[]")
         is_json.append(isinstance(field, models.JSONField))
     arrays = [
         [json.dumps(v, cls=DjangoJSONEncoder) for v in column] if json_column else list(column)
@@ -114,8 +122,7 @@ def insert_rows_returning(
     if not rows:
         return []
     sql, arrays = _unnest_insert_sql(model, fields, rows)
-    meta = model._meta
-    back = ", ".join(connection.ops.quote_name(meta.get_field(n).column) for n in returning)  # type: ignore[union-attr]
+    back = ", ".join(connection.ops.quote_name(_column(model, n)[1]) for n in returning)
     with binary_cursor() as cursor:
         cursor.execute(f"{sql} RETURNING {back}", arrays)
         return [tuple(row) for row in cursor.fetchall()]
@@ -130,7 +137,7 @@ class AnyOf(Lookup):
     prepare_rhs = False
     array_type = "text"
 
-    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:  # type: ignore[override]  # Django takes list params; the stubs say tuple
         lhs, lhs_params = self.process_lhs(compiler, connection)
         values = list(self.rhs)
         if connection.vendor == "postgresql":

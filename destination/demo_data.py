@@ -488,7 +488,10 @@ def build_people(rng: random.Random, count: int) -> tuple[list[DemoPerson], dict
             birth = _birth_date(rng)
             family_email = _email_for(rng, names[0], last, language, birth)
             tags = [*interests(), "family"]
-            members = [(names[0], True, birth), (names[1], True, _birth_date(rng))]
+            members: list[tuple[str, bool, date | None]] = [
+                (names[0], True, birth),
+                (names[1], True, _birth_date(rng)),
+            ]
             members += [
                 (names[2 + n], False, _birth_date(rng, adult=False))
                 for n in range(rng.randint(1, 3))

@@ -12,7 +12,7 @@ under its field when the form has it, and the rest at the top of the form.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
 from django.utils.translation import gettext as _
@@ -42,7 +42,12 @@ class DomainError(Exception):
     ) -> None:
         if isinstance(errors, Mapping):
             field_errors = {
-                name: [str(m) for m in (msgs if _is_sequence(msgs) else [msgs])]
+                name: [
+                    str(m)
+                    for m in (
+                        cast("Sequence[StrOrPromise]", msgs) if _is_sequence(msgs) else [msgs]
+                    )
+                ]
                 for name, msgs in errors.items()
             }
         else:

@@ -5,7 +5,7 @@ place that stores them."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.conf import settings
@@ -45,8 +45,8 @@ class GuestForm(forms.Form):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         blank = [("", "—")]
-        self.fields["country"].choices = blank + list(countries)
-        self.fields["language"].choices = blank + list(settings.LANGUAGES)
+        cast(forms.ChoiceField, self.fields["country"]).choices = blank + list(countries)
+        cast(forms.ChoiceField, self.fields["language"]).choices = blank + list(settings.LANGUAGES)
 
     def clean_email(self) -> str:
         try:
@@ -101,10 +101,12 @@ class ConsentForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["partner"].queryset = Partner.objects.filter(is_active=True).order_by("name")  # type: ignore[attr-defined]
-        self.fields["wording"].queryset = ConsentWording.objects.order_by(  # type: ignore[attr-defined]
-            "purpose", "language", "-created_at"
-        )
+        cast(forms.ModelChoiceField[Any], self.fields["partner"]).queryset = Partner.objects.filter(
+            is_active=True
+        ).order_by("name")
+        cast(
+            forms.ModelChoiceField[Any], self.fields["wording"]
+        ).queryset = ConsentWording.objects.order_by("purpose", "language", "-created_at")
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}

@@ -154,7 +154,7 @@ def _export_or_redirect(
         query = request.GET.urlencode()
         url = reverse(url_name, args=[guest.pk])
         return HttpResponseRedirect(f"{url}?{query}" if query else url)
-    return guest_export(guest=guest, actor=request.user, partner=partner)  # type: ignore[arg-type]
+    return guest_export(guest=guest, actor=request.user, partner=partner)  # type: ignore[arg-type]  # login_required
 
 
 @never_cache

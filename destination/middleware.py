@@ -34,7 +34,7 @@ class AccountLanguageMiddleware:
         if not translation.get_language_from_path(request.path_info):
             user = getattr(request, "user", None)
             language = getattr(user, "language", "") if user is not None else ""
-            if language and user.is_authenticated:  # type: ignore[union-attr]
+            if language and user.is_authenticated:  # type: ignore[union-attr]  # user is set here
                 translation.activate(language)
                 request.LANGUAGE_CODE = language
         return self.get_response(request)
@@ -166,6 +166,6 @@ class ContentSecurityPolicyMiddleware(DjangoContentSecurityPolicyMiddleware):
         if not hasattr(response, "_csp_config"):
             for prefix, config in settings.SECURE_CSP_BY_PATH.items():
                 if request.path_info.startswith(prefix):
-                    response._csp_config = config  # type: ignore[attr-defined]
+                    response._csp_config = config  # type: ignore[attr-defined]  # read by CSP middleware
                     break
         return super().process_response(request, response)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser, UserManager
@@ -39,7 +39,7 @@ class TimeStampedModel(models.Model):
 class StaffUserManager(UserManager["User"]):
     use_in_migrations = True
 
-    def _create_user(self, email: str, password: str | None, **extra_fields):  # type: ignore[override]
+    def _create_user(self, email: str, password: str | None, **extra_fields: Any) -> User:
         if not email:
             raise ValueError("An email address is required.")
         user = self.model(email=self.normalize_email(email).lower(), **extra_fields)
@@ -47,12 +47,16 @@ class StaffUserManager(UserManager["User"]):
         user.save(using=self._db)
         return user
 
-    def create_user(self, email: str, password: str | None = None, **extra_fields):  # type: ignore[override]
+    def create_user(  # type: ignore[override]  # email replaces username as the first argument
+        self, email: str, password: str | None = None, **extra_fields: Any
+    ) -> User:
         extra_fields.setdefault("is_staff", False)
         extra_fields.setdefault("is_superuser", False)
         return self._create_user(email, password, **extra_fields)
 
-    def create_superuser(self, email: str, password: str | None = None, **extra_fields):  # type: ignore[override]
+    def create_superuser(  # type: ignore[override]  # email replaces username
+        self, email: str, password: str | None = None, **extra_fields: Any
+    ) -> User:
         extra_fields.setdefault("is_staff", True)
         extra_fields.setdefault("is_superuser", True)
         return self._create_user(email, password, **extra_fields)
@@ -61,7 +65,7 @@ class StaffUserManager(UserManager["User"]):
 class User(AbstractUser):
     """A person who signs in: partner staff, the marketing team, operators. Email is the login."""
 
-    username = None  # type: ignore[assignment]
+    username = None  # type: ignore[assignment]  # removes AbstractUser.username: email signs in
     email = models.EmailField(_("email address"), unique=True)
     language = models.CharField(
         _("preferred language"), max_length=8, choices=settings.LANGUAGES, blank=True
@@ -70,7 +74,7 @@ class User(AbstractUser):
     USERNAME_FIELD = "email"
     REQUIRED_FIELDS: ClassVar[list[str]] = []
 
-    objects = StaffUserManager()  # type: ignore[misc]
+    objects = StaffUserManager()  # type: ignore[misc]  # the manager of an email-keyed user
 
     class Meta(AbstractUser.Meta):
         swappable = "AUTH_USER_MODEL"

@@ -10,6 +10,9 @@
 - Erasure: ``register_guest_eraser(fn)`` anonymises an app's rows for a list of guest ids,
   set-based, keeping the non-personal part it needs (accounting);
   ``register_guest_erasure_counter(name, fn)`` adds per-guest counts to each ERASE audit row.
+- Demo: ``register_demo_seeder(name, fn, order=...)`` adds a step to ``manage.py seed_demo``
+  (an app's part of the demo: partners and staff, interactions, bookings), with the lines it
+  adds to the summary.
 - Staff: ``register_export_partner(fn)`` says for which partner a staff member acts in the GDPR
   export pages (the core alone only lets superusers in); ``register_staff_home(fn)`` says where a
   staff member lands after signing in.
@@ -59,7 +62,8 @@ def _jsonable(value: Any) -> Any:
 def row_serialize(obj: models.Model) -> dict[str, Any]:
     """A JSON-able copy of a row that ``rows_deserialize_save`` saves back, primary key
     included."""
-    return _jsonable(serializers.serialize("python", [obj])[0])
+    row: dict[str, Any] = _jsonable(serializers.serialize("python", [obj])[0])
+    return row
 
 
 def rows_deserialize_save(rows: Sequence[dict[str, Any]]) -> int:
@@ -160,11 +164,26 @@ ExportPartner = Callable[["HttpRequest"], "Partner"]
 # ``fn(user)`` -> the URL a staff member lands on after signing in, or None.
 StaffHome = Callable[["User"], str | None]
 
+# ``fn(seeder)`` seeds an app's part of the demo; ``seeder`` is the command's DemoSeeder (rng,
+# partners, managers, agents, guest_of_record...). ``summary(seeder)`` -> summary lines.
+DemoSeed = Callable[[Any], None]
+DemoSummary = Callable[[Any], Mapping[str, Any]]
+
+
+@dataclass(frozen=True)
+class DemoStep:
+    name: str
+    seed: DemoSeed
+    order: int
+    summary: DemoSummary | None = None
+
+
 _guest_exporters: dict[str, GuestExporter] = {}
 _guest_exporters_after: dict[str, str] = {}
 _guest_erasers: list[GuestEraser] = []
 _guest_erasure_counters: dict[str, ErasureCounter] = {}
 _hooks: dict[str, Callable[..., Any]] = {}
+_demo_steps: dict[str, DemoStep] = {}
 
 
 def register_merge_handler(model: type[models.Model], fn: MergeHandler) -> None:
@@ -255,3 +274,17 @@ def register_staff_home(fn: StaffHome) -> None:
 
 def staff_home() -> StaffHome | None:
     return _hooks.get("staff_home")
+
+
+def register_demo_seeder(
+    name: str, fn: DemoSeed, *, order: int, summary: DemoSummary | None = None
+) -> None:
+    """``fn(seeder)`` runs as step ``name`` of ``seed_demo``, the steps sorted by ``order``
+    (the core's: destination 10, wordings 30, guests 40, households 50, interests 60,
+    consents 70, reviews 90); ``summary(seeder)`` adds lines to the summary, in step order,
+    the core's lines standing at 40."""
+    _demo_steps[name] = DemoStep(name=name, seed=fn, order=order, summary=summary)
+
+
+def demo_seeders() -> list[DemoStep]:
+    return sorted(_demo_steps.values(), key=lambda step: step.order)

@@ -91,7 +91,9 @@ def _search_trigram(folded: str, limit: int) -> list[Guest]:
         found = {g.pk: g for g in by_trigram[:limit]}
         for guest in by_key[:limit]:
             found.setdefault(guest.pk, guest)
-    return sorted(found.values(), key=lambda g: (-g.similarity, g.pk))[:limit]
+    ranked = sorted(found.values(), key=lambda g: (-g.similarity, g.pk))
+    guests: list[Guest] = list(ranked[:limit])
+    return guests
 
 
 def _search_fallback(folded: str, limit: int) -> list[Guest]:

@@ -274,7 +274,7 @@ def guest_profile_for(
         }
     if access.can(Section.DEMOGRAPHICS):
         profile["demographics"] = {
-            "country": guest.country.code if guest.country else "",
+            "country": str(guest.country),  # a Country: its str is the code, "" when blank
             "language": guest.language,
         }
     if access.can(Section.BIRTH_DATE):

@@ -49,12 +49,12 @@ def _not_found(request: HttpRequest) -> Status[dict[str, Any]]:
     # LocaleMiddleware turns any 404 outside i18n_patterns into a redirect to "/en/<path>"
     # (Wagtail's catch-all page route makes every prefixed path look valid). Reading the URLconf
     # below, which has no i18n_patterns, it lets an API client get its 404.
-    request.urlconf = __name__  # type: ignore[attr-defined]
+    request.urlconf = __name__
     return Status(404, {"detail": _("No such guest.")})
 
 
 def _partner(request: HttpRequest) -> Partner:
-    key: PartnerApiKey = request.auth  # type: ignore[attr-defined]
+    key: PartnerApiKey = request.auth  # type: ignore[attr-defined]  # set by ninja auth  # set by ninja auth
     return key.partner
 
 

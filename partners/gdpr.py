@@ -136,6 +136,8 @@ def export_partner_for(request: HttpRequest) -> Partner:
     query parameter (an id or slug among its memberships), which must be allowed to export.
     PermissionDenied otherwise."""
     user = request.user
+    if not user.is_authenticated:
+        raise PermissionDenied(_("You may not export this guest's data."))
     memberships = [
         m.partner
         for m in Membership.objects.active().filter(user_id=user.pk).select_related("partner")

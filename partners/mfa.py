@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, cast
 
 from allauth.mfa.models import Authenticator
 from allauth.mfa.signals import authenticator_added, authenticator_removed
@@ -35,6 +36,9 @@ from django.utils.translation import ngettext
 
 from partners.models import Membership, Partner
 
+if TYPE_CHECKING:
+    from destination.models import User
+
 SESSION_KEY = "mfa_verdict"
 
 
@@ -45,7 +49,7 @@ class MfaVerdict:
     deadline: dt.datetime | None  # end of the grace period, when required
 
 
-def mfa_role_requires(user) -> bool:
+def mfa_role_requires(user: User) -> bool:
     """Whether the account can act on data beyond its own partner: an operator, or a manager
     of an active tourist office (the steward)."""
     if user.is_superuser or user.is_staff:
@@ -59,21 +63,22 @@ def mfa_role_requires(user) -> bool:
     ).exists()
 
 
-def mfa_grace_deadline(user) -> dt.datetime:
-    start = user.date_joined
+def mfa_grace_deadline(user: User) -> dt.datetime:
+    start: dt.datetime = user.date_joined
     since = settings.MFA_REQUIRED_SINCE
     if since is not None and since > start:
         start = since
-    return start + dt.timedelta(days=settings.MFA_GRACE_DAYS)
+    days: int = settings.MFA_GRACE_DAYS
+    return start + dt.timedelta(days=days)
 
 
-def mfa_verdict(user) -> MfaVerdict:
+def mfa_verdict(user: User) -> MfaVerdict:
     required = settings.MFA_REQUIRED_ROLES and mfa_role_requires(user)
     enrolled = Authenticator.objects.filter(user_id=user.pk, type=Authenticator.Type.TOTP).exists()
     return MfaVerdict(required, enrolled, mfa_grace_deadline(user) if required else None)
 
 
-def _verdict_store(request: HttpRequest, user, verdict: MfaVerdict) -> None:
+def _verdict_store(request: HttpRequest, user: User, verdict: MfaVerdict) -> None:
     request.session[SESSION_KEY] = {
         "user": user.pk,
         "required": verdict.required,
@@ -88,8 +93,10 @@ def _session_verdict(request: HttpRequest) -> MfaVerdict:
         deadline = parse_datetime(stored["deadline"]) if stored.get("deadline") else None
         return MfaVerdict(stored["required"], stored["enrolled"], deadline)
     # A session from before this check, or one whose authenticators just changed.
-    verdict = mfa_verdict(request.user)
-    _verdict_store(request, request.user, verdict)
+    # Called on signed-in requests only (the middleware checks is_authenticated first).
+    user = cast("User", request.user)
+    verdict = mfa_verdict(user)
+    _verdict_store(request, user, verdict)
     return verdict
 
 
@@ -113,7 +120,9 @@ def mfa_notice(verdict: MfaVerdict, *, now: dt.datetime) -> str | None:
 
 
 @receiver(user_logged_in)
-def _verdict_at_sign_in(sender, request=None, user=None, **kwargs) -> None:
+def _verdict_at_sign_in(
+    sender: Any, request: HttpRequest | None = None, user: User | None = None, **kwargs: Any
+) -> None:
     """The verdict is taken once, at sign-in (so pages cost no query for it), and staff
     without a second factor are told there, once per session: why and by when, or that it is
     encouraged. A role given during the session counts from the next sign-in."""
@@ -137,7 +146,7 @@ def _verdict_at_sign_in(sender, request=None, user=None, **kwargs) -> None:
 
 @receiver(authenticator_added)
 @receiver(authenticator_removed)
-def _forget_verdict(sender, request=None, **kwargs) -> None:
+def _forget_verdict(sender: Any, request: HttpRequest | None = None, **kwargs: Any) -> None:
     if request is not None and hasattr(request, "session"):
         request.session.pop(SESSION_KEY, None)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, cast, overload
 
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest
@@ -89,6 +89,16 @@ def safe_next(request: HttpRequest, default: str) -> str:
     ):
         return target
     return default
+
+
+@overload
+def portal_view[V: Callable[..., HttpResponse]](view: V, *, pick: bool = True) -> V: ...
+
+
+@overload
+def portal_view[V: Callable[..., HttpResponse]](
+    view: None = None, *, pick: bool = True
+) -> Callable[[V], V]: ...
 
 
 def portal_view(view: Callable[..., HttpResponse] | None = None, *, pick: bool = True) -> Any:

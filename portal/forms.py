@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.conf import settings
@@ -82,8 +82,14 @@ class TimelineFilterForm(forms.Form):
         # Its own ids: the interaction form on the same page has a "kind" too (id_kind).
         kwargs.setdefault("auto_id", "id_filter_%s")
         super().__init__(*args, **kwargs)
-        self.fields["kind"].choices = [("", _("All kinds")), *TimelineEvent.Kind.choices]
-        self.fields["partner"].choices = [("", _("All partners")), *partners]
+        cast(forms.ChoiceField, self.fields["kind"]).choices = [
+            ("", _("All kinds")),
+            *TimelineEvent.Kind.choices,
+        ]
+        cast(forms.ChoiceField, self.fields["partner"]).choices = [
+            ("", _("All partners")),
+            *partners,
+        ]
 
 
 class ContactForm(forms.Form):
@@ -109,7 +115,7 @@ class EraseForm(forms.Form):
     confirm = forms.BooleanField(label=_("I understand this cannot be undone."))
 
 
-class InterestsField(forms.ModelMultipleChoiceField):
+class InterestsField(forms.ModelMultipleChoiceField[Tag]):
     """Interest tags, each named in the reader's language where the catalogue knows it."""
 
     def label_from_instance(self, obj: Tag) -> str:
@@ -157,15 +163,15 @@ class IdentityForm(forms.Form):
             if section not in sections:
                 del self.fields[name]
         if "country" in self.fields:
-            self.fields["country"].choices = [("", "—"), *countries]
+            cast(forms.ChoiceField, self.fields["country"]).choices = [("", "—"), *countries]
         if "language" in self.fields:
-            self.fields["language"].choices = guest_language_choices(
+            cast(forms.ChoiceField, self.fields["language"]).choices = guest_language_choices(
                 self.initial.get("language") or self.data.get("initial-language") or ""
             )
         if "interests" in self.fields:
-            self.fields["interests"].queryset = Tag.objects.filter(
-                category=Tag.Category.INTEREST
-            ).order_by("name")
+            cast(
+                forms.ModelChoiceField[Any], self.fields["interests"]
+            ).queryset = Tag.objects.filter(category=Tag.Category.INTEREST).order_by("name")
         for field in self.fields.values():
             field.show_hidden_initial = True
 
@@ -179,7 +185,7 @@ class IdentityForm(forms.Form):
         return {
             "first_name": guest.first_name,
             "last_name": guest.last_name,
-            "country": guest.country.code if guest.country else "",
+            "country": str(guest.country),  # a Country: its str is the code, "" when blank
             "language": guest.language,
             "birth_date": guest.birth_date,
             "interests": [t.slug for t in guest.tags.filter(category=Tag.Category.INTEREST)],

@@ -6,11 +6,11 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from django.contrib.contenttypes.models import ContentType
 from django.core.paginator import Page, Paginator
-from django.db.models import Count, Q
+from django.db.models import Count, Field, Q
 from django.urls import NoReverseMatch, reverse
 from django.utils.formats import date_format
 from django.utils.http import urlencode
@@ -429,7 +429,7 @@ def _queue_row(pair: PossibleDuplicate) -> QueueRow:
     return QueueRow(pair, _reason_labels(list(pair.reasons or [])), pair_looks_like_household(pair))
 
 
-def duplicate_queue(*, page: int | str = 1, per_page: int = DUPLICATES_PER_PAGE) -> Page:
+def duplicate_queue(*, page: int | str = 1, per_page: int = DUPLICATES_PER_PAGE) -> Page[QueueRow]:
     """One page of the open pairs, most likely first, as ``QueueRow``s, with the total: two
     queries (the count, the page with both guests joined in), whatever the page."""
     pairs = (
@@ -438,8 +438,8 @@ def duplicate_queue(*, page: int | str = 1, per_page: int = DUPLICATES_PER_PAGE)
         .order_by(*_QUEUE_ORDER)
     )
     result = Paginator(pairs, per_page).get_page(page)
-    result.object_list = [_queue_row(pair) for pair in result.object_list]
-    return result
+    rows = [_queue_row(pair) for pair in result.object_list]
+    return Page(rows, result.number, result.paginator)  # type: ignore[arg-type]  # rows of the same page
 
 
 def duplicate_next(*, after: PossibleDuplicate) -> PossibleDuplicate | None:
@@ -493,7 +493,7 @@ def duplicate_comparison(pair: Any) -> dict[str, Any]:
     a, b = pair.guest_a, pair.guest_b
     rows = []
     for name in MERGE_FIELDS:
-        label = str(Guest._meta.get_field(name).verbose_name)
+        label = str(cast("Field[Any, Any]", Guest._meta.get_field(name)).verbose_name)
         da, db = _field_display(a, name), _field_display(b, name)
         rows.append(
             CompareRow(name, label[:1].upper() + label[1:], da, db, "a" if da or not db else "b")

@@ -22,7 +22,7 @@ from destination.models import (
 from destination.services import GuestError
 from destination.services.consent import consent_record
 from destination.services.guests import guest_tags_set, guest_update
-from destination.services.merge import MERGE_FIELDS, guest_merge, guest_merge_undo
+from destination.services.merge import MERGE_FIELDS, FieldChoice, guest_merge, guest_merge_undo
 from destination.services.resolution import PersonData, ResolutionResult, guest_resolve
 from partners.access import can_edit_guest, can_merge
 
@@ -128,7 +128,7 @@ def duplicate_merge(
     if keep not in ("a", "b"):
         raise GuestError(_("Choose the profile to keep."))
     survivor, merged = (pair.guest_a, pair.guest_b) if keep == "a" else (pair.guest_b, pair.guest_a)
-    choices: dict[str, str] = {}
+    choices: dict[str, FieldChoice] = {}
     for name in MERGE_FIELDS:
         side = picks.get(name)
         if side in ("a", "b"):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -63,6 +64,7 @@ from portal.forms import (
 )
 from portal.selectors import (
     SEARCH_MIN_LENGTH,
+    CandidateView,
     duplicate_comparison,
     duplicate_next,
     duplicate_queue,
@@ -227,7 +229,7 @@ def guest(request: PortalRequest, guest_id: int) -> HttpResponse:
     return render(request, "portal/guest.html", context)
 
 
-def guest_page_context(request: PortalRequest, guest: Guest) -> dict:
+def guest_page_context(request: PortalRequest, guest: Guest) -> dict[str, Any]:
     partner = request.partner
     access = guest_access_for_request(request, partner=partner, guest=guest)
     # The consents card shows each state with its proof (one query of its own, below), so the
@@ -535,7 +537,7 @@ def guest_create(request: PortalRequest) -> HttpResponse:
     partner = request.partner
     initial = _initial_from_query(request.GET.get("q", ""))
     form = GuestForm(request.POST or None, initial=initial)
-    candidates: list = []
+    candidates: list[CandidateView] = []
     if request.method == "POST" and form.is_valid():
         candidates = likely_duplicates(partner=partner, data=form.cleaned_data)
         if not candidates or request.POST.get("confirmed") == "1":
@@ -632,7 +634,7 @@ def duplicate_detail(request: PortalRequest, pk: int) -> HttpResponse:
             merge = duplicate_merge(
                 pair=pair,
                 keep=request.POST.get("keep", ""),
-                picks={k[5:]: v for k, v in request.POST.items() if k.startswith("pick_")},
+                picks={k[5:]: str(v) for k, v in request.POST.items() if k.startswith("pick_")},
                 user=request.user,
                 partner=partner,
             )

@@ -12,7 +12,7 @@ from bookings.models import Booking
 register = template.Library()
 
 # A badge colour per status: the text says the status, the colour only helps scanning.
-_STATUS_TONES = {
+_STATUS_TONES: dict[str, str] = {
     Booking.Status.HELD: "wait",
     Booking.Status.CONFIRMED: "ok",
     Booking.Status.CHECKED_IN: "ok",

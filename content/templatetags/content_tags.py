@@ -13,6 +13,10 @@ from django.urls import translate_url
 from django.utils import translation
 from wagtail.models import Page, Site
 
+from content.forms import NewsletterSignupForm
+from content.models import legal_footer_for
+from content.newsletter import newsletter_wording
+from content.selectors import brand_name_cached
 from destination.models import HEX_COLOUR, Destination
 
 register = template.Library()
@@ -200,10 +204,7 @@ def absolute_url(url: str, request: HttpRequest | None) -> str:
 def newsletter_signup_form(context: template.Context, variant: str = "footer") -> dict[str, Any]:
     """An empty signup form for the footer or a signup block, with the wording it shows. Ids
     carry the variant (and a counter for blocks) so two forms on one page stay distinct."""
-    from content.forms import NewsletterSignupForm
-    from content.newsletter import newsletter_wording
-
-    counter = context.render_context.get("newsletter_forms", 0) + 1
+    counter = (context.render_context.get("newsletter_forms") or 0) + 1
     context.render_context["newsletter_forms"] = counter
     language = translation.get_language() or settings.LANGUAGE_CODE
     wording = newsletter_wording(language)
@@ -222,8 +223,6 @@ def newsletter_signup_form(context: template.Context, variant: str = "footer") -
 @register.simple_tag(takes_context=True)
 def legal_footer(context: template.Context) -> str:
     """The legal footer in the reader's language, else the brand's default one."""
-    from content.models import legal_footer_for
-
     request: HttpRequest | None = context.get("request")
     return legal_footer_for(translation.get_language(), request=request)
 
@@ -236,6 +235,4 @@ def get_item(mapping: dict, key: Any) -> Any:
 @register.simple_tag
 def brand_name() -> str:
     """The brand name where no page context loads the settings (Wagtail's admin), cached."""
-    from content.selectors import brand_name_cached
-
     return brand_name_cached()

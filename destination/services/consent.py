@@ -294,7 +294,7 @@ def consent_record(
 
     scopes: list[Scope] = [
         (str(purpose), partner, channel)
-        for partner in (partners or [None])
+        for partner in ([*partners] if partners else [None])
         for channel in (channels or [""])
     ]
     events = _ledger_write(guest=locked, proof=proof, scopes=scopes, granted=granted)

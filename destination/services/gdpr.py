@@ -110,7 +110,7 @@ def _export_identity(guest: Guest) -> dict[str, Any]:
         "first_name": guest.first_name,
         "last_name": guest.last_name,
         "language": guest.language,
-        "country": guest.country.code if guest.country else "",
+        "country": str(guest.country),  # a Country: its str is the code, "" when blank
         "birth_date": _iso(guest.birth_date),
         "source": guest.source,
         "source_detail": guest.source_detail,
@@ -316,9 +316,10 @@ def _counts_by_guest(qs: QuerySet[Any], guest_field: str = "guest_id") -> dict[i
 
 
 def _key_rows(qs: QuerySet[Any], *parts: Any) -> QuerySet[Any]:
-    return qs.annotate(resolution_key=Concat(*parts, output_field=CharField())).values(
-        "resolution_key"
-    )
+    keys: QuerySet[Any] = qs.annotate(
+        resolution_key=Concat(*parts, output_field=CharField())
+    ).values("resolution_key")
+    return keys
 
 
 def _resolution_keys_delete(guest_ids: list[int]) -> None:

@@ -65,7 +65,7 @@ def _refresh_match_keys(guest_ids: Sequence[int]) -> None:
 
 
 def _actor_or_none(actor: Actor) -> User | None:
-    return actor if actor is not None and actor.is_authenticated else None  # type: ignore[return-value]
+    return actor if actor is not None and actor.is_authenticated else None
 
 
 # --- Names and demographics -----------------------------------------------------------------
@@ -199,7 +199,7 @@ def _contact_row_remove(
     row: GuestEmail | GuestPhone,
     actor: Actor,
     partner: Partner | None,
-    details: dict,
+    details: dict[str, Any],
 ) -> None:
     """Delete an email or phone row of a locked guest; when it was the primary one, the oldest
     remaining row of the same kind becomes primary, so a guest keeps one primary per kind."""

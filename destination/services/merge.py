@@ -15,7 +15,7 @@ recorded). What a merge did is stored on ``GuestMerge`` so ``guest_merge_undo`` 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from django.apps import apps
 from django.conf import settings
@@ -54,6 +54,8 @@ from destination.services.resolution import match_keys_refresh
 from destination.services.timeline import timeline_add
 
 if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
     from partners.models import Partner  # types only
 
 FieldChoice = Literal["survivor", "merged"]
@@ -116,11 +118,16 @@ def guest_resolve_id(guest_id: int) -> Guest:
     return guest
 
 
-def guest_relations() -> list[tuple[type[models.Model], models.ForeignKey]]:
+def _concrete(model: type[models.Model], name: str) -> models.Field[Any, Any]:
+    """A concrete field by name: merge fields and unique constraints name only those."""
+    return cast("models.Field[Any, Any]", model._meta.get_field(name))
+
+
+def guest_relations() -> list[tuple[type[models.Model], models.ForeignKey[Any, Any]]]:
     """Every foreign key to ``Guest`` in every installed model, auto-created M2M tables (tags)
     and hidden relations (``related_name="+"``) included: a superset of
     ``Guest._meta.related_objects``."""
-    found: list[tuple[type[models.Model], models.ForeignKey]] = []
+    found: list[tuple[type[models.Model], models.ForeignKey[Any, Any]]] = []
     for model in apps.get_models(include_auto_created=True):
         if model._meta.proxy:
             continue
@@ -130,7 +137,7 @@ def guest_relations() -> list[tuple[type[models.Model], models.ForeignKey]]:
     return found
 
 
-def guest_relations_to_move() -> list[tuple[type[models.Model], models.ForeignKey]]:
+def guest_relations_to_move() -> list[tuple[type[models.Model], models.ForeignKey[Any, Any]]]:
     return [
         (model, fk)
         for model, fk in guest_relations()
@@ -157,7 +164,7 @@ def _field_choices_resolve(
         )
     choices: dict[str, FieldChoice] = {}
     for name in MERGE_FIELDS:
-        attname = Guest._meta.get_field(name).attname
+        attname = _concrete(Guest, name).attname
         choice = given.get(name)
         if choice is None:
             keep_survivor = not _is_empty(getattr(survivor, attname)) or _is_empty(
@@ -166,7 +173,7 @@ def _field_choices_resolve(
             choice = "survivor" if keep_survivor else "merged"
         if choice not in ("survivor", "merged"):
             raise GuestError(_("Choose “survivor” or “merged” for %(field)s.") % {"field": name})
-        choices[name] = choice  # type: ignore[assignment]
+        choices[name] = cast(FieldChoice, choice)  # checked just above
     return choices
 
 
@@ -263,7 +270,7 @@ def guest_merge(
 
     for name, choice in choices.items():
         if choice == "merged":
-            attname = Guest._meta.get_field(name).attname
+            attname = _concrete(Guest, name).attname
             setattr(survivor, attname, getattr(merged, attname))
     survivor.name_folded = fold_name(survivor.first_name, survivor.last_name)
     contacts = [d for d in (survivor.last_contact_at, merged.last_contact_at) if d is not None]
@@ -315,7 +322,7 @@ def guest_merge(
     return merge
 
 
-def _stored_text(message: str, **params: Any) -> str:
+def _stored_text(message: StrOrPromise, **params: Any) -> str:
     """Text stored on the timeline, in the destination's default language."""
     with override(settings.LANGUAGE_CODE):
         return str(message) % params
@@ -331,7 +338,7 @@ def _match_keys_refresh(guest_ids: list[int]) -> None:
 def _unique_sets(model: type[models.Model], fk_name: str) -> list[tuple[str, ...]]:
     """For each unconditional unique constraint including the guest FK: the other columns."""
     opts = model._meta
-    fk = opts.get_field(fk_name)
+    fk = _concrete(model, fk_name)
     sets: list[tuple[str, ...]] = []
     if fk.unique:
         sets.append(())
@@ -351,7 +358,7 @@ def _unique_sets(model: type[models.Model], fk_name: str) -> list[tuple[str, ...
         if fk_name in group or fk.attname in group:
             sets.append(
                 tuple(
-                    opts.get_field(name).attname
+                    _concrete(model, name).attname
                     for name in group
                     if name not in (fk_name, fk.attname)
                 )
@@ -400,20 +407,20 @@ def _merge_contact_points(
     kept_rows = {
         str(getattr(row, key)): row for row in manager.filter(**{fk_name: ctx.survivor.pk})
     }
-    has_primary = any(row.is_primary for row in kept_rows.values())  # type: ignore[attr-defined]
+    has_primary = any(row.is_primary for row in kept_rows.values())  # type: ignore[attr-defined]  # GuestEmail/GuestPhone
     to_move: list[int] = []
     to_drop: list[models.Model] = []
     for row in manager.filter(**{fk_name: ctx.merged.pk}).order_by("-is_primary", "pk"):
         kept = kept_rows.get(str(getattr(row, key)))
         if kept is not None:
             if getattr(row, "verified_at", None) and not getattr(kept, "verified_at", None):
-                ctx.change(kept, side="survivor", verified_at=row.verified_at)  # type: ignore[attr-defined]
-            if row.is_primary and not has_primary:  # type: ignore[attr-defined]
+                ctx.change(kept, side="survivor", verified_at=row.verified_at)  # type: ignore[attr-defined]  # contact rows
+            if row.is_primary and not has_primary:  # type: ignore[attr-defined]  # contact rows
                 ctx.change(kept, side="survivor", is_primary=True)
                 has_primary = True
             to_drop.append(row)
             continue
-        if row.is_primary:  # type: ignore[attr-defined]
+        if row.is_primary:  # type: ignore[attr-defined]  # contact rows
             if has_primary:
                 ctx.change(row, side="merged", is_primary=False)
             has_primary = True
@@ -565,7 +572,7 @@ def _survivor_fields_after(merge: GuestMerge) -> dict[str, Any]:
     after = dict(before)
     for name, choice in merge.field_choices.items():
         if choice == "merged":
-            attname = Guest._meta.get_field(name).attname
+            attname = _concrete(Guest, name).attname
             after[attname] = other[attname]
     contacts = [
         field_values_parse(Guest, {"last_contact_at": fields["last_contact_at"]})["last_contact_at"]

@@ -738,7 +738,8 @@ def test_junk_never_breaks_the_views(recorder, client, token):
     response = client.get(f"/t/c/{token}/")
     assert response.status_code in (400, 404)
     pixel = client.get(f"/t/o/{token}.gif")
-    assert pixel.status_code in (200, 404)
+    # A control character in the path is refused by the input check before any view (400).
+    assert pixel.status_code in (200, 404) or ("%00" in token and pixel.status_code == 400)
     if pixel.status_code == 200:
         assert pixel.content == PIXEL_GIF
     assert recorder.hits == []

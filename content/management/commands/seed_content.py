@@ -96,7 +96,7 @@ class _Builder:
         data: list[dict] = []
         pairs: dict[str, str] = {}
         for block in blocks:
-            value = block.value
+            value: Any = block.value
             if block.type == "image":
                 value = {**value, "image": self.image_id(value["image"])}
             elif block.type == "gallery":

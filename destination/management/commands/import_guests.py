@@ -70,7 +70,7 @@ def parse_birth_date(raw: str) -> dt.date | None:
 
 
 def format_errors(errors: dict[str, list[str]]) -> str:
-    parts = []
+    parts: list[str] = []
     for name, messages in errors.items():
         label = "" if name == "__all__" else f"{name}: "
         parts.extend(f"{label}{message}" for message in messages)
@@ -225,13 +225,18 @@ class Command(BaseCommand):
             writer.writerow(REPORT_COLUMNS)
             for row in rows:
                 result = row.result
-                rejected = bool(row.errors) or result is None
+                if row.errors or result is None:
+                    guest_id, decision, review_with = "", Decision.REJECTED, ""
+                else:
+                    guest_id = "" if result.guest is None else str(result.guest.pk)
+                    decision = result.decision
+                    review_with = ";".join(map(str, result.review_with))
                 writer.writerow(
                     [
                         row.external_id,
-                        "" if rejected or result.guest is None else result.guest.pk,
-                        Decision.REJECTED if rejected else result.decision,
-                        "" if rejected else ";".join(map(str, result.review_with)),
+                        guest_id,
+                        decision,
+                        review_with,
                         self.reason(row),
                     ]
                 )

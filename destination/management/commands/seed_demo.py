@@ -3,7 +3,9 @@ arriving through several partners (with the duplicates real data has), household
 consents with proof and two seasons of interactions.
 
 Every write to the shared core goes through the services (resolution, consent, interactions,
-guests), so the demo shows what production data looks like, review queue included.
+guests), so the demo shows what production data looks like, review queue included. The core
+seeds its own data; the apps above it add their steps through
+``destination.registry.register_demo_seeder`` (partners and staff, interactions, bookings).
 """
 
 from __future__ import annotations
@@ -11,11 +13,11 @@ from __future__ import annotations
 import random
 import time
 from collections import Counter, defaultdict
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
-from allauth.account.models import EmailAddress
-from django.contrib.auth.hashers import make_password
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from django.utils import timezone
@@ -35,14 +37,13 @@ from destination.models import (
     Purpose,
     Tag,
     User,
-    Visibility,
 )
+from destination.registry import demo_seeders
 from destination.services.consent import consent_object, consent_record, consent_wording_create
 from destination.services.guests import household_link
 from destination.services.merge import guest_merge
 from destination.services.resolution import Decision, PersonData, guest_resolve_many
-from partners.models import Interaction, Membership, Partner
-from partners.services import interaction_log
+from partners.models import Partner  # layering exception: destination/__init__.py
 
 
 class Command(BaseCommand):
@@ -111,28 +112,38 @@ class DemoSeeder:
 
     # -- orchestration ---------------------------------------------------------------------
 
+    def _steps(self) -> list[tuple[int, str, Callable[[], None]]]:
+        core: list[tuple[int, str, Callable[[], None]]] = [
+            (10, "destination", self.seed_destination),
+            (30, "wordings", self.seed_wordings),
+            (40, "guests", self.seed_guests),
+            (50, "households", self.seed_households),
+            (60, "interests", self.seed_tags),
+            (70, "consents", self.seed_consents),
+            (90, "reviews", self.seed_reviews),
+        ]
+        registered: list[tuple[int, str, Callable[[], None]]] = [
+            (step.order, step.name, partial(step.seed, self)) for step in demo_seeders()
+        ]
+        return sorted(core + registered, key=lambda step: step[0])
+
     def run(self) -> None:
-        for name, step in (
-            ("destination", self.seed_destination),
-            ("partners", self.seed_partners),
-            ("wordings", self.seed_wordings),
-            ("guests", self.seed_guests),
-            ("households", self.seed_households),
-            ("interests", self.seed_tags),
-            ("consents", self.seed_consents),
-            ("interactions", self.seed_interactions),
-            ("reviews", self.seed_reviews),
-            ("bookings", self.seed_bookings),
-        ):
+        for _order, name, step in self._steps():
             started = time.monotonic()
             step()
             self.timings[name] = time.monotonic() - started
             self.log(f"{name}: {self.timings[name]:.1f} s")
 
     def summary(self) -> dict[str, Any]:
+        parts: list[tuple[int, Mapping[str, Any]]] = [(40, self._core_summary())]
+        parts += [(step.order, step.summary(self)) for step in demo_seeders() if step.summary]
+        result: dict[str, Any] = {}
+        for _order, lines in sorted(parts, key=lambda part: part[0]):
+            result.update(lines)
+        return result
+
+    def _core_summary(self) -> dict[str, Any]:
         return {
-            _("Partners"): Partner.objects.count(),
-            _("Staff accounts"): User.objects.filter(memberships__isnull=False).distinct().count(),
             _("People generated"): len(self.people),
             _("Guests"): Guest.objects.count(),
             _("Resolution decisions"): dict(sorted(self.decisions.items())),
@@ -145,10 +156,6 @@ class DemoSeeder:
             _("Objections"): ConsentProof.objects.filter(is_objection=True).count(),
             _("Guests merged by the tourist office"): Guest.objects.filter(
                 status=Guest.Status.MERGED
-            ).count(),
-            _("Interactions"): Interaction.objects.count(),
-            _("Private interactions"): Interaction.objects.filter(
-                visibility=Visibility.PRIVATE
             ).count(),
         }
 
@@ -166,73 +173,6 @@ class DemoSeeder:
         destination.website = demo_data.DESTINATION_WEBSITE
         destination.contact_email = demo_data.DESTINATION_CONTACT_EMAIL
         destination.save()
-
-    def seed_partners(self) -> None:
-        # One hash per password: hashing is deliberately slow, and the demo has 23 accounts.
-        hashes = {
-            password: make_password(password)
-            for password in (
-                demo_data.ADMIN_PASSWORD,
-                demo_data.MANAGER_PASSWORD,
-                demo_data.AGENT_PASSWORD,
-            )
-        }
-        admin, _created = User.objects.update_or_create(
-            email=demo_data.ADMIN_EMAIL,
-            defaults={
-                "first_name": "Alex",
-                "last_name": "Operator",
-                "is_staff": True,
-                "is_superuser": True,
-                "password": hashes[demo_data.ADMIN_PASSWORD],
-            },
-        )
-        users = [admin]
-        memberships = []
-        for demo in demo_data.PARTNERS:
-            partner = Partner.objects.create(
-                name=demo.name,
-                slug=demo.slug,
-                kind=demo.kind,
-                email=demo.email,
-                website=f"https://{demo.slug}.val-neige.example",
-                description=demo.description,
-            )
-            self.partners[demo.slug] = partner
-            for role, email, (first, last), password, bucket in (
-                (
-                    Membership.Role.MANAGER,
-                    demo.manager_email,
-                    demo.manager_name,
-                    demo_data.MANAGER_PASSWORD,
-                    self.managers,
-                ),
-                (
-                    Membership.Role.AGENT,
-                    demo.agent_email,
-                    demo.agent_name,
-                    demo_data.AGENT_PASSWORD,
-                    self.agents,
-                ),
-            ):
-                user, _created = User.objects.update_or_create(
-                    email=email,
-                    defaults={
-                        "first_name": first,
-                        "last_name": last,
-                        "password": hashes[password],
-                        "language": "fr",
-                    },
-                )
-                bucket[demo.slug] = user
-                users.append(user)
-                memberships.append(Membership(user=user, partner=partner, role=role))
-        Membership.objects.bulk_create(memberships)
-        # allauth signs people in by a verified, primary EmailAddress of theirs.
-        EmailAddress.objects.bulk_create(
-            [EmailAddress(user=u, email=u.email, verified=True, primary=True) for u in users],
-            ignore_conflicts=True,
-        )
 
     def seed_wordings(self) -> None:
         for purpose, texts in demo_data.CONSENT_WORDINGS.items():
@@ -358,7 +298,7 @@ class DemoSeeder:
                 # Children's consent is their parents' to give (GDPR art. 8): none in the demo.
                 continue
             method, evidence, recorded_by = self._consent_context(person, first, given_at)
-            channels_for = {
+            channels_for: dict[str, list[Channel]] = {
                 Purpose.NEWSLETTER: [Channel.EMAIL] if person.email else [],
                 Purpose.PARTNER_OFFERS: [Channel.EMAIL] if person.email else [],
             }
@@ -444,40 +384,6 @@ class DemoSeeder:
             },
             None,
         )
-
-    def seed_interactions(self) -> None:
-        rng = self.rng
-        person_by_key = {p.key: p for p in self.people}
-        visits = {
-            p.key: rng.choices(((0,), (1,), (0, 1)), weights=(25, 50, 25))[0] for p in self.people
-        }
-        for (slug, person_key), guest in self.guest_of_record.items():
-            person = person_by_key[person_key]
-            demo = self.demo_partners[slug]
-            kinds = demo_data.INTERACTION_KINDS[demo.kind]
-            for season in visits[person_key]:
-                for _n in range(rng.choices((0, 1, 2, 3), weights=(50, 35, 12, 3))[0]):
-                    kind = rng.choices(list(kinds), weights=list(kinds.values()))[0]
-                    private = rng.random() < demo_data.PRIVATE_SHARE.get(kind, 0.05)
-                    interaction_log(
-                        guest=guest,
-                        partner=self.partners[slug],
-                        staff=rng.choice(
-                            (self.agents[slug], self.agents[slug], self.managers[slug])
-                        ),
-                        kind=kind,
-                        channel=rng.choice(demo_data.INTERACTION_CHANNELS[kind]),
-                        summary=demo_data.interaction_summary(rng, kind, person.language),
-                        occurred_at=self._past(demo_data.moment_in_season(rng, season)),
-                        visibility=Visibility.PRIVATE if private else Visibility.SHARED,
-                    )
-
-    def seed_bookings(self) -> None:
-        # The demo seeder fills every app (project wiring, see destination/__init__.py); bookings
-        # loads after the core, so it is imported only when seeding.
-        from bookings.demo import demo_bookings_seed
-
-        demo_bookings_seed(rng=self.rng, count=min(60, max(5, self.count // 20)), log=self.log)
 
     def seed_reviews(self) -> None:
         """The tourist office has already worked through part of the review queue: it merged
