@@ -20,3 +20,11 @@ class NewslettersConfig(AppConfig):
         # move takes a merged guest's messages along.
         register_guest_exporter("messages", messages_export)
         register_guest_eraser(messages_erase)
+
+        # The bookings outbox: consumed soon after each booking commit (and by the beat tick).
+        from bookings.models import BookingEvent
+        from newsletters.outbox import booking_event_saved
+
+        post_save.connect(
+            booking_event_saved, sender=BookingEvent, dispatch_uid="newsletters-outbox"
+        )

@@ -205,3 +205,25 @@ class Suppression(models.Model):
 
     def __str__(self) -> str:
         return f"{self.address} ({self.get_reason_display()})"
+
+
+class OutboxCursor(models.Model):
+    """How far one consumer of the bookings outbox (``BookingEvent``) has read.
+
+    The row is locked (``select_for_update``) while its consumer handles a batch and moved in
+    the same transaction as the handlers' writes: a crash replays the batch, a second worker
+    waits for the first and reads after it. See ``newsletters.outbox``."""
+
+    consumer = models.CharField(_("consumer"), max_length=64, unique=True)
+    last_event_id = models.BigIntegerField(_("last event processed"), default=0)
+    # The event a handler failed on (the consumer stops there and retries it each tick).
+    failing_event_id = models.BigIntegerField(_("failing event"), null=True, blank=True)
+    last_error = models.TextField(_("last error"), blank=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("outbox cursor")
+        verbose_name_plural = _("outbox cursors")
+
+    def __str__(self) -> str:
+        return f"{self.consumer} @ {self.last_event_id}"

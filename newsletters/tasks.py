@@ -33,3 +33,11 @@ def messages_dispatch_task() -> dict[str, int]:
     from newsletters.services import messages_dispatch
 
     return messages_dispatch()
+
+
+@shared_task(name="newsletters.tasks.booking_events_consume_task")
+def booking_events_consume_task() -> dict[str, int]:
+    """Read the bookings outbox for every registered consumer (beat tick and on commit)."""
+    from newsletters.outbox import booking_events_consume_all
+
+    return booking_events_consume_all()

@@ -248,6 +248,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "newsletters.tasks.messages_dispatch_task",
         "schedule": int(os.environ.get("NEWSLETTER_DISPATCH_SECONDS", "30")),
     },
+    # The bookings outbox consumer (journeys, booking emails): the safety net of the task
+    # enqueued on each event's commit; and the journeys' due steps (no Celery ETA).
+    "newsletters-outbox": {
+        "task": "newsletters.tasks.booking_events_consume_task",
+        "schedule": int(os.environ.get("NEWSLETTER_OUTBOX_SECONDS", "5")),
+    },
 }
 
 # Newsletters: every email to a guest (docs/newsletters.md describes each setting).
