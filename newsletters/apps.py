@@ -28,3 +28,9 @@ class NewslettersConfig(AppConfig):
         post_save.connect(
             booking_event_saved, sender=BookingEvent, dispatch_uid="newsletters-outbox"
         )
+
+        # Booking emails: the consumer "booking_emails" turns outbox events into messages.
+        from newsletters.booking_emails import booking_emails_register
+
+        booking_emails_register()
+
