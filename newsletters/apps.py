@@ -34,3 +34,9 @@ class NewslettersConfig(AppConfig):
 
         booking_emails_register()
 
+        # Bounces and complaints from the provider's tracking webhooks (django-anymail).
+        from anymail.signals import tracking
+
+        from newsletters.bounces import tracking_event_received
+
+        tracking.connect(tracking_event_received, dispatch_uid="newsletters-bounces")

@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from newsletters import views
 
@@ -6,4 +6,6 @@ app_name = "newsletters"
 
 urlpatterns = [
     path("unsubscribe/<str:token>/", views.unsubscribe, name="unsubscribe"),
+    # The providers' tracking webhooks: /newsletters/anymail/<esp>/tracking/ (newsletters.bounces).
+    path("anymail/", include("anymail.urls")),
 ]
