@@ -1,7 +1,11 @@
 """Money still owed after the first payment: a stay's balance requested, reminded and flagged
 overdue (``bookings_balances_process``, daily), the Stripe payment links that collect it
 (``booking_balance_link``, one per amount, the stale ones closed) and the booking desk's
-"email the guest the link" (``desk_payment_link_send``)."""
+"email the guest the link" (``desk_payment_link_send``).
+
+No email is sent here: each step writes its outbox event (``BALANCE_REQUESTED``,
+``BALANCE_REMINDED``, ``PAYMENT_LINK_ISSUED``, with the link) in the transaction of its flag,
+and the email pipeline (newsletters) sends the email from the event, after the commit."""
 
 from __future__ import annotations
 
@@ -10,20 +14,16 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from django.conf import settings
-from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import F, Q
-from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from bookings import payments
-from bookings.emails import balance_email_send
 from bookings.models import Booking, BookingEvent, Payment
 from bookings.services import (
     BookingError,
-    booking_email_timeline_write,
     booking_event_data,
     booking_event_write,
     booking_events_write,
@@ -145,8 +145,8 @@ def booking_balance_link(*, booking: Booking) -> str:
 
 
 def _balance_mail(booking_id: int, *, reminder: bool, now: datetime) -> bool:
-    """Send the balance request (or its single reminder) under the booking's lock; the flag is
-    set in the same transaction, so it is sent once."""
+    """Request the balance (or remind it, once) under the booking's lock: the flag and the
+    outbox event that makes the email are written in the same transaction, so it is sent once."""
     booking = Booking.objects.get(pk=booking_id)
     try:
         url = booking_balance_link(booking=booking)
@@ -171,10 +171,6 @@ def _balance_mail(booking_id: int, *, reminder: bool, now: datetime) -> bool:
         booking_event_write(
             booking, kind, booking_event_data(booking, balance_cents=booking.balance_cents, url=url)
         )
-        if balance_email_send(booking, url=url, reminder=reminder):
-            booking_email_timeline_write(
-                booking, email="balance_reminder" if reminder else "balance_request"
-            )
     return True
 
 
@@ -223,17 +219,19 @@ def bookings_balances_process(*, now: datetime | None = None) -> dict[str, int]:
 def desk_payment_link_send(*, booking: Booking, by: User | None) -> str:
     """The booking desk emails the booker the payment link of the balance; returns the link.
     Raises BookingError when nothing is left to pay, Stripe is not configured or the booking
-    has no email."""
+    has no email. The link is made first (a Stripe call, in no transaction); the email is the
+    ``PAYMENT_LINK_ISSUED`` outbox event, sent by the email pipeline after the commit."""
     if not booking.contact_email:
         raise BookingError(_("This booking has no email address to send the link to."))
     url = booking_balance_link(booking=booking)
-    with translation.override(booking.language or settings.LANGUAGE_CODE):
-        context = {"booking": booking, "url": url}
-        subject = _("Payment for your booking %(reference)s") % {"reference": booking.reference}
-        body = render_to_string("bookings/desk/payment_link_email.txt", context)
-    # The timeline entry and the email stand or fall together: a failed send writes nothing.
     with transaction.atomic():
-        booking_email_timeline_write(booking, email="payment_link")
-        send_mail(subject, body, None, [booking.contact_email])
+        locked = Booking.objects.select_for_update(of=("self",)).get(pk=booking.pk)
+        booking_event_write(
+            locked,
+            BookingEvent.Kind.PAYMENT_LINK_ISSUED,
+            booking_event_data(
+                locked, balance_cents=locked.balance_cents, url=url, by=getattr(by, "pk", None)
+            ),
+        )
     logger.info("Payment link for %s sent by user %s", booking.reference, getattr(by, "pk", None))
     return url

@@ -3,7 +3,10 @@ token names the booking and its reference, signed with the project's secret key.
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core import signing
+from django.urls import NoReverseMatch, reverse
+from django.utils import translation
 
 from bookings.models import Booking
 
@@ -30,3 +33,14 @@ def booking_from_signed_token(token: str) -> Booking | None:
         .filter(pk=data.get("b", 0), reference=data.get("r", ""))
         .first()
     )
+
+
+def booking_manage_url(booking: Booking) -> str:
+    """The absolute "manage my booking" link of the emails, in the booking's language."""
+    token = booking_signed_token(booking)
+    try:
+        with translation.override(booking.language):
+            path = reverse("bookings:manage", kwargs={"token": token})
+    except NoReverseMatch:  # The public booking pages are not mounted.
+        path = f"/{booking.language}/book/manage/{token}/"
+    return settings.BOOKING_SITE_URL.rstrip("/") + path

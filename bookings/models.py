@@ -398,6 +398,8 @@ class BookingEvent(models.Model):
         BALANCE_REQUESTED = "balance_requested", _("Balance requested")
         BALANCE_REMINDED = "balance_reminded", _("Balance reminded")
         BALANCE_OVERDUE = "balance_overdue", _("Balance overdue")
+        # The booking desk emailed the booker a payment link (data: url, by).
+        PAYMENT_LINK_ISSUED = "payment_link_issued", _("Payment link issued")
 
     id = models.BigAutoField(primary_key=True)
     booking = models.ForeignKey(

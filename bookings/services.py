@@ -36,7 +36,6 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from bookings import payments
-from bookings.emails import confirmation_email_send
 from bookings.models import Booking, BookingEvent, Offer, Participant, Payment, Session
 from bookings.pricing import Price, booking_cancellation_policy, booking_price
 from destination.errors import DomainError
@@ -249,8 +248,9 @@ BOOKING_EMAILS: dict[str, StrOrPromise] = {
 
 def booking_email_timeline_write(booking: Booking, *, email: str) -> None:
     """The booker's timeline shows each booking email sent (the portal's "emails sent"): one
-    MESSAGE entry, the partner's and SHARED like the booking's own entries. Written in the
-    transaction that sends the email, so a send rolled back or skipped leaves no entry."""
+    MESSAGE entry, the partner's and SHARED like the booking's own entries. Bookings send no
+    email: the email pipeline (newsletters) calls this in the transaction that marks the
+    message SENT, so a message skipped, failed or in doubt leaves no entry."""
     timeline_add_many(
         items=[
             TimelineItem(
@@ -584,8 +584,8 @@ def booking_create(
             raise BookingError(_seats_message(capacity - taken))
         booking_event_write(booking, BookingEvent.Kind.CREATED, booking_event_data(booking))
         if not card:
+            # The confirmation email: newsletters reads this event from the outbox.
             booking_event_write(booking, BookingEvent.Kind.CONFIRMED, booking_event_data(booking))
-            booking_confirmation_enqueue(booking)
     return booking
 
 
@@ -600,12 +600,6 @@ def _guests_touch(booking: Booking, guest_ids: set[int], at: datetime) -> None:
             booked=True,
         )
     guest_contact_touch(guest_ids=guest_ids, at=at)
-
-
-def booking_confirmation_enqueue(booking: Booking) -> None:
-    from bookings.tasks import booking_confirmation_send_task  # noqa: PLC0415  bookings.tasks imports this module
-
-    booking_confirmation_send_task.delay_on_commit(booking.pk)
 
 
 # --- Card payment ---------------------------------------------------------------------------------
@@ -1015,30 +1009,3 @@ def bookings_complete_ended(*, now: datetime | None = None) -> int:
         Booking.objects.filter(pk__in=ids).update(status=Booking.Status.COMPLETED, updated_at=now)
         booking_events_write(Booking.objects.filter(pk__in=ids), BookingEvent.Kind.COMPLETED, {})
     return len(ids)
-
-
-# --- Emails ---------------------------------------------------------------------------------------
-
-
-def booking_confirmation_send(booking_id: int) -> bool:
-    """Send the confirmation email once per booking: the booking row is locked, the "sent"
-    flag checked and set in the transaction of the sending. Returns False when there was
-    nothing to send (sent already, not confirmed, no email address)."""
-    with transaction.atomic():
-        booking = (
-            Booking.objects.select_for_update(of=("self",))
-            .select_related("session__offer__partner")
-            .filter(pk=booking_id)
-            .first()
-        )
-        if booking is None or booking.confirmation_sent_at is not None:
-            return False
-        if booking.status not in (Booking.Status.CONFIRMED, Booking.Status.CHECKED_IN):
-            return False
-        if not booking.contact_email:
-            return False
-        booking.confirmation_sent_at = timezone.now()
-        booking.save(update_fields=["confirmation_sent_at", "updated_at"])
-        booking_email_timeline_write(booking, email="confirmation")
-        confirmation_email_send(booking)
-    return True

@@ -16,7 +16,6 @@ from django.utils.translation import gettext_lazy
 from bookings import payments
 from bookings.models import Booking, BookingEvent, Payment, StripeEvent
 from bookings.services import (
-    booking_confirmation_enqueue,
     booking_event_data,
     booking_event_write,
     booking_refund_record,
@@ -127,10 +126,10 @@ def _confirm(
     booking_timeline_add(booking, gettext_lazy("Booking confirmed"), at=now)
     for kind, data in before or []:
         booking_event_write(booking, kind, data)
+    # The confirmation email: newsletters reads this event from the outbox.
     booking_event_write(
         booking, BookingEvent.Kind.CONFIRMED, booking_event_data(booking, late=late)
     )
-    booking_confirmation_enqueue(booking)
 
 
 def stripe_checkout_expired(obj: Mapping[str, Any]) -> None:

@@ -23,17 +23,6 @@ def booking_balances_task() -> dict[str, int]:
     return counts
 
 
-@shared_task(
-    name="bookings.tasks.booking_confirmation_send_task",
-    autoretry_for=(OSError,),
-    retry_backoff=True,
-    max_retries=5,
-)
-def booking_confirmation_send_task(booking_id: int) -> bool:
-    """Send a booking's confirmation email (once: see booking_confirmation_send)."""
-    return services.booking_confirmation_send(booking_id)
-
-
 @shared_task(bind=True, name="bookings.tasks.booking_refund_task", max_retries=6)
 def booking_refund_task(self: Task, booking_id: int) -> int:
     """Refund through Stripe what a cancelled booking paid by card. Stripe errors are retried

@@ -50,3 +50,15 @@ class NewslettersConfig(AppConfig):
         register_merge_handler(Enrolment, journeys.enrolments_merge)
         register_guest_exporter("journeys", journeys.journeys_export)
         register_guest_eraser(journeys.enrolments_erase)
+
+        # Booking emails: the consumer "booking_emails" turns outbox events into messages.
+        from newsletters.booking_emails import booking_emails_register
+
+        booking_emails_register()
+
+        # Bounces and complaints from the provider's tracking webhooks (django-anymail).
+        from anymail.signals import tracking
+
+        from newsletters.bounces import tracking_event_received
+
+        tracking.connect(tracking_event_received, dispatch_uid="newsletters-bounces")

@@ -21,6 +21,7 @@ import contextlib
 import email.policy
 import smtplib
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from datetime import time as dt_time
 from email.utils import formataddr, make_msgid
@@ -388,11 +389,26 @@ def _deliver(email: EmailMultiAlternatives, connection: BaseEmailBackend) -> tup
     return _Outcome.SENT, ""
 
 
+# source -> fn(message, at) that writes the MESSAGE timeline entry of that source's emails itself
+# (booking emails keep their "Confirmation email sent for VN-..." entry with the booking's
+# reference) and returns True; False falls back to the generic entry. Registered from an
+# AppConfig.ready(); runs in the transaction that marks the message SENT.
+SentHook = Callable[[Message, datetime], bool]
+_sent_hooks: dict[str, SentHook] = {}
+
+
+def message_sent_hook_register(source: str, fn: SentHook) -> None:
+    _sent_hooks[source] = fn
+
+
 def _message_sent_mark(*, message: Message, at: datetime, subject: str) -> None:
     with transaction.atomic():
         done = Message.objects.filter(
             pk=message.pk, status__in=[Message.Status.SENDING, Message.Status.IN_DOUBT]
         ).update(status=Message.Status.SENT, sent_at=at, subject=subject[:255], error="")
+        hook = _sent_hooks.get(message.source)
+        if done and hook is not None and hook(message, at):
+            return
         if done and message.guest_id is not None:
             with translation.override(settings.LANGUAGE_CODE):
                 title = _("Email sent: %(subject)s") % {"subject": subject}

@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from newsletters import views
 
@@ -6,6 +6,8 @@ app_name = "newsletters"
 
 urlpatterns = [
     path("unsubscribe/<str:token>/", views.unsubscribe, name="unsubscribe"),
+    # The providers' tracking webhooks: /newsletters/anymail/<esp>/tracking/ (newsletters.bounces).
+    path("anymail/", include("anymail.urls")),
 ]
 
 from newsletters import survey_views  # noqa: E402

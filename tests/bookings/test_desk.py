@@ -226,14 +226,15 @@ def test_payment_on_site_is_recorded_and_overpayment_refused(client, school):
     assert booking.paid_cents == 4500
 
 
-def test_payment_link_is_emailed(client, school, monkeypatch):
+def test_payment_link_is_emailed(client, school, monkeypatch, django_capture_on_commit_callbacks):
     booking = make_booking(make_offer(partner=school).sessions.first())
     monkeypatch.setattr(services, "payment_provider", lambda: "stripe")
     monkeypatch.setattr(
         balances, "booking_balance_link", lambda *, booking: "https://buy.stripe.test/pl_1"
     )
     client.force_login(staff_of(school))
-    response = client.post(url("payment-link", reference=booking.reference))
+    with django_capture_on_commit_callbacks(execute=True):  # the email leaves after the commit
+        response = client.post(url("payment-link", reference=booking.reference))
     assert response.status_code == 302
     assert len(mail.outbox) >= 1
     sent = mail.outbox[-1]
