@@ -408,8 +408,12 @@ class _Gen:
             elif op == "email_drop" and (r.phone or r.birth_date):
                 r = replace(r, email="")
             elif op == "email_other_domain" and r.email:
-                local = r.email.strip().partition("@")[0]
-                r = replace(r, email=f"{local}@{rng.choice(GLOBAL_DOMAINS)}")
+                local = r.email.strip().lower().partition("@")[0]
+                email = f"{local}@{rng.choice(GLOBAL_DOMAINS)}"
+                if email in self.used_emails:  # someone else's address: not this person's
+                    continue
+                self.used_emails.add(email)
+                r = replace(r, email=email)
             elif op == "phone_format" and r.phone.startswith("+"):
                 phone, how = self.phone_written(r.phone)
                 r = replace(r, phone=phone)
