@@ -144,6 +144,11 @@ EMAIL = Comparison(
     (
         _null("email"),
         _exact("email", "exact"),
+        Level(
+            "same local part, made of the names",
+            '"email_local_l" = "email_local_r" AND "email_named_l" = 1',
+            lambda a, b: a["email_local"] == b["email_local"] and a["email_named"] == 1,
+        ),
         _exact("email_local", "same local part"),
         _exact("email_domain", "same domain"),
         _ELSE,

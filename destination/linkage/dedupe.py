@@ -82,3 +82,69 @@ def plan_build(
             best[key] = p
     review = sorted(best.values(), key=lambda p: -p.match_weight)
     return Plan(cluster_of=cluster_of, auto_pairs=auto, review=review, scored_pairs=len(pairs))
+
+
+@dataclass
+class ApplyReport:
+    merged: int = 0
+    skipped: list[tuple[int, int, str]] = field(default_factory=list)
+    suggested: int = 0
+    already_known: int = 0
+
+
+def plan_apply(
+    plan: Plan,
+    *,
+    detected_by: str,
+    actor: Any = None,
+    progress: Any = None,
+) -> ApplyReport:
+    """Apply a plan: each automatic cluster is merged into its oldest guest through the merge
+    service (one transaction per merge, recorded, undoable, consent never widened), and each
+    suggestion becomes an open possible duplicate, unless the pair is already known (open,
+    merged, or dismissed by a person: a dismissal is never asked again)."""
+    from destination.models import Guest, PossibleDuplicate
+    from destination.services import GuestError
+    from destination.services.merge import guest_merge
+
+    report = ApplyReport()
+    clusters = list(plan.merges().items())
+    for survivor_id, others in progress(clusters) if progress else clusters:
+        for merged_id in sorted(others):
+            survivor = Guest.objects.get(pk=survivor_id)
+            merged = Guest.objects.get(pk=merged_id)
+            try:
+                guest_merge(survivor=survivor, merged=merged, actor=actor)
+            except GuestError as exc:
+                report.skipped.append((survivor_id, merged_id, str(exc)))
+                continue
+            report.merged += 1
+    # Suggestions between guests that still exist (the survivor of a merged cluster stands for
+    # its members).
+    pairs: dict[tuple[int, int], Pair] = {}
+    for p in plan.review:
+        a, b = plan.cluster_of[p.left], plan.cluster_of[p.right]
+        key = (min(a, b), max(a, b))
+        pairs.setdefault(key, p)
+    known = set(
+        PossibleDuplicate.objects.filter(
+            guest_a__in=[a for a, _b in pairs], guest_b__in=[b for _a, b in pairs]
+        ).values_list("guest_a", "guest_b")
+    )
+    from destination.linkage.scorer import reason_codes
+
+    new = [
+        PossibleDuplicate(
+            guest_a_id=a,
+            guest_b_id=b,
+            score=round(p.match_probability, 6),
+            reasons=reason_codes(p.levels),
+            detected_by=detected_by,
+        )
+        for (a, b), p in pairs.items()
+        if (a, b) not in known
+    ]
+    report.already_known = len(pairs) - len(new)
+    PossibleDuplicate.objects.bulk_create(new, batch_size=1000, ignore_conflicts=True)
+    report.suggested = len(new)
+    return report

@@ -32,6 +32,7 @@ COLUMNS = (
     "email",
     "email_local",
     "email_domain",
+    "email_named",
     "phone",
     "phone_last8",
     "country",
@@ -172,6 +173,20 @@ def email_parts(raw: str) -> tuple[str | None, str | None, str | None]:
     return value, local, domain
 
 
+def local_part_is_named(local: str | None, first: str | None, last: str | None) -> int | None:
+    """1 when an email's local part is only the person's names (jean.martin, jmartin,
+    martin.jean2): two namesakes often have one, so it says less than a local part of its own
+    (skibum77), 0 otherwise, None without an email."""
+    if local is None:
+        return None
+    letters = "".join(c for c in local if c.isalpha())
+    first, last = first or "", last or ""
+    if not letters or not (first or last):
+        return 0
+    made = {first + last, last + first, first[:1] + last, first + last[:1], first, last}
+    return int(name_canon(letters) in {name_canon(m) for m in made if m})
+
+
 def region_hint(*, country: str = "", email_domain: str | None = None, language: str = "") -> str:
     """The best guess of a phone's country: the person's country, else the email's country
     domain (.be, .co.uk...), else the language; "" when nothing says."""
@@ -241,6 +256,7 @@ def features_for(
         "email": email_value,
         "email_local": email_local,
         "email_domain": email_domain,
+        "email_named": local_part_is_named(email_local, first, name_canon(last_name)),
         "phone": phone_value,
         "phone_last8": phone_value[-8:] if phone_value else None,
         "country": country_value,

@@ -77,7 +77,10 @@ def _arrow(rows: Sequence[dict[str, Any]]) -> Any:
     import pyarrow as pa
 
     schema = pa.schema(
-        [(c, pa.int64() if c in {"unique_id", "birth_year"} else pa.string()) for c in COLUMNS]
+        [
+            (c, pa.int64() if c in {"unique_id", "birth_year", "email_named"} else pa.string())
+            for c in COLUMNS
+        ]
     )
     return pa.Table.from_pylist([{c: row[c] for c in COLUMNS} for row in rows], schema=schema)
 

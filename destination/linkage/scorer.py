@@ -153,3 +153,39 @@ def constraint_for(
     if birth == "exact" and levels["last_name"] == "same without accents" and different_first:
         return TWINS
     return None
+
+
+# Levels -> the reason codes the review queue already shows (resolution.REASON_LABELS).
+_REASON_CODES: dict[tuple[str, str], str] = {
+    ("email", "exact"): "email",
+    ("email", "same local part"): "email_local",
+    ("email", "same local part, made of the names"): "email_local",
+    ("phone", "exact"): "phone",
+    ("phone", "same last 8 digits"): "phone_fragment",
+    ("birth_date", "exact"): "birth_date",
+    ("birth_date", "all other"): "birth_date_differs",
+    ("first_name", "all other"): "first_name_differs",
+    ("last_name", "all other"): "last_name_differs",
+    ("country", "exact"): "country",
+}
+_NAME_AGREES = frozenset(
+    {"exact", "same without accents", "known nickname", "first and last names swapped"}
+)
+
+
+def reason_codes(levels: dict[str, str], weights: dict[str, float] | None = None) -> list[str]:
+    """The queue's reason codes for a scored pair, the heaviest first when weights are known."""
+    order = sorted(levels, key=lambda n: -abs((weights or {}).get(n, 0.0)))
+    codes: list[str] = []
+    for name in order:
+        level = levels[name]
+        code = _REASON_CODES.get((name, level))
+        if (
+            code is None
+            and name in {"first_name", "last_name"}
+            and (level in _NAME_AGREES or level.startswith("Jaro"))
+        ):
+            code = "name"
+        if code and code not in codes:
+            codes.append(code)
+    return codes
