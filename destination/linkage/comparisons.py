@@ -50,12 +50,12 @@ def _null(*columns: str) -> Level:
     )
 
 
-def _exact(column: str, label: str, tf: bool = False) -> Level:
+def _exact(column: str, label: str, tf: str | None = None) -> Level:
     return Level(
         label,
         f'"{column}_l" = "{column}_r"',
         lambda a, b: a[column] == b[column],
-        tf_column=column if tf else None,
+        tf_column=tf,
     )
 
 
@@ -86,11 +86,11 @@ _ELSE = Level("all other", "ELSE", lambda a, b: True)
 
 FIRST_NAME = Comparison(
     "first_name",
-    "First name",
+    "First name (term-frequency adjusted)",
     (
         _null("first_canon"),
-        _exact("first_exact", "exact"),
-        _exact("first_canon", "same without accents"),
+        _exact("first_exact", "exact", tf="first_canon"),
+        _exact("first_canon", "same without accents", tf="first_canon"),
         _exact("first_nick", "known nickname"),
         _swapped("first_canon", "last_canon"),
         _jw("first_canon", 0.92),
@@ -103,7 +103,7 @@ LAST_NAME = Comparison(
     "Last name (term-frequency adjusted)",
     (
         _null("last_canon"),
-        _exact("last_canon", "same without accents", tf=True),
+        _exact("last_canon", "same without accents", tf="last_canon"),
         # The first name's "swapped" level already weighs both names agreeing crosswise (its u
         # is the chance of both): weighing it again here would count the evidence twice.
         _swapped("last_canon", "first_canon", neutral=True),

@@ -164,7 +164,7 @@ def model_train(
         records = int(sum(counts.values()))
     return TrainedModel(
         settings=settings,
-        tf_tables={"last_canon": _tf_table(linker, "last_canon")},
+        tf_tables={c: _tf_table(linker, c) for c in ("first_canon", "last_canon")},
         first_name_counts=counts,
         records=records,
     )
