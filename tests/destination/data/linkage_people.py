@@ -450,8 +450,10 @@ class _Gen:
         return replace(r, record_id=self.next_record - 1, perturbations=tuple(done))
 
 
-def build(*, seed: int = TEST_SEED, entities: int = 3000) -> Dataset:
-    """About ``entities`` people and 1.35 records each, in arrival order."""
+def build(*, seed: int = TEST_SEED, entities: int = 3000, duplicates: float = 0.30) -> Dataset:
+    """About ``entities`` people, in arrival order. ``duplicates`` is the share of people
+    written more than once (a sixth of them three times): 0.30 gives 1.35 records per person,
+    0.151 a file with 15 % duplicate records."""
     g = _Gen(seed)
     rng = g.rng
     originals: list[Record] = []
@@ -509,7 +511,7 @@ def build(*, seed: int = TEST_SEED, entities: int = 3000) -> Dataset:
     records = list(originals)
     for original in originals:
         draw = rng.random()
-        copies = 2 if draw < 0.05 else 1 if draw < 0.30 else 0
+        copies = 2 if draw < duplicates / 6 else 1 if draw < duplicates else 0
         records += [g.duplicate(original) for _ in range(copies)]
     rng.shuffle(records)
     return Dataset(records=records, hard_pairs=hard)
