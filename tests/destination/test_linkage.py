@@ -121,3 +121,30 @@ def test_model_versions_are_stored_and_the_latest_is_current():
     assert current.version == 2
     assert current.label == "linkage:v2"
     assert current.thresholds == Thresholds(13, 7)
+
+
+def test_realtime_verdict_uses_every_contact_point_and_the_family_rules():
+    from destination.linkage.realtime import Side, verdict_for, verdicts_for
+
+    model = _default()
+    scorer, thresholds = model.scorer(), model.thresholds
+    guest = Side(
+        first_name="Søren", last_name="Jørgensen", emails=("soren.j@mail.dk", "skiløber@jubii.dk"),
+        phones=("+4520123456",), country="DK", birth_date=dt.date(1980, 5, 17),
+    )  # fmt: skip
+    # Written again at a desk: transliterated, the second email, a national phone.
+    again = Side(first_name="Soeren", last_name="Joergensen", emails=("SKILØBER@jubii.dk",),
+                 phones=("20 12 34 56",), country="DK")  # fmt: skip
+    verdict = verdict_for(again, guest, scorer=scorer, thresholds=thresholds)
+    assert verdict.decision == "auto"
+    assert verdict.score.levels["email"] == "exact"
+    assert "email" in verdict.reasons and "phone" in verdict.reasons
+    # A child on the family's second address: a household, never merged nor suggested.
+    child = Side(first_name="Freja", last_name="Jørgensen", emails=("skiløber@jubii.dk",),
+                 birth_date=dt.date(2012, 1, 3))  # fmt: skip
+    assert verdict_for(child, guest, scorer=scorer, thresholds=thresholds).decision == "none"
+    homonym = Side(first_name="Søren", last_name="Jørgensen", emails=("sj@stofanet.dk",),
+                   birth_date=dt.date(1961, 2, 2))  # fmt: skip
+    ranked = verdicts_for(again, [(7, homonym), (8, guest)], scorer=scorer, thresholds=thresholds)
+    assert [gid for gid, _v in ranked] == [8, 7]
+    assert ranked[1][1].decision == "none"
