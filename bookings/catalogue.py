@@ -7,6 +7,7 @@ Who may do what is decided here, not in the views:
 - a partner's managers create and edit its offers and sessions; the tourist office's managers
   may edit any partner's; agents read only.
 
+Its reads (the offers a partner sees, the sessions being edited) are in ``bookings.selectors``.
 Seat counts stay with the booking services: a capacity is lowered with one conditional UPDATE
 that cannot go below the seats already taken, whatever bookings arrive meanwhile, and a session
 with bookings is never deleted or moved (its guests booked that date).
@@ -20,7 +21,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
@@ -61,35 +61,6 @@ def catalogue_can_edit(membership: Membership, offer: Offer | None = None) -> bo
     if offer is None or membership.partner.is_steward:
         return True
     return offer.partner_id == membership.partner_id
-
-
-def catalogue_partners_for(membership: Membership) -> QuerySet[Partner]:
-    """The partners this manager may create offers for: their own, or every active partner for
-    the tourist office."""
-    if membership.partner.is_steward:
-        return Partner.objects.filter(is_active=True).order_by("name")
-    return Partner.objects.filter(pk=membership.partner_id)
-
-
-def catalogue_offers_visible(partner: Partner) -> QuerySet[Offer]:
-    """The offers the acting partner sees: its own, or every partner's for the tourist office
-    and the booking desk. The one rule the catalogue and the booking desk both read."""
-    offers = Offer.objects.select_related("partner")
-    if not partner.books_for_all:
-        offers = offers.filter(partner=partner)
-    return offers.order_by("partner__name", "title_en", "pk")
-
-
-def catalogue_offers_for(partner: Partner, *, now: dt.datetime | None = None) -> QuerySet[Offer]:
-    """The offers the acting partner sees, each with its upcoming sessions' count, capacity and
-    seats taken: one query, whatever the number of offers and sessions."""
-    now = now or timezone.now()
-    upcoming = Q(sessions__starts_at__gt=now)
-    return catalogue_offers_visible(partner).annotate(
-        upcoming_sessions=Count("sessions", filter=upcoming),
-        upcoming_capacity=Sum("sessions__capacity", filter=upcoming, default=0),
-        upcoming_taken=Sum("sessions__seats_taken", filter=upcoming, default=0),
-    )
 
 
 def _slug_for(title: str) -> str:
@@ -246,16 +217,6 @@ def session_series_add(
         "%d sessions added to offer %s by user %s", len(new), offer.slug, membership.user_id
     )
     return SeriesResult(created=len(new), skipped=len(times) - len(new))
-
-
-def sessions_for_editing(offer: Offer, *, now: dt.datetime | None = None) -> QuerySet[Session]:
-    """The offer's upcoming sessions with the number of bookings each has (any status)."""
-    now = now or timezone.now()
-    return (
-        Session.objects.filter(offer=offer, ends_at__gt=now)
-        .annotate(booking_count=Count("bookings"))
-        .order_by("starts_at", "pk")
-    )
 
 
 def session_capacity_set(*, membership: Membership, session: Session, capacity: int) -> Session:

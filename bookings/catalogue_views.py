@@ -20,11 +20,11 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from bookings import catalogue
+from bookings import catalogue, selectors
 from bookings.forms import OfferEditForm, SessionCapacityForm, SessionSeriesForm
 from bookings.models import Offer, Session
 from bookings.services import BookingError
-from bookings.views import form_errors_from_service
+from destination.errors import form_add_domain_error
 from partners.models import Membership
 from partners.shell import portal_view
 
@@ -37,7 +37,7 @@ def _membership(request: HttpRequest) -> Membership:
 
 
 def _offer_for(request: HttpRequest, slug: str) -> Offer:
-    offer = catalogue.catalogue_offers_visible(request.partner).filter(slug=slug).first()  # type: ignore[attr-defined]
+    offer = selectors.offer_list_visible(request.partner).filter(slug=slug).first()  # type: ignore[attr-defined]
     if offer is None:
         raise Http404(_("No such offer."))
     return offer
@@ -46,7 +46,7 @@ def _offer_for(request: HttpRequest, slug: str) -> Offer:
 def _session_for(request: HttpRequest, pk: int) -> Session:
     session = (
         Session.objects.select_related("offer__partner")
-        .filter(pk=pk, offer__in=catalogue.catalogue_offers_visible(request.partner))  # type: ignore[attr-defined]
+        .filter(pk=pk, offer__in=selectors.offer_list_visible(request.partner))  # type: ignore[attr-defined]
         .first()
     )
     if session is None:
@@ -59,8 +59,8 @@ def _session_for(request: HttpRequest, pk: int) -> Session:
 def _service_errors(form: Any, exc: BookingError) -> None:
     # The service speaks in cents; the form in euros.
     renamed = {"price_cents": "price", "child_price_cents": "child_price"}
-    errors = {renamed.get(k, k): v for k, v in exc.message_dict.items()}
-    form_errors_from_service(form, BookingError(errors))
+    errors = {renamed.get(k, k): v for k, v in exc.field_errors.items()}
+    form_add_domain_error(form, BookingError(errors, code=exc.code))
 
 
 @portal_view
@@ -71,7 +71,7 @@ def offer_list(request: HttpRequest) -> HttpResponse:
         request,
         "bookings/offers/list.html",
         {
-            "offers": catalogue.catalogue_offers_for(partner),
+            "offers": selectors.offer_list_for_catalogue(partner),
             "sees_all": partner.books_for_all,
             "can_create": catalogue.catalogue_can_edit(_membership(request)),
             "is_steward": partner.is_steward,
@@ -86,7 +86,7 @@ def offer_new(request: HttpRequest) -> HttpResponse:
     if not catalogue.catalogue_can_edit(membership):
         raise PermissionDenied
     partners = (
-        catalogue.catalogue_partners_for(membership) if membership.partner.is_steward else None
+        selectors.partner_list_for_catalogue(membership) if membership.partner.is_steward else None
     )
     form = OfferEditForm(request.POST or None, partners=partners)
     if request.method == "POST" and form.is_valid():
@@ -118,7 +118,7 @@ def _edit_page(
     status: int = 200,
 ) -> HttpResponse:
     can_edit = catalogue.catalogue_can_edit(_membership(request), offer)
-    sessions = Paginator(catalogue.sessions_for_editing(offer), SESSIONS_PER_PAGE)
+    sessions = Paginator(selectors.session_list_for_editing(offer), SESSIONS_PER_PAGE)
     return TemplateResponse(
         request,
         "bookings/offers/edit.html",
@@ -170,7 +170,7 @@ def sessions_add(request: HttpRequest, slug: str) -> HttpResponse:
                 membership=_membership(request), offer=offer, series=form.series()
             )
         except BookingError as exc:
-            form_errors_from_service(form, exc)
+            form_add_domain_error(form, exc)
         else:
             message = ngettext("%(n)d session added.", "%(n)d sessions added.", result.created) % {
                 "n": result.created

@@ -2,8 +2,8 @@
 the phone or at the desk, payment on site or by a Stripe link, check-in, cancellation.
 
 Every view runs under the portal's ``portal_view`` (signed-in staff, acting partner set) and
-reads bookings only through ``web_selectors.booking_list_for_desk``, which applies the core's
-``bookings_for_partner``: a partner sees its own bookings, the tourist office and the booking
+reads bookings only through ``selectors.booking_list_for_desk``, which applies the core's
+``booking_list_for_partner``: a partner sees its own bookings, the tourist office and the booking
 desk see them all. A booking outside that list is a 404, for reading and for every action."""
 
 from __future__ import annotations
@@ -11,9 +11,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from django import forms
 from django.contrib import messages
-from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
@@ -24,20 +22,16 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from bookings import payments, services, web_selectors
-from bookings.catalogue import catalogue_offers_visible
-from bookings.desk_services import desk_payment_link_send
+from bookings import payments, selectors, services
+from bookings.balances import desk_payment_link_send
 from bookings.forms import DeskBookingForm, DeskCancelForm, DeskFilterForm, PaymentForm
 from bookings.models import Booking, Offer
-from bookings.selectors import booking_paid_by_provider
-from bookings.views import (
-    booking_consents,
-    booking_participants,
-    booking_person,
-    form_errors_from_service,
-)
-from bookings.web_pricing import booking_form_quote
-from partners.models import Partner
+from bookings.pricing import booking_cancellation_policy, booking_form_quote
+from bookings.views import booking_consents, booking_participants, booking_person
+from destination.errors import form_add_domain_error
+from destination.models import Guest
+from partners.access import guest_access
+from partners.models import Partner, Section
 from partners.shell import portal_view
 
 PAGE_SIZE = 50
@@ -49,7 +43,7 @@ def _partner(request: HttpRequest) -> Partner:
 
 def _booking_for(request: HttpRequest, reference: str) -> Booking:
     booking = (
-        web_selectors.booking_list_for_desk(partner=_partner(request))
+        selectors.booking_list_for_desk(partner=_partner(request))
         .prefetch_related("participants", "payments")
         .filter(reference=reference)
         .first()
@@ -61,7 +55,7 @@ def _booking_for(request: HttpRequest, reference: str) -> Booking:
 
 def _offers_for(partner: Partner) -> QuerySet[Offer]:
     # The catalogue's visibility rule; the desk books only for active partners.
-    return catalogue_offers_visible(partner).filter(partner__is_active=True)
+    return selectors.offer_list_visible(partner).filter(partner__is_active=True)
 
 
 # --- List and detail ------------------------------------------------------------------------
@@ -72,7 +66,7 @@ def _offers_for(partner: Partner) -> QuerySet[Offer]:
 def desk_list(request: HttpRequest) -> HttpResponse:
     form = DeskFilterForm(request.GET)
     filters = form.filters() if form.is_valid() else {"period": DeskFilterForm.UPCOMING}
-    bookings = web_selectors.booking_list_for_desk(partner=_partner(request), **filters)
+    bookings = selectors.booking_list_for_desk(partner=_partner(request), **filters)
     page = Paginator(bookings, PAGE_SIZE).get_page(request.GET.get("page"))
     template = "bookings/desk/list.html"
     if getattr(request, "htmx", False) and request.htmx.target == "desk-results":
@@ -116,7 +110,8 @@ def _detail(
             "can_take_payment": booking.balance_cents > 0
             and booking.status in (Booking.Status.CONFIRMED, Booking.Status.CHECKED_IN),
             "can_check_in": booking.status == Booking.Status.CONFIRMED,
-            "can_cancel": booking.status in (Booking.Status.HELD, Booking.Status.CONFIRMED),
+            # Staff may cancel after the visitors' deadline (with a reason).
+            "can_cancel": booking_cancellation_policy(booking=booking, staff=True).allowed,
             "guest_url": _guest_url(booking.booker_id),
         },
         status=status,
@@ -149,7 +144,7 @@ def desk_payment(request: HttpRequest, reference: str) -> HttpResponse:
                 booking=booking, amount_cents=form.amount_cents(), by=request.user
             )
         except services.BookingError as exc:
-            _errors_to(form, exc)
+            form_add_domain_error(form, exc)
         else:
             return _done(request, booking, _("Payment recorded."))
     return _detail(request, booking, payment_form=form, status=422)
@@ -194,7 +189,7 @@ def desk_cancel(request: HttpRequest, reference: str) -> HttpResponse:
                 booking=booking, by=request.user, reason=form.cleaned_data["reason"]
             )
         except services.BookingError as exc:
-            _errors_to(form, exc)
+            form_add_domain_error(form, exc)
         else:
             return _done(request, booking, _cancelled_message(booking))
     return _detail(request, booking, cancel_form=form, status=422)
@@ -203,7 +198,7 @@ def desk_cancel(request: HttpRequest, reference: str) -> HttpResponse:
 def _cancelled_message(booking: Booking) -> str:
     """Say what happens to the money by how it was paid: only card payments are refunded
     through Stripe; money taken at the desk is given back there."""
-    paid = booking_paid_by_provider(booking)
+    paid = selectors.booking_paid_by_provider(booking)
     parts = [_("Booking cancelled.")]
     if paid[payments.STRIPE]:
         parts.append(
@@ -218,14 +213,6 @@ def _cancelled_message(booking: Booking) -> str:
     if len(parts) == 1:
         parts.append(_("Nothing was paid."))
     return " ".join(parts)
-
-
-def _errors_to(form: forms.Form, exc: ValidationError) -> None:
-    if not hasattr(exc, "error_dict"):
-        form.add_error(None, exc.messages)
-        return
-    for key, errors in exc.message_dict.items():
-        form.add_error(key if key in form.fields else None, errors)
 
 
 # --- Creating a booking for a guest --------------------------------------------------------
@@ -248,10 +235,6 @@ def _guest_initial(request: HttpRequest) -> dict[str, Any]:
     guest_id = request.GET.get("guest", "")
     if not guest_id.isdigit():
         return {}
-    from destination.models import Guest
-    from partners.access import guest_access
-    from partners.models import Section
-
     guest = Guest.objects.filter(pk=int(guest_id), status=Guest.Status.ACTIVE).first()
     if guest is None:
         return {}
@@ -276,7 +259,7 @@ def desk_create(request: HttpRequest, slug: str) -> HttpResponse:
     offer = _offers_for(_partner(request)).filter(slug=slug).first()
     if offer is None:
         raise Http404(_("No such offer."))
-    sessions = web_selectors.sessions_upcoming(offer)
+    sessions = selectors.session_list_upcoming(offer)
     language = translation.get_language()
     stripe_enabled = services.payment_provider() == "stripe"
     kwargs = {
@@ -307,7 +290,7 @@ def desk_create(request: HttpRequest, slug: str) -> HttpResponse:
                     units=form.cleaned_data.get("units"),
                 )
             except services.BookingError as exc:
-                form_errors_from_service(form, exc)
+                form_add_domain_error(form, exc)
             else:
                 message = _("Booking %(reference)s confirmed.") % {"reference": booking.reference}
                 if form.cleaned_data["payment"] == DeskBookingForm.PAY_LINK:
@@ -329,7 +312,7 @@ def desk_create(request: HttpRequest, slug: str) -> HttpResponse:
             **_guest_initial(request),
         }
         form = DeskBookingForm(initial=initial, **kwargs)
-    quote = booking_form_quote(offer, form)
+    quote = booking_form_quote(offer, form, payment_method=services.payment_method_for_web())
     if not form.is_bound:
         form.initial["expected_total_cents"] = quote.total_cents
     return TemplateResponse(
@@ -350,12 +333,19 @@ def desk_party(request: HttpRequest, slug: str) -> HttpResponse:
     form = DeskBookingForm(
         initial=request.GET.dict(),
         offer=offer,
-        sessions=web_selectors.sessions_upcoming(offer),
+        sessions=selectors.session_list_upcoming(offer),
         language=translation.get_language(),
         stripe_enabled=services.payment_provider() == "stripe",
     )
     return TemplateResponse(
         request,
         "bookings/_party.html",
-        {"offer": offer, "form": form, "quote": booking_form_quote(offer, form), "desk": True},
+        {
+            "offer": offer,
+            "form": form,
+            "quote": booking_form_quote(
+                offer, form, payment_method=services.payment_method_for_web()
+            ),
+            "desk": True,
+        },
     )

@@ -11,12 +11,11 @@ from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone, translation
 
+from bookings.links import booking_signed_token
 from bookings.models import Booking
 
 
 def _manage_url(booking: Booking) -> str:
-    from bookings.services import booking_signed_token
-
     token = booking_signed_token(booking)
     try:
         with translation.override(booking.language):

@@ -267,12 +267,6 @@ class Booking(TimeStampedModel):
         """What the first card payment takes: the deposit, or everything."""
         return self.deposit_cents or self.total_cents
 
-    def cancel_url_token(self) -> str:
-        """The signed token of the "manage my booking" link (see services)."""
-        from bookings.services import booking_signed_token
-
-        return booking_signed_token(self)
-
 
 class Participant(models.Model):
     """A member of the party, resolved to a guest profile (names are required for lessons)."""

@@ -1,11 +1,17 @@
-"""Writes of the bookings app: booking, paying, cancelling, checking in, holds and balances.
+"""The booking lifecycle: booking, paying the first payment, cancelling, refunding, checking in,
+expiring holds and completing, with the outbox writer (``booking_event_write``) and the
+timeline entries every state change leaves. Around it, along their seams: ``pricing`` (price,
+quote, cancellation policy), ``links`` (signed "manage my booking" links), ``stripe_events``
+(what Stripe's webhook events do), ``balances`` (a stay's balance and payment links), ``gdpr``
+(export and erasure), ``catalogue`` (partners editing offers and sessions).
 
 Seats are never oversold: ``seats_taken`` only changes through conditional UPDATEs
 (``... SET seats_taken = seats_taken + n WHERE seats_taken + n <= capacity``), which PostgreSQL
 serialises on the session row (the second writer waits, then re-checks the condition against
 the committed row), and a check constraint backs them. Every state change writes its outbox row
-(``BookingEvent``) in the same transaction. Every service raises ``BookingError`` (field errors
-in ``message_dict``) before or inside its transaction, so a refusal changes nothing.
+(``BookingEvent``) in the same transaction. Every service raises ``BookingError`` (a
+``DomainError``: field errors in ``field_errors``) before or inside its transaction, so a
+refusal changes nothing.
 
 Lock order, to stay deadlock-free: booking rows, then session rows, then the outbox lock last.
 Network calls to Stripe never run inside a transaction.
@@ -16,16 +22,12 @@ from __future__ import annotations
 import logging
 import secrets
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.contrib.contenttypes.models import ContentType
-from django.core import signing
-from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Case, F, Q, Sum, Value, When
 from django.utils import timezone, translation
@@ -34,7 +36,10 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from bookings import payments
+from bookings.emails import confirmation_email_send
 from bookings.models import Booking, BookingEvent, Offer, Participant, Payment, Session
+from bookings.pricing import Price, booking_cancellation_policy, booking_price
+from destination.errors import DomainError
 from destination.models import (
     CHANNEL_PURPOSES,
     PARTNER_PURPOSES,
@@ -47,8 +52,11 @@ from destination.models import (
 )
 from destination.normalize import fold_name
 from destination.services import GuestError
+from destination.services.consent import consent_record
 from destination.services.resolution import Decision, PersonData, guest_resolve_many
-from destination.services.timeline import timeline_add
+from destination.services.timeline import TimelineItem, guest_contact_touch, timeline_add_many
+from partners.models import BOOKS_FOR_ALL_KINDS, Membership, PartnerGuestLink
+from partners.services import partner_guest_link_touch
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser
@@ -61,30 +69,19 @@ logger = logging.getLogger(__name__)
 
 # Stripe refuses Checkout Sessions that expire in less than 30 minutes.
 STRIPE_MIN_CHECKOUT_MINUTES = 31
-# The balance is requested this many days before it is due, and reminded once this close.
-BALANCE_REQUEST_DAYS = 14
-BALANCE_REMINDER_DAYS = 3
 # A check-in is accepted from this long before the session starts.
 CHECK_IN_EARLY = timedelta(hours=12)
 REFERENCE_PREFIX = "VN-"
 # No 0/O, 1/I/L: references are read out on the phone.
 REFERENCE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
-MANAGE_LINK_SALT = "bookings.manage"
 # Any fixed 64-bit number: the advisory lock that orders outbox rows by commit.
 OUTBOX_LOCK_ID = 0x626F6F6B696E6773 >> 2
-ERASED_TEXT = "[erased]"
 
 
-class BookingError(ValidationError):
-    """A booking refused: ``message_dict`` holds field-level errors ("__all__" for the booking
-    as a whole); nothing was changed."""
-
-    def __init__(self, errors: Mapping[str, str | list[str]] | str) -> None:
-        if isinstance(errors, str):
-            errors = {NON_FIELD_ERRORS: [errors]}
-        super().__init__(
-            {k: list(v) if isinstance(v, list | tuple) else [v] for k, v in errors.items()}
-        )
+class BookingError(DomainError):
+    """A booking refused; nothing was changed. ``BookingError("Message")`` concerns the booking
+    as a whole, ``BookingError({"adults": "..."})`` names fields (``field_errors``, also
+    ``message_dict``); views put it on their form with ``form_add_domain_error``."""
 
 
 @dataclass(frozen=True)
@@ -107,20 +104,20 @@ class ConsentChoice:
     channels: tuple[str, ...] = ("email",)
 
 
-@dataclass(frozen=True)
-class Price:
-    seats: int
-    total_cents: int
-    deposit_cents: int
-    balance_due_on: date | None
-
-
-# --- Small helpers ---------------------------------------------------------------------------
+# --- Small helpers --------------------------------------------------------------------------------
 
 
 def payment_provider() -> str:
     """The active provider: "stripe" when STRIPE_SECRET_KEY is set, else "on_site"."""
     return payments.provider_name()
+
+
+def payment_method_for_web() -> str:
+    """The payment method of a booking made on the public site: card through Stripe Checkout
+    when Stripe is configured, else pay on site."""
+    if payment_provider() == payments.STRIPE:
+        return Booking.PaymentMethod.CARD
+    return Booking.PaymentMethod.ON_SITE
 
 
 def _is_count(value: Any) -> bool:
@@ -156,7 +153,7 @@ def booking_event_write(
     )
 
 
-def _events_write(bookings: Iterable[Booking], kind: str, data: dict[str, Any]) -> None:
+def booking_events_write(bookings: Iterable[Booking], kind: str, data: dict[str, Any]) -> None:
     rows = [BookingEvent(booking=b, kind=kind, status=b.status, data=data) for b in bookings]
     if not rows:
         return
@@ -164,6 +161,19 @@ def _events_write(bookings: Iterable[Booking], kind: str, data: dict[str, Any]) 
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [OUTBOX_LOCK_ID])
     BookingEvent.objects.bulk_create(rows)
+
+
+def booking_event_data(booking: Booking, **extra: Any) -> dict[str, Any]:
+    return {
+        "reference": booking.reference,
+        "session": booking.session_id,
+        "partner": booking.partner_id,
+        "booker": booking.booker_id,
+        "seats": booking.seats,
+        "total_cents": booking.total_cents,
+        "paid_cents": booking.paid_cents,
+        **extra,
+    }
 
 
 def _timeline_title(booking: Booking, what: StrOrPromise) -> str:
@@ -186,10 +196,46 @@ def _timeline_data(booking: Booking, guest_id: int) -> dict[str, Any]:
     }
 
 
-def _timeline_all(booking: Booking, what: StrOrPromise, *, at: datetime | None = None) -> None:
+def booking_timeline_add(
+    booking: Booking, what: StrOrPromise, *, at: datetime | None = None
+) -> None:
     """One entry per concerned guest (booker and party), the partner's and SHARED: other
     partners see it when their access opens the BOOKINGS section (partners.access)."""
-    _timeline_all_bulk([booking], what, at=at or timezone.now())
+    bookings_timeline_add([booking], what, at=at or timezone.now())
+
+
+def bookings_timeline_add(bookings: list[Booking], what: StrOrPromise, *, at: datetime) -> None:
+    """``booking_timeline_add`` for many bookings in two statements (one booking, or the
+    set-based jobs' many): one entry per concerned guest, the booker first, then the party."""
+    if not bookings:
+        return
+    party: dict[int, list[int]] = defaultdict(list)
+    for booking_id, guest_id in (
+        Participant.objects.filter(booking__in=bookings)
+        .exclude(guest=None)
+        .order_by("pk")
+        .values_list("booking_id", "guest_id")
+    ):
+        party[booking_id].append(guest_id)
+    items = []
+    for booking in bookings:
+        title = _timeline_title(booking, what)
+        guest_ids = [booking.booker_id]
+        guest_ids += [g for g in dict.fromkeys(party[booking.pk]) if g != booking.booker_id]
+        items += [
+            TimelineItem(
+                guest_id=guest_id,
+                kind=TimelineEvent.Kind.BOOKING,
+                occurred_at=at,
+                title=title,
+                partner_id=booking.partner_id,
+                visibility=Visibility.SHARED,
+                data=_timeline_data(booking, guest_id),
+                source=booking,
+            )
+            for guest_id in guest_ids
+        ]
+    timeline_add_many(items=items)
 
 
 # The booking emails, as their timeline entries name them (stored in the default language).
@@ -205,55 +251,23 @@ def booking_email_timeline_write(booking: Booking, *, email: str) -> None:
     """The booker's timeline shows each booking email sent (the portal's "emails sent"): one
     MESSAGE entry, the partner's and SHARED like the booking's own entries. Written in the
     transaction that sends the email, so a send rolled back or skipped leaves no entry."""
-    timeline_add(
-        guest=Guest(pk=booking.booker_id),
-        kind=TimelineEvent.Kind.MESSAGE,
-        occurred_at=timezone.now(),
-        title=_timeline_title(booking, BOOKING_EMAILS[email]),
-        partner=booking.partner,
-        visibility=Visibility.SHARED,
-        data={"booking": booking.pk, "reference": booking.reference, "email": email},
-        source=booking,
+    timeline_add_many(
+        items=[
+            TimelineItem(
+                guest_id=booking.booker_id,
+                kind=TimelineEvent.Kind.MESSAGE,
+                occurred_at=timezone.now(),
+                title=_timeline_title(booking, BOOKING_EMAILS[email]),
+                partner_id=booking.partner_id,
+                visibility=Visibility.SHARED,
+                data={"booking": booking.pk, "reference": booking.reference, "email": email},
+                source=booking,
+            )
+        ]
     )
 
 
-def _timeline_all_bulk(bookings: list[Booking], what: StrOrPromise, *, at: datetime) -> None:
-    """``_timeline_all`` for many bookings in two statements (one booking, or the set-based
-    jobs' many): one entry per concerned guest, the booker first, then the party."""
-    if not bookings:
-        return
-    party: dict[int, list[int]] = defaultdict(list)
-    for booking_id, guest_id in (
-        Participant.objects.filter(booking__in=bookings)
-        .exclude(guest=None)
-        .order_by("pk")
-        .values_list("booking_id", "guest_id")
-    ):
-        party[booking_id].append(guest_id)
-    content_type = ContentType.objects.get_for_model(Booking)
-    rows = []
-    for booking in bookings:
-        title = _timeline_title(booking, what)[:200]
-        guest_ids = [booking.booker_id]
-        guest_ids += [g for g in dict.fromkeys(party[booking.pk]) if g != booking.booker_id]
-        rows += [
-            TimelineEvent(
-                guest_id=guest_id,
-                kind=TimelineEvent.Kind.BOOKING,
-                occurred_at=at,
-                title=title,
-                partner_id=booking.partner_id,
-                visibility=Visibility.SHARED,
-                data=_timeline_data(booking, guest_id),
-                content_type=content_type,
-                object_id=booking.pk,
-            )
-            for guest_id in guest_ids
-        ]
-    TimelineEvent.objects.bulk_create(rows)
-
-
-def _seats_release(booking: Booking) -> None:
+def booking_seats_release(booking: Booking) -> None:
     """Give a booking's seats back (the caller holds the booking row and changes its status)."""
     if booking.status in Booking.SEATED:
         Session.objects.filter(pk=booking.session_id).update(
@@ -261,7 +275,7 @@ def _seats_release(booking: Booking) -> None:
         )
 
 
-def _seats_take(session_id: int, seats: int) -> bool:
+def session_seats_take(session_id: int, seats: int) -> bool:
     """Take seats if they are left: one conditional UPDATE, atomic on every database."""
     return bool(
         Session.objects.filter(pk=session_id, seats_taken__lte=F("capacity") - seats).update(
@@ -272,8 +286,6 @@ def _seats_take(session_id: int, seats: int) -> bool:
 
 def _is_staff_for(user: User | AnonymousUser | None, partner: Partner) -> bool:
     """Staff of the booking's partner, of the booking desk or of the tourist office."""
-    from partners.models import BOOKS_FOR_ALL_KINDS, Membership
-
     if user is None or not user.is_authenticated:
         return False
     if user.is_superuser:
@@ -286,41 +298,7 @@ def _is_staff_for(user: User | AnonymousUser | None, partner: Partner) -> bool:
     ).exists()
 
 
-# --- Pricing and validation -------------------------------------------------------------------
-
-
-def booking_price(
-    *, session: Session, adults: int, children: int, units: int | None = None, card: bool = True
-) -> Price:
-    """The server's price. Per person: adults and children (children at the child price when
-    the offer has one). Per unit: units x price, per night for stays. A card-paid stay with a
-    deposit pays ``deposit_percent`` now and the balance ``balance_due_days`` before arrival
-    (all at once when that date is already past)."""
-    offer = session.offer
-    if offer.pricing == Offer.Pricing.PER_UNIT:
-        seats = units or 1
-        nights = session.nights if offer.kind == Offer.Kind.STAY else 1
-        total = offer.price_cents * seats * nights
-    else:
-        seats = adults + children
-        child = offer.child_price_cents if offer.child_price_cents is not None else None
-        total = (
-            offer.price_cents * adults
-            + (child if child is not None else offer.price_cents) * children
-        )
-    deposit = 0
-    due_on = None
-    if card and offer.deposit_percent:
-        due_on = timezone.localdate(session.starts_at) - timedelta(days=offer.balance_due_days)
-        if due_on > timezone.localdate():
-            deposit = int(
-                (Decimal(total) * offer.deposit_percent / 100).quantize(
-                    Decimal(1), rounding=ROUND_HALF_UP
-                )
-            )
-        else:
-            due_on = None
-    return Price(seats=seats, total_cents=total, deposit_cents=deposit, balance_due_on=due_on)
+# --- Validation -----------------------------------------------------------------------------------
 
 
 def booking_session_get(*, offer_slug: str, session_id: int | str) -> Session:
@@ -419,7 +397,7 @@ def _seats_message(left: int) -> str:
     return _("Sorry, only %(count)s places are left on this session.") % {"count": left}
 
 
-# --- Creating ---------------------------------------------------------------------------------
+# --- Creating -------------------------------------------------------------------------------------
 
 
 def _consents_record(
@@ -435,8 +413,6 @@ def _consents_record(
 ) -> None:
     """Record the ticked consents against the wording rows shown. A booking never writes a
     wording: what visitors post must not become the text shown to everyone."""
-    from destination.services.consent import consent_record
-
     method = (
         ConsentProof.Method.FORM if channel == Booking.Channel.WEB else ConsentProof.Method.DESK
     )
@@ -596,28 +572,25 @@ def booking_create(
         )
         guest_ids = {booker_guest.pk, *(g.pk for g in participant_guests if g is not None)}
         _guests_touch(booking, guest_ids, now)
-        _timeline_all(
+        booking_timeline_add(
             booking, gettext_lazy("Booking held") if card else gettext_lazy("Booking"), at=now
         )
         # Seats last: from this UPDATE to the commit the session row is locked, so everything
         # else was written before it and only the outbox insert remains. When the seats are
         # gone, the whole transaction (guests, consents, booking) rolls back.
-        if not _seats_take(session.pk, price.seats):
+        if not session_seats_take(session.pk, price.seats):
             left = Session.objects.filter(pk=session.pk).values_list("capacity", "seats_taken")
             capacity, taken = left[0]
             raise BookingError(_seats_message(capacity - taken))
-        booking_event_write(booking, BookingEvent.Kind.CREATED, _event_data(booking))
+        booking_event_write(booking, BookingEvent.Kind.CREATED, booking_event_data(booking))
         if not card:
-            booking_event_write(booking, BookingEvent.Kind.CONFIRMED, _event_data(booking))
-            _confirmation_enqueue(booking)
+            booking_event_write(booking, BookingEvent.Kind.CONFIRMED, booking_event_data(booking))
+            booking_confirmation_enqueue(booking)
     return booking
 
 
 def _guests_touch(booking: Booking, guest_ids: set[int], at: datetime) -> None:
     """The partner received these guests' data (a booking), and a booking is real contact."""
-    from partners.models import PartnerGuestLink
-    from partners.services import partner_guest_link_touch
-
     for guest_id in sorted(guest_ids):
         partner_guest_link_touch(
             partner=booking.partner,
@@ -626,55 +599,16 @@ def _guests_touch(booking: Booking, guest_ids: set[int], at: datetime) -> None:
             at=at,
             booked=True,
         )
-    Guest.objects.filter(pk__in=guest_ids).filter(
-        Q(last_contact_at__isnull=True) | Q(last_contact_at__lt=at)
-    ).update(last_contact_at=at)
+    guest_contact_touch(guest_ids=guest_ids, at=at)
 
 
-def _event_data(booking: Booking, **extra: Any) -> dict[str, Any]:
-    return {
-        "reference": booking.reference,
-        "session": booking.session_id,
-        "partner": booking.partner_id,
-        "booker": booking.booker_id,
-        "seats": booking.seats,
-        "total_cents": booking.total_cents,
-        "paid_cents": booking.paid_cents,
-        **extra,
-    }
-
-
-def _confirmation_enqueue(booking: Booking) -> None:
-    from bookings.tasks import booking_confirmation_send_task
+def booking_confirmation_enqueue(booking: Booking) -> None:
+    from bookings.tasks import booking_confirmation_send_task  # noqa: PLC0415  bookings.tasks imports this module
 
     booking_confirmation_send_task.delay_on_commit(booking.pk)
 
 
-# --- Signed links -----------------------------------------------------------------------------
-
-
-def booking_signed_token(booking: Booking) -> str:
-    """A token for the "manage my booking" link of the emails (no account needed)."""
-    return signing.dumps(
-        {"b": booking.pk, "r": booking.reference}, salt=MANAGE_LINK_SALT, compress=True
-    )
-
-
-def booking_from_signed_token(token: str) -> Booking | None:
-    try:
-        data = signing.loads(token, salt=MANAGE_LINK_SALT)
-    except signing.BadSignature:
-        return None
-    if not isinstance(data, dict):
-        return None
-    return (
-        Booking.objects.select_related("session__offer__partner", "booker")
-        .filter(pk=data.get("b"), reference=data.get("r"))
-        .first()
-    )
-
-
-# --- Card payment -----------------------------------------------------------------------------
+# --- Card payment ---------------------------------------------------------------------------------
 
 
 def booking_checkout_url(*, booking: Booking, success_url: str, cancel_url: str) -> str:
@@ -775,19 +709,19 @@ def booking_payment_on_site_record(
     booking_event_write(
         booking,
         BookingEvent.Kind.PAYMENT_RECEIVED,
-        _event_data(booking, amount_cents=amount_cents, provider=payments.ON_SITE),
+        booking_event_data(booking, amount_cents=amount_cents, provider=payments.ON_SITE),
     )
     open_links = booking.payments.filter(
         kind=Payment.Kind.BALANCE, status=Payment.Status.PENDING
     ).exclude(stripe_payment_link_id="")
     if open_links.exists():  # a link for the old amount must not be paid on top
-        from bookings.tasks import booking_balance_links_close_task
+        from bookings.tasks import booking_balance_links_close_task  # noqa: PLC0415  bookings.tasks imports this module
 
         booking_balance_links_close_task.delay_on_commit(booking.pk)
     return booking
 
 
-# --- Cancelling, refunding, checking in ---------------------------------------------------------
+# --- Cancelling, refunding, checking in -----------------------------------------------------------
 
 
 def booking_cancel(
@@ -795,7 +729,8 @@ def booking_cancel(
 ) -> Booking:
     """Cancel a held or confirmed booking and give its seats back. A visitor (``by`` None or
     not staff) may cancel until ``free_cancellation_days`` before the start; staff of the
-    partner, the booking desk or the tourist office may override the policy. What was paid by
+    partner, the booking desk or the tourist office may override the deadline (the rule:
+    ``pricing.booking_cancellation_policy``), giving a reason. What was paid by
     card is refunded through Stripe after commit (``booking_refund_issue``)."""
     with transaction.atomic():
         booking = (
@@ -803,34 +738,25 @@ def booking_cancel(
             .select_related("session__offer", "partner")
             .get(pk=booking.pk)
         )
-        if booking.status not in (Booking.Status.HELD, Booking.Status.CONFIRMED):
-            raise BookingError(
-                _("A booking that is %(status)s cannot be cancelled.")
-                % {"status": booking.get_status_display().lower()}
-            )
         staff = _is_staff_for(by, booking.partner)
         now = timezone.now()
-        if not staff:
-            limit = booking.session.starts_at - timedelta(
-                days=booking.session.offer.free_cancellation_days
-            )
-            if now > limit:
-                raise BookingError(
-                    _("Free cancellation ended on %(date)s. Please contact the booking desk.")
-                    % {"date": date_format(timezone.localtime(limit), "DATETIME_FORMAT")}
-                )
+        policy = booking_cancellation_policy(booking=booking, now=now, staff=staff)
+        if not policy.allowed:
+            raise BookingError(policy.reason, code=policy.code)
         if staff and not (reason or "").strip():
             raise BookingError({"reason": _("Give a reason for the cancellation.")})
-        _seats_release(booking)
+        booking_seats_release(booking)
         booking.status = Booking.Status.CANCELLED
         booking.cancelled_at = now
         booking.cancel_reason = (reason or "").strip()
         booking.save(update_fields=["status", "cancelled_at", "cancel_reason", "updated_at"])
-        _timeline_all(booking, gettext_lazy("Booking cancelled"), at=now)
+        booking_timeline_add(booking, gettext_lazy("Booking cancelled"), at=now)
         booking_event_write(
             booking,
             BookingEvent.Kind.CANCELLED,
-            _event_data(booking, by=by.pk if by is not None and by.is_authenticated else None),
+            booking_event_data(
+                booking, by=by.pk if by is not None and by.is_authenticated else None
+            ),
         )
         pending = list(
             booking.payments.filter(status=Payment.Status.PENDING)
@@ -838,7 +764,7 @@ def booking_cancel(
             .values_list("stripe_checkout_session_id", flat=True)
         )
         if booking.paid_cents > booking.refunded_cents or pending:
-            from bookings.tasks import booking_refund_task
+            from bookings.tasks import booking_refund_task  # noqa: PLC0415  bookings.tasks imports this module
 
             booking_refund_task.delay_on_commit(booking.pk)
     return booking
@@ -899,7 +825,7 @@ def booking_refund_issue(booking_id: int) -> int:
             ).aggregate(s=Sum("amount_cents"))["s"]
             or 0
         )
-        total += _refund_record(
+        total += booking_refund_record(
             booking_id=booking.pk,
             payment_intent_id=payment.stripe_payment_intent_id,
             refund_id=result.refund_id,
@@ -921,7 +847,7 @@ def booking_refund_failed_flag(*, booking_id: int, reason: str) -> bool:
 
 
 @transaction.atomic
-def _refund_record(
+def booking_refund_record(
     *,
     booking_id: int,
     payment_intent_id: str,
@@ -985,15 +911,17 @@ def _refund_record(
             Booking.Status.EXPIRED,
         )
     ):
-        _seats_release(booking)
+        booking_seats_release(booking)
         booking.status = Booking.Status.REFUNDED
         booking.save(update_fields=["status", "updated_at"])
-        _timeline_all(booking, gettext_lazy("Booking refunded"))
+        booking_timeline_add(booking, gettext_lazy("Booking refunded"))
     if increase:
         booking_event_write(
             booking,
             BookingEvent.Kind.REFUNDED,
-            _event_data(booking, amount_cents=increase, refunded_cents=booking.refunded_cents),
+            booking_event_data(
+                booking, amount_cents=increase, refunded_cents=booking.refunded_cents
+            ),
         )
     return increase
 
@@ -1016,199 +944,14 @@ def booking_check_in(*, booking: Booking, by: User | None) -> Booking:
     booking.status = Booking.Status.CHECKED_IN
     booking.checked_in_at = now
     booking.save(update_fields=["status", "checked_in_at", "updated_at"])
-    _timeline_all(booking, gettext_lazy("Checked in"), at=now)
-    booking_event_write(booking, BookingEvent.Kind.CHECKED_IN, _event_data(booking, by=by.pk))
+    booking_timeline_add(booking, gettext_lazy("Checked in"), at=now)
+    booking_event_write(
+        booking, BookingEvent.Kind.CHECKED_IN, booking_event_data(booking, by=by.pk)
+    )
     return booking
 
 
-# --- Webhook events -------------------------------------------------------------------------------
-
-
-def _booking_for_stripe_object(obj: Mapping[str, Any]) -> Booking | None:
-    reference = (obj.get("metadata") or {}).get("booking") or obj.get("client_reference_id")
-    if not reference:
-        return None
-    return Booking.objects.filter(reference=reference).first()
-
-
-def stripe_checkout_completed(obj: Mapping[str, Any]) -> None:
-    """``checkout.session.completed``: the money is in. Confirms a held booking; a payment that
-    arrives after its hold expired re-takes the seats when they are still free, and is refunded
-    when they are not (or when the booking was cancelled or refunded meanwhile)."""
-    if obj.get("payment_status") not in ("paid", "no_payment_required"):
-        return  # Delayed methods confirm later; only cards are offered.
-    session_id = obj.get("id") or ""
-    payment = Payment.objects.filter(stripe_checkout_session_id=session_id).first()
-    if payment is None and obj.get("payment_link"):
-        payment = Payment.objects.filter(stripe_payment_link_id=obj["payment_link"]).first()
-    booking = payment.booking if payment else _booking_for_stripe_object(obj)
-    if booking is None:
-        logger.warning("Stripe Checkout Session %s matches no booking", session_id)
-        return
-    booking = Booking.objects.select_for_update().get(pk=booking.pk)
-    amount = int(obj.get("amount_total") or 0)
-    intent = obj.get("payment_intent") or ""
-    if payment is None:
-        kind = (obj.get("metadata") or {}).get("payment") or Payment.Kind.FULL
-        payment = Payment(
-            booking=booking,
-            kind=kind if kind in Payment.Kind.values else Payment.Kind.FULL,
-            provider=payments.STRIPE,
-            amount_cents=amount,
-            stripe_checkout_session_id=session_id,
-        )
-    else:
-        payment = Payment.objects.select_for_update().get(pk=payment.pk)
-    if payment.status == Payment.Status.SUCCEEDED:
-        return
-    payment.status = Payment.Status.SUCCEEDED
-    payment.amount_cents = amount or payment.amount_cents
-    payment.stripe_payment_intent_id = intent
-    if payment.stripe_payment_link_id and not payment.stripe_checkout_session_id:
-        payment.stripe_checkout_session_id = session_id
-    payment.save()
-    booking.paid_cents += payment.amount_cents
-    booking.save(update_fields=["paid_cents", "updated_at"])
-    # Outbox rows are written last (after any seat or timeline write): the outbox lock is the
-    # last lock a transaction takes.
-    received = (
-        BookingEvent.Kind.PAYMENT_RECEIVED,
-        _event_data(booking, amount_cents=payment.amount_cents, kind=payment.kind),
-    )
-    if payment.kind == Payment.Kind.BALANCE:
-        if booking.balance_cents == 0 and booking.balance_overdue_at:
-            booking.balance_overdue_at = None
-            booking.save(update_fields=["balance_overdue_at", "updated_at"])
-        _timeline_all(booking, gettext_lazy("Balance paid"))
-        booking_event_write(booking, *received)
-        return
-    refund = False
-    if booking.status == Booking.Status.HELD:
-        _confirm(booking, before=[received])
-        return
-    if booking.status == Booking.Status.EXPIRED:
-        if _seats_take(booking.session_id, booking.seats):
-            _confirm(booking, late=True, before=[received])
-            return
-        refund = True
-    elif booking.status in (Booking.Status.CANCELLED, Booking.Status.REFUNDED):
-        # Cancelled while paying, or refunded first (events out of order): the booking stays
-        # as it is and whatever was paid and not refunded yet goes back.
-        refund = booking.refunded_cents < booking.paid_cents
-    else:
-        logger.warning(
-            "Booking %s (%s) received a second first payment %s: the desk refunds it",
-            booking.reference,
-            booking.status,
-            session_id,
-        )
-    booking_event_write(booking, *received)
-    if refund:
-        from bookings.tasks import booking_refund_task
-
-        booking_refund_task.delay_on_commit(booking.pk)
-
-
-def _confirm(
-    booking: Booking,
-    *,
-    late: bool = False,
-    before: list[tuple[str, dict[str, Any]]] | None = None,
-) -> None:
-    now = timezone.now()
-    booking.status = Booking.Status.CONFIRMED
-    booking.confirmed_at = now
-    booking.hold_expires_at = None
-    booking.save(update_fields=["status", "confirmed_at", "hold_expires_at", "updated_at"])
-    _timeline_all(booking, gettext_lazy("Booking confirmed"), at=now)
-    for kind, data in before or []:
-        booking_event_write(booking, kind, data)
-    booking_event_write(booking, BookingEvent.Kind.CONFIRMED, _event_data(booking, late=late))
-    _confirmation_enqueue(booking)
-
-
-def stripe_checkout_expired(obj: Mapping[str, Any]) -> None:
-    """``checkout.session.expired``: the visitor never paid. Releases a still-held booking; a
-    booking already confirmed (the completed event came first) is left alone."""
-    session_id = obj.get("id") or ""
-    payment = Payment.objects.filter(stripe_checkout_session_id=session_id).first()
-    booking = payment.booking if payment else _booking_for_stripe_object(obj)
-    if booking is None:
-        return
-    booking = Booking.objects.select_for_update().get(pk=booking.pk)
-    if payment is not None:
-        payment = Payment.objects.select_for_update().get(pk=payment.pk)
-        if payment.status == Payment.Status.PENDING:
-            payment.status = Payment.Status.EXPIRED
-            payment.save(update_fields=["status", "updated_at"])
-        if payment.kind == Payment.Kind.BALANCE:
-            return
-    if booking.status != Booking.Status.HELD:
-        return
-    _seats_release(booking)
-    booking.status = Booking.Status.EXPIRED
-    booking.save(update_fields=["status", "updated_at"])
-    _timeline_all(booking, gettext_lazy("Booking expired unpaid"))
-    booking_event_write(booking, BookingEvent.Kind.EXPIRED, _event_data(booking, by="stripe"))
-
-
-def stripe_charge_refunded(obj: Mapping[str, Any]) -> None:
-    """``charge.refunded``: money went back (from us or from Stripe's dashboard)."""
-    intent = obj.get("payment_intent") or ""
-    payment = (
-        Payment.objects.filter(stripe_payment_intent_id=intent)
-        .exclude(kind=Payment.Kind.REFUND)
-        .first()
-        if intent
-        else None
-    )
-    booking = payment.booking if payment else _booking_for_stripe_object(obj)
-    if booking is None:
-        logger.warning("Stripe refund for %s matches no booking", intent or obj.get("id"))
-        return
-    refunds = ((obj.get("refunds") or {}).get("data") or [{}])[0] or {}
-    _refund_record(
-        booking_id=booking.pk,
-        payment_intent_id=intent,
-        refund_id=refunds.get("id") or "",
-        amount_refunded=int(obj.get("amount_refunded") or 0),
-        charge_amount=int(obj.get("amount") or 0),
-    )
-
-
-STRIPE_HANDLERS = {
-    "checkout.session.completed": stripe_checkout_completed,
-    "checkout.session.async_payment_succeeded": stripe_checkout_completed,
-    "checkout.session.expired": stripe_checkout_expired,
-    # Only cards are offered, so a delayed payment never fails later; if one ever does (a
-    # method enabled by hand), it releases the hold like an expired session.
-    "checkout.session.async_payment_failed": stripe_checkout_expired,
-    "charge.refunded": stripe_charge_refunded,
-}
-
-
-def stripe_event_process(*, event_id: str, event_type: str, obj: Mapping[str, Any]) -> bool:
-    """Process one verified Stripe event exactly once. The event id is inserted first, in the
-    transaction of the processing: a duplicate delivery (even a concurrent one, which waits on
-    the unique index) finds it and does nothing; a failure rolls both back so Stripe's retry
-    processes it. Returns False for a duplicate."""
-    from bookings.models import StripeEvent
-
-    with transaction.atomic():
-        try:
-            with transaction.atomic():
-                StripeEvent.objects.create(
-                    event_id=event_id, type=event_type[:100], object_id=str(obj.get("id", ""))[:255]
-                )
-        except IntegrityError:
-            return False
-        handler = STRIPE_HANDLERS.get(event_type)
-        if handler is not None:
-            handler(obj)
-    return True
-
-
-# --- Holds, completion ------------------------------------------------------------------------
+# --- Holds, completion ----------------------------------------------------------------------------
 
 
 def bookings_holds_expire(*, now: datetime | None = None) -> int:
@@ -1237,15 +980,15 @@ def bookings_holds_expire(*, now: datetime | None = None) -> int:
         expired = list(Booking.objects.filter(pk__in=ids).select_related("session__offer"))
         # Every concerned guest, as the webhook path writes it: the party too, not only the
         # booker, or their timelines would say "Booking held" for ever.
-        _timeline_all_bulk(expired, gettext_lazy("Booking expired unpaid"), at=now)
-        _events_write(expired, BookingEvent.Kind.EXPIRED, {"by": "hold_timeout"})
+        bookings_timeline_add(expired, gettext_lazy("Booking expired unpaid"), at=now)
+        booking_events_write(expired, BookingEvent.Kind.EXPIRED, {"by": "hold_timeout"})
         with_sessions = list(
             Payment.objects.filter(booking_id__in=ids, status=Payment.Status.PENDING)
             .exclude(stripe_checkout_session_id="")
             .values_list("stripe_checkout_session_id", flat=True)
         )
         if with_sessions:
-            from bookings.tasks import stripe_checkout_expire_task
+            from bookings.tasks import stripe_checkout_expire_task  # noqa: PLC0415  bookings.tasks imports this module
 
             for session_id in with_sessions:
                 stripe_checkout_expire_task.delay_on_commit(session_id)
@@ -1268,203 +1011,17 @@ def bookings_complete_ended(*, now: datetime | None = None) -> int:
         if not ids:
             return 0
         Booking.objects.filter(pk__in=ids).update(status=Booking.Status.COMPLETED, updated_at=now)
-        _events_write(Booking.objects.filter(pk__in=ids), BookingEvent.Kind.COMPLETED, {})
+        booking_events_write(Booking.objects.filter(pk__in=ids), BookingEvent.Kind.COMPLETED, {})
     return len(ids)
 
 
-# --- Balances ---------------------------------------------------------------------------------
-
-
-def _balance_due(now: datetime) -> Q:
-    return Q(
-        status=Booking.Status.CONFIRMED,
-        balance_due_on__isnull=False,
-        paid_cents__lt=F("total_cents"),
-    )
-
-
-def _balance_links_close(
-    booking: Booking, provider: payments.PaymentProvider, *, keep_amount: int | None = None
-) -> int:
-    """Deactivate at Stripe the booking's pending balance links (except one for
-    ``keep_amount``) and mark them expired. Raises PaymentProviderError on the first link that
-    cannot be closed. Returns how many were closed."""
-    stale = (
-        booking.payments.filter(kind=Payment.Kind.BALANCE, status=Payment.Status.PENDING)
-        .exclude(stripe_payment_link_id="")
-        .order_by("pk")
-    )
-    if keep_amount is not None:
-        stale = stale.exclude(amount_cents=keep_amount)
-    closed = 0
-    for old in stale:
-        try:
-            provider.payment_link_deactivate(link_id=old.stripe_payment_link_id)
-        except payments.PaymentProviderError as exc:
-            logger.warning("Payment link %s not deactivated: %s", old.stripe_payment_link_id, exc)
-            raise
-        # Paid meanwhile: the webhook records it as succeeded whatever this row says.
-        closed += Payment.objects.filter(pk=old.pk, status=Payment.Status.PENDING).update(
-            status=Payment.Status.EXPIRED, updated_at=timezone.now()
-        )
-    return closed
-
-
-def booking_balance_links_close(booking_id: int) -> int:
-    """After money taken at the desk, close the balance links that no longer match what is left
-    to pay, so the guest cannot pay the same balance twice. Idempotent (closed links are no
-    longer pending); Stripe errors propagate so the task retries."""
-    booking = Booking.objects.get(pk=booking_id)
-    keep = booking.balance_cents if booking.balance_cents > 0 else None
-    return _balance_links_close(booking, payments.provider_get(payments.STRIPE), keep_amount=keep)
-
-
-def booking_balance_link(*, booking: Booking) -> str:
-    """A Stripe payment link for what is left to pay (one payment only; reused while pending).
-    Used for a stay's balance and by the booking desk to send a link. When the amount left
-    changed, the earlier links are deactivated at Stripe before a new one is made, so the guest
-    can never pay both; if one cannot be deactivated, no new link is made."""
-    booking = Booking.objects.select_related("session__offer").get(pk=booking.pk)
-    if booking.balance_cents <= 0:
-        raise BookingError(_("Nothing is left to pay on this booking."))
-    if payment_provider() != payments.STRIPE:
-        raise BookingError(_("Card payment is not configured; take the payment on site."))
-    pending = (
-        booking.payments.filter(
-            kind=Payment.Kind.BALANCE,
-            status=Payment.Status.PENDING,
-            amount_cents=booking.balance_cents,
-        )
-        .exclude(url="")
-        .first()
-    )
-    if pending is not None:
-        return pending.url
-    provider = payments.provider_get()
-    try:
-        _balance_links_close(booking, provider)
-    except payments.PaymentProviderError as exc:
-        raise BookingError(
-            _("The previous payment link could not be deactivated: %s") % exc
-        ) from exc
-    key = f"balance-{booking.reference}-{booking.balance_cents}"
-    with translation.override(booking.language):
-        description = _("Balance of booking %(reference)s: %(offer)s") % {
-            "reference": booking.reference,
-            "offer": booking.session.offer.title,
-        }
-    try:
-        result = provider.payment_link_create(
-            description=description,
-            amount_cents=booking.balance_cents,
-            metadata={"booking": booking.reference, "payment": Payment.Kind.BALANCE},
-            redirect_url=settings.BOOKING_SITE_URL,
-            idempotency_key=key,
-        )
-    except payments.PaymentProviderError as exc:
-        raise BookingError(_("The payment link could not be created: %s") % exc) from exc
-    with transaction.atomic():
-        payment, _created = Payment.objects.get_or_create(
-            stripe_payment_link_id=result.link_id,
-            defaults={
-                "booking": booking,
-                "kind": Payment.Kind.BALANCE,
-                "provider": payments.STRIPE,
-                "amount_cents": booking.balance_cents,
-                "idempotency_key": key,
-                "url": result.url,
-            },
-        )
-    return payment.url
-
-
-def _balance_mail(booking_id: int, *, reminder: bool, now: datetime) -> bool:
-    """Send the balance request (or its single reminder) under the booking's lock; the flag is
-    set in the same transaction, so it is sent once."""
-    from bookings.emails import balance_email_send
-
-    booking = Booking.objects.get(pk=booking_id)
-    try:
-        url = booking_balance_link(booking=booking)
-    except BookingError:
-        url = ""
-    with transaction.atomic():
-        booking = (
-            Booking.objects.select_for_update(of=("self",))
-            .select_related("session__offer", "partner")
-            .get(pk=booking_id)
-        )
-        flag = "balance_reminded_at" if reminder else "balance_requested_at"
-        if getattr(booking, flag) is not None or booking.balance_cents <= 0:
-            return False
-        if booking.status != Booking.Status.CONFIRMED:
-            return False
-        setattr(booking, flag, now)
-        booking.save(update_fields=[flag, "updated_at"])
-        kind = (
-            BookingEvent.Kind.BALANCE_REMINDED if reminder else BookingEvent.Kind.BALANCE_REQUESTED
-        )
-        booking_event_write(
-            booking, kind, _event_data(booking, balance_cents=booking.balance_cents, url=url)
-        )
-        if balance_email_send(booking, url=url, reminder=reminder):
-            booking_email_timeline_write(
-                booking, email="balance_reminder" if reminder else "balance_request"
-            )
-    return True
-
-
-def bookings_balances_process(*, now: datetime | None = None) -> dict[str, int]:
-    """Daily work on stay balances: request each balance BALANCE_REQUEST_DAYS before it is due
-    (email with a Stripe payment link), remind once BALANCE_REMINDER_DAYS before, and flag to
-    the booking desk what is still unpaid after its date (never cancelled automatically).
-    Idempotent: each step sets its own flag under lock."""
-    now = now or timezone.now()
-    today = timezone.localdate(now)
-    due = _balance_due(now)
-    counts = {"requested": 0, "reminded": 0, "overdue": 0}
-    to_request = Booking.objects.filter(
-        due,
-        balance_requested_at__isnull=True,
-        balance_due_on__lte=today + timedelta(days=BALANCE_REQUEST_DAYS),
-    ).values_list("pk", flat=True)
-    for pk in list(to_request):
-        counts["requested"] += _balance_mail(pk, reminder=False, now=now)
-    to_remind = Booking.objects.filter(
-        due,
-        balance_requested_at__isnull=False,
-        balance_requested_at__lt=now - timedelta(days=1),
-        balance_reminded_at__isnull=True,
-        balance_due_on__lte=today + timedelta(days=BALANCE_REMINDER_DAYS),
-    ).values_list("pk", flat=True)
-    for pk in list(to_remind):
-        counts["reminded"] += _balance_mail(pk, reminder=True, now=now)
-    with transaction.atomic():
-        overdue = list(
-            Booking.objects.select_for_update(skip_locked=True)
-            .filter(due, balance_overdue_at__isnull=True, balance_due_on__lt=today)
-            .order_by("pk")
-            .values_list("pk", flat=True)
-        )
-        if overdue:
-            Booking.objects.filter(pk__in=overdue).update(balance_overdue_at=now, updated_at=now)
-            flagged = list(Booking.objects.filter(pk__in=overdue).select_related("session__offer"))
-            for booking in flagged:
-                _timeline_all(booking, gettext_lazy("Balance overdue"), at=now)
-            _events_write(flagged, BookingEvent.Kind.BALANCE_OVERDUE, {})
-        counts["overdue"] = len(overdue)
-    return counts
-
-
-# --- Emails -------------------------------------------------------------------------------------
+# --- Emails ---------------------------------------------------------------------------------------
 
 
 def booking_confirmation_send(booking_id: int) -> bool:
     """Send the confirmation email once per booking: the booking row is locked, the "sent"
     flag checked and set in the transaction of the sending. Returns False when there was
     nothing to send (sent already, not confirmed, no email address)."""
-    from bookings.emails import confirmation_email_send
-
     with transaction.atomic():
         booking = (
             Booking.objects.select_for_update(of=("self",))
@@ -1483,61 +1040,3 @@ def booking_confirmation_send(booking_id: int) -> bool:
         booking_email_timeline_write(booking, email="confirmation")
         confirmation_email_send(booking)
     return True
-
-
-# --- GDPR (registered in apps.py) ------------------------------------------------------------------
-
-
-def bookings_export(guest: Guest) -> list[dict[str, Any]]:
-    """The bookings section of a guest's full export: as booker and as participant."""
-    rows = (
-        Booking.objects.filter(Q(booker=guest) | Q(participants__guest=guest))
-        .distinct()
-        .select_related("session__offer", "partner")
-        .prefetch_related("participants")
-        .order_by("created_at", "pk")
-    )
-    return [
-        {
-            "reference": b.reference,
-            "role": "booker" if b.booker_id == guest.pk else "participant",
-            "partner": b.partner.name,
-            "offer": b.session.offer.title_en,
-            "starts_at": b.session.starts_at.isoformat(),
-            "status": b.status,
-            "seats": b.seats,
-            "adults": b.adults,
-            "children": b.children,
-            "total_cents": b.total_cents,
-            "paid_cents": b.paid_cents,
-            "refunded_cents": b.refunded_cents,
-            "payment_method": b.payment_method,
-            "channel": b.channel,
-            "language": b.language,
-            "contact_name": b.contact_name,
-            "contact_email": b.contact_email,
-            "contact_phone": b.contact_phone,
-            "cancel_reason": b.cancel_reason,
-            "created_at": b.created_at.isoformat(),
-            "participants": [
-                {"first_name": p.first_name, "last_name": p.last_name, "is_child": p.is_child}
-                for p in b.participants.all()
-                if b.booker_id == guest.pk or p.guest_id == guest.pk
-            ],
-        }
-        for b in rows
-    ]
-
-
-def bookings_erase(guest_ids: list[int]) -> dict[str, int]:
-    """Anonymise bookings of erased guests, set-based: amounts, dates, statuses and the payment
-    rows stay (accounting); contact details, names, free text and the source page go."""
-    booked = Booking.objects.filter(booker_id__in=guest_ids).update(
-        contact_name="",
-        contact_email="",
-        contact_phone="",
-        source_url="",
-        cancel_reason=Case(When(cancel_reason="", then=Value("")), default=Value(ERASED_TEXT)),
-    )
-    named = Participant.objects.filter(guest_id__in=guest_ids).update(first_name="", last_name="")
-    return {"bookings": booked, "booking_participants": named}

@@ -5,24 +5,21 @@ from __future__ import annotations
 
 from celery import Task, shared_task
 
+from bookings import balances, payments, services
 from bookings.payments import PaymentProviderError
 
 
 @shared_task(name="bookings.tasks.booking_holds_expire_task")
 def booking_holds_expire_task() -> int:
     """Release card holds whose time ran out (beat: every minute)."""
-    from bookings.services import bookings_holds_expire
-
-    return bookings_holds_expire()
+    return services.bookings_holds_expire()
 
 
 @shared_task(name="bookings.tasks.booking_balances_task")
 def booking_balances_task() -> dict[str, int]:
     """Request, remind and flag stay balances; complete ended bookings (beat: hourly)."""
-    from bookings.services import bookings_balances_process, bookings_complete_ended
-
-    counts = bookings_balances_process()
-    counts["completed"] = bookings_complete_ended()
+    counts = balances.bookings_balances_process()
+    counts["completed"] = services.bookings_complete_ended()
     return counts
 
 
@@ -34,9 +31,7 @@ def booking_balances_task() -> dict[str, int]:
 )
 def booking_confirmation_send_task(booking_id: int) -> bool:
     """Send a booking's confirmation email (once: see booking_confirmation_send)."""
-    from bookings.services import booking_confirmation_send
-
-    return booking_confirmation_send(booking_id)
+    return services.booking_confirmation_send(booking_id)
 
 
 @shared_task(bind=True, name="bookings.tasks.booking_refund_task", max_retries=6)
@@ -44,13 +39,11 @@ def booking_refund_task(self: Task, booking_id: int) -> int:
     """Refund through Stripe what a cancelled booking paid by card. Stripe errors are retried
     with a growing delay (1, 2, 4... up to 32 minutes): each refund carries its idempotency key,
     so a retry never refunds twice. After the last try the booking is flagged for the desk."""
-    from bookings.services import booking_refund_failed_flag, booking_refund_issue
-
     try:
-        return booking_refund_issue(booking_id)
+        return services.booking_refund_issue(booking_id)
     except PaymentProviderError as exc:
         if self.request.retries >= self.max_retries:
-            booking_refund_failed_flag(booking_id=booking_id, reason=str(exc))
+            services.booking_refund_failed_flag(booking_id=booking_id, reason=str(exc))
             return 0
         raise self.retry(exc=exc, countdown=60 * 2**self.request.retries) from exc
 
@@ -58,9 +51,7 @@ def booking_refund_task(self: Task, booking_id: int) -> int:
 @shared_task(name="bookings.tasks.stripe_checkout_expire_task")
 def stripe_checkout_expire_task(session_id: str) -> None:
     """Close a Checkout Session whose hold expired, so the visitor cannot pay it any more."""
-    from bookings.payments import provider_get
-
-    provider_get().checkout_expire(session_id=session_id)
+    payments.provider_get().checkout_expire(session_id=session_id)
 
 
 @shared_task(
@@ -71,6 +62,4 @@ def stripe_checkout_expire_task(session_id: str) -> None:
 )
 def booking_balance_links_close_task(booking_id: int) -> int:
     """Close the balance payment links a payment at the desk made stale (idempotent)."""
-    from bookings.services import booking_balance_links_close
-
-    return booking_balance_links_close(booking_id)
+    return balances.booking_balance_links_close(booking_id)

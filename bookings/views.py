@@ -7,38 +7,22 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
-from django.utils import timezone, translation
+from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from bookings import services, web_selectors
+from bookings import selectors, services
 from bookings.forms import BookingForm, CancelForm, OfferFilterForm
+from bookings.links import booking_from_signed_token, booking_signed_token
 from bookings.models import Booking, Offer
-from bookings.web_pricing import (
-    booking_form_quote,
-    cancellation_deadline,
-    payment_method_for_web,
-)
+from bookings.pricing import booking_cancellation_policy, booking_form_quote
+from destination.errors import form_add_domain_error
 from destination.services.resolution import PersonData
-
-
-def form_errors_from_service(form: Any, exc: ValidationError) -> None:
-    """Put a BookingError's field errors on the form's fields; anything else on the form."""
-    if not hasattr(exc, "error_dict"):
-        form.add_error(None, exc.messages)
-        return
-    for field, errors in exc.message_dict.items():
-        target = field if field in form.fields and field != "expected_total_cents" else None
-        if field == "expected_total_cents":
-            # The visitor never sees this hidden field: say what happened in words.
-            errors = [_("The price has changed: check the new total and confirm again.")]
-        form.add_error(target, errors)
 
 
 def booking_person(form: BookingForm) -> PersonData:
@@ -65,10 +49,10 @@ def booking_participants(form: BookingForm) -> list[services.ParticipantData]:
 
 
 def _booking_or_404(token: str) -> Booking:
-    booking = services.booking_from_signed_token(token)
+    booking = booking_from_signed_token(token)
     if booking is None:
         raise Http404(_("This booking link is not valid."))
-    return web_selectors.booking_with_details(booking)
+    return selectors.booking_get_with_details(booking)
 
 
 # --- Offers ---------------------------------------------------------------------------------
@@ -78,7 +62,7 @@ def _booking_or_404(token: str) -> Booking:
 def offer_list(request: HttpRequest) -> HttpResponse:
     form = OfferFilterForm(request.GET or None)
     kind = form.cleaned_data["kind"] if form.is_valid() else ""
-    offers = web_selectors.offer_list_public(kind=kind)
+    offers = selectors.offer_list_public(kind=kind)
     return TemplateResponse(
         request,
         "bookings/offer_list.html",
@@ -89,10 +73,10 @@ def offer_list(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def offer_detail(request: HttpRequest, slug: str) -> HttpResponse:
     """The offer, its upcoming sessions, and the booking form (GET shows it, POST books)."""
-    offer = web_selectors.offer_get_public(slug=slug)
+    offer = selectors.offer_get_public(slug=slug)
     if offer is None:
         raise Http404(_("No such offer."))
-    sessions = web_selectors.sessions_upcoming(offer)
+    sessions = selectors.session_list_upcoming(offer)
     language = translation.get_language()
     if request.method == "POST":
         form = BookingForm(
@@ -110,7 +94,7 @@ def offer_detail(request: HttpRequest, slug: str) -> HttpResponse:
                     participants=booking_participants(form),
                     adults=form.cleaned_data["adults"],
                     children=form.cleaned_data["children"],
-                    payment_method=payment_method_for_web(),
+                    payment_method=services.payment_method_for_web(),
                     consents=booking_consents(form),
                     channel=Booking.Channel.WEB,
                     language=language,
@@ -119,10 +103,10 @@ def offer_detail(request: HttpRequest, slug: str) -> HttpResponse:
                     units=form.cleaned_data.get("units"),
                 )
             except services.BookingError as exc:
-                form_errors_from_service(form, exc)
+                form_add_domain_error(form, exc)
             else:
                 return _after_create(request, booking)
-        quote = booking_form_quote(offer, form)
+        quote = booking_form_quote(offer, form, payment_method=services.payment_method_for_web())
     else:
         initial: dict[str, Any] = {"adults": 1, "children": 0, "language": language}
         chosen = request.GET.get("session")
@@ -135,7 +119,7 @@ def offer_detail(request: HttpRequest, slug: str) -> HttpResponse:
             language=language,
             party_url=reverse("bookings:offer-party", kwargs={"slug": offer.slug}),
         )
-        quote = booking_form_quote(offer, form)
+        quote = booking_form_quote(offer, form, payment_method=services.payment_method_for_web())
         form.initial["expected_total_cents"] = quote.total_cents
     return TemplateResponse(
         request,
@@ -145,7 +129,7 @@ def offer_detail(request: HttpRequest, slug: str) -> HttpResponse:
             "sessions": sessions,
             "form": form,
             "quote": quote,
-            "pays_by_card": payment_method_for_web() == Booking.PaymentMethod.CARD,
+            "pays_by_card": services.payment_method_for_web() == Booking.PaymentMethod.CARD,
         },
         status=422 if request.method == "POST" else 200,
     )
@@ -155,16 +139,16 @@ def offer_detail(request: HttpRequest, slug: str) -> HttpResponse:
 def offer_party(request: HttpRequest, slug: str) -> HttpResponse:
     """htmx: the participant name rows and the price for the party now chosen. Names already
     typed are kept (the rows are re-drawn from the request's values)."""
-    offer = web_selectors.offer_get_public(slug=slug)
+    offer = selectors.offer_get_public(slug=slug)
     if offer is None:
         raise Http404(_("No such offer."))
     form = BookingForm(
         initial=request.GET.dict(),
         offer=offer,
-        sessions=web_selectors.sessions_upcoming(offer),
+        sessions=selectors.session_list_upcoming(offer),
         language=translation.get_language(),
     )
-    quote = booking_form_quote(offer, form)
+    quote = booking_form_quote(offer, form, payment_method=services.payment_method_for_web())
     return TemplateResponse(
         request,
         "bookings/_party.html",
@@ -173,7 +157,7 @@ def offer_party(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 def _after_create(request: HttpRequest, booking: Booking) -> HttpResponse:
-    token = services.booking_signed_token(booking)
+    token = booking_signed_token(booking)
     if booking.payment_method != Booking.PaymentMethod.CARD:
         return redirect("bookings:booking-detail", token=token)
     return _to_checkout(request, booking, token)
@@ -195,7 +179,7 @@ def _to_checkout(request: HttpRequest, booking: Booking, token: str) -> HttpResp
             request,
             "bookings/payment_problem.html",
             {
-                "booking": web_selectors.booking_with_details(booking),
+                "booking": selectors.booking_get_with_details(booking),
                 "token": token,
                 "messages_": exc.messages,
             },
@@ -217,8 +201,7 @@ def booking_detail(request: HttpRequest, token: str) -> HttpResponse:
         {
             "booking": booking,
             "token": token,
-            "cancel_until": cancellation_deadline(booking),
-            "can_cancel": _visitor_may_cancel(booking),
+            "cancellation": booking_cancellation_policy(booking=booking),
         },
     )
 
@@ -267,13 +250,6 @@ def booking_pay(request: HttpRequest, token: str) -> HttpResponse:
     return _to_checkout(request, booking, token)
 
 
-def _visitor_may_cancel(booking: Booking) -> bool:
-    if booking.status not in (Booking.Status.CONFIRMED, Booking.Status.HELD):
-        return False
-    deadline = cancellation_deadline(booking)
-    return deadline is None or timezone.now() < deadline
-
-
 @require_http_methods(["GET", "POST"])
 def booking_cancel(request: HttpRequest, token: str) -> HttpResponse:
     booking = _booking_or_404(token)
@@ -282,7 +258,7 @@ def booking_cancel(request: HttpRequest, token: str) -> HttpResponse:
         try:
             services.booking_cancel(booking=booking, by=None, reason=form.cleaned_data["reason"])
         except services.BookingError as exc:
-            form_errors_from_service(form, exc)
+            form_add_domain_error(form, exc)
         else:
             return redirect(
                 reverse("bookings:booking-detail", kwargs={"token": token}) + "?cancelled=1"
@@ -294,8 +270,7 @@ def booking_cancel(request: HttpRequest, token: str) -> HttpResponse:
             "booking": booking,
             "token": token,
             "form": form,
-            "cancel_until": cancellation_deadline(booking),
-            "can_cancel": _visitor_may_cancel(booking),
+            "cancellation": booking_cancellation_policy(booking=booking),
         },
         status=422 if request.method == "POST" else 200,
     )
@@ -307,9 +282,9 @@ def booking_cancel(request: HttpRequest, token: str) -> HttpResponse:
 @login_required
 @require_GET
 def my_bookings(request: HttpRequest) -> HttpResponse:
-    bookings = list(web_selectors.booking_list_for_user(request.user))
+    bookings = list(selectors.booking_list_for_user(request.user))
     for booking in bookings:
-        booking.token = services.booking_signed_token(booking)
+        booking.token = booking_signed_token(booking)
     has_unverified = request.user.emailaddress_set.filter(verified=False).exists()
     return TemplateResponse(
         request,

@@ -3,6 +3,8 @@ newsletter signup. Thin: the rules are in ``content.newsletter``."""
 
 from __future__ import annotations
 
+import re
+
 from django.core.paginator import EmptyPage, PageNotAnInteger, Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
@@ -15,12 +17,22 @@ from content.forms import NewsletterSignupForm
 from destination.http import client_ip
 
 RESULTS_PER_PAGE = 10
+SEARCH_MAX_LENGTH = 200
+SEARCH_MAX_TERMS = 12
+
+
+def search_terms(query: str) -> str:
+    """What the reader typed, as plain words: quotes, brackets, ``*``, ``:``, ``^`` and the like
+    are full-text query syntax on SQLite (FTS5) and PostgreSQL, and a stray one made the search
+    fail. Capped in length and in number of words."""
+    return " ".join(re.findall(r"\w+", query[:SEARCH_MAX_LENGTH])[:SEARCH_MAX_TERMS])
 
 
 def search(request: HttpRequest) -> HttpResponse:
-    query = request.GET.get("q", "").strip()[:200]
+    query = request.GET.get("q", "").strip()[:SEARCH_MAX_LENGTH]
+    terms = search_terms(query)
     results = Page.objects.none()
-    if query:
+    if terms:
         # Only the reader's language: a French reader should not land on English pages.
         pages = (
             Page.objects.live()
@@ -28,7 +40,7 @@ def search(request: HttpRequest) -> HttpResponse:
             .filter(locale=Locale.get_active(), depth__gt=1)  # never the tree's root node
             .specific()
         )
-        results = pages.search(query)
+        results = pages.search(terms)
     paginator = Paginator(results, RESULTS_PER_PAGE)
     try:
         page_obj = paginator.page(request.GET.get("page", 1))

@@ -19,6 +19,7 @@ from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
+from destination.errors import DomainError, form_add_domain_error
 from destination.models import (
     AuditEntry,
     ConsentEvent,
@@ -43,13 +44,13 @@ from destination.normalize import normalize_phone
 from destination.services.audit import audit_log
 from destination.services.guests import (
     EDITABLE_FIELDS,
+    guest_clean_data,
     guest_email_add,
     guest_email_remove,
     guest_phone_add,
     guest_phone_remove,
     guest_update,
 )
-from partners.models import Membership
 
 
 class ReadOnlyAdminMixin:
@@ -88,13 +89,6 @@ class StaffUserChangeForm(UserChangeForm):
         field_classes: dict[str, Any] = {}
 
 
-class MembershipOfUserInline(admin.TabularInline):
-    model = Membership
-    extra = 0
-    autocomplete_fields = ("partner",)
-    fields = ("partner", "role", "is_active")
-
-
 @admin.register(User)
 class StaffUserAdmin(UserAdmin):
     form = StaffUserChangeForm
@@ -126,11 +120,12 @@ class StaffUserAdmin(UserAdmin):
         ),
     )
     list_display = ("email", "first_name", "last_name", "is_staff", "is_superuser", "is_active")
-    list_filter = ("is_staff", "is_superuser", "is_active", "memberships__partner")
+    list_filter: tuple[str, ...] = ("is_staff", "is_superuser", "is_active")
     search_fields = ("email", "first_name", "last_name")
     ordering = ("email",)
     readonly_fields = ("last_login", "date_joined")
-    inlines = (MembershipOfUserInline,)
+    # partners.admin adds the memberships inline: the core does not know partners.
+    inlines: tuple[type[admin.options.InlineModelAdmin], ...] = ()
 
     def save_model(self, request: HttpRequest, obj: User, form: forms.Form, change: bool) -> None:
         super().save_model(request, obj, form, change)
@@ -206,8 +201,29 @@ class GuestExternalRefInline(admin.TabularInline):
     readonly_fields = ("created_at",)
 
 
+class GuestAdminForm(forms.ModelForm):
+    """The guest services' rules, checked before saving, so a refusal lands on its field
+    instead of failing in ``save_model``."""
+
+    class Meta:
+        model = Guest
+        # The admin passes its own field list; these are the ones this form checks.
+        fields = EDITABLE_FIELDS
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        data = {f: cleaned[f] for f in EDITABLE_FIELDS if f in cleaned and f in self.changed_data}
+        if data:
+            try:
+                guest_clean_data(data)
+            except (DomainError, ValidationError) as exc:
+                form_add_domain_error(self, exc)
+        return cleaned
+
+
 @admin.register(Guest)
 class GuestAdmin(admin.ModelAdmin):
+    form = GuestAdminForm
     list_display = (
         "id",
         "__str__",

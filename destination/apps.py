@@ -7,4 +7,4 @@ class DestinationConfig(AppConfig):
     verbose_name = _("Destination")
 
     def ready(self) -> None:
-        from destination import checks  # noqa: F401  (registers the deploy checks)
+        from destination import checks  # noqa: F401  (registers the deploy checks; models load after AppConfig)

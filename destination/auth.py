@@ -1,7 +1,8 @@
 from allauth.account.adapter import DefaultAccountAdapter
 from django.conf import settings
 from django.http import HttpRequest
-from django.urls import reverse
+
+from destination import registry
 
 
 class AccountAdapter(DefaultAccountAdapter):
@@ -11,17 +12,10 @@ class AccountAdapter(DefaultAccountAdapter):
         return bool(getattr(settings, "ACCOUNT_ALLOW_SIGNUPS", False))
 
     def get_login_redirect_url(self, request: HttpRequest) -> str:
-        """Partner staff land on the portal after signing in; visitors (who have accounts for
-        their bookings) keep ``LOGIN_REDIRECT_URL``. allauth only asks when the sign-in carries
-        no ``?next=``, so an explicit destination still wins."""
-        from partners.models import Membership
-
-        user = request.user
-        if (
-            user.is_authenticated
-            and Membership.objects.filter(
-                user_id=user.pk, is_active=True, partner__is_active=True
-            ).exists()
-        ):
-            return reverse("portal:home")
-        return super().get_login_redirect_url(request)
+        """Partner staff land where the app that knows them says (``registry.staff_home``: the
+        portal); visitors (who have accounts for their bookings) keep ``LOGIN_REDIRECT_URL``.
+        allauth only asks when the sign-in carries no ``?next=``, so an explicit destination
+        still wins."""
+        home = registry.staff_home()
+        url = home(request.user) if home is not None else None  # type: ignore[arg-type]
+        return url or super().get_login_redirect_url(request)

@@ -3,8 +3,6 @@ events and their proofs tell the story. Writes are in ``destination.services.con
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from django.db.models import Exists, OuterRef, Prefetch, QuerySet
 
 from destination.models import (
@@ -15,9 +13,7 @@ from destination.models import (
     Guest,
     Purpose,
 )
-
-if TYPE_CHECKING:
-    from partners.models import Partner
+from partners.models import Partner  # layering exception: destination/__init__.py
 
 
 def _scope_filter(*, purpose: Purpose | str, partner: Partner | None, channel: str) -> dict:
@@ -84,8 +80,6 @@ def guests_with_consent(
 def consent_history_for(guest: Guest) -> QuerySet[ConsentEvent]:
     """Every ledger entry of the guest, newest first, with its proof, wording, recorder and the
     partners named to the person prefetched (a constant number of queries)."""
-    from partners.models import Partner
-
     return (
         ConsentEvent.objects.filter(guest=guest)
         .select_related(

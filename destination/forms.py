@@ -10,16 +10,18 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_countries import countries
 
 from destination.models import Channel, ConsentWording, Purpose
-from destination.normalize import normalize_email, normalize_phone
+from destination.normalize import (
+    normalize_email,
+    normalize_phone_for_country,
+    validate_birth_date,
+    validate_language,
+)
 from destination.services.consent import consent_scope_errors
-from partners.models import Partner
-
-_OLDEST_BIRTH_DATE = dt.date(1900, 1, 1)
+from partners.models import Partner  # layering exception: destination/__init__.py
 
 
 class GuestForm(forms.Form):
@@ -52,15 +54,11 @@ class GuestForm(forms.Form):
         except ValidationError as exc:
             raise ValidationError(exc.messages, code="invalid_email") from None
 
+    def clean_language(self) -> str:
+        return validate_language(self.cleaned_data.get("language"))
+
     def clean_birth_date(self) -> dt.date | None:
-        value = self.cleaned_data.get("birth_date")
-        if value is None:
-            return None
-        if value > timezone.localdate():
-            raise ValidationError(_("A birth date cannot be in the future."), code="future")
-        if value < _OLDEST_BIRTH_DATE:
-            raise ValidationError(_("This birth date is too old."), code="too_old")
-        return value
+        return validate_birth_date(self.cleaned_data.get("birth_date"))
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
@@ -68,7 +66,7 @@ class GuestForm(forms.Form):
         raw_phone = cleaned.get("phone")
         if raw_phone:
             try:
-                cleaned["phone"] = normalize_phone(raw_phone, cleaned.get("country") or None)
+                cleaned["phone"] = normalize_phone_for_country(raw_phone, cleaned.get("country"))
             except ValidationError as exc:
                 self.add_error("phone", ValidationError(exc.messages, code="invalid_phone"))
         if (

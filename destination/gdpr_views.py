@@ -1,5 +1,6 @@
 """GDPR export pages: the complete subject-access export for superusers (the destination's
-data-protection officer), a partner-scoped one for staff whose acting partner may export."""
+data-protection officer), a partner-scoped one for staff whose acting partner may export (the
+partners app says which partner that is: ``registry.register_export_partner``)."""
 
 from __future__ import annotations
 
@@ -18,10 +19,13 @@ from django.utils.translation import gettext_lazy, pgettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from destination import registry
 from destination.models import Guest
+from destination.services.gdpr import guest_export
+from destination.services.merge import guest_resolve_id
 
 if TYPE_CHECKING:
-    from partners.models import Partner
+    from partners.models import Partner  # types only: see destination/__init__.py
 
 SECTION_TITLES: dict[str, Any] = {
     "export": gettext_lazy("About this export"),
@@ -128,37 +132,19 @@ FIELD_LABELS: dict[str, Any] = {
 
 
 def _acting_partner(request: HttpRequest) -> Partner | None:
-    """None for a superuser (the complete export); otherwise the partner the user acts for (its
-    only active membership, or the ``partner`` query parameter, an id or slug among its
-    memberships), which must be allowed to export. PermissionDenied otherwise."""
-    from partners.access import can_export
-    from partners.models import Membership
-
-    user = request.user
-    if user.is_superuser:
+    """None for a superuser (the complete export); otherwise the partner the user acts for, as
+    the registered hook says. PermissionDenied when there is none."""
+    if request.user.is_superuser:
         return None
-    memberships = [
-        m.partner
-        for m in Membership.objects.filter(
-            user_id=user.pk, is_active=True, partner__is_active=True
-        ).select_related("partner")
-    ]
-    wanted = request.GET.get("partner", "").strip()
-    if wanted:
-        partner = next((p for p in memberships if wanted in (str(p.pk), p.slug)), None)
-    else:
-        partner = memberships[0] if len(memberships) == 1 else None
-    if partner is None or not can_export(user, partner):
+    hook = registry.export_partner()
+    if hook is None:
         raise PermissionDenied(_("You may not export this guest's data."))
-    return partner
+    return hook(request)
 
 
 def _export_or_redirect(
     request: HttpRequest, guest_id: int, url_name: str
 ) -> dict[str, Any] | HttpResponseRedirect:
-    from destination.services.gdpr import guest_export
-    from destination.services.merge import guest_resolve_id
-
     partner = _acting_partner(request)
     try:
         guest = guest_resolve_id(guest_id)

@@ -1,4 +1,5 @@
-"""Normalisation of the values identity resolution matches on.
+"""Normalisation of the values identity resolution matches on, and the validators of a guest's
+fields (language, birth date, phone read after the country) that every form and service calls.
 
 Every place that stores or looks up an email, a phone or a name goes through these functions, so
 "Jean.Martin@Gmail.com " typed at a desk and "jean.martin@gmail.com" from a booking are one key.
@@ -6,14 +7,17 @@ Every place that stores or looks up an email, a phone or a name goes through the
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import unicodedata
 from functools import lru_cache
 
 import phonenumbers
 from django.conf import settings
+from django.conf.locale import LANG_INFO
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")
@@ -101,3 +105,55 @@ def mask_phone(e164: str) -> str:
     if len(e164) < 6:
         return "•••"
     return f"{e164[:3]} ••• ••• {e164[-3:]}"
+
+
+# --- Validators shared by forms and services ------------------------------------------------
+# One rule, one place: the guest form, the guest services and resolution all call these.
+
+_LANGUAGE_RE = re.compile(r"^[a-z]{2,3}(-[a-z0-9]{2,8})?$")
+OLDEST_BIRTH_DATE = dt.date(1900, 1, 1)
+
+
+@lru_cache(maxsize=1024)
+def validate_language(raw: str | None) -> str:
+    """A language code ("fr", "de-ch", "pt_BR" -> "pt-br") whose language Django knows; "" for
+    blank. Raise ValidationError (code "invalid_language") otherwise: "xx" is refused."""
+    value = (raw or "").strip().lower().replace("_", "-")
+    if not value:
+        return ""
+    if not _LANGUAGE_RE.match(value) or value.split("-")[0] not in LANG_INFO:
+        raise ValidationError(
+            _("“%(value)s” is not a known language code."),
+            code="invalid_language",
+            params={"value": raw},
+        )
+    return value
+
+
+def validate_birth_date(value: dt.date | dt.datetime | str | None) -> dt.date | None:
+    """A birth date (a date, a datetime or an ISO string), neither in the future nor before
+    1900; None for blank. Raise ValidationError (codes "invalid", "future", "too_old")."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, dt.datetime):
+        value = value.date()
+    if isinstance(value, str):
+        try:
+            value = dt.date.fromisoformat(value.strip())
+        except ValueError:
+            raise ValidationError(_("Enter a valid date."), code="invalid") from None
+    if not isinstance(value, dt.date):
+        raise ValidationError(_("Enter a valid date."), code="invalid")
+    if value > timezone.localdate():
+        raise ValidationError(_("A birth date cannot be in the future."), code="future")
+    if value < OLDEST_BIRTH_DATE:
+        raise ValidationError(_("This birth date is too old."), code="too_old")
+    return value
+
+
+def normalize_phone_for_country(raw: str | None, country: object = None) -> str:
+    """Read a phone number after the country: a national number ("06 12 34 56 78") is read in
+    ``country`` (an ISO code or a django-countries ``Country``; blank: the destination's default
+    region). E.164 out, ValidationError (code "invalid_phone") for what is not a number."""
+    code = str(getattr(country, "code", country) or "").strip().upper()
+    return normalize_phone(raw, code or None)

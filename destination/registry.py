@@ -4,11 +4,18 @@
   whose rows could collide with the survivor's under a unique constraint registers a handler
   with ``register_merge_handler`` that moves, drops (recorded, so undo recreates them) or
   adjusts its rows through a ``MergeContext``.
-- Export: ``register_guest_exporter(name, fn)`` adds a section to the full GDPR export.
+- Export: ``register_guest_exporter(name, fn)`` adds a section to the full GDPR export
+  (``after=`` places it after a core section); ``register_partner_export(fn)`` builds the
+  partner-scoped export (what one partner may see), which the core cannot know.
 - Erasure: ``register_guest_eraser(fn)`` anonymises an app's rows for a list of guest ids,
-  set-based, keeping the non-personal part it needs (accounting).
+  set-based, keeping the non-personal part it needs (accounting);
+  ``register_guest_erasure_counter(name, fn)`` adds per-guest counts to each ERASE audit row.
+- Staff: ``register_export_partner(fn)`` says for which partner a staff member acts in the GDPR
+  export pages (the core alone only lets superusers in); ``register_staff_home(fn)`` says where a
+  staff member lands after signing in.
 
-Register from ``AppConfig.ready()``.
+Register from ``AppConfig.ready()``. Where no app registered a hook, the core behaves as if it
+were alone: no extra section, no partner-scoped export, superusers only.
 """
 
 from __future__ import annotations
@@ -24,8 +31,10 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 
 if TYPE_CHECKING:
+    from django.http import HttpRequest
+
     from destination.models import Guest, User
-    from partners.models import Partner
+    from partners.models import Partner  # types only: see destination/__init__.py
 
 Side = Literal["survivor", "merged"]
 
@@ -140,8 +149,22 @@ class MergeContext:
 MergeHandler = Callable[[MergeContext, type[models.Model], str], None]
 
 _merge_handlers: dict[str, MergeHandler] = {}
-_guest_exporters: dict[str, Callable[[Guest], list[Any] | dict[str, Any]]] = {}
-_guest_erasers: list[Callable[[list[int]], Mapping[str, int] | None]] = []
+GuestExporter = Callable[["Guest"], list[Any] | dict[str, Any]]
+GuestEraser = Callable[[list[int]], Mapping[str, int] | None]
+# ``fn(guest_ids)`` -> {guest id: number of rows}, counted before the erasure.
+ErasureCounter = Callable[[list[int]], Mapping[int, int]]
+# ``fn(guest, partner)`` -> the sections of a partner-scoped export.
+PartnerExport = Callable[["Guest", "Partner"], dict[str, Any]]
+# ``fn(request)`` -> the partner a non-superuser acts for; raises PermissionDenied otherwise.
+ExportPartner = Callable[["HttpRequest"], "Partner"]
+# ``fn(user)`` -> the URL a staff member lands on after signing in, or None.
+StaffHome = Callable[["User"], str | None]
+
+_guest_exporters: dict[str, GuestExporter] = {}
+_guest_exporters_after: dict[str, str] = {}
+_guest_erasers: list[GuestEraser] = []
+_guest_erasure_counters: dict[str, ErasureCounter] = {}
+_hooks: dict[str, Callable[..., Any]] = {}
 
 
 def register_merge_handler(model: type[models.Model], fn: MergeHandler) -> None:
@@ -154,21 +177,81 @@ def merge_handler_for(model: type[models.Model]) -> MergeHandler | None:
     return _merge_handlers.get(model_label(model))
 
 
-def register_guest_exporter(name: str, fn: Callable[[Guest], list[Any] | dict[str, Any]]) -> None:
-    """Add a section ``name`` to the full export; ``fn(guest)`` returns JSON-able data."""
+def register_guest_exporter(name: str, fn: GuestExporter, *, after: str | None = None) -> None:
+    """Add a section ``name`` to the full export; ``fn(guest)`` returns JSON-able data. The
+    section comes after the core section ``after`` (and the sections registered there before
+    it), or at the end."""
     _guest_exporters[name] = fn
+    if after is not None:
+        _guest_exporters_after[name] = after
 
 
-def guest_exporters() -> dict[str, Callable[[Guest], list[Any] | dict[str, Any]]]:
+def guest_exporters() -> dict[str, GuestExporter]:
     return dict(_guest_exporters)
 
 
-def register_guest_eraser(fn: Callable[[list[int]], Mapping[str, int] | None]) -> None:
+def guest_export_sections_place(data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` (core sections, then registered ones) reordered so that each registered section
+    placed with ``after=`` follows its core section."""
+    following: dict[str, list[str]] = {}
+    for name, after in _guest_exporters_after.items():
+        if name in data and after in data:
+            following.setdefault(after, []).append(name)
+    placed = {n for names in following.values() for n in names}
+    result: dict[str, Any] = {}
+    for key, value in data.items():
+        if key in placed:
+            continue
+        result[key] = value
+        for name in following.get(key, []):
+            result[name] = data[name]
+    return result
+
+
+def register_guest_eraser(fn: GuestEraser) -> None:
     """``fn(guest_ids)`` anonymises an app's rows of these guests with set-based statements
     (it runs inside the erasure's transaction) and may return counts for the audit log."""
     if fn not in _guest_erasers:
         _guest_erasers.append(fn)
 
 
-def guest_erasers() -> list[Callable[[list[int]], Mapping[str, int] | None]]:
+def guest_erasers() -> list[GuestEraser]:
     return list(_guest_erasers)
+
+
+def register_guest_erasure_counter(name: str, fn: ErasureCounter) -> None:
+    """``fn(guest_ids)`` counts an app's rows per guest before they are erased: each guest's
+    ERASE audit row lists it under ``removed[name]``."""
+    _guest_erasure_counters[name] = fn
+
+
+def guest_erasure_counters() -> dict[str, ErasureCounter]:
+    return dict(_guest_erasure_counters)
+
+
+def register_partner_export(fn: PartnerExport) -> None:
+    """``fn(guest, partner)``: the sections of the export scoped to what ``partner`` may see."""
+    _hooks["partner_export"] = fn
+
+
+def partner_export() -> PartnerExport | None:
+    return _hooks.get("partner_export")
+
+
+def register_export_partner(fn: ExportPartner) -> None:
+    """``fn(request)``: the partner a signed-in staff member (not a superuser) exports for in
+    the GDPR pages; it raises PermissionDenied when there is none or it may not export."""
+    _hooks["export_partner"] = fn
+
+
+def export_partner() -> ExportPartner | None:
+    return _hooks.get("export_partner")
+
+
+def register_staff_home(fn: StaffHome) -> None:
+    """``fn(user)``: where a staff member lands after signing in, or None for the default."""
+    _hooks["staff_home"] = fn
+
+
+def staff_home() -> StaffHome | None:
+    return _hooks.get("staff_home")

@@ -36,6 +36,10 @@ _EMAIL_START = re.compile(r"^(?=[^\s@]*[a-zA-Z])(?=[^\s@]*[._\d])[^\s@]+$")
 # characters of an address.
 PREFIX_MIN_DIGITS = 6
 PREFIX_MIN_EMAIL = 4
+# Longer input is cut: no name or address is longer (an address is at most 254 characters), and
+# a 60 kB query of words made SQLite's statement too deep. At most this many name words count.
+SEARCH_MAX_LENGTH = 254
+SEARCH_MAX_WORDS = 8
 
 
 def guest_search_by_name(query: str, *, limit: int = 20) -> list[Guest]:
@@ -43,7 +47,7 @@ def guest_search_by_name(query: str, *, limit: int = 20) -> list[Guest]:
 
     PostgreSQL: the trigram index on ``name_folded``. SQLite: guests containing one of the words,
     ranked with rapidfuzz."""
-    folded = fold(query)
+    folded = " ".join(fold(query[:SEARCH_MAX_LENGTH]).split()[:SEARCH_MAX_WORDS])
     if not folded or limit <= 0:
         return []
     if connection.vendor == "postgresql":
@@ -137,7 +141,7 @@ def guest_search(query: str, *, limit: int = 20) -> list[Guest]:
     exactly (E.164), else the numbers that start with it; anything else is a fuzzy name search,
     with the addresses starting with it first when it looks like the start of an address
     ("jeanne.ma", "j_martin")."""
-    text = (query or "").strip()
+    text = (query or "").strip()[:SEARCH_MAX_LENGTH].strip()
     if not text:
         return []
     if "@" in text:

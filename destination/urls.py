@@ -11,7 +11,7 @@ from bookings.webhooks import stripe_webhook
 from content import views as content_views
 from content.sitemaps import LocalizedSitemap
 from destination import views
-from destination.api import api
+from partners.api import api
 
 urlpatterns = [
     path("django-admin/", admin.site.urls),
@@ -24,6 +24,7 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("gdpr/", include("destination.gdpr_urls")),
     path("stripe/webhook/", stripe_webhook, name="stripe_webhook"),
+    path("newsletters/", include("newsletters.urls")),
 ]
 
 urlpatterns += i18n_patterns(

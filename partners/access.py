@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.urls import reverse
 
 from destination.models import (
     ConsentState,
@@ -376,12 +377,18 @@ def membership_for(user: User | AnonymousUser | None, partner: Partner | None) -
     if user is None or partner is None or not user.is_authenticated or not user.is_active:
         return None
     return (
-        Membership.objects.filter(
-            user=user, partner=partner, is_active=True, partner__is_active=True
-        )
+        Membership.objects.active()
+        .filter(user=user, partner=partner)
         .select_related("partner")
         .first()
     )
+
+
+def staff_home_url(user: User) -> str | None:
+    """Partner staff land on the portal after signing in; anyone else gets the default."""
+    if user.is_authenticated and Membership.objects.active().filter(user_id=user.pk).exists():
+        return reverse("portal:home")
+    return None
 
 
 def _is_steward_manager(user: User | AnonymousUser | None, partner: Partner | None) -> bool:

@@ -13,7 +13,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
-from destination.admin import ReadOnlyAdminMixin
+from destination.admin import ReadOnlyAdminMixin, StaffUserAdmin
 from destination.models import TimelineEvent
 from partners.api_keys import partner_api_key_revoke
 from partners.models import (
@@ -25,6 +25,18 @@ from partners.models import (
     Section,
     SharingRule,
 )
+
+
+class MembershipOfUserInline(admin.TabularInline):
+    model = Membership
+    extra = 0
+    autocomplete_fields = ("partner",)
+    fields = ("partner", "role", "is_active")
+
+
+# The core's staff account page shows the partners a user works for.
+StaffUserAdmin.inlines = (*StaffUserAdmin.inlines, MembershipOfUserInline)
+StaffUserAdmin.list_filter = (*StaffUserAdmin.list_filter, "memberships__partner")
 
 
 class MembershipInline(admin.TabularInline):

@@ -56,8 +56,16 @@ class Partner(TimeStampedModel):
 BOOKS_FOR_ALL_KINDS = (Partner.Kind.TOURIST_OFFICE, Partner.Kind.BOOKING_DESK)
 
 
+class MembershipQuerySet(models.QuerySet["Membership"]):
+    def active(self) -> MembershipQuerySet:
+        """Active memberships of active partners: the ones that let a staff member act."""
+        return self.filter(is_active=True, partner__is_active=True)
+
+
 class Membership(TimeStampedModel):
     """A staff account acting for a partner, with a role there."""
+
+    objects = MembershipQuerySet.as_manager()
 
     class Role(models.TextChoices):
         MANAGER = "manager", _("Manager")

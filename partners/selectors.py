@@ -16,9 +16,8 @@ if TYPE_CHECKING:
 
 def partner_list_for_user(user: User) -> QuerySet[Partner]:
     """The active partners the user may act for (active memberships only)."""
-    return Partner.objects.filter(
-        is_active=True, memberships__user=user, memberships__is_active=True
-    ).order_by("name")
+    active = Membership.objects.active().filter(user_id=user.pk)
+    return Partner.objects.filter(pk__in=active.values("partner_id")).order_by("name")
 
 
 def membership_list_for_partner(partner: Partner) -> QuerySet[Membership]:

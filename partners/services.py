@@ -14,57 +14,16 @@ from destination.models import AuditEntry, Guest, TimelineEvent, Visibility
 from destination.services import GuestError
 from destination.services.audit import audit_log
 from destination.services.guests import CLOCK_SKEW, guest_lock_active
-from destination.services.timeline import timeline_add
+from destination.services.partner_links import partner_guest_link_touch
+from destination.services.timeline import guest_contact_touch, timeline_add
 from partners.access import membership_for
 from partners.models import Interaction, Partner, PartnerGuestLink
 
+# Written by the core (consent grants link partners too); re-exported for this app's callers.
+__all__ = ["interaction_log", "interaction_title", "partner_guest_link_touch"]
+
 if TYPE_CHECKING:
     from destination.models import User
-
-
-@transaction.atomic
-def partner_guest_link_touch(
-    *,
-    partner: Partner,
-    guest: Guest,
-    reason: PartnerGuestLink.Reason | str,
-    at: datetime | None = None,
-    booked: bool = False,
-) -> PartnerGuestLink:
-    """Record that ``partner`` has a relationship with ``guest`` (it "received the data").
-
-    Creates the link or moves ``last_seen_at`` forward; ``first_seen_at`` and the first reason
-    only change when an older event is recorded late (an import of past bookings). ``has_booked``
-    never goes back to False. Safe under concurrency: the unique (partner, guest) constraint and
-    the row lock serialise two simultaneous touches.
-    """
-    at = at or timezone.now()
-    link, created = PartnerGuestLink.objects.select_for_update().get_or_create(
-        partner=partner,
-        guest=guest,
-        defaults={
-            "reason": reason,
-            "has_booked": booked,
-            "first_seen_at": at,
-            "last_seen_at": at,
-        },
-    )
-    if created:
-        return link
-    fields: list[str] = []
-    if at > link.last_seen_at:
-        link.last_seen_at = at
-        fields.append("last_seen_at")
-    if at < link.first_seen_at:
-        link.first_seen_at = at
-        link.reason = reason
-        fields += ["first_seen_at", "reason"]
-    if booked and not link.has_booked:
-        link.has_booked = True
-        fields.append("has_booked")
-    if fields:
-        link.save(update_fields=fields)
-    return link
 
 
 def interaction_title(*, kind: Interaction.Kind | str, partner: Partner) -> str:
@@ -92,7 +51,9 @@ def interaction_log(
 
     Writes the interaction, its timeline entry (same partner and visibility, so a PRIVATE note
     stays the partner's own), the partner-guest link, the guest's last contact (a desk
-    interaction is real contact for retention) and an audit row, in one transaction.
+    interaction is real contact for retention, through ``guest_contact_touch``: it no longer
+    bumps the guest's ``updated_at``, a contact is not an edit of the profile) and an audit row,
+    in one transaction.
     """
     if membership_for(staff, partner) is None:
         raise GuestError(
@@ -131,11 +92,11 @@ def interaction_log(
     partner_guest_link_touch(
         partner=partner, guest=locked, reason=PartnerGuestLink.Reason.INTERACTION, at=occurred_at
     )
-    # A late entry for an old visit must not move the retention clock backwards.
+    # A late entry for an old visit must not move the retention clock backwards (the core's
+    # guest_contact_touch never does); asked only when it moves, so a late entry costs no query.
     if locked.last_contact_at is None or occurred_at > locked.last_contact_at:
-        locked.last_contact_at = occurred_at
-        locked.save(update_fields=["last_contact_at", "updated_at"])
-        guest.last_contact_at = occurred_at
+        guest_contact_touch(guest_ids=[locked.pk], at=occurred_at)
+        locked.last_contact_at = guest.last_contact_at = occurred_at
     audit_log(
         guest=locked,
         action=AuditEntry.Action.CHANGE,

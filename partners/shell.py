@@ -81,7 +81,8 @@ def acting_partner_set(request: HttpRequest, membership: Membership) -> None:
 
 def safe_next(request: HttpRequest, default: str) -> str:
     target = request.POST.get("next") or request.GET.get("next") or ""
-    if target and url_has_allowed_host_and_scheme(
+    # A path only: redirect() would read "0" or "home" as a view name and fail on it.
+    if target.startswith("/") and url_has_allowed_host_and_scheme(
         target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
         return target

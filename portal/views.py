@@ -345,6 +345,8 @@ def contact(request: PortalRequest, guest_id: int) -> HttpResponse:
     action = request.POST.get("action", "add")
     form = ContactForm(request.POST if action == "add" else None)
     try:
+        if not can_edit_guest(user, partner, found):
+            raise PermissionDenied(_("You may not edit this guest."))
         if action == "remove_email":
             guest_email_remove(
                 guest=found, email=request.POST.get("email", ""), actor=user, partner=partner

@@ -242,7 +242,7 @@ def test_language_cookie_picks_french_on_the_login_page(client):
 
 @pytest.mark.django_db
 def test_french_partner_directory_names_partner_kinds_in_french(client):
-    from tests.content.conftest import build_site
+    from tests.content.helpers import build_site
 
     build_site()
     PartnerFactory(name="Alpine School", kind=Partner.Kind.SKI_SCHOOL)

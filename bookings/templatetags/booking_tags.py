@@ -6,8 +6,8 @@ from django import template
 from django.utils import translation
 from django.utils.formats import number_format
 
+from bookings.links import booking_signed_token
 from bookings.models import Booking
-from bookings.services import booking_signed_token
 
 register = template.Library()
 

@@ -10,6 +10,9 @@ functions, never the ORM directly for writes.
 - audit: audit_log()
 """
 
+from destination.errors import DomainError
 
-class GuestError(Exception):
-    """A rule of the shared core refused the operation; the message is for the user."""
+
+class GuestError(DomainError):
+    """A rule of the shared core refused the operation; the messages are for the user, by field
+    when the rule concerns one (``field_errors``, see ``destination.errors``)."""

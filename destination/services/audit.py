@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING, Any
 from destination.models import AuditEntry, Guest, User
 
 if TYPE_CHECKING:
-    from partners.models import Partner
+    from partners.models import Partner  # types only
 
 
 def audit_log(

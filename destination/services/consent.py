@@ -37,11 +37,12 @@ from destination.models import (
 from destination.services import GuestError
 from destination.services.audit import audit_log
 from destination.services.guests import CLOCK_SKEW, guest_lock_active
+from destination.services.partner_links import partner_guest_link_touch
 from destination.services.timeline import timeline_add
+from partners.models import Partner, PartnerGuestLink  # layering exception: destination/__init__.py
 
 if TYPE_CHECKING:
     from destination.models import User
-    from partners.models import Partner
 
 # Contact channels a consent can be given for (Channel.NONE is "not a channel").
 CONTACT_CHANNELS: tuple[str, ...] = tuple(c for c in Channel.values if c)
@@ -257,9 +258,6 @@ def consent_record(
     partners it defaults to those partners. A grant of partner offers or profile sharing makes
     the partner one that "received the data" (a PartnerGuestLink, reason consent).
     """
-    from partners.models import PartnerGuestLink
-    from partners.services import partner_guest_link_touch
-
     if method not in ConsentProof.Method.values:
         raise GuestError(_("Unknown consent method “%(method)s”.") % {"method": method})
     partners = _unique(list(partners), key=lambda p: p.pk)
@@ -268,7 +266,8 @@ def consent_record(
         purpose=purpose, granted=granted, partners=partners, channels=channels, wording=wording
     )
     if errors:
-        raise GuestError(" ".join(errors.values()))
+        # Per field, like the form shows them (``form_add_domain_error``).
+        raise GuestError(errors)
     inactive = [p.name for p in partners if not p.is_active]
     if granted and inactive:
         raise GuestError(
@@ -352,8 +351,6 @@ def consent_object(
     proof (``is_objection=True``) covers all the events. The destination's own newsletter and
     profiling are separate purposes and stay as they are.
     """
-    from partners.models import Partner, PartnerGuestLink
-
     if method not in ConsentProof.Method.values:
         raise GuestError(_("Unknown consent method “%(method)s”.") % {"method": method})
     locked = guest_lock_active(guest)

@@ -15,6 +15,7 @@ from itertools import batched
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
+from django.contrib.admin.models import LogEntry
 from django.db import transaction
 from django.db.models import CharField, Count, Exists, OuterRef, Q, QuerySet, Value
 from django.db.models.functions import Cast, Coalesce, Concat
@@ -38,12 +39,19 @@ from destination.models import (
     TimelineEvent,
     User,
 )
-from destination.registry import guest_erasers, guest_exporters
+from destination.registry import (
+    guest_erasers,
+    guest_erasure_counters,
+    guest_export_sections_place,
+    guest_exporters,
+    partner_export,
+)
 from destination.services import GuestError
 from destination.services.audit import audit_log
+from destination.services.merge import guest_resolve_id
 
 if TYPE_CHECKING:
-    from partners.models import Partner
+    from partners.models import Partner  # types only: see destination/__init__.py
 
 # What replaces free text written about an erased guest; kind, date and partner stay.
 ERASED_TEXT = "[erased]"
@@ -163,8 +171,6 @@ def _export_consent_ledger(guest: Guest) -> list[dict[str, Any]]:
 
 
 def _export_full(guest: Guest) -> dict[str, Any]:
-    from partners.models import Interaction, PartnerGuestLink
-
     merged_ids = _merged_descendant_ids([guest.pk])
     data: dict[str, Any] = {
         "identity": _export_identity(guest),
@@ -213,21 +219,6 @@ def _export_full(guest: Guest) -> dict[str, Any]:
             .select_related("partner")
             .order_by("purpose", "partner_id", "channel")
         ],
-        "interactions": [
-            {
-                "id": i.pk,
-                "partner": i.partner.name,
-                "partner_id": i.partner_id,
-                "kind": i.kind,
-                "channel": i.channel,
-                "summary": i.summary,
-                "visibility": i.visibility,
-                "occurred_at": _iso(i.occurred_at),
-            }
-            for i in Interaction.objects.filter(guest=guest)
-            .select_related("partner")
-            .order_by("-occurred_at", "-id")
-        ],
         "timeline": [
             {
                 "id": e.pk,
@@ -243,19 +234,6 @@ def _export_full(guest: Guest) -> dict[str, Any]:
             for e in TimelineEvent.objects.filter(guest=guest)
             .select_related("partner")
             .order_by("-occurred_at", "-id")
-        ],
-        "partner_relationships": [
-            {
-                "partner": link.partner.name,
-                "partner_id": link.partner_id,
-                "reason": link.reason,
-                "has_booked": link.has_booked,
-                "first_seen_at": _iso(link.first_seen_at),
-                "last_seen_at": _iso(link.last_seen_at),
-            }
-            for link in PartnerGuestLink.objects.filter(guest=guest)
-            .select_related("partner")
-            .order_by("first_seen_at", "id")
         ],
         "match_keys": sorted(MatchKey.objects.filter(guest=guest).values_list("key", flat=True)),
         "merges": [
@@ -290,14 +268,15 @@ def _export_full(guest: Guest) -> dict[str, Any]:
     }
     for name, exporter in guest_exporters().items():
         data[name] = exporter(guest)
-    return data
+    return guest_export_sections_place(data)
 
 
 def _export_for_partner(guest: Guest, partner: Partner) -> dict[str, Any]:
-    """Only what this partner may see, through the access layer (never the raw tables)."""
-    from partners.access import guest_profile_for
-
-    return {"profile": guest_profile_for(partner=partner, guest=guest, include_activity=True)}
+    """Only what this partner may see: the registered partner export (``partners.gdpr``)."""
+    build = partner_export()
+    if build is None:
+        raise GuestError(_("No partner-scoped export is available."))
+    return build(guest, partner)
 
 
 @transaction.atomic
@@ -306,7 +285,7 @@ def guest_export(
 ) -> dict[str, Any]:
     """Everything held about a guest as a JSON-able dict. Without ``partner``: the complete
     subject-access export (the destination's data-protection officer). With one: what that
-    partner may see, built only from ``partners.access``. Either way an EXPORT audit row."""
+    partner may see, built by the registered partner export. Either way an EXPORT audit row."""
     scope = "full" if partner is None else "partner"
     header: dict[str, Any] = {
         "version": EXPORT_FORMAT_VERSION,
@@ -378,8 +357,6 @@ def _admin_log_scrub(guest_ids: list[int]) -> None:
     """Blank what the Django admin's history wrote about these guests and their contacts: its
     ``object_repr`` is the guest's name or the email/phone itself, and ``change_message`` names
     the inline rows changed. Who changed what and when stays. One UPDATE per model."""
-    from django.contrib.admin.models import LogEntry
-
     rows: list[tuple[type[Any], QuerySet[Any]]] = [
         (Guest, Guest.objects.filter(pk__in=guest_ids)),
         (GuestEmail, GuestEmail.objects.filter(guest_id__in=guest_ids)),
@@ -410,8 +387,6 @@ def guests_erase(
     are not ACTIVE (already erased, merged) are skipped; profiles merged into an erased guest
     are anonymised too but stay MERGED, so their ids still resolve. Returns how many guests
     were erased. One ERASE audit row per guest, with counts and no personal data."""
-    from partners.models import Interaction
-
     requested = sorted({int(pk) for pk in guest_ids})
     targets = list(
         Guest.objects.select_for_update()
@@ -438,13 +413,15 @@ def guests_erase(
         "external_refs": (GuestExternalRef.objects.filter(guest_id__in=targets), "guest_id"),
         "match_keys": (MatchKey.objects.filter(guest_id__in=targets), "guest_id"),
         "tags": (tags_through.objects.filter(guest_id__in=targets), "guest_id"),
-        "interactions": (Interaction.objects.filter(guest_id__in=targets), "guest_id"),
         "timeline_events": (TimelineEvent.objects.filter(guest_id__in=targets), "guest_id"),
         "consent_events": (ConsentEvent.objects.filter(guest_id__in=targets), "guest_id"),
     }
     counts: dict[int, dict[str, int]] = defaultdict(dict)
     for name, (qs, field) in counted.items():
         for guest_id, n in _counts_by_guest(qs, field).items():
+            counts[guest_id][name] = n
+    for name, counter in guest_erasure_counters().items():
+        for guest_id, n in counter(targets).items():
             counts[guest_id][name] = n
 
     now = timezone.now()
@@ -456,7 +433,6 @@ def guests_erase(
     GuestExternalRef.objects.filter(guest_id__in=all_ids).delete()
     MatchKey.objects.filter(guest_id__in=all_ids).delete()
     tags_through.objects.filter(guest_id__in=all_ids).delete()
-    Interaction.objects.filter(guest_id__in=all_ids).update(summary=ERASED_TEXT, updated_at=now)
     TimelineEvent.objects.filter(guest_id__in=all_ids).update(title=ERASED_TEXT, body="", data={})
     # The ledger keeps purpose, grant and dates (proof of lawful processing); the evidence
     # (IP address, user agent, page, import line) is personal.
@@ -545,8 +521,6 @@ def guest_erase(
     if locked.status == Guest.Status.ERASED:
         raise GuestError(_("Guest #%(id)s has already been erased.") % {"id": guest.pk})
     if locked.status == Guest.Status.MERGED:
-        from destination.services.merge import guest_resolve_id
-
         raise GuestError(
             _("Guest #%(id)s was merged into guest #%(survivor)s: erase that guest.")
             % {"id": guest.pk, "survivor": guest_resolve_id(guest.pk).pk}

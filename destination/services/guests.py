@@ -1,24 +1,24 @@
 """Edits of a guest profile by staff: names and demographics, email addresses, phone numbers,
 tags and households.
 
-Every function locks the guest row, refuses erased and merged guests, checks that the acting
-partner may edit the guest (``partners.access.can_edit_guest``; ``partner=None`` is a system or
-operator action, checked by the caller), writes an audit row with what changed and refreshes the
+Every function locks the guest row, refuses erased and merged guests, writes an audit row with what changed and refreshes the
 fuzzy-match keys when a name, birth date or contact point changed. Invalid input raises a
 field-level ``ValidationError`` ({"email": [...]}), so a form can show it on its field.
+
+Authorisation is the caller's: these functions do not know who may edit whom. The portal's views
+and services check ``partners.access.can_edit_guest`` before calling them; the Django admin is
+for operators. ``partner`` only says for whom the change is audited.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_countries import countries
 
@@ -28,16 +28,19 @@ from destination.normalize import (
     mask_email,
     mask_phone,
     normalize_email,
-    normalize_phone,
+    normalize_phone_for_country,
+    validate_birth_date,
+    validate_language,
 )
 from destination.services import GuestError
 from destination.services.audit import audit_log
+from destination.services.resolution import match_keys_refresh
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser
 
     from destination.models import User
-    from partners.models import Partner
+    from partners.models import Partner  # types only
 
     Actor = User | AnonymousUser | None
 
@@ -45,8 +48,6 @@ if TYPE_CHECKING:
 CLOCK_SKEW = dt.timedelta(minutes=5)
 
 EDITABLE_FIELDS = ("first_name", "last_name", "country", "language", "birth_date")
-_LANGUAGE_RE = re.compile(r"^[a-z]{2,3}(-[a-z0-9]{2,4})?$")
-_OLDEST_BIRTH_DATE = dt.date(1900, 1, 1)
 
 
 def guest_lock_active(guest: Guest) -> Guest:
@@ -59,18 +60,7 @@ def guest_lock_active(guest: Guest) -> Guest:
     return locked
 
 
-def _check_can_edit(*, actor: Actor, partner: Partner | None, guest: Guest) -> None:
-    if partner is None:
-        return
-    from partners.access import can_edit_guest
-
-    if not can_edit_guest(actor, partner, guest):
-        raise PermissionDenied(_("You may not edit this guest."))
-
-
 def _refresh_match_keys(guest_ids: Sequence[int]) -> None:
-    from destination.services.resolution import match_keys_refresh
-
     match_keys_refresh(list(guest_ids))
 
 
@@ -79,29 +69,6 @@ def _actor_or_none(actor: Actor) -> User | None:
 
 
 # --- Names and demographics -----------------------------------------------------------------
-
-
-def _clean_birth_date(value: Any) -> dt.date | None:
-    if value in (None, ""):
-        return None
-    if isinstance(value, dt.datetime):
-        value = value.date()
-    if isinstance(value, str):
-        try:
-            value = dt.date.fromisoformat(value.strip())
-        except ValueError:
-            raise ValidationError(
-                {"birth_date": _("Enter a valid date.")}, code="invalid"
-            ) from None
-    if not isinstance(value, dt.date):
-        raise ValidationError({"birth_date": _("Enter a valid date.")}, code="invalid")
-    if value > timezone.localdate():
-        raise ValidationError(
-            {"birth_date": _("A birth date cannot be in the future.")}, code="future"
-        )
-    if value < _OLDEST_BIRTH_DATE:
-        raise ValidationError({"birth_date": _("This birth date is too old.")}, code="too_old")
-    return value
 
 
 def guest_clean_data(data: dict[str, Any]) -> dict[str, Any]:
@@ -123,15 +90,15 @@ def guest_clean_data(data: dict[str, Any]) -> dict[str, Any]:
             errors["country"] = [_("Unknown country “%(code)s”.") % {"code": code}]
         cleaned["country"] = code
     if "language" in data:
-        language = str(data["language"] or "").strip().lower()
-        if language and not _LANGUAGE_RE.match(language):
-            errors["language"] = [_("Unknown language “%(code)s”.") % {"code": language}]
-        cleaned["language"] = language
+        try:
+            cleaned["language"] = validate_language(str(data["language"] or ""))
+        except ValidationError as exc:
+            errors["language"] = list(exc.messages)
     if "birth_date" in data:
         try:
-            cleaned["birth_date"] = _clean_birth_date(data["birth_date"])
+            cleaned["birth_date"] = validate_birth_date(data["birth_date"])
         except ValidationError as exc:
-            errors.update(exc.message_dict)
+            errors["birth_date"] = list(exc.messages)
     if errors:
         raise ValidationError(errors)
     return cleaned
@@ -153,7 +120,6 @@ def guest_update(
     its old and new value; nothing is written when nothing changed."""
     cleaned = guest_clean_data(data)
     locked = guest_lock_active(guest)
-    _check_can_edit(actor=actor, partner=partner, guest=locked)
     changes: dict[str, dict[str, Any]] = {}
     for field, new in cleaned.items():
         old = getattr(locked, field)
@@ -200,7 +166,6 @@ def guest_email_add(
     primary if asked). The first address of a guest is its primary one."""
     value = _email_or_error(email)
     locked = guest_lock_active(guest)
-    _check_can_edit(actor=actor, partner=partner, guest=locked)
     existing = {e.email_normalized: e for e in GuestEmail.objects.filter(guest=locked)}
     row = existing.get(value)
     make_primary = make_primary or not any(e.is_primary for e in existing.values())
@@ -259,7 +224,6 @@ def guest_email_remove(*, guest: Guest, email: str, actor: Actor, partner: Partn
     """Remove an email address; when it was the primary one, the oldest other becomes primary."""
     value = _email_or_error(email)
     locked = guest_lock_active(guest)
-    _check_can_edit(actor=actor, partner=partner, guest=locked)
     row = GuestEmail.objects.filter(guest=locked, email_normalized=value).first()
     if row is None:
         raise ValidationError({"email": [_("This guest has no such email address.")]})
@@ -288,9 +252,8 @@ def guest_email_set_primary(
 
 
 def _phone_or_error(raw: str, guest: Guest) -> str:
-    region = guest.country.code if guest.country else None
     try:
-        value = normalize_phone(raw, region)
+        value = normalize_phone_for_country(raw, guest.country)
     except ValidationError as exc:
         raise ValidationError({"phone": exc.messages}) from None
     if not value:
@@ -306,7 +269,6 @@ def guest_phone_add(
     Idempotent like ``guest_email_add``; the first number of a guest is its primary one."""
     locked = guest_lock_active(guest)
     value = _phone_or_error(phone, locked)
-    _check_can_edit(actor=actor, partner=partner, guest=locked)
     existing = {str(p.phone): p for p in GuestPhone.objects.filter(guest=locked)}
     row = existing.get(value)
     make_primary = make_primary or not any(p.is_primary for p in existing.values())
@@ -337,7 +299,6 @@ def guest_phone_remove(*, guest: Guest, phone: str, actor: Actor, partner: Partn
     """Remove a phone number; when it was the primary one, the oldest other becomes primary."""
     locked = guest_lock_active(guest)
     value = _phone_or_error(phone, locked)
-    _check_can_edit(actor=actor, partner=partner, guest=locked)
     row = GuestPhone.objects.filter(guest=locked, phone=value).first()
     if row is None:
         raise ValidationError({"phone": [_("This guest has no such phone number.")]})
@@ -391,7 +352,6 @@ def guest_tags_set(
                 {"tags": [_("Not of this kind: %(tags)s.") % {"tags": ", ".join(wrong)}]}
             )
     locked = guest_lock_active(guest)
-    _check_can_edit(actor=actor, partner=partner, guest=locked)
     current = locked.tags.all()
     if category is not None:
         current = current.filter(category=category)
@@ -437,7 +397,6 @@ def household_link(
             raise GuestError(
                 _("%(guest)s is erased or merged and cannot join a household.") % {"guest": guest}
             )
-        _check_can_edit(actor=actor, partner=partner, guest=guest)
     existing_ids = sorted({g.household_id for g in locked if g.household_id})
     name = " ".join((name or "").split())[:150]
     if existing_ids:

@@ -50,10 +50,11 @@ from destination.registry import (
 )
 from destination.services import GuestError
 from destination.services.audit import audit_log
+from destination.services.resolution import match_keys_refresh
 from destination.services.timeline import timeline_add
 
 if TYPE_CHECKING:
-    from partners.models import Partner
+    from partners.models import Partner  # types only
 
 FieldChoice = Literal["survivor", "merged"]
 
@@ -321,8 +322,6 @@ def _stored_text(message: str, **params: Any) -> str:
 
 
 def _match_keys_refresh(guest_ids: list[int]) -> None:
-    from destination.services.resolution import match_keys_refresh
-
     match_keys_refresh(guest_ids)
 
 
@@ -431,32 +430,6 @@ def _merge_phones(ctx: MergeContext, model: type[models.Model], fk_name: str) ->
     _merge_contact_points(ctx, model, fk_name, "phone")
 
 
-def _merge_partner_links(ctx: MergeContext, model: type[models.Model], fk_name: str) -> None:
-    """One relationship per partner: the earliest first contact (and its reason), the latest
-    last contact, booked if either booked."""
-    manager = model._default_manager
-    kept_links = {link.partner_id: link for link in manager.filter(**{fk_name: ctx.survivor.pk})}
-    to_move: list[int] = []
-    to_drop: list[models.Model] = []
-    for link in manager.filter(**{fk_name: ctx.merged.pk}).order_by("pk"):
-        kept = kept_links.get(link.partner_id)  # type: ignore[attr-defined]
-        if kept is None:
-            to_move.append(link.pk)
-            continue
-        earlier = link.first_seen_at < kept.first_seen_at  # type: ignore[attr-defined]
-        ctx.change(
-            kept,
-            side="survivor",
-            first_seen_at=link.first_seen_at if earlier else kept.first_seen_at,  # type: ignore[attr-defined]
-            reason=link.reason if earlier else kept.reason,  # type: ignore[attr-defined]
-            last_seen_at=max(kept.last_seen_at, link.last_seen_at),  # type: ignore[attr-defined]
-            has_booked=kept.has_booked or link.has_booked,  # type: ignore[attr-defined]
-        )
-        to_drop.append(link)
-    ctx.drop(to_drop)
-    ctx.move(model, fk_name, to_move)
-
-
 def consent_grant_overrides(*, grant: ConsentState, withdrawal: ConsentState) -> bool:
     """In a merge the stricter state wins, unless the person themselves granted it (a form, a
     desk, the API, a link in an email; not an import or the system) after the withdrawal."""
@@ -530,15 +503,6 @@ register_merge_handler(GuestEmail, _merge_emails)
 register_merge_handler(GuestPhone, _merge_phones)
 register_merge_handler(ConsentState, _merge_consent_states)
 register_merge_handler(PossibleDuplicate, _merge_possible_duplicates)
-
-
-def _register_partner_handlers() -> None:
-    from partners.models import PartnerGuestLink
-
-    register_merge_handler(PartnerGuestLink, _merge_partner_links)
-
-
-_register_partner_handlers()
 
 
 # --- Undo -----------------------------------------------------------------------------------

@@ -26,22 +26,18 @@ and no write when nothing changes.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cached_property, lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from django.conf.locale import LANG_INFO
 from django.core.exceptions import ValidationError
-from django.core.serializers.json import DjangoJSONEncoder
-from django.db import DEFAULT_DB_ALIAS, connection, models, transaction
-from django.db.models import CharField, F, Lookup, QuerySet, Value
+from django.db import DEFAULT_DB_ALIAS, connection, transaction
+from django.db.models import CharField, F, QuerySet, Value
 from django.db.models.functions import Cast
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -50,6 +46,7 @@ from django_countries import countries
 from rapidfuzz import fuzz
 from rapidfuzz.distance import OSA, JaroWinkler
 
+from destination.db import any_id, any_text, binary_cursor, insert_rows, insert_rows_returning
 from destination.models import (
     AuditEntry,
     Guest,
@@ -63,10 +60,14 @@ from destination.models import (
     User,
     Visibility,
 )
-from destination.normalize import fold, normalize_email, normalize_phone
-
-if TYPE_CHECKING:
-    from partners.models import Partner
+from destination.normalize import (
+    fold,
+    normalize_email,
+    normalize_phone_for_country,
+    validate_birth_date,
+    validate_language,
+)
+from partners.models import Partner, PartnerGuestLink  # layering exception: destination/__init__.py
 
 __all__ = [
     "REASON_LABELS",
@@ -101,7 +102,6 @@ MAX_NAMESAKES_FOR_NAME_ALONE = 3
 # person also shares a birth date, email or phone key, and is found through that key.
 MAX_NAME_BLOCK_SIZE = MAX_NAMESAKES_FOR_NAME_ALONE
 NAME_MIN_CONFLICTING = 0.9  # ...when the birth dates differ but a contact fragment is shared
-OLDEST_BIRTH_YEAR = 1900
 # Local parts of an email that say nothing about a person.
 GENERIC_LOCAL_PARTS = frozenset(
     {"info", "contact", "booking", "bookings", "reservation", "reservations", "hello", "mail",
@@ -198,20 +198,9 @@ class Candidate:
 
 # --- Validation ---------------------------------------------------------------------------
 
-_LANGUAGE_RE = re.compile(r"^[a-z]{2,3}(-[a-z0-9]{2,8})?$")
 # Compiled once: libphonenumber's many patterns keep evicting re's own cache in bulk.
 _NON_ALNUM_RE = re.compile(r"[^a-z0-9]")
 _NON_DIGIT_RE = re.compile(r"\D")
-
-
-@lru_cache(maxsize=1024)
-def _clean_language(raw: str) -> str:
-    value = raw.strip().lower().replace("_", "-")
-    if not value:
-        return ""
-    if not _LANGUAGE_RE.match(value) or value.split("-")[0] not in LANG_INFO:
-        raise ValidationError(_("“%(value)s” is not a known language code.") % {"value": raw})
-    return value
 
 
 @lru_cache(maxsize=1024)
@@ -223,20 +212,6 @@ def _clean_country(raw: str) -> str:
     if not code:
         raise ValidationError(_("“%(value)s” is not a known country.") % {"value": raw})
     return str(code)
-
-
-def _clean_birth_date(value: Any) -> dt.date | None:
-    if value in (None, ""):
-        return None
-    if isinstance(value, dt.datetime):
-        value = value.date()
-    if not isinstance(value, dt.date):
-        raise ValidationError(_("Enter a valid date."))
-    if value > timezone.localdate():
-        raise ValidationError(_("The birth date is in the future."))
-    if value.year < OLDEST_BIRTH_YEAR:
-        raise ValidationError(_("The birth date is before %(year)s.") % {"year": OLDEST_BIRTH_YEAR})
-    return value
 
 
 def _clean_name(raw: str, errors: dict[str, list[str]], key: str) -> str:
@@ -265,8 +240,8 @@ def person_validate(person: PersonData) -> tuple[CleanPerson, dict[str, list[str
     first_name = _clean_name(person.first_name, errors, "first_name")
     last_name = _clean_name(person.last_name, errors, "last_name")
     country = run("country", _clean_country, person.country or "") or ""
-    language = run("language", _clean_language, person.language or "") or ""
-    birth_date = run("birth_date", _clean_birth_date, person.birth_date)
+    language = run("language", validate_language, person.language or "") or ""
+    birth_date = run("birth_date", validate_birth_date, person.birth_date)
     region = country or None
 
     emails: list[str] = []
@@ -278,7 +253,7 @@ def person_validate(person: PersonData) -> tuple[CleanPerson, dict[str, list[str
     phones: list[str] = []
     for key, values in (("phone", [person.phone]), ("extra_phones", person.extra_phones)):
         for raw in values:
-            value = run(key, normalize_phone, raw, region)
+            value = run(key, normalize_phone_for_country, raw, region)
             if value and value not in phones:
                 phones.append(value)
 
@@ -562,65 +537,6 @@ def _fuzzy_score(
 # --- The batch engine ---------------------------------------------------------------------
 
 
-@contextmanager
-def _binary_cursor() -> Iterator[Any]:
-    """A PostgreSQL cursor that sends the parameters apart from the query, in binary (``%b``).
-
-    Django's own cursor binds client-side: it quotes every element of an array parameter in
-    Python, which was the largest single cost of a batch (three times slower than binary for
-    thousands of values). Wrapped by Django, so query logging and execute wrappers see it; on
-    the same connection, so in the same transaction."""
-    import psycopg
-
-    connection.ensure_connection()
-    raw = psycopg.Cursor(connection.connection)
-    try:
-        if connection.queries_logged:
-            yield connection.make_debug_cursor(raw)
-        else:
-            yield connection.make_cursor(raw)
-    finally:
-        raw.close()
-
-
-def _insert_rows(
-    model: type[models.Model],
-    fields: list[str],
-    rows: list[tuple],
-    *,
-    ignore_conflicts: bool = True,
-) -> None:
-    """Insert plain rows (values in ``fields`` order), by default skipping those that break a
-    unique constraint. On PostgreSQL one ``INSERT ... SELECT * FROM unnest(arrays)`` statement:
-    several times faster than ``bulk_create`` for the thousands of small rows of a batch (no
-    model instances, no per-value field preparation). Elsewhere ``bulk_create``."""
-    if not rows:
-        return
-    if connection.vendor != "postgresql":
-        model._default_manager.bulk_create(
-            [model(**dict(zip(fields, row, strict=True))) for row in rows],
-            ignore_conflicts=ignore_conflicts,
-        )
-        return
-    meta = model._meta
-    columns, casts, is_json = [], [], []
-    for name in fields:
-        field = meta.get_field(name)
-        columns.append(connection.ops.quote_name(field.column))
-        casts.append(f"%b::{field.cast_db_type(connection)}[]")
-        is_json.append(isinstance(field, models.JSONField))
-    arrays = [
-        [json.dumps(v, cls=DjangoJSONEncoder) for v in column] if json_column else list(column)
-        for column, json_column in zip(zip(*rows, strict=True), is_json, strict=True)
-    ]
-    table = connection.ops.quote_name(meta.db_table)
-    conflict = " ON CONFLICT DO NOTHING" if ignore_conflicts else ""
-    # Identifiers come from model metadata and are quoted; values are parameters.
-    sql = f"INSERT INTO {table} ({', '.join(columns)}) SELECT * FROM unnest({', '.join(casts)}){conflict}"  # noqa: S608
-    with _binary_cursor() as cursor:
-        cursor.execute(sql, arrays)
-
-
 def _guests_insert(guests: list[Guest], *, now: dt.datetime) -> None:
     """Insert new guests and set their ids. PostgreSQL: one ``INSERT ... SELECT unnest``
     returning (uuid, id), matched back by uuid; elsewhere ``bulk_create``."""
@@ -633,58 +549,20 @@ def _guests_insert(guests: list[Guest], *, now: dt.datetime) -> None:
              "birth_date", "source", "source_detail", "created_by_id", "created_by_partner_id",
              "status", "created_at", "updated_at"]  # fmt: skip
     meta = Guest._meta
-    columns = [connection.ops.quote_name(meta.get_field(n).column) for n in names]
-    casts = [f"%b::{meta.get_field(n).cast_db_type(connection)}[]" for n in names]
     for guest in guests:
         guest.created_at = guest.updated_at = now
-    arrays = [
-        [
-            str(v) if n == "country" else v
-            for v in (getattr(g, meta.get_field(n).attname) for g in guests)
-        ]
-        for n in names
+    rows = [
+        tuple(
+            str(getattr(g, attname)) if n == "country" else getattr(g, attname)
+            for n, attname in ((n, meta.get_field(n).attname) for n in names)
+        )
+        for g in guests
     ]
-    table = connection.ops.quote_name(meta.db_table)
-    # Identifiers come from model metadata and are quoted; values are parameters.
-    sql = f"INSERT INTO {table} ({', '.join(columns)}) SELECT * FROM unnest({', '.join(casts)}) RETURNING uuid, id"  # noqa: S608
-    with _binary_cursor() as cursor:
-        cursor.execute(sql, arrays)
-        ids = dict(cursor.fetchall())
+    ids = dict(insert_rows_returning(Guest, names, rows, returning=["uuid", "id"]))
     for guest in guests:
         guest.pk = ids[guest.uuid]
         guest._state.adding = False
         guest._state.db = DEFAULT_DB_ALIAS
-
-
-class _AnyOf(Lookup):
-    """``field IN (values)`` written ``field = ANY(%s)`` on PostgreSQL: one array parameter
-    instead of thousands of placeholders, which the driver and the planner handle much faster
-    for a batch."""
-
-    lookup_name = "any_of"
-    prepare_rhs = False
-    array_type = "text"
-
-    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
-        lhs, lhs_params = self.process_lhs(compiler, connection)
-        values = list(self.rhs)
-        if connection.vendor == "postgresql":
-            return f"{lhs} = ANY(%s::{self.array_type}[])", [*lhs_params, values]
-        if not values:
-            return "1 = 0", list(lhs_params)
-        return f"{lhs} IN ({', '.join(['%s'] * len(values))})", [*lhs_params, *values]
-
-
-class _AnyId(_AnyOf):
-    array_type = "bigint"
-
-
-def _any_text(field_name: str, values: Iterable[str]) -> _AnyOf:
-    return _AnyOf(F(field_name), sorted(values))
-
-
-def _any_id(field_name: str, values: Iterable[int]) -> _AnyId:
-    return _AnyId(F(field_name), sorted(values))
 
 
 def _email_key(email: str) -> str:
@@ -794,11 +672,11 @@ def _load_profiles(
     for _hop in range(10):  # merge chains are short; the bound guards against a cycle
         if to_fetch:
             if inline:
-                with _binary_cursor() as cursor:
+                with binary_cursor() as cursor:
                     cursor.execute(_SQL.guests, [sorted(to_fetch)])
                     batches.append(cursor.fetchall())
             else:
-                batches.append(Guest.objects.filter(_any_id("id", to_fetch)).values_list(*columns))
+                batches.append(Guest.objects.filter(any_id("id", to_fetch)).values_list(*columns))
         if not batches:
             break
         to_fetch = set()
@@ -827,12 +705,12 @@ def _load_profiles(
     active_ids = {gid for gid in finals.values() if gid is not None}
     if active_ids and contacts and not inline:
         rows = (
-            GuestEmail.objects.filter(_any_id("guest_id", active_ids))
+            GuestEmail.objects.filter(any_id("guest_id", active_ids))
             .annotate(kind=Value("e"), value=F("email_normalized"))
             .values_list("kind", "value", "guest_id")
             .order_by()
             .union(
-                GuestPhone.objects.filter(_any_id("guest_id", active_ids))
+                GuestPhone.objects.filter(any_id("guest_id", active_ids))
                 .annotate(kind=Value("p"), value=Cast("phone", output_field=CharField()))
                 .values_list("kind", "value", "guest_id")
                 .order_by(),
@@ -904,10 +782,10 @@ class _Batch:
             return
         ordered = sorted(keys)
         # Inserting in sorted order and locking in sorted order: no deadlock between batches.
-        _insert_rows(ResolutionKey, ["key", "created_at"], [(k, self.ctx.now) for k in ordered])
+        insert_rows(ResolutionKey, ["key", "created_at"], [(k, self.ctx.now) for k in ordered])
         list(
             ResolutionKey.objects.select_for_update()
-            .filter(_any_text("key", ordered))
+            .filter(any_text("key", ordered))
             .order_by("key")
             .values_list("id", flat=True)
         )
@@ -923,7 +801,7 @@ class _Batch:
         parts: list[QuerySet[Any, Any]] = []
         if emails:
             parts.append(
-                GuestEmail.objects.filter(_any_text("email_normalized", emails))
+                GuestEmail.objects.filter(any_text("email_normalized", emails))
                 .annotate(kind=Value("e"), value=F("email_normalized"))
                 .values_list("kind", "value", "guest_id")
                 .order_by()
@@ -931,7 +809,7 @@ class _Batch:
         if phones:
             parts.append(
                 # Values are already E.164: no per-value re-parsing by the field (slow in bulk).
-                GuestPhone.objects.filter(_any_text("phone", phones))
+                GuestPhone.objects.filter(any_text("phone", phones))
                 .annotate(kind=Value("p"), value=Cast("phone", output_field=CharField()))
                 .values_list("kind", "value", "guest_id")
                 .order_by()
@@ -939,7 +817,7 @@ class _Batch:
         if external_ids:
             parts.append(
                 GuestExternalRef.objects.filter(
-                    _any_text("external_id", external_ids), source=self.ctx.ref_source
+                    any_text("external_id", external_ids), source=self.ctx.ref_source
                 )
                 .annotate(kind=Value("r"), value=F("external_id"))
                 .values_list("kind", "value", "guest_id")
@@ -960,7 +838,7 @@ class _Batch:
         if not (emails or phones or external_ids):
             self._index_exact([], [], [], {})
             return
-        with _binary_cursor() as cursor:
+        with binary_cursor() as cursor:
             cursor.execute(
                 _SQL.exact,
                 [sorted(emails), sorted(phones), sorted(external_ids), self.ctx.ref_source],
@@ -1009,9 +887,7 @@ class _Batch:
             wanted |= person.match_keys
         if not wanted:
             return
-        rows = list(
-            MatchKey.objects.filter(_any_text("key", wanted)).values_list("key", "guest_id")
-        )
+        rows = list(MatchKey.objects.filter(any_text("key", wanted)).values_list("key", "guest_id"))
         by_key: dict[str, list[int]] = defaultdict(list)
         for key, gid in rows:
             by_key[key].append(gid)
@@ -1230,18 +1106,18 @@ class _Batch:
                     phones=profile.phones,
                 )
             )
-        _insert_rows(
+        insert_rows(
             GuestEmail, ["guest_id", "email", "email_normalized", "is_primary", "created_at"],
             emails,
         )  # fmt: skip
-        _insert_rows(GuestPhone, ["guest_id", "phone", "is_primary", "created_at"], phones)
-        _insert_rows(MatchKey, ["guest_id", "key"], keys)
+        insert_rows(GuestPhone, ["guest_id", "phone", "is_primary", "created_at"], phones)
+        insert_rows(MatchKey, ["guest_id", "key"], keys)
 
         if self.stale_refs:
             GuestExternalRef.objects.filter(
                 source=ctx.ref_source, external_id__in=self.stale_refs
             ).delete()
-        _insert_rows(
+        insert_rows(
             GuestExternalRef,
             ["guest_id", "source", "external_id", "created_at"],
             [(p.guest_id, ctx.ref_source, ext, now) for ext, p in self.new_refs.items()],
@@ -1252,7 +1128,7 @@ class _Batch:
             pairs.append(
                 (low, high, score, why, PossibleDuplicate.Status.OPEN, DETECTED_BY, now, now)
             )
-        _insert_rows(
+        insert_rows(
             PossibleDuplicate,
             ["guest_a_id", "guest_b_id", "score", "reasons", "status", "detected_by",
              "created_at", "updated_at"],
@@ -1264,7 +1140,7 @@ class _Batch:
         partner_id = ctx.partner.pk if ctx.partner is not None else None
         title = _profile_created_title(ctx.source, ctx.source_detail)[:200]
         data = {"source": str(ctx.source), "source_detail": ctx.source_detail}
-        _insert_rows(
+        insert_rows(
             TimelineEvent,
             ["guest_id", "occurred_at", "kind", "partner_id", "visibility", "title", "body",
              "data", "created_at"],
@@ -1287,7 +1163,7 @@ class _Batch:
              now)
             for p in self.enriched.values()
         ]  # fmt: skip
-        _insert_rows(
+        insert_rows(
             AuditEntry,
             ["guest_id", "action", "actor_id", "acting_partner_id", "details", "created_at"],
             audits,
@@ -1298,8 +1174,6 @@ class _Batch:
             self._link_partner()
 
     def _link_partner(self) -> None:
-        from partners.models import PartnerGuestLink
-
         ctx = self.ctx
         reason = (
             PartnerGuestLink.Reason.IMPORTED

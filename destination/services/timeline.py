@@ -22,7 +22,7 @@ from django.db.models import Q
 from destination.models import Guest, TimelineEvent, Visibility
 
 if TYPE_CHECKING:
-    from partners.models import Partner
+    from partners.models import Partner  # types only
 
 TITLE_MAX = 200
 

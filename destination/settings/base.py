@@ -5,10 +5,12 @@ fresh machine with no server; ``DATABASE_URL`` and ``CELERY_BROKER_URL`` switch 
 Redis.
 """
 
+import datetime
 import os
 from pathlib import Path
 
 import dj_database_url
+from django.utils.csp import CSP
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -81,9 +83,12 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "destination.middleware.ContentSecurityPolicyMiddleware",  # Django's, per-path policies
+    "destination.middleware.PrivatePagesMiddleware",  # Cache-Control: private, no-store
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "content.middleware.LocaleMiddleware",  # Django's, without redirecting 404s to /en/
+    "destination.middleware.InputSanityMiddleware",  # 400 on NUL/control characters, 413
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -91,9 +96,63 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "partners.mfa.MfaRequiredMiddleware",  # second factor for steward managers and operators
     "django_htmx.middleware.HtmxMiddleware",
     "wagtail.contrib.redirects.middleware.RedirectMiddleware",
 ]
+
+# Request bodies read into memory (JSON, form fields; not uploaded files) above this size are
+# refused with 413 by InputSanityMiddleware. Django's default, 2.5 MB.
+DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("DATA_UPLOAD_MAX_MEMORY_SIZE", str(2_621_440)))
+# Paths InputSanityMiddleware passes through: signed provider payloads their view validates.
+INPUT_CHECK_EXEMPT_PATHS = ["/stripe/webhook/"]
+
+# Pages with personal data get "Cache-Control: private, no-store" (PrivatePagesMiddleware).
+PRIVATE_URL_NAMESPACES = ["portal", "bookings_desk", "offers", "gdpr", "admin"]
+PRIVATE_URL_NAMES = [
+    "bookings:my-bookings",
+    "bookings:booking-detail",
+    "bookings:manage",
+    "bookings:booking-cancel",
+    "bookings:booking-paid",
+    "bookings:booking-status",
+    "bookings:booking-pay",
+    "bookings:booking-payment-cancelled",
+]
+PRIVATE_PATH_PREFIXES = ["/accounts/", "/cms/", "/django-admin/"]
+
+# Content-Security-Policy (Django's own middleware). Scripts: this origin and the per-response
+# nonce only (the templates' few inline scripts carry {{ csp_nonce }}; no inline handlers).
+# Styles allow inline: the templates set brand colours in <style> and style attributes, and
+# htmx and Wagtail's admin insert styles. Stripe Checkout is reached by a redirect after a form
+# post, which form-action governs. Images: any HTTPS source (Wagtail's avatars, embeds).
+# CSP_REPORT_ONLY=true sends the same policy as Content-Security-Policy-Report-Only instead.
+_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF, CSP.NONCE],
+    "style-src": [CSP.SELF, CSP.UNSAFE_INLINE],
+    "img-src": [CSP.SELF, "data:", "blob:", "https:"],
+    "font-src": [CSP.SELF, "data:"],
+    "connect-src": [CSP.SELF],
+    "frame-src": [
+        CSP.SELF,
+        *env_list(
+            "CSP_FRAME_SRC",
+            "https://www.youtube-nocookie.com,https://www.youtube.com,https://player.vimeo.com",
+        ),
+    ],
+    "frame-ancestors": [CSP.SELF],
+    "form-action": [CSP.SELF, "https://checkout.stripe.com"],
+    "base-uri": [CSP.SELF],
+    "object-src": [CSP.NONE],
+}
+SECURE_CSP_REPORT_ONLY = _CSP if env_bool("CSP_REPORT_ONLY", False) else {}
+SECURE_CSP = {} if SECURE_CSP_REPORT_ONLY else _CSP
+# Wagtail 8's page explorer and editor still run inline scripts: its admin (staff only, behind
+# sign-in and CSRF) allows them, without a nonce (a nonce would make browsers ignore it).
+SECURE_CSP_BY_PATH = {
+    "/cms/": {**SECURE_CSP, "script-src": [CSP.SELF, CSP.UNSAFE_INLINE]} if SECURE_CSP else {}
+}
 
 ROOT_URLCONF = "destination.urls"
 WSGI_APPLICATION = "destination.wsgi.application"
@@ -110,6 +169,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
+                "django.template.context_processors.csp",
                 "wagtail.contrib.settings.context_processors.settings",
             ],
         },
@@ -164,6 +224,16 @@ ALLAUTH_TRUSTED_PROXY_COUNT = TRUSTED_PROXY_COUNT
 ACCOUNT_ADAPTER = "destination.auth.AccountAdapter"
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = os.environ.get("MFA_TOTP_ISSUER", "Destination CRM")
+MFA_RECOVERY_CODE_COUNT = 10
+# Staff who can act beyond their own partner (tourist office managers, is_staff/superusers) must
+# set up TOTP once MFA_GRACE_DAYS have passed since the later of their account's creation and
+# MFA_REQUIRED_SINCE (partners.mfa). Others get a notice.
+MFA_REQUIRED_ROLES = env_bool("MFA_REQUIRED_ROLES", True)
+MFA_GRACE_DAYS = int(os.environ.get("MFA_GRACE_DAYS", "7"))
+MFA_REQUIRED_SINCE = datetime.datetime.fromisoformat(
+    os.environ.get("MFA_REQUIRED_SINCE", "2026-12-02T00:00:00+00:00")
+)
+MFA_GUARDED_PATH_PREFIXES = ["/portal/", "/cms/", "/django-admin/", "/gdpr/"]
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("fr", _("French"))]
@@ -242,7 +312,38 @@ CELERY_BEAT_SCHEDULE = {
     # Bookings: release card holds whose 15 minutes ran out; request, remind and flag balances.
     "bookings-expire-holds": {"task": "bookings.tasks.booking_holds_expire_task", "schedule": 60},
     "bookings-balances": {"task": "bookings.tasks.booking_balances_task", "schedule": 60 * 60},
+    # Newsletters: the safety net of the send-on-commit task (due and retried messages) and
+    # the sweep that marks messages claimed by a dead worker as in doubt.
+    "newsletters-dispatch": {
+        "task": "newsletters.tasks.messages_dispatch_task",
+        "schedule": int(os.environ.get("NEWSLETTER_DISPATCH_SECONDS", "30")),
+    },
 }
+
+# Newsletters: every email to a guest (docs/newsletters.md describes each setting).
+# Absolute base of the links in emails (unsubscribe, preferences): HTTPS in production.
+NEWSLETTER_SITE_URL = os.environ.get("NEWSLETTER_SITE_URL", "http://localhost:8000")
+# Another backend for guest email than EMAIL_BACKEND (e.g. an anymail ESP); empty: EMAIL_BACKEND.
+NEWSLETTER_EMAIL_BACKEND = os.environ.get("NEWSLETTER_EMAIL_BACKEND", "")
+# The Celery queue of the send tasks (a dedicated email worker); empty: the default queue.
+NEWSLETTER_CELERY_QUEUE = os.environ.get("NEWSLETTER_CELERY_QUEUE", "")
+# Most marketing emails a guest gets per rolling window, whatever partner or journey sends.
+NEWSLETTER_FREQUENCY_CAP = int(os.environ.get("NEWSLETTER_FREQUENCY_CAP", "3"))
+NEWSLETTER_FREQUENCY_WINDOW_DAYS = int(os.environ.get("NEWSLETTER_FREQUENCY_WINDOW_DAYS", "7"))
+# Marketing waits outside these hours, in the destination's time zone ("21-8": 21:00 to 08:00).
+NEWSLETTER_QUIET_HOURS = os.environ.get("NEWSLETTER_QUIET_HOURS", "21-8")
+# Most messages handed to the backend per second, across workers sharing the cache; 0: no limit.
+NEWSLETTER_RATE_PER_SECOND = int(os.environ.get("NEWSLETTER_RATE_PER_SECOND", "50"))
+# A message claimed this long ago without an answer is in doubt (never resent automatically).
+NEWSLETTER_SENDING_TIMEOUT_SECONDS = int(
+    os.environ.get("NEWSLETTER_SENDING_TIMEOUT_SECONDS", str(15 * 60))
+)
+# Tries on transient errors (4xx, connection refused) before FAILED; the backoff doubles.
+NEWSLETTER_MAX_ATTEMPTS = int(os.environ.get("NEWSLETTER_MAX_ATTEMPTS", "5"))
+NEWSLETTER_RETRY_BASE_SECONDS = int(os.environ.get("NEWSLETTER_RETRY_BASE_SECONDS", "60"))
+# The mailto of List-Unsubscribe (empty: the HTTPS one-click URL only) and the List-Id domain.
+NEWSLETTER_UNSUBSCRIBE_MAILTO = os.environ.get("NEWSLETTER_UNSUBSCRIBE_MAILTO", "")
+NEWSLETTER_LIST_ID_DOMAIN = os.environ.get("NEWSLETTER_LIST_ID_DOMAIN", "lists.destination.example")
 
 # Bookings and payments: card payments through Stripe when a secret key is set, else on site.
 STRIPE_SECRET_KEY = os.environ.get("STRIPE_SECRET_KEY", "")
@@ -260,6 +361,11 @@ PHONENUMBER_DB_FORMAT = "E164"
 
 WAGTAIL_SITE_NAME = os.environ.get("WAGTAIL_SITE_NAME", "Destination")
 WAGTAILADMIN_BASE_URL = os.environ.get("WAGTAILADMIN_BASE_URL", "http://localhost:8000")
+# No Gravatar in the admin: it would send a hash of each staff email to a third party (and the
+# Content-Security-Policy does not allow it).
+WAGTAIL_GRAVATAR_PROVIDER_URL = None
+# Nor a call to releases.wagtail.org from each editor's browser: upgrades are ours to plan.
+WAGTAIL_ENABLE_UPDATE_CHECK = False
 WAGTAILSEARCH_BACKENDS = {"default": {"BACKEND": "wagtail.search.backends.database"}}
 # Translated page trees (wagtail-localize): one tree per content language.
 WAGTAIL_I18N_ENABLED = True

@@ -1,28 +1,22 @@
-"""Fixtures of the bookings tests: offers and sessions, a fake Stripe HTTP client (no network,
-ever) and webhook payloads signed with Stripe's real scheme."""
+"""Fixtures of the bookings tests: offers and sessions, and a fake Stripe HTTP client (no network,
+ever). The builders tests import live in tests/factories.py (offers, sessions, bookings) and
+tests/bookings/helpers.py (signed webhook payloads)."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import itertools
 import json
-import time
-from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs
 
 import pytest
 import stripe
-from django.utils import timezone
 
 from bookings import payments
 from bookings.models import Offer, Session
-from destination.services.resolution import PersonData
 from partners.models import Partner
-from tests.factories import PartnerFactory
-
-WEBHOOK_SECRET = "whsec_test_secret"
+from tests.bookings.helpers import WEBHOOK_SECRET
+from tests.factories import PartnerFactory, offer_make, session_make
 
 
 class FakeStripeHTTP(stripe.HTTPClient):
@@ -125,68 +119,9 @@ def on_site(settings) -> None:
     settings.STRIPE_SECRET_KEY = ""
 
 
-def sign(payload: str, secret: str = WEBHOOK_SECRET, t: int | None = None) -> str:
-    """Stripe's scheme: t=<unix time>,v1=HMAC-SHA256(secret, "<t>.<payload>")."""
-    t = int(time.time()) if t is None else t
-    mac = hmac.new(secret.encode(), f"{t}.{payload}".encode(), hashlib.sha256).hexdigest()
-    return f"t={t},v1={mac}"
-
-
-_event_ids = itertools.count(1)
-
-
-def event_payload(event_type: str, obj: dict[str, Any], event_id: str | None = None) -> str:
-    return json.dumps(
-        {
-            "id": event_id or f"evt_test_{next(_event_ids)}_{time.monotonic_ns()}",
-            "object": "event",
-            "api_version": "2025-01-27.acacia",
-            "created": int(time.time()),
-            "type": event_type,
-            "livemode": False,
-            "pending_webhooks": 1,
-            "request": {"id": None, "idempotency_key": None},
-            "data": {"object": obj},
-        }
-    )
-
-
-def post_event(client, event_type: str, obj: dict[str, Any], event_id: str | None = None, *,
-               secret: str = WEBHOOK_SECRET):  # fmt: skip
-    payload = event_payload(event_type, obj, event_id)
-    return client.post(
-        "/stripe/webhook/",
-        data=payload,
-        content_type="application/json",
-        headers={"Stripe-Signature": sign(payload, secret)},
-    )
-
-
 @pytest.fixture
 def ski_school(db) -> Partner:
     return PartnerFactory(name="École de Ski Test", kind=Partner.Kind.SKI_SCHOOL)
-
-
-def offer_make(partner: Partner, **kwargs: Any) -> Offer:
-    n = Offer.objects.count() + 1
-    defaults: dict[str, Any] = {
-        "kind": Offer.Kind.GROUP_LESSON,
-        "slug": f"offer-{n}-{time.monotonic_ns()}",
-        "title_en": "Group ski lesson",
-        "title_fr": "Cours de ski collectif",
-        "price_cents": 5000,
-        "is_published": True,
-        "needs_participant_names": False,
-    }
-    defaults.update(kwargs)
-    return Offer.objects.create(partner=partner, **defaults)
-
-
-def session_make(offer: Offer, *, capacity: int = 10, days: int = 40, hours: int = 3) -> Session:
-    start = (timezone.now() + timedelta(days=days)).replace(microsecond=0)
-    return Session.objects.create(
-        offer=offer, starts_at=start, ends_at=start + timedelta(hours=hours), capacity=capacity
-    )
 
 
 @pytest.fixture
@@ -197,18 +132,6 @@ def offer(ski_school) -> Offer:
 @pytest.fixture
 def session(offer) -> Session:
     return session_make(offer)
-
-
-def person(n: int = 1, **kwargs: Any) -> PersonData:
-    data: dict[str, Any] = {
-        "first_name": f"Camille{n}" if n else "Camille",
-        "last_name": "Martin",
-        "email": f"camille.martin{n}@example.org",
-        "language": "fr",
-        "country": "FR",
-    }
-    data.update(kwargs)
-    return PersonData(**data)
 
 
 @pytest.fixture(autouse=True)

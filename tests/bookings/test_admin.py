@@ -3,7 +3,7 @@
 import pytest
 from django.urls import reverse
 
-from tests.bookings.helpers import book
+from tests.factories import book
 
 pytestmark = pytest.mark.django_db
 

@@ -7,17 +7,16 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone, translation
 
-from bookings import catalogue
+from bookings import catalogue, selectors
 from bookings.models import Offer, Session
 from bookings.services import BookingError
 from partners.models import Membership, Partner
 from tests.bookings.web_helpers import make_booking, make_offer, make_session
 from tests.factories import MembershipFactory, PartnerFactory, UserFactory
+from tests.queries import assert_same_num_queries, capture_queries
 
 pytestmark = pytest.mark.django_db
 
@@ -96,9 +95,9 @@ def test_each_partner_sees_its_offers_and_the_office_and_desk_see_all(school, lo
     ours = make_offer(partner=school)
     theirs = make_offer(partner=lodge, kind=Offer.Kind.STAY)
     desk = PartnerFactory(kind=Partner.Kind.BOOKING_DESK)
-    assert list(catalogue.catalogue_offers_for(school)) == [ours]
-    assert set(catalogue.catalogue_offers_for(office)) == {ours, theirs}
-    assert set(catalogue.catalogue_offers_for(desk)) == {ours, theirs}
+    assert list(selectors.offer_list_for_catalogue(school)) == [ours]
+    assert set(selectors.offer_list_for_catalogue(office)) == {ours, theirs}
+    assert set(selectors.offer_list_for_catalogue(desk)) == {ours, theirs}
 
 
 def test_the_list_counts_upcoming_dates_and_places_in_one_query(client, school):
@@ -107,20 +106,20 @@ def test_the_list_counts_upcoming_dates_and_places_in_one_query(client, school):
     make_session(offers[0], days=2, capacity=10, taken=4)
     make_session(offers[0], days=3, capacity=6, taken=1)
     make_session(offers[0], days=-2, capacity=50, taken=50)  # past: not counted
-    listed = {o.pk: o for o in catalogue.catalogue_offers_for(school)}
+    listed = {o.pk: o for o in selectors.offer_list_for_catalogue(school)}
     assert listed[offers[0].pk].upcoming_sessions == 2
     assert (listed[offers[0].pk].upcoming_taken, listed[offers[0].pk].upcoming_capacity) == (5, 16)
     assert listed[offers[1].pk].upcoming_sessions == 0
 
     client.force_login(manager.user)
     client.get(url("list"))  # the first request after signing in also updates the session
-    with CaptureQueriesContext(connection) as few:
+    with capture_queries() as few:
         assert client.get(url("list")).status_code == 200
     for _ in range(9):
         make_session(make_offer(partner=school, sessions=0), days=5)
-    with CaptureQueriesContext(connection) as many:
+    with capture_queries() as many:
         page = client.get(url("list")).content.decode()
-    assert len(many) == len(few), [q["sql"] for q in many.captured_queries]
+    assert_same_num_queries(few, many)
     assert "4 / 10" not in page and "5 / 16" in page
 
 
@@ -352,13 +351,13 @@ def test_the_edit_page_runs_the_same_queries_for_3_or_30_dates(client, school):
     offer = make_offer(partner=school, sessions=3)
     client.force_login(member(school).user)
     client.get(url("edit", slug=offer.slug))
-    with CaptureQueriesContext(connection) as few:
+    with capture_queries() as few:
         assert client.get(url("edit", slug=offer.slug)).status_code == 200
     for day in range(27):
         make_session(offer, days=10 + day)
-    with CaptureQueriesContext(connection) as many:
+    with capture_queries() as many:
         assert client.get(url("edit", slug=offer.slug)).status_code == 200
-    assert len(many) == len(few)
+    assert_same_num_queries(few, many)
 
 
 def test_the_portal_navigation_shows_offers(client, school):

@@ -21,8 +21,7 @@ from bookings.models import Booking, BookingEvent, Offer, Session
 from bookings.services import BookingError, booking_create, booking_event_write
 from destination.models import Guest
 from partners.models import Partner
-from tests.bookings.conftest import offer_make, person, session_make
-from tests.bookings.helpers import book
+from tests.factories import book, offer_make, person, session_make
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 

@@ -7,12 +7,10 @@ import datetime as dt
 
 import pytest
 from django.core import mail
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone, translation
 
-from bookings import services
+from bookings import balances, services, stripe_events
 from bookings.models import Booking, Offer
 from destination.models import ConsentEvent, ConsentWording, Purpose, TimelineEvent
 from partners.models import Membership, Partner
@@ -25,6 +23,7 @@ from tests.bookings.web_helpers import (
     sharing_rules_ensure,
 )
 from tests.factories import MembershipFactory, PartnerFactory, UserFactory
+from tests.queries import QueryLog, assert_same_num_queries, capture_queries
 
 pytestmark = pytest.mark.django_db
 
@@ -132,10 +131,10 @@ def test_list_filters_by_date_status_and_overdue_balance(client, school):
     assert "<html" not in partial and a.reference in partial
 
 
-def _list_queries(client) -> int:
-    with CaptureQueriesContext(connection) as ctx:
+def _list_queries(client) -> QueryLog:
+    with capture_queries() as ctx:
         assert client.get(url("list")).status_code == 200
-    return len(ctx.captured_queries)
+    return ctx
 
 
 def test_list_query_count_does_not_grow_with_bookings(client, school):
@@ -148,7 +147,7 @@ def test_list_query_count_does_not_grow_with_bookings(client, school):
     three = _list_queries(client)
     for n in range(3, 20):
         make_booking(session, email=f"g{n}@mail.example")
-    assert _list_queries(client) == three
+    assert_same_num_queries(three, _list_queries(client))
 
 
 # --- Taking a booking ------------------------------------------------------------------------
@@ -231,7 +230,7 @@ def test_payment_link_is_emailed(client, school, monkeypatch):
     booking = make_booking(make_offer(partner=school).sessions.first())
     monkeypatch.setattr(services, "payment_provider", lambda: "stripe")
     monkeypatch.setattr(
-        services, "booking_balance_link", lambda *, booking: "https://buy.stripe.test/pl_1"
+        balances, "booking_balance_link", lambda *, booking: "https://buy.stripe.test/pl_1"
     )
     client.force_login(staff_of(school))
     response = client.post(url("payment-link", reference=booking.reference))
@@ -314,7 +313,7 @@ def test_cancelling_a_card_paid_booking_says_it_is_refunded(client, school, fake
         booking=booking, success_url="https://x/ok", cancel_url="https://x/ko"
     )
     checkout = booking.payments.get()
-    services.stripe_checkout_completed(
+    stripe_events.stripe_checkout_completed(
         {"id": checkout.stripe_checkout_session_id, "payment_status": "paid",
          "amount_total": 4500, "payment_intent": "pi_desk"}
     )  # fmt: skip

@@ -5,19 +5,18 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from bookings.balances import booking_balance_link, booking_balance_links_close
 from bookings.models import Booking, Payment
 from bookings.payments import OnSiteProvider, PaymentProviderError, provider_get
 from bookings.services import (
     BookingError,
-    booking_balance_link,
     booking_cancel,
     booking_checkout_url,
     booking_payment_on_site_record,
     booking_refund_issue,
-    stripe_checkout_completed,
 )
-from tests.bookings.conftest import offer_make, session_make
-from tests.bookings.helpers import book
+from bookings.stripe_events import stripe_checkout_completed
+from tests.factories import book, offer_make, session_make
 
 pytestmark = pytest.mark.django_db
 
@@ -284,7 +283,5 @@ def test_a_payment_at_the_desk_closes_the_balance_link_it_makes_stale(
     assert fake_stripe.inactive_links == {link.stripe_payment_link_id}
     link.refresh_from_db()
     assert link.status == Payment.Status.EXPIRED
-    from bookings.services import booking_balance_links_close
-
     assert booking_balance_links_close(booking.pk) == 0  # nothing left to close, no call
     assert len(fake_stripe.calls(f"/v1/payment_links/{link.stripe_payment_link_id}")) == 1

@@ -1,25 +1,22 @@
 """Lists read in a fixed number of queries, whatever their length."""
 
 import pytest
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 
 from bookings.selectors import (
-    bookings_for_guest,
-    bookings_for_partner,
-    offers_published,
-    sessions_bookable,
+    booking_list_for_guest,
+    booking_list_for_partner,
+    offer_list_published,
+    session_list_bookable,
 )
-from tests.bookings.conftest import offer_make, person, session_make
-from tests.bookings.helpers import book
+from tests.factories import book, offer_make, person, session_make
+from tests.queries import (
+    assert_at_most,
+    assert_num_queries,
+    assert_same_num_queries,
+    capture_queries,
+)
 
 pytestmark = pytest.mark.django_db
-
-
-def _count(fn) -> int:
-    with CaptureQueriesContext(connection) as ctx:
-        fn()
-    return len(ctx.captured_queries)
 
 
 def _render_bookings(qs) -> list[tuple]:
@@ -42,21 +39,23 @@ def test_partner_and_guest_lists_do_not_grow_with_rows(ski_school, on_site):
         book(s, booker=person(1), adults=1)
         book(s, booker=person(n + 2), adults=1)
     guest = ski_school.bookings.first().booker
-    assert _count(lambda: _render_bookings(bookings_for_partner(ski_school))) == 1
-    assert _count(lambda: _render_bookings(bookings_for_guest(guest))) == 1
-    assert _count(lambda: [(o.title, o.partner.name) for o in offers_published()]) == 1
-    assert _count(lambda: [s.seats_left for s in sessions_bookable(offers[0])]) == 1
+    with assert_num_queries(1):
+        _render_bookings(booking_list_for_partner(ski_school))
+    with assert_num_queries(1):
+        _render_bookings(booking_list_for_guest(guest))
+    with assert_num_queries(1):
+        [(o.title, o.partner.name) for o in offer_list_published()]
+    with assert_num_queries(1):
+        [s.seats_left for s in session_list_bookable(offers[0])]
 
 
 def test_booking_create_query_count_is_bounded(session, on_site):
     """A known guest booking again costs the same queries as the second time: no N+1 on the
     party. Printed on failure so a change is easy to see."""
     book(session, booker=person(1), adults=1)
-    with CaptureQueriesContext(connection) as small:
+    with capture_queries() as small:
         book(session, booker=person(1), adults=1)
-    with CaptureQueriesContext(connection) as again:
+    with capture_queries() as again:
         book(session, booker=person(1), adults=1)
-    assert len(again.captured_queries) == len(small.captured_queries), [
-        q["sql"] for q in again.captured_queries
-    ]
-    assert len(small.captured_queries) <= 40, [q["sql"] for q in small.captured_queries]
+    assert_same_num_queries(small, again)
+    assert_at_most(small, 40)

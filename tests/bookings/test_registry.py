@@ -7,8 +7,7 @@ from bookings.services import ParticipantData
 from destination.models import Guest
 from destination.services.gdpr import guest_erase, guest_export
 from destination.services.merge import guest_merge, guest_merge_undo
-from tests.bookings.conftest import person
-from tests.bookings.helpers import book
+from tests.factories import book, person
 
 pytestmark = pytest.mark.django_db
 

@@ -6,20 +6,19 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
+from bookings.balances import bookings_balances_process
 from bookings.models import Booking, Payment
-from bookings.selectors import bookings_balance_overdue
+from bookings.selectors import booking_list_balance_overdue
 from bookings.services import (
     ParticipantData,
     booking_checkout_url,
     booking_confirmation_send,
-    bookings_balances_process,
     bookings_holds_expire,
-    stripe_checkout_completed,
 )
+from bookings.stripe_events import stripe_checkout_completed
 from bookings.tasks import booking_balances_task, booking_holds_expire_task
 from destination.models import TimelineEvent
-from tests.bookings.conftest import offer_make, person, session_make
-from tests.bookings.helpers import book
+from tests.factories import book, offer_make, person, session_make
 
 pytestmark = pytest.mark.django_db
 
@@ -176,8 +175,8 @@ def test_balance_requested_reminded_once_then_flagged(
     booking.refresh_from_db()
     assert booking.status == Booking.Status.CONFIRMED  # flagged, not cancelled
     assert booking.balance_overdue_at is not None
-    assert list(bookings_balance_overdue()) == [booking]
-    assert list(bookings_balance_overdue(booking.partner)) == [booking]
+    assert list(booking_list_balance_overdue()) == [booking]
+    assert list(booking_list_balance_overdue(booking.partner)) == [booking]
     assert TimelineEvent.objects.filter(guest=booking.booker, title__contains="overdue").exists()
     kinds = list(booking.events.values_list("kind", flat=True))
     assert kinds[-3:] == ["balance_requested", "balance_reminded", "balance_overdue"]
@@ -189,7 +188,7 @@ def test_balance_requested_reminded_once_then_flagged(
     )  # fmt: skip
     booking.refresh_from_db()
     assert booking.balance_cents == 0 and booking.balance_overdue_at is None
-    assert list(bookings_balance_overdue()) == []
+    assert list(booking_list_balance_overdue()) == []
 
 
 def test_a_balance_request_without_email_leaves_no_entry(ski_school, fake_stripe):

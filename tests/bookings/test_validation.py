@@ -8,8 +8,7 @@ from django.utils import timezone
 from bookings.models import Booking, BookingEvent, Session
 from bookings.services import BookingError, ConsentChoice, ParticipantData, booking_session_get
 from destination.models import ConsentEvent, ConsentWording, Guest, Purpose, TimelineEvent
-from tests.bookings.conftest import offer_make, person, session_make
-from tests.bookings.helpers import book
+from tests.factories import book, offer_make, person, session_make
 
 pytestmark = pytest.mark.django_db
 

@@ -5,10 +5,11 @@ import logging
 import pytest
 from django.core import mail
 
+from bookings import stripe_events
 from bookings.models import Booking, BookingEvent, Payment, StripeEvent
 from bookings.services import booking_checkout_url, bookings_holds_expire
-from tests.bookings.conftest import event_payload, post_event, sign
-from tests.bookings.helpers import book
+from tests.bookings.helpers import event_payload, post_event, sign
+from tests.factories import book
 
 pytestmark = pytest.mark.django_db
 
@@ -222,12 +223,10 @@ def test_unknown_event_type_is_acknowledged(client, fake_stripe):
 
 
 def test_processing_error_rolls_back_the_event_row(client, held, monkeypatch):
-    import bookings.services as services
-
     def boom(obj):
         raise RuntimeError("database hiccup")
 
-    monkeypatch.setitem(services.STRIPE_HANDLERS, "checkout.session.completed", boom)
+    monkeypatch.setitem(stripe_events.STRIPE_HANDLERS, "checkout.session.completed", boom)
     client.raise_request_exception = False
     response = post_event(client, "checkout.session.completed", _completed(held), "evt_retry")
     assert response.status_code == 500

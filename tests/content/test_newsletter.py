@@ -29,7 +29,7 @@ from destination.models import (
     TimelineEvent,
 )
 from destination.registry import guest_erasers, guest_exporters
-from tests.content.conftest import build_site, publish
+from tests.content.helpers import build_site, publish
 from tests.factories import GuestEmailFactory
 
 pytestmark = pytest.mark.django_db

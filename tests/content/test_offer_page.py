@@ -9,9 +9,9 @@ from django.utils import timezone
 
 from bookings.models import Offer, Session
 from content.models import OfferPage
-from tests.content.conftest import publish
-from tests.content.test_queries import _count
+from tests.content.helpers import page_queries, publish
 from tests.factories import PartnerFactory
+from tests.queries import assert_at_most, assert_same_num_queries
 
 pytestmark = pytest.mark.django_db
 
@@ -81,8 +81,8 @@ def test_offer_page_costs_the_same_with_2_or_8_offers(client, offer_page):
     school = PartnerFactory()
     for n in range(2):
         _offer(school, f"a{n}", sessions=[(n + 1, 5, 0), (n + 2, 5, 1)])
-    with_two = _count(client, offer_page.url)
+    with_two = page_queries(client, offer_page.url)
     for n in range(6):
         _offer(PartnerFactory(), f"b{n}", sessions=[(n + 1, 5, 0)])
-    assert _count(client, offer_page.url) == with_two
-    assert with_two <= 15
+    assert_same_num_queries(with_two, page_queries(client, offer_page.url))
+    assert_at_most(with_two, 15)

@@ -15,7 +15,7 @@ from content.services import (
     partner_page_editors_ensure,
 )
 from partners.models import Membership
-from tests.content.conftest import publish
+from tests.content.helpers import publish
 from tests.factories import MembershipFactory, PartnerFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

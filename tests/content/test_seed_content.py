@@ -31,7 +31,7 @@ def test_seed_content_builds_the_site_in_english_and_french(client):
 
 def test_seed_content_adds_offer_pages_in_both_languages_fed_by_the_catalogue(client):
     from bookings.models import Offer
-    from tests.bookings.conftest import offer_make, session_make
+    from tests.factories import offer_make, session_make
 
     call_command("seed_content", stories=1, verbosity=0)
     pages = OfferPage.objects.order_by("locale__language_code", "slug")

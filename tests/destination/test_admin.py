@@ -9,10 +9,8 @@ import pytest
 from allauth.account.models import EmailAddress
 from django.contrib import admin
 from django.core.management import call_command
-from django.db import connection
 from django.db.models import Model
 from django.test import Client
-from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from destination.models import (
@@ -31,6 +29,7 @@ from destination.services.merge import guest_merge
 from partners.api_keys import partner_api_key_create
 from partners.models import Interaction, Partner, PartnerApiKey, Section, SharingRule
 from tests.factories import GuestEmailFactory, GuestFactory, GuestPhoneFactory, UserFactory
+from tests.queries import QueryLog, assert_same_num_queries, capture_queries
 
 pytestmark = pytest.mark.django_db
 
@@ -112,11 +111,11 @@ def test_guest_search_by_name_email_and_national_phone(operator_client: Client) 
         assert list(response.context["cl"].result_list) == [guest], term
 
 
-def _guest_changelist_queries(client: Client) -> int:
-    with CaptureQueriesContext(connection) as ctx:
+def _guest_changelist_queries(client: Client) -> QueryLog:
+    with capture_queries() as ctx:
         response = client.get(_url(Guest, "changelist"))
     assert response.status_code == 200
-    return len(ctx.captured_queries)
+    return ctx
 
 
 def test_guest_changelist_queries_do_not_grow_with_rows(operator_client: Client) -> None:
@@ -129,7 +128,7 @@ def test_guest_changelist_queries_do_not_grow_with_rows(operator_client: Client)
     add_guests(3)
     with_three = _guest_changelist_queries(operator_client)
     add_guests(17)
-    assert _guest_changelist_queries(operator_client) == with_three
+    assert_same_num_queries(with_three, _guest_changelist_queries(operator_client))
 
 
 @pytest.mark.parametrize("model", LEDGER, ids=lambda m: m.__name__)
@@ -269,3 +268,30 @@ def test_api_keys_are_revoked_not_added_or_deleted(demo: None, operator_client: 
     assert response.status_code == 302
     key.refresh_from_db()
     assert key.revoked_at is not None
+
+
+def test_a_guest_edit_refused_by_the_service_shows_on_its_field(operator_client: Client) -> None:
+    guest = GuestFactory(first_name="Jerome", last_name="Martin", language="fr", country="FR")
+    form = {
+        "first_name": "Jerome",
+        "last_name": "Martin",
+        "birth_date": "",
+        "language": "xx",
+        "country": "FR",
+        "household": "",
+        "tags": [],
+    }
+    for prefix in ("emails", "phones", "external_refs"):
+        form |= {
+            f"{prefix}-TOTAL_FORMS": "0",
+            f"{prefix}-INITIAL_FORMS": "0",
+            f"{prefix}-MIN_NUM_FORMS": "0",
+            f"{prefix}-MAX_NUM_FORMS": "1000",
+        }
+    response = operator_client.post(_url(Guest, "change", guest.pk), form)
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["language"] == [
+        "“xx” is not a known language code."
+    ]
+    guest.refresh_from_db()
+    assert guest.language == "fr"

@@ -5,8 +5,6 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from destination.consent_selectors import (
@@ -41,6 +39,7 @@ from tests.factories import (
     PartnerGuestLinkFactory,
     UserFactory,
 )
+from tests.queries import assert_num_queries
 
 pytestmark = pytest.mark.django_db
 
@@ -382,15 +381,15 @@ def test_wording_versions_are_new_rows_and_current_is_the_newest():
 # --- Reads ----------------------------------------------------------------------------------
 
 
-def test_consent_is_granted_is_one_query(guest, wordings, django_assert_num_queries):
+def test_consent_is_granted_is_one_query(guest, wordings):
     school = PartnerFactory()
     _grant(guest, Purpose.PARTNER_OFFERS, wordings, partners=[school], channels=["sms"])
     offers = Purpose.PARTNER_OFFERS
-    with django_assert_num_queries(1):
+    with assert_num_queries(1):
         assert consent_is_granted(guest=guest, purpose=offers, partner=school, channel="sms")
-    with django_assert_num_queries(1):
+    with assert_num_queries(1):
         assert not consent_is_granted(guest=guest, purpose=offers, partner=school, channel="email")
-    with django_assert_num_queries(1):
+    with assert_num_queries(1):
         assert not consent_is_granted(guest=guest.pk, purpose=Purpose.PROFILING)
 
 
@@ -407,11 +406,11 @@ def test_erased_guest_has_no_consent(guest, wordings):
     assert not consent_is_granted(guest=guest, purpose=Purpose.PROFILING)
 
 
-def test_consent_states_for_needs_one_query(guest, wordings, django_assert_num_queries):
+def test_consent_states_for_needs_one_query(guest, wordings):
     partners = PartnerFactory.create_batch(3)
     _grant(guest, Purpose.PARTNER_OFFERS, wordings, partners=partners, channels=["email"])
     _grant(guest, Purpose.NEWSLETTER, wordings, channels=["email", "post"])
-    with django_assert_num_queries(1):
+    with assert_num_queries(1):
         rows = [
             (s.purpose, s.partner.name if s.partner else "", s.event.proof.wording.version)
             for s in consent_states_for(guest)
@@ -419,12 +418,12 @@ def test_consent_states_for_needs_one_query(guest, wordings, django_assert_num_q
     assert len(rows) == 5
 
 
-def test_consent_history_for_has_no_n_plus_one(guest, wordings, django_assert_num_queries):
+def test_consent_history_for_has_no_n_plus_one(guest, wordings):
     partners = PartnerFactory.create_batch(3)
     for partner in partners:
         _grant(guest, Purpose.PROFILE_SHARING, wordings, partners=[partner])
     consent_object(guest=guest, via_partner=partners[0], method=DESK)
-    with django_assert_num_queries(2):  # events with proofs, then every proof's named partners
+    with assert_num_queries(2):  # events with proofs, then every proof's named partners
         rows = [
             (e.partner.name, e.proof.method, [p.name for p in e.proof.named_partners.all()])
             for e in consent_history_for(guest)
@@ -432,7 +431,7 @@ def test_consent_history_for_has_no_n_plus_one(guest, wordings, django_assert_nu
     assert len(rows) == 3 + 3 * 4
 
 
-def test_guests_with_consent_is_one_query_and_exact(wordings, django_assert_num_queries):
+def test_guests_with_consent_is_one_query_and_exact(wordings):
     school, other = PartnerFactory(), PartnerFactory()
     subscribed = GuestFactory.create_batch(3)
     for g in subscribed:
@@ -454,7 +453,7 @@ def test_guests_with_consent_is_one_query_and_exact(wordings, django_assert_num_
     _grant(erased, Purpose.NEWSLETTER, wordings, channels=["email"])
     Guest.objects.filter(pk=erased.pk).update(status=Guest.Status.ERASED)
 
-    with django_assert_num_queries(1):
+    with assert_num_queries(1):
         found = set(guests_with_consent(purpose=Purpose.NEWSLETTER, channel="email"))
     assert found == set(subscribed)
     offers = guests_with_consent(purpose=Purpose.PARTNER_OFFERS, channel="email", partner=school)
@@ -466,10 +465,9 @@ def test_guests_with_consent_is_one_query_and_exact(wordings, django_assert_num_
 
 def test_guests_with_consent_compiles_to_a_single_statement(wordings):
     _grant(GuestFactory(), Purpose.PROFILING, wordings)
-    with CaptureQueriesContext(connection) as ctx:
+    with assert_num_queries(1) as ctx:
         list(guests_with_consent(purpose=Purpose.PROFILING))
-    assert len(ctx.captured_queries) == 1
-    assert "consentstate" in ctx.captured_queries[0]["sql"].lower()
+    assert "consentstate" in ctx.statements[0].lower()
 
 
 # --- Concurrency (PostgreSQL: real row locks) -----------------------------------------------
@@ -523,3 +521,18 @@ def test_simultaneous_grants_of_a_new_scope_leave_one_state_row():
         last = ConsentEvent.objects.filter(guest=guest, channel=state.channel).latest("id")
         assert (state.event_id, state.granted) == (last.pk, last.granted)
     assert PartnerGuestLink.objects.filter(guest=guest, partner=school).count() == 1
+
+
+def test_a_scope_refusal_keeps_its_fields(guest, wordings):
+    with pytest.raises(GuestError) as exc:
+        consent_record(
+            guest=guest,
+            purpose=Purpose.PARTNER_OFFERS,
+            granted=True,
+            method=DESK,
+            partners=[],
+            channels=[],
+            wording=wordings[Purpose.PARTNER_OFFERS],
+        )
+    assert set(exc.value.field_errors) == {"partner", "channel"}
+    assert exc.value.code == "invalid"

@@ -51,3 +51,15 @@ def test_form_helper_takes_validation_errors_and_permission_denied():
     form_add_domain_error(form, PermissionDenied("Not yours."))
     assert form.errors["email"] == ["Bad."]
     assert form.non_field_errors() == ["Not yours."]
+
+
+def test_guest_error_is_a_domain_error_with_fields():
+    from destination.services import GuestError
+
+    error = GuestError({"language": "Unknown."})
+    assert isinstance(error, DomainError)
+    form = _Form({})
+    form.fields["language"] = forms.CharField(required=False)
+    form.is_valid()
+    form_add_domain_error(form, error)
+    assert form.errors == {"language": ["Unknown."]}

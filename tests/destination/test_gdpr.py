@@ -12,8 +12,6 @@ from typing import Any
 import pytest
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.core.management import CommandError, call_command
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from destination import registry
@@ -59,6 +57,7 @@ from tests.factories import (
     TagFactory,
     UserFactory,
 )
+from tests.queries import assert_num_queries, assert_same_num_queries, capture_queries
 
 pytestmark = pytest.mark.django_db
 
@@ -494,11 +493,11 @@ def test_guests_erase_is_set_based():
     one = [make_guest_with_data(0).pk]
     five = [make_guest_with_data(n).pk for n in range(1, 6)]
 
-    with CaptureQueriesContext(connection) as single:
+    with capture_queries() as single:
         assert guests_erase(guest_ids=one, reason="test") == 1
-    with CaptureQueriesContext(connection) as many:
+    with capture_queries() as many:
         assert guests_erase(guest_ids=five, reason="test") == 5
-    assert len(many.captured_queries) == len(single.captured_queries)
+    assert_same_num_queries(single, many)
     assert Guest.objects.filter(pk__in=five, status="erased").count() == 5
 
 
@@ -564,21 +563,20 @@ def test_full_export_queries_do_not_grow_with_the_rows(school):
     """No N+1: one guest with one row of each kind, then with three."""
     guest = GuestFactory()
     add_activity(guest, school, 1)
-    with CaptureQueriesContext(connection) as one:
+    with capture_queries() as one:
         guest_export(guest=guest, actor=None)
     add_activity(guest, PartnerFactory(), 2)
-    with CaptureQueriesContext(connection) as three:
+    with capture_queries() as three:
         data = guest_export(guest=guest, actor=None)
     assert len(data["interactions"]) == 3
     assert len(data["consent_ledger"]) == 3
-    assert len(three.captured_queries) == len(one.captured_queries)
+    assert_same_num_queries(one, three)
 
 
 def test_audit_entries_for_reads_actors_and_partners_in_one_query(school):
     guest = GuestFactory()
     add_activity(guest, school, 3)
     entries = list(audit_entries_for(guest))
-    with CaptureQueriesContext(connection) as queries:
+    with assert_num_queries(2):  # the merged profiles, then the entries
         names = [(str(e.actor), str(e.acting_partner)) for e in audit_entries_for(guest)]
     assert len(names) == len(entries) >= 3
-    assert len(queries.captured_queries) == 2  # the merged profiles, then the entries

@@ -5,9 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from django.db import connection
 from django.test import override_settings
-from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from destination.models import AuditEntry, Guest, Purpose
@@ -17,6 +15,7 @@ from destination.services.guests import guest_update
 from destination.services.merge import guest_merge
 from destination.tasks import guest_retention_sweep_task
 from tests.factories import ConsentWordingFactory, GuestFactory
+from tests.queries import assert_num_queries
 
 pytestmark = pytest.mark.django_db
 
@@ -108,10 +107,9 @@ def test_merged_and_erased_guests_are_not_selected_again():
 def test_one_selection_query_whatever_the_number_of_guests():
     for n in range(4):
         guest(created=CUTOFF - dt.timedelta(days=n + 1))
-    with CaptureQueriesContext(connection) as queries:
+    with assert_num_queries(1):
         ids = list(guests_inactive(now=NOW, days=DAYS).values_list("pk", flat=True))
     assert len(ids) == 4
-    assert len(queries.captured_queries) == 1
 
 
 @override_settings(GUEST_RETENTION_DAYS=30)

@@ -7,6 +7,7 @@ import pytest
 from destination.models import Guest
 from destination.selectors import guest_search, guest_search_by_name
 from destination.services.resolution import PersonData, guest_resolve_many
+from tests.queries import assert_max_num_queries, capture_queries
 
 pytestmark = pytest.mark.django_db
 
@@ -60,11 +61,9 @@ def test_name_search_excludes_inactive_guests_and_unrelated_names(people):
     assert guest_search_by_name("Xavier Quintana") == []
 
 
-def test_name_search_is_one_query_whatever_the_number_of_results(
-    people, django_assert_max_num_queries
-):
+def test_name_search_is_one_query_whatever_the_number_of_results(people):
     # On PostgreSQL the threshold is set in the same transaction (savepoint + set_config).
-    with django_assert_max_num_queries(4):
+    with assert_max_num_queries(4):
         found = guest_search_by_name("martin")
     assert {"Jean Martin", "Jeanne Martin"} <= set(names(found))
 
@@ -137,13 +136,12 @@ def test_shared_email_lists_every_active_holder(people):
 
 
 @pytest.mark.postgres
-def test_trigram_search_uses_the_index_operator(people, django_assert_num_queries):
+def test_trigram_search_uses_the_index_operator(people):
     from django.db import connection
-    from django.test.utils import CaptureQueriesContext
 
-    with CaptureQueriesContext(connection) as ctx:
+    with capture_queries() as ctx:
         found = guest_search_by_name("jean martin")
-    sql = " ".join(q["sql"] for q in ctx.captured_queries)
+    sql = " ".join(ctx.statements)
     assert "set_config" in sql
     assert "%" in sql and "SIMILARITY" in sql.upper()
     assert names(found)[:2] == ["Jean Martin", "Jeanne Martin"]

@@ -14,11 +14,12 @@ from destination.services.timeline import (
     timeline_add_many,
 )
 from tests.factories import GuestFactory, PartnerFactory
+from tests.queries import assert_num_queries
 
 pytestmark = pytest.mark.django_db
 
 
-def test_timeline_add_many_writes_every_entry_in_one_insert(django_assert_num_queries):
+def test_timeline_add_many_writes_every_entry_in_one_insert():
     guests = GuestFactory.create_batch(3)
     partner = PartnerFactory()
     at = timezone.now()
@@ -36,7 +37,7 @@ def test_timeline_add_many_writes_every_entry_in_one_insert(django_assert_num_qu
     ]
     # One content type lookup (cached after the first use) and one INSERT.
     ContentType.objects.clear_cache()
-    with django_assert_num_queries(2):
+    with assert_num_queries(2):
         timeline_add_many(items=items)
     rows = list(TimelineEvent.objects.order_by("pk"))
     assert [r.guest_id for r in rows] == [g.pk for g in guests]
@@ -45,8 +46,8 @@ def test_timeline_add_many_writes_every_entry_in_one_insert(django_assert_num_qu
     assert {r.object_id for r in rows} == {partner.pk}
 
 
-def test_timeline_add_many_with_nothing_writes_nothing(django_assert_num_queries):
-    with django_assert_num_queries(0):
+def test_timeline_add_many_with_nothing_writes_nothing():
+    with assert_num_queries(0):
         assert timeline_add_many(items=[]) == []
 
 
@@ -74,6 +75,6 @@ def test_contact_touch_moves_the_clock_forward_only():
     assert by_id[never.pk] == now - timedelta(days=1)
 
 
-def test_contact_touch_with_no_guests_runs_no_query(django_assert_num_queries):
-    with django_assert_num_queries(0):
+def test_contact_touch_with_no_guests_runs_no_query():
+    with assert_num_queries(0):
         assert guest_contact_touch(guest_ids=[], at=timezone.now()) == 0

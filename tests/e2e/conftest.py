@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.helpers import DESKTOP
+
 CHROMIUM = "/usr/bin/chromium"
 # Without the background-networking flags Chromium floods the closed network with retries.
 CHROMIUM_ARGS = [
@@ -21,9 +23,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-
-DESKTOP = {"width": 1366, "height": 900}
-PHONE = {"width": 390, "height": 844}
 
 
 @pytest.fixture(scope="session")

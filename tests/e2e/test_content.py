@@ -22,7 +22,7 @@ from content.models import NewsletterSignup, StoryIndexPage, StoryPage
 from content.services import editorial_groups_ensure, locales_ensure, page_translate
 from destination.consent_selectors import consent_is_granted
 from destination.models import Channel, Guest, Purpose
-from tests.e2e.conftest import PHONE
+from tests.e2e.helpers import PHONE
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)

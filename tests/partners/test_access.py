@@ -4,18 +4,16 @@ projection, query counts and the permission helpers."""
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 
 import pytest
 from django.contrib.auth.models import AnonymousUser
-from django.db import connection
 from django.test import RequestFactory
-from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from destination.models import ConsentProof, Guest, Purpose, TimelineEvent, Visibility
 from destination.services.consent import consent_record
 from destination.services.timeline import timeline_add
+from partners import sharing
 from partners.access import (
     TIMELINE_SECTIONS,
     GuestAccess,
@@ -43,10 +41,10 @@ from tests.factories import (
     PartnerGuestLinkFactory,
     TagFactory,
 )
+from tests.queries import assert_num_queries
 
 pytestmark = pytest.mark.django_db
 
-DEFAULTS = importlib.import_module("partners.migrations.0002_default_sharing_rules")
 Level = SharingRule.Level
 
 
@@ -74,9 +72,9 @@ def _at_level(level: str, partner: Partner, guest: Guest) -> None:
 @pytest.mark.parametrize(
     ("level", "expected"),
     [
-        (Level.UNRELATED, DEFAULTS.UNRELATED),
-        (Level.RELATED, DEFAULTS.RELATED),
-        (Level.CONSENTED, DEFAULTS.CONSENTED),
+        (Level.UNRELATED, sharing.UNRELATED),
+        (Level.RELATED, sharing.RELATED),
+        (Level.CONSENTED, sharing.CONSENTED),
     ],
 )
 def test_each_level_opens_exactly_the_sections_of_its_rule(level, expected):
@@ -98,7 +96,7 @@ def test_the_steward_sees_its_sections_at_every_level(level):
     _at_level(level, office, guest)
     access = guest_access(partner=office, guest=guest)
     assert access.is_steward is True
-    assert access.sections == frozenset(DEFAULTS.STEWARD)
+    assert access.sections == frozenset(sharing.STEWARD)
 
 
 def test_rules_follow_edits_in_the_database():
@@ -119,9 +117,9 @@ def test_a_kind_specific_rule_wins_over_the_generic_one_at_its_level_only():
     )
 
     assert guest_access(partner=lodging, guest=unknown).sections == {Section.IDENTITY}
-    assert guest_access(partner=school, guest=unknown).sections == set(DEFAULTS.UNRELATED)
+    assert guest_access(partner=school, guest=unknown).sections == set(sharing.UNRELATED)
     # No lodging rule at RELATED: the generic one applies.
-    assert guest_access(partner=lodging, guest=known).sections == set(DEFAULTS.RELATED)
+    assert guest_access(partner=lodging, guest=known).sections == set(sharing.RELATED)
     # An empty kind-specific rule also wins: it closes everything for that kind.
     SharingRule.objects.create(level=Level.RELATED, partner_kind=Partner.Kind.LODGING, sections=[])
     assert guest_access(partner=lodging, guest=known).sections == frozenset()
@@ -154,17 +152,17 @@ def test_an_inactive_partner_gets_no_section():
 # --- Query counts ---------------------------------------------------------------------------
 
 
-def test_guest_access_takes_two_queries(django_assert_num_queries):
+def test_guest_access_takes_two_queries():
     school, guest = PartnerFactory(), GuestFactory()
     PartnerGuestLinkFactory(partner=school, guest=guest)
-    with django_assert_num_queries(2):
+    with assert_num_queries(2):
         guest_access(partner=school, guest=guest)
 
 
 def _bulk_queries(partner: Partner, guests: list[Guest]) -> tuple[int, dict[int, GuestAccess]]:
-    with CaptureQueriesContext(connection) as ctx:
+    with assert_num_queries(2) as ctx:
         result = guest_access_bulk(partner=partner, guest_ids=[g.pk for g in guests])
-    return len(ctx.captured_queries), result
+    return len(ctx), result
 
 
 def test_guest_access_bulk_is_constant_for_3_or_30_guests():
@@ -194,15 +192,15 @@ def test_guest_access_bulk_ignores_unknown_ids():
     assert guest_access_bulk(partner=PartnerFactory(), guest_ids=[987654]) == {}
 
 
-def test_guest_access_is_cached_per_request(django_assert_num_queries):
+def test_guest_access_is_cached_per_request():
     school, guest = PartnerFactory(), GuestFactory()
     request = RequestFactory().get("/")
     first = guest_access_for_request(request, partner=school, guest=guest)
-    with django_assert_num_queries(0):
+    with assert_num_queries(0):
         assert guest_access_for_request(request, partner=school, guest=guest) is first
 
 
-def test_guest_profile_for_has_a_bounded_number_of_queries(django_assert_num_queries):
+def test_guest_profile_for_has_a_bounded_number_of_queries():
     office, guest = PartnerFactory(kind=Partner.Kind.TOURIST_OFFICE), GuestFactory()
     GuestEmailFactory.create_batch(3, guest=guest, is_primary=False)
     GuestPhoneFactory.create_batch(3, guest=guest, is_primary=False)
@@ -212,7 +210,7 @@ def test_guest_profile_for_has_a_bounded_number_of_queries(django_assert_num_que
         InteractionFactory.create_batch(2, guest=guest, partner=partner)
     access = guest_access(partner=office, guest=guest)
     # emails, phones, tags, consents, interactions, timeline (no household)
-    with django_assert_num_queries(6):
+    with assert_num_queries(6):
         profile = guest_profile_for(
             partner=office, guest=guest, access=access, include_activity=True
         )
@@ -358,15 +356,14 @@ def test_interactions_across_guests_decide_the_level_per_guest_in_sql():
     private = InteractionFactory(guest=consented, partner=other, visibility=Visibility.PRIVATE)
     own_private = InteractionFactory(guest=unknown, partner=school, visibility=Visibility.PRIVATE)
 
-    with CaptureQueriesContext(connection) as ctx:
+    with assert_num_queries(2):  # the rules, then one SQL statement
         seen = set(interactions_visible_to(partner=school))
     assert seen == {shared[consented], own_private}
     assert private not in seen
-    assert len(ctx.captured_queries) == 2  # the rules, then one SQL statement
 
     # Opening shared interactions to RELATED partners (a rule edit) is followed.
     SharingRule.objects.filter(level=Level.RELATED, partner_kind="").update(
-        sections=[*DEFAULTS.RELATED, "shared_interactions"]
+        sections=[*sharing.RELATED, "shared_interactions"]
     )
     assert set(interactions_visible_to(partner=school)) == {
         shared[consented],
@@ -461,7 +458,7 @@ def test_tourist_office_managers_may_edit_any_guest_but_its_agents_need_a_relati
 # --- Selectors built on the access layer: no N+1 --------------------------------------------
 
 
-def test_partner_selectors_have_constant_query_counts(django_assert_num_queries):
+def test_partner_selectors_have_constant_query_counts():
     from partners.selectors import interaction_list_for_guest, timeline_list_for_guest
 
     office, guest = PartnerFactory(kind=Partner.Kind.TOURIST_OFFICE), GuestFactory()
@@ -476,13 +473,13 @@ def test_partner_selectors_have_constant_query_counts(django_assert_num_queries)
             partner=partner,
         )
     access = guest_access(partner=office, guest=guest)
-    with django_assert_num_queries(1):
+    with assert_num_queries(1):
         rows = [
             (i.partner.name, i.staff.email)
             for i in interaction_list_for_guest(partner=office, guest=guest, access=access)
         ]
     assert len(rows) == 6
-    with django_assert_num_queries(1):
+    with assert_num_queries(1):
         entries = [
             (e.title, e.partner.name if e.partner else "")
             for e in timeline_list_for_guest(partner=office, guest=guest, access=access)

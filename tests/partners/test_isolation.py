@@ -30,6 +30,7 @@ from partners.selectors import interaction_list_for_guest, timeline_list_for_gue
 from partners.services import interaction_log
 from tests.factories import (
     ConsentWordingFactory,
+    GuestEmailFactory,
     GuestFactory,
     MembershipFactory,
     PartnerFactory,
@@ -217,6 +218,49 @@ def test_exports_never_give_the_tourist_office_another_partners_private_data(wor
 def test_exports_are_refused_to_other_partners(world, viewer, path):
     assert not can_export(MembershipFactory(partner=world[viewer]).user, world[viewer])
     assert EXPORT_PATHS[path](world[viewer], world["guest"]) == ""
+
+
+# Readers of many guests' profiles rather than of one guest's activity: what they show of each
+# guest must be what ``guest_profile_for`` shows that partner, never more.
+def _via_segment_preview(partner: Partner, guest: Guest) -> dict:
+    from newsletters.segments import segment_preview
+
+    consent_record(
+        guest=guest,
+        purpose=Purpose.PARTNER_OFFERS,
+        granted=True,
+        method=ConsentProof.Method.DESK,
+        partners=[partner],
+        channels=["email"],
+        wording=ConsentWordingFactory(purpose=Purpose.PARTNER_OFFERS),
+    )
+    rows = [r for r in segment_preview({"all": []}, partner=partner) if r["id"] == guest.pk]
+    return rows[0] if rows else {}
+
+
+PROFILE_LIST_PATHS: dict[str, Callable[[Partner, Guest], dict]] = {
+    "newsletters segment_preview": _via_segment_preview,
+}
+
+
+@pytest.mark.parametrize("sections", [None, ["demographics"], []])
+@pytest.mark.parametrize("viewer", ["owner", *VIEWERS])
+@pytest.mark.parametrize("path", list(PROFILE_LIST_PATHS))
+def test_profile_lists_show_what_the_profile_shows(world, viewer, path, sections):
+    from partners.models import SharingRule
+
+    if sections is not None:
+        SharingRule.objects.update(sections=sections)
+    guest = world["guest"]
+    GuestEmailFactory(guest=guest, email="jeanne.martin@mail.example")
+    row = PROFILE_LIST_PATHS[path](world[viewer], guest)
+    assert row, "the path really shows the guest"
+    profile = guest_profile_for(partner=world[viewer], guest=guest)
+    assert PRIVATE not in json.dumps(row) and SHARED not in json.dumps(row)
+    assert ("name" in row) == ("identity" in profile)
+    assert ("language" in row) == ("demographics" in profile)
+    assert ("email" in row) == ("contact" in profile or "contact_hint" in profile)
+    assert "jeanne.martin" not in json.dumps(row)  # a preview masks addresses
 
 
 def test_even_a_rule_opening_every_section_cannot_open_private_rows(world):

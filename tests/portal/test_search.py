@@ -115,7 +115,7 @@ def test_another_partners_stay_shows_only_where_bookings_are_open(school, rental
     SharingRule.objects.update(sections=[s for s in Section.values if s != Section.BOOKINGS])
     [closed] = portal_search(partner=school, query="+33612345678")
     assert closed.last_stay is None
-    # The tourist office sees every booking (bookings_for_partner), whatever its rules.
+    # The tourist office sees every booking (booking_list_for_partner), whatever its rules.
     [steward] = portal_search(partner=office, query="+33612345678")
     assert steward.last_stay == stay.session.starts_at
     SharingRule.objects.update(sections=list(Section.values))

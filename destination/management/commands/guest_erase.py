@@ -10,6 +10,7 @@ from django.utils.translation import gettext as _
 from destination.management.commands.guest_export import actor_from_email
 from destination.models import Guest
 from destination.services import GuestError
+from destination.services.gdpr import guest_erase
 
 
 class Command(BaseCommand):
@@ -24,8 +25,6 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from destination.services.gdpr import guest_erase
-
         actor = actor_from_email(options["actor"])
         try:
             guest = Guest.objects.get(pk=options["guest_id"])

@@ -10,6 +10,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.translation import gettext as _
 
 from destination.models import Guest, User
+from destination.services.gdpr import guest_export
+from destination.services.merge import guest_resolve_id
 
 
 def actor_from_email(email: str | None) -> User | None:
@@ -32,9 +34,6 @@ class Command(BaseCommand):
         parser.add_argument("--actor", help="Email of the staff account doing the export (audit).")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from destination.services.gdpr import guest_export
-        from destination.services.merge import guest_resolve_id
-
         actor = actor_from_email(options["actor"])
         try:
             guest = guest_resolve_id(options["guest_id"])

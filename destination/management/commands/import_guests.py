@@ -29,6 +29,7 @@ from destination.services.resolution import (
     guest_resolve_many,
     person_validate,
 )
+from partners.models import Partner  # layering exception: destination/__init__.py
 
 COLUMNS = (
     "external_id",
@@ -97,8 +98,6 @@ class Command(BaseCommand):
             )
         partner = None
         if options["partner"]:
-            from partners.models import Partner
-
             try:
                 partner = Partner.objects.get(slug=options["partner"])
             except Partner.DoesNotExist:

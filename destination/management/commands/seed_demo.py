@@ -473,6 +473,8 @@ class DemoSeeder:
                     )
 
     def seed_bookings(self) -> None:
+        # The demo seeder fills every app (project wiring, see destination/__init__.py); bookings
+        # loads after the core, so it is imported only when seeding.
         from bookings.demo import demo_bookings_seed
 
         demo_bookings_seed(rng=self.rng, count=min(60, max(5, self.count // 20)), log=self.log)

@@ -1,4 +1,4 @@
-"""The partner API (django-ninja), mounted at /api/v1/. A partner's system authenticates with
+"""The partner API (django-ninja), mounted at /api/v1/ by the project's URLconf. A partner's system authenticates with
 "Authorization: Bearer <key>" (partners.api_keys) and acts as that partner: it resolves people
 into the shared guest profile and reads guests through the same access layer as the staff
 screens, so it sees exactly what the partner's sharing level opens.

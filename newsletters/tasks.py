@@ -1,0 +1,35 @@
+"""Celery entry points of the newsletters app: JSON scalars in, one service call each.
+
+Every task is idempotent by state: a message is claimed (QUEUED -> SENDING) in a short
+transaction before its SMTP call, so a redelivered task, a second worker or the beat tick
+finds nothing to claim and sends nothing. Retries of transient errors are not Celery
+retries: the service puts the row back to QUEUED with a later ``due_at`` and the beat tick
+picks it up (no Celery ETA for future sends)."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+
+@shared_task(name="newsletters.tasks.message_send_task")
+def message_send_task(message_id: int) -> str:
+    """Send one message if it is still queued and due; returns its status afterwards."""
+    from newsletters.services import message_send
+
+    return message_send(message_id=message_id)
+
+
+@shared_task(name="newsletters.tasks.message_send_batch_task")
+def message_send_batch_task(message_ids: list[int]) -> dict[str, int]:
+    """Send a batch of messages over one backend connection."""
+    from newsletters.services import messages_send_batch
+
+    return messages_send_batch(message_ids=message_ids)
+
+
+@shared_task(name="newsletters.tasks.messages_dispatch_task")
+def messages_dispatch_task() -> dict[str, int]:
+    """The beat tick: mark stale claims in doubt, hand due queued messages to workers."""
+    from newsletters.services import messages_dispatch
+
+    return messages_dispatch()
