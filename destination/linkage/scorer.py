@@ -131,6 +131,13 @@ def constraint_for(
     """The family rules, applied after scoring (see the module docstring)."""
     first = levels["first_name"]
     birth = levels["birth_date"]
+    shared_contact = levels["email"] == "exact" or levels["phone"] in {
+        "exact",
+        "same last 8 digits",
+    }
+    # A parent and the child named after them: one address, one name, birth dates far apart.
+    if shared_contact and birth == "all other":
+        return HOUSEHOLD
     if first in _SAME_FIRST or first == "null":
         return None
     both_real = (
@@ -138,10 +145,6 @@ def constraint_for(
         and first_name_counts.get(right["first_canon"], 0) >= KNOWN_NAME_MIN_COUNT
     )
     different_first = first not in _CLOSE_FIRST or both_real
-    shared_contact = levels["email"] == "exact" or levels["phone"] in {
-        "exact",
-        "same last 8 digits",
-    }
     # Two first names nothing alike on one address: a household, whatever else agrees. Two
     # close names (a typo) on one address are a household only when the birth dates differ.
     if (

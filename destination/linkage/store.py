@@ -15,6 +15,7 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import Max
+from django.db.models.signals import post_save
 from django.utils import timezone
 
 from destination.linkage.model import Thresholds, TrainedModel
@@ -118,3 +119,28 @@ def _scorer_for(model: CurrentModel) -> Scorer:
             if model.version:
                 _cache[model.version] = scorer
         return scorer
+
+
+# The real-time resolver reads the current model at most once per process and interval: a
+# lookup per request would add a query to every resolution. A new version reaches the
+# process that stored it at once (post_save) and the others within the interval.
+CURRENT_MODEL_TTL = 300.0
+_current: tuple[float, CurrentModel] | None = None
+
+
+def linkage_model_cached() -> CurrentModel:
+    global _current
+    import time
+
+    now = time.monotonic()
+    if _current is None or now - _current[0] > CURRENT_MODEL_TTL:
+        _current = (now, linkage_model_current())
+    return _current[1]
+
+
+def _forget_current(**_kwargs: Any) -> None:
+    global _current
+    _current = None
+
+
+post_save.connect(_forget_current, sender=LinkageModel, dispatch_uid="linkage_model_forget")

@@ -53,6 +53,10 @@ def test_family_rules_are_hard_constraints():
     child = _row(2, first_name="Louise", last_name="Martin", email="famille.martin@orange.fr",
                  birth_date=dt.date(2010, 6, 7))  # fmt: skip
     assert scorer.score(parent, child).constraint == "household"
+    # The child named after the parent, on the family address: a household too.
+    junior = _row(7, first_name="Jean", last_name="Martin", email="famille.martin@orange.fr",
+                  birth_date=dt.date(2004, 9, 1))  # fmt: skip
+    assert scorer.score(parent, junior).constraint == "household"
     twin_a = _row(3, first_name="Louis", last_name="Dubois", birth_date=dt.date(2001, 2, 3),
                   email="dubois.twins@free.fr")  # fmt: skip
     twin_b = _row(4, first_name="Louise", last_name="Dubois", birth_date=dt.date(2001, 2, 3),
@@ -106,8 +110,10 @@ def test_python_scorer_gives_splinks_weights_pair_by_pair():
 @pytest.mark.django_db
 def test_model_versions_are_stored_and_the_latest_is_current():
     from destination.linkage.model import TrainedModel
+    from destination.linkage.store import linkage_model_cached
 
     assert linkage_model_current().version == 0  # the shipped default
+    assert linkage_model_cached().version == 0
     default = _default()
     trained = TrainedModel(default.settings, default.tf_tables, default.first_name_counts, 10)
     first = linkage_model_save(
@@ -121,6 +127,7 @@ def test_model_versions_are_stored_and_the_latest_is_current():
     assert current.version == 2
     assert current.label == "linkage:v2"
     assert current.thresholds == Thresholds(13, 7)
+    assert linkage_model_cached().version == 2  # a new version is seen at once in-process
 
 
 def test_realtime_verdict_uses_every_contact_point_and_the_family_rules():
