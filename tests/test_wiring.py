@@ -120,3 +120,21 @@ def test_account_pages_speak_the_language_saved_on_the_account(client, staff_use
     client.logout()
     anonymous = client.get("/accounts/login/", HTTP_ACCEPT_LANGUAGE="en")
     assert 'lang="en"' in anonymous.content.decode()  # the browser's language, as before
+
+
+def test_no_test_imports_from_a_conftest():
+    """Test data lives in tests/factories.py and helpers modules; conftests hold fixtures only
+    (a conftest imported as a module runs twice under pytest and hides where data comes from)."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent
+    pattern = re.compile(
+        r"^\s*from tests\.[\w.]*conftest import|^\s*import tests\.[\w.]*conftest", re.M
+    )
+    offenders = [
+        str(path.relative_to(root))
+        for path in root.rglob("*.py")
+        if pattern.search(path.read_text(encoding="utf-8"))
+    ]
+    assert offenders == []

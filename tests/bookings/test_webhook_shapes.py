@@ -7,7 +7,7 @@ import logging
 import pytest
 
 from bookings.models import StripeEvent
-from tests.bookings.conftest import event_payload, sign
+from tests.bookings.helpers import event_payload, sign
 
 pytestmark = pytest.mark.django_db
 

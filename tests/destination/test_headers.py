@@ -11,9 +11,14 @@ from django.urls import reverse
 
 from bookings.models import Booking
 from partners.models import Membership, Partner
-from tests.bookings.conftest import offer_make, session_make
-from tests.bookings.helpers import book
-from tests.factories import MembershipFactory, PartnerFactory, UserFactory
+from tests.factories import (
+    MembershipFactory,
+    PartnerFactory,
+    UserFactory,
+    book,
+    offer_make,
+    session_make,
+)
 
 pytestmark = pytest.mark.django_db
 

@@ -25,9 +25,14 @@ from hypothesis import strategies as st
 
 from destination.middleware import has_control_characters
 from partners.models import Membership
-from tests.bookings.conftest import offer_make, session_make
-from tests.bookings.helpers import book
-from tests.factories import MembershipFactory, PartnerFactory, UserFactory
+from tests.factories import (
+    MembershipFactory,
+    PartnerFactory,
+    UserFactory,
+    book,
+    offer_make,
+    session_make,
+)
 
 pytestmark = pytest.mark.django_db
 

@@ -1,30 +1,8 @@
-"""Shared helpers of the newsletters tests."""
+"""Fixtures of the newsletters tests (their test data is in helpers.py)."""
 
 from __future__ import annotations
 
 import pytest
-
-from destination.models import ConsentProof, Guest
-from destination.services.consent import consent_record
-from tests.factories import ConsentWordingFactory, GuestEmailFactory, GuestFactory
-
-
-def guest_make(*, language: str = "fr", email: str | None = None, **kwargs) -> Guest:
-    guest = GuestFactory(language=language, **kwargs)
-    GuestEmailFactory(guest=guest, **({"email": email} if email else {}))
-    return guest
-
-
-def grant(guest: Guest, *, purpose: str = "newsletter", partner=None) -> None:
-    consent_record(
-        guest=guest,
-        purpose=purpose,
-        granted=True,
-        method=ConsentProof.Method.FORM,
-        partners=[partner] if partner else [],
-        channels=["email"],
-        wording=ConsentWordingFactory(purpose=purpose),
-    )
 
 
 @pytest.fixture(autouse=True)

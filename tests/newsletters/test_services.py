@@ -22,7 +22,7 @@ from newsletters.services import (
 )
 from tests.factories import PartnerFactory, UserFactory
 from tests.newsletters import backends
-from tests.newsletters.conftest import grant, guest_make
+from tests.newsletters.helpers import grant, guest_make
 
 pytestmark = pytest.mark.django_db
 

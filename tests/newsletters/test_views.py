@@ -8,7 +8,7 @@ from django.test import Client
 from destination.consent_selectors import consent_is_granted
 from destination.models import ConsentEvent, ConsentProof
 from newsletters.services import unsubscribe_url
-from tests.newsletters.conftest import grant, guest_make
+from tests.newsletters.helpers import grant, guest_make
 from tests.newsletters.test_services import marketing, transactional
 
 pytestmark = pytest.mark.django_db

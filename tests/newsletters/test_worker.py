@@ -28,7 +28,7 @@ from django.utils import timezone
 from newsletters.models import Message
 from newsletters.services import message_enqueue, messages_dispatch
 from tests.destination.test_celery_worker import _database_url, broker  # noqa: F401
-from tests.newsletters.conftest import grant, guest_make
+from tests.newsletters.helpers import grant, guest_make
 
 BASE_DIR = Path(settings.BASE_DIR)
 GUESTS = 200
