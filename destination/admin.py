@@ -33,6 +33,7 @@ from destination.models import (
     GuestMerge,
     GuestPhone,
     Household,
+    LinkageModel,
     MatchKey,
     PossibleDuplicate,
     ResolutionKey,
@@ -548,3 +549,11 @@ class AuditEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     search_fields = ("guest__last_name", "actor__email")
     raw_id_fields = ("guest", "actor")
     date_hierarchy = "created_at"
+
+
+@admin.register(LinkageModel)
+class LinkageModelAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    # Versions are written by manage.py linkage_train only, never edited.
+    list_display = ("version", "trained_at", "auto_match_weight", "review_match_weight")
+    list_select_related = ("trained_by",)
+    date_hierarchy = "trained_at"

@@ -750,3 +750,36 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} guest {self.guest_id}"
+
+
+class LinkageModel(models.Model):
+    """A trained identity-resolution model, versioned: Splink's settings with the m and u
+    probabilities estimated from the guest base, the lookups the real-time scorer needs, the
+    thresholds chosen on the labelled set, and what it was trained on. Rows are never edited:
+    retraining adds a version, and decisions record the version that took them, so a new model
+    never changes past decisions."""
+
+    version = models.PositiveIntegerField(_("version"), unique=True)
+    model_settings = models.JSONField(_("model settings"))
+    tf_tables = models.JSONField(_("term frequencies"), default=dict, blank=True)
+    first_name_counts = models.JSONField(_("first-name counts"), default=dict, blank=True)
+    auto_match_weight = models.FloatField(_("automatic-merge threshold (match weight)"))
+    review_match_weight = models.FloatField(_("review threshold (match weight)"))
+    training_data = models.JSONField(_("training data"), default=dict, blank=True)
+    trained_at = models.DateTimeField(_("trained at"), db_index=True)
+    trained_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("trained by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+
+    class Meta:
+        verbose_name = _("linkage model")
+        verbose_name_plural = _("linkage models")
+        ordering = ["-version"]
+
+    def __str__(self) -> str:
+        return f"linkage model v{self.version}"

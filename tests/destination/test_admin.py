@@ -73,6 +73,13 @@ def demo() -> None:
         used |= {pair.guest_a_id, pair.guest_b_id}
     for partner in Partner.objects.order_by("pk")[:3]:
         partner_api_key_create(partner=partner, name="Booking engine")
+    from destination.linkage.model import TrainedModel
+    from destination.linkage.store import _default, linkage_model_save
+
+    shipped = _default()
+    trained = TrainedModel(shipped.settings, shipped.tf_tables, shipped.first_name_counts, 60)
+    for _version in range(3):
+        linkage_model_save(trained=trained, thresholds=shipped.thresholds, training_data={})
 
 
 def test_every_model_of_both_apps_is_registered() -> None:

@@ -1,0 +1,81 @@
+"""manage.py dedupe_guests on a dirty base: guests created without resolution, as an old
+import would have left them."""
+
+from __future__ import annotations
+
+import io
+import logging
+
+import pytest
+from django.core.management import call_command
+
+from destination.linkage.features import features_for
+from destination.models import Guest, GuestEmail, GuestMerge, GuestPhone, PossibleDuplicate
+from destination.services.merge import guest_merge_undo
+from tests.destination.data.linkage_people import TEST_SEED, build
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _quiet_splink():
+    logging.getLogger("splink").setLevel(logging.ERROR)
+
+
+def _dirty_base(entities: int = 500) -> dict[int, int]:
+    """One guest per labelled record, no resolution: guest id -> the real person."""
+    data = build(seed=TEST_SEED, entities=entities)
+    entity_of: dict[int, int] = {}
+    for record in data.records:
+        row = features_for(unique_id=0, **record.as_dict())
+        guest = Guest.objects.create(
+            first_name=record.first_name.strip(),
+            last_name=record.last_name.strip(),
+            country=row["country"] or "",
+            birth_date=record.birth_date,
+            language=row["language"] or "",
+            source=Guest.Source.IMPORT,
+        )
+        if row["email"]:
+            GuestEmail.objects.create(
+                guest=guest, email=row["email"], email_normalized=row["email"], is_primary=True
+            )
+        if row["phone"] and row["phone"].startswith("+"):
+            GuestPhone.objects.create(guest=guest, phone=row["phone"], is_primary=True)
+        entity_of[guest.pk] = record.entity
+    return entity_of
+
+
+def test_dedupe_guests_dry_run_then_merge_and_queue():
+    entity_of = _dirty_base()
+    out = io.StringIO()
+    call_command("dedupe_guests", "--dry-run", stdout=out)
+    assert "Dry run" in out.getvalue()
+    assert not GuestMerge.objects.exists()
+    assert not PossibleDuplicate.objects.exists()
+
+    out = io.StringIO()
+    call_command("dedupe_guests", stdout=out)
+    merges = list(GuestMerge.objects.all())
+    assert len(merges) > 50, out.getvalue()
+    wrong = [m for m in merges if entity_of[m.survivor_id] != entity_of[m.merged_id]]
+    assert not wrong, out.getvalue()
+    assert Guest.objects.filter(status=Guest.Status.MERGED).count() == len(merges)
+    queue = list(PossibleDuplicate.objects.all())
+    assert queue and all(p.detected_by == "linkage:v0" for p in queue)
+    assert all(p.guest_a_id < p.guest_b_id and p.reasons for p in queue)
+    # Each suggestion is between guests that still exist.
+    active = set(Guest.objects.filter(status=Guest.Status.ACTIVE).values_list("pk", flat=True))
+    assert all(p.guest_a_id in active and p.guest_b_id in active for p in queue)
+
+    # Run again: nothing left to merge, no suggestion asked twice.
+    out = io.StringIO()
+    call_command("dedupe_guests", stdout=out)
+    assert GuestMerge.objects.count() == len(merges)
+    assert PossibleDuplicate.objects.count() == len(queue)
+    assert "0 new suggestions" in out.getvalue()
+
+    # Every automatic merge stays undoable.
+    merge = merges[-1]
+    guest_merge_undo(merge=merge, actor=None)
+    assert Guest.objects.get(pk=merge.merged_id).status == Guest.Status.ACTIVE
