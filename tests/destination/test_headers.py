@@ -9,6 +9,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from bookings.links import booking_signed_token
 from bookings.models import Booking
 from partners.models import Membership, Partner
 from tests.factories import (
@@ -116,7 +117,7 @@ def test_gdpr_export_and_admin_pages_are_private(client: Client, office_manager,
 
 
 def test_booking_management_pages_are_private(client: Client, booking: Booking) -> None:
-    token = booking.cancel_url_token
+    token = booking_signed_token(booking)
     for name in ("bookings:booking-detail", "bookings:booking-status"):
         response = client.get(reverse(name, args=[token]))
         assert response.status_code < 500

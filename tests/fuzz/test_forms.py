@@ -23,6 +23,7 @@ from django.urls import URLPattern, get_resolver, reverse
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bookings.links import booking_signed_token
 from destination.middleware import has_control_characters
 from partners.models import Membership
 from tests.factories import (
@@ -138,7 +139,7 @@ def world():
         "guest_id": booking.booker_id,
         "pk": session.pk,
         "slug": offer.slug,
-        "token": booking.cancel_url_token,
+        "token": booking_signed_token(booking),
         "reference": booking.reference,
     }
     return manager, args
