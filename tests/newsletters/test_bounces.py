@@ -15,7 +15,7 @@ from django.test import override_settings
 
 from newsletters.models import Message, Suppression
 from newsletters.services import message_enqueue
-from tests.newsletters.conftest import guest_make
+from tests.newsletters.helpers import guest_make
 
 pytestmark = pytest.mark.django_db
 SIGNING_KEY = "key-test-webhook-signing"

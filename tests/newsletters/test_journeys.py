@@ -30,7 +30,7 @@ from newsletters.outbox import booking_events_consume, booking_events_cursor_set
 from newsletters.services import message_build, message_send
 from partners.models import Partner
 from tests.factories import OfferFactory, SessionFactory, book, person
-from tests.newsletters.conftest import grant
+from tests.newsletters.helpers import grant
 
 PARIS = ZoneInfo("Europe/Paris")
 
@@ -389,7 +389,7 @@ def test_a_confirmed_subscription_enrols_in_the_welcome_series_once():
 def test_a_confirmed_newsletter_signup_starts_the_welcome_series():
     from content.models import NewsletterSignup
     from tests.factories import ConsentWordingFactory
-    from tests.newsletters.conftest import guest_make
+    from tests.newsletters.helpers import guest_make
 
     journeys_demo_create()
     guest = guest_make()
@@ -424,7 +424,7 @@ def test_the_tick_scans_for_silent_guests_at_most_once_an_hour():
 def test_guests_without_real_contact_are_reactivated_once_per_silence():
     journeys_demo_create()
     now = timezone.now()
-    from tests.newsletters.conftest import guest_make
+    from tests.newsletters.helpers import guest_make
 
     silent = guest_make(last_contact_at=now - dt.timedelta(days=400))
     recent = guest_make(last_contact_at=now - dt.timedelta(days=30))
@@ -554,7 +554,7 @@ def test_two_workers_claim_due_steps_with_skip_locked_each_once(stay, lodging):
 @pytest.mark.django_db
 def test_a_merge_never_enrols_the_survivor_twice():
     from destination.services.merge import guest_merge
-    from tests.newsletters.conftest import guest_make
+    from tests.newsletters.helpers import guest_make
 
     journeys_demo_create()
     survivor, merged = guest_make(), guest_make()
