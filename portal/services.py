@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -11,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from destination.errors import PermissionRefused
 from destination.models import (
     ConsentProof,
     ConsentWording,
@@ -20,7 +22,7 @@ from destination.models import (
     Tag,
 )
 from destination.services import GuestError
-from destination.services.consent import consent_record
+from destination.services.consent import consent_desk_scope_errors, consent_record
 from destination.services.guests import guest_tags_set, guest_update
 from destination.services.merge import MERGE_FIELDS, guest_merge, guest_merge_undo
 from destination.services.resolution import PersonData, ResolutionResult, guest_resolve
@@ -54,29 +56,43 @@ def desk_consent_record(
     purpose: str,
     granted: bool,
     consent_partner: Partner | None = None,
+    consent_partners: Sequence[Partner] = (),
     channel: str = "",
     wording: ConsentWording | None = None,
 ) -> ConsentProof:
-    """A consent given or withdrawn at a partner's desk: the proof says "desk", who recorded it
-    and for which partner. Only staff who may edit the guest record one."""
+    """A consent given or withdrawn at a partner's desk: the proof says "desk", the staff
+    member who witnessed it, the partner it was recorded at and the partners the guest named.
+
+    Only staff who may edit the guest record one, and only within the desk's scope
+    (``consent_desk_scope_errors``): a partner for itself; the tourist office for the
+    destination's purposes and for the partners the guest names."""
     if not can_edit_guest(user, partner, guest):
         raise PermissionDenied(_("You may not edit this guest."))
+    partners = list(consent_partners) or ([consent_partner] if consent_partner else [])
+    errors = consent_desk_scope_errors(
+        recording_partner=partner, purpose=purpose, partners=partners
+    )
+    if errors:
+        raise PermissionRefused(errors)
     return consent_record(
         guest=guest,
         purpose=purpose,
         granted=granted,
         method=ConsentProof.Method.DESK,
-        partners=[consent_partner] if consent_partner else [],
+        partners=partners,
         channels=[channel] if channel else [],
         wording=wording,
+        named_partners=partners,
         recorded_by=user,
         recorded_by_partner=partner,
         evidence={
             "source": "desk",
+            "witness": "staff",
             "staff_id": user.pk,
             "staff_email": user.email,
             "partner_id": partner.pk,
             "partner": partner.name,
+            "named_partners": [{"id": p.pk, "name": p.name} for p in partners],
         },
     )
 

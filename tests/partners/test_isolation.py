@@ -136,6 +136,7 @@ def world() -> dict[str, object]:
     office = PartnerFactory(name="Tourist office", kind=Partner.Kind.TOURIST_OFFICE)
     rental = PartnerFactory(name="Rental", kind=Partner.Kind.EQUIPMENT_RENTAL)
     staff = MembershipFactory(partner=owner).user
+    PartnerGuestLinkFactory(partner=owner, guest=guest)  # B served the guest: a booking
     interaction_log(
         guest=guest,
         partner=owner,
