@@ -315,7 +315,7 @@ def _via_likely_duplicates(partner: Partner, guest: Guest) -> str:
         partner=partner, data={"first_name": NAME[0], "last_name": NAME[1], "email": EMAIL}
     )
     assert [r.guest_id for r in rows] == [guest.pk], "the path really finds the guest"
-    return json.dumps([vars(r) for r in rows], default=str)
+    return json.dumps([vars(r) for r in rows], default=str, ensure_ascii=False)
 
 
 STRICT_PATHS: dict[str, Callable[[Partner, Guest], str]] = {
