@@ -30,6 +30,7 @@ __all__ = [
     "interaction_log",
     "interaction_title",
     "partner_guest_link_touch",
+    "relationships_proved_today",
 ]
 
 if TYPE_CHECKING:
@@ -55,6 +56,16 @@ def daily_limit(name: str) -> int:
 def day_start(day: date) -> datetime:
     """Midnight of ``day`` in the destination's time zone, aware."""
     return timezone.make_aware(datetime.combine(day, datetime.min.time()))
+
+
+def relationships_proved_today(*, staff: User) -> int:
+    """New relationships this staff member proved today by a contact that matched (on the
+    guest page, or by creating a guest at the desk who turned out to exist): one query."""
+    return PartnerGuestLink.objects.filter(
+        reason=PartnerGuestLink.Reason.CONTACT_PROOF,
+        evidence__staff_id=staff.pk,
+        first_seen_at__gte=day_start(timezone.localdate()),
+    ).count()
 
 
 @transaction.atomic
@@ -161,12 +172,7 @@ def guest_relationship_prove(
             code="no_match",
         )
     proofs_limit = daily_limit("PARTNER_PROOFS_PER_STAFF_DAY")
-    proved = PartnerGuestLink.objects.filter(
-        reason=PartnerGuestLink.Reason.CONTACT_PROOF,
-        evidence__staff_id=staff.pk,
-        first_seen_at__gte=today,
-    ).count()
-    if proved >= proofs_limit:
+    if relationships_proved_today(staff=staff) >= proofs_limit:
         access_flag_raise(
             kind=AccessFlag.Kind.MANY_RELATIONSHIPS,
             partner=partner,

@@ -25,8 +25,10 @@ from destination.services import GuestError
 from destination.services.consent import consent_desk_scope_errors, consent_record
 from destination.services.guests import guest_tags_set, guest_update
 from destination.services.merge import MERGE_FIELDS, guest_merge, guest_merge_undo
-from destination.services.resolution import PersonData, ResolutionResult, guest_resolve
+from destination.services.resolution import Decision, PersonData, ResolutionResult, guest_resolve
 from partners.access import can_edit_guest, can_merge
+from partners.models import AccessFlag, PartnerGuestLink
+from partners.services import access_flag_raise, daily_limit, relationships_proved_today
 
 if TYPE_CHECKING:
     from destination.models import User
@@ -102,7 +104,21 @@ def desk_consent_record(
 
 def desk_guest_create(*, data: dict[str, Any], partner: Partner, user: User) -> ResolutionResult:
     """Create (or find, when the email or phone is already known) a guest typed in at a desk,
-    through identity resolution like every other entry point."""
+    through identity resolution like every other entry point.
+
+    Finding an existing guest this way is a contact proof like the guest page's (the staff
+    member typed an email or phone that matched): the new relationship records it, and counts
+    towards the staff member's daily limit of new relationships (``guest_relationship_prove``)."""
+    limit = daily_limit("PARTNER_PROOFS_PER_STAFF_DAY")
+    if relationships_proved_today(staff=user) >= limit:
+        access_flag_raise(
+            kind=AccessFlag.Kind.MANY_RELATIONSHIPS, partner=partner, staff=user, limit=limit
+        )
+        raise PermissionRefused(
+            _("You have reached today's limit of new guests; the tourist office has been told."),
+            code="rate_limited",
+        )
+    started = timezone.now()
     person = PersonData(
         first_name=data.get("first_name") or "",
         last_name=data.get("last_name") or "",
@@ -112,9 +128,31 @@ def desk_guest_create(*, data: dict[str, Any], partner: Partner, user: User) -> 
         language=data.get("language") or "",
         birth_date=data.get("birth_date"),
     )
-    return guest_resolve(
-        person, source=Guest.Source.DESK, source_detail=partner.name, partner=partner, actor=user
-    )
+    with transaction.atomic():
+        result = guest_resolve(
+            person,
+            source=Guest.Source.DESK,
+            source_detail=partner.name,
+            partner=partner,
+            actor=user,
+        )
+        if result.decision == Decision.MATCHED and result.guest is not None:
+            PartnerGuestLink.objects.filter(
+                partner=partner,
+                guest=result.guest,
+                first_seen_at__gte=started,
+                reason=PartnerGuestLink.Reason.CREATED,
+            ).update(
+                reason=PartnerGuestLink.Reason.CONTACT_PROOF,
+                evidence={
+                    "method": "desk_match",
+                    "matched": list(result.reasons),
+                    "staff_id": user.pk,
+                    "staff_email": user.email,
+                    "at": started.isoformat(),
+                },
+            )
+    return result
 
 
 # --- The possible-duplicates queue ----------------------------------------------------------

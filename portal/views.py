@@ -578,7 +578,13 @@ def guest_create(request: PortalRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         candidates = likely_duplicates(partner=partner, data=form.cleaned_data)
         if not candidates or request.POST.get("confirmed") == "1":
-            result = desk_guest_create(data=form.cleaned_data, partner=partner, user=request.user)
+            try:
+                result = desk_guest_create(
+                    data=form.cleaned_data, partner=partner, user=request.user
+                )
+            except DomainError as exc:
+                form_add_domain_error(form, exc)
+                return render(request, "portal/guest_create.html", {"form": form, "candidates": []})
             if result.guest is not None:
                 if result.decision == Decision.MATCHED:
                     messages.info(request, _("This guest already existed: here is their profile."))

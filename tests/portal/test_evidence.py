@@ -235,3 +235,26 @@ def test_the_tourist_office_records_consents_for_the_partners_the_guest_names(
     links = PartnerGuestLink.objects.filter(guest=served, partner__in=[lodge, rental])
     assert {link.reason for link in links} == {PartnerGuestLink.Reason.CONSENT}
     assert all(link.evidence["consent_proof"] == proof.pk for link in links)
+
+
+def test_creating_a_guest_who_exists_is_a_proof_within_the_limit(
+    client, settings, rental, rental_agent, served
+):
+    settings.PARTNER_PROOFS_PER_STAFF_DAY = 1
+    client.force_login(rental_agent)
+    data = {
+        "first_name": "Jeanne",
+        "last_name": "Martin",
+        "email": "jeanne.martin@mail.example",
+        "confirmed": "1",
+    }
+    response = client.post(reverse("portal:guest_create"), data)
+    assert response.status_code == 302
+    link = PartnerGuestLink.objects.get(partner=rental, guest=served)
+    assert link.reason == PartnerGuestLink.Reason.CONTACT_PROOF
+    assert link.evidence["method"] == "desk_match"
+    assert link.evidence["staff_id"] == rental_agent.pk
+    # The day's limit is reached: the next creation is refused and flagged.
+    other = {**data, "first_name": "Paul", "email": "paul@mail.example"}
+    assert client.post(reverse("portal:guest_create"), other).status_code == 200
+    assert AccessFlag.objects.get().kind == AccessFlag.Kind.MANY_RELATIONSHIPS
