@@ -73,6 +73,12 @@ def demo() -> None:
         used |= {pair.guest_a_id, pair.guest_b_id}
     for partner in Partner.objects.order_by("pk")[:3]:
         partner_api_key_create(partner=partner, name="Booking engine")
+    # Flags of unusual access patterns are written only when a daily limit is reached.
+    from partners.models import AccessFlag
+    from partners.services import access_flag_raise
+
+    for kind in AccessFlag.Kind.values:
+        access_flag_raise(kind=kind, partner=office_manager.memberships.get().partner, limit=1)
 
 
 def test_every_model_of_both_apps_is_registered() -> None:
