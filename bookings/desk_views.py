@@ -13,6 +13,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.db.models import QuerySet
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect
@@ -30,8 +31,9 @@ from bookings.pricing import booking_cancellation_policy, booking_form_quote
 from bookings.views import booking_consents, booking_participants, booking_person
 from destination.errors import form_add_domain_error
 from destination.models import Guest
+from destination.services.partner_links import partner_guest_link_touch
 from partners.access import guest_access
-from partners.models import Partner, Section
+from partners.models import Partner, PartnerGuestLink, Section
 from partners.shell import PortalRequest, portal_view
 
 PAGE_SIZE = 50
@@ -231,7 +233,10 @@ def desk_new(request: PortalRequest) -> HttpResponse:
 
 
 def _guest_initial(request: PortalRequest) -> dict[str, Any]:
-    """Contact details of the guest the booking is for, when the acting partner may see them."""
+    """What the acting partner may see of the guest the booking is for (``partners.access``),
+    as the form's start: the name (the booker and the first participant) where IDENTITY is
+    open, country and language where DEMOGRAPHICS is, the primary email and phone where
+    CONTACT is. Nothing a partner's access does not open reaches the form."""
     guest_id = request.GET.get("guest", "")
     if not guest_id.isdigit():
         return {}
@@ -239,18 +244,47 @@ def _guest_initial(request: PortalRequest) -> dict[str, Any]:
     if guest is None:
         return {}
     access = guest_access(partner=_partner(request), guest=guest)
-    initial: dict[str, Any] = {
-        "first_name": guest.first_name,
-        "last_name": guest.last_name,
-        "country": str(guest.country),  # a Country: its str is the code, "" when blank
-        "language": guest.language or translation.get_language(),
-    }
+    initial: dict[str, Any] = {}
+    if access.can(Section.IDENTITY):
+        initial.update(
+            first_name=guest.first_name,
+            last_name=guest.last_name,
+            p0_first_name=guest.first_name,
+            p0_last_name=guest.last_name,
+        )
+    if access.can(Section.DEMOGRAPHICS):
+        initial["country"] = str(guest.country)  # a Country: its str is the code, "" when blank
+        if guest.language:
+            initial["language"] = guest.language
     if access.can(Section.CONTACT):
-        email = guest.emails.first()
-        phone = guest.phones.first()
+        email = guest.emails.order_by("-is_primary", "id").first()
+        phone = guest.phones.order_by("-is_primary", "id").first()
         initial["email"] = email.email if email else ""
         initial["phone"] = phone.phone if phone else ""
     return initial
+
+
+def _desk_relationship_record(*, booking: Booking, partner: Partner, user: Any) -> None:
+    """A booking the desk made is evidence that the desk knows the guests it booked, even for
+    another partner's offer (that partner is linked by the booking itself)."""
+    if partner.pk == booking.partner_id:
+        return
+    guest_ids = {booking.booker_id}
+    guest_ids.update(
+        gid for gid in booking.participants.values_list("guest_id", flat=True) if gid is not None
+    )
+    for guest_id in sorted(guest_ids):
+        partner_guest_link_touch(
+            partner=partner,
+            guest=Guest(pk=guest_id),
+            reason=PartnerGuestLink.Reason.BOOKING,
+            evidence={
+                "method": "desk_booking",
+                "booking": booking.reference,
+                "offer_partner_id": booking.partner_id,
+                "staff_id": getattr(user, "pk", None),
+            },
+        )
 
 
 @portal_view
@@ -273,22 +307,26 @@ def desk_create(request: PortalRequest, slug: str) -> HttpResponse:
         form = DeskBookingForm(request.POST, **kwargs)
         if form.is_valid():
             try:
-                booking = services.booking_create(
-                    session=form.cleaned_data["session"],
-                    booker=booking_person(form),
-                    participants=booking_participants(form),
-                    adults=form.cleaned_data["adults"],
-                    children=form.cleaned_data["children"],
-                    # The desk confirms at once; a card payment comes later through a link.
-                    payment_method=Booking.PaymentMethod.ON_SITE,
-                    consents=booking_consents(form),
-                    channel=form.cleaned_data["channel"],
-                    language=form.cleaned_data["language"],
-                    created_by=request.user,
-                    source_url=request.build_absolute_uri(),
-                    expected_total_cents=form.cleaned_data["expected_total_cents"],
-                    units=form.cleaned_data.get("units"),
-                )
+                with transaction.atomic():
+                    booking = services.booking_create(
+                        session=form.cleaned_data["session"],
+                        booker=booking_person(form),
+                        participants=booking_participants(form),
+                        adults=form.cleaned_data["adults"],
+                        children=form.cleaned_data["children"],
+                        # The desk confirms at once; a card payment comes later through a link.
+                        payment_method=Booking.PaymentMethod.ON_SITE,
+                        consents=booking_consents(form),
+                        channel=form.cleaned_data["channel"],
+                        language=form.cleaned_data["language"],
+                        created_by=request.user,
+                        source_url=request.build_absolute_uri(),
+                        expected_total_cents=form.cleaned_data["expected_total_cents"],
+                        units=form.cleaned_data.get("units"),
+                    )
+                    _desk_relationship_record(
+                        booking=booking, partner=_partner(request), user=request.user
+                    )
             except services.BookingError as exc:
                 form_add_domain_error(form, exc)
             else:

@@ -7,8 +7,28 @@ through this module, never through raw querysets. The rules:
   entries, private or shared.
 - Beyond that, its relationship level with the guest picks a ``SharingRule`` (a rule for the
   partner's kind wins over the rule for every kind), which opens profile ``Section``\\ s:
-  UNRELATED (no relationship), RELATED (a ``PartnerGuestLink`` exists: it created, imported,
-  booked or served the guest) or CONSENTED (the guest granted ``profile_sharing`` to it).
+  UNRELATED (no relationship), RELATED (a ``PartnerGuestLink`` proved by evidence) or
+  CONSENTED (the guest granted ``profile_sharing`` to it, with proof).
+- Access comes from evidence, never from a click. A partner becomes RELATED only through:
+  a booking with it (``bookings``), or made by it at the booking desk for another partner's
+  offer; the guest's own consent with proof (``consent_record``; at a desk only for the
+  recording partner itself, see below); a profile it created or an import of its own
+  customer file (``guest_resolve``); or a staff member who typed the guest's email or phone
+  and it matched (``partners.services.guest_relationship_prove``: the link records who, when
+  and which kind of contact point). Logging an interaction requires that relationship first
+  (the tourist office, which stewards the data, excepted). The evidence is kept on the link.
+- An API resolution that matches an existing guest answers the guest's id and nothing else;
+  the RESOLVED link it leaves is not a relationship (``guest_access`` ignores it) until real
+  evidence upgrades it. So a name and an email never turn into a phone or a birth date.
+- A desk consent is recorded only for the recording partner's own scope (partner offers,
+  profile sharing), or by the tourist office for the destination's purposes and for the
+  partners the guest names; the staff member is the witness and the named partners are in
+  the proof (``destination.services.consent.consent_desk_scope_errors``).
+- Unusual patterns are limited per day and flagged to the tourist office's managers
+  (``AccessFlag``, listed on their portal home and in the admin): a staff member proving
+  many new guests (``PARTNER_PROOFS_PER_STAFF_DAY``) or typing many contacts that do not
+  match (``PARTNER_PROOF_FAILURES_PER_STAFF_DAY``), an API key matching many existing
+  guests (``PARTNER_API_RESOLVES_PER_KEY_DAY``).
 - Another partner's PRIVATE interactions and timeline entries are never visible, to anyone,
   the tourist office (the steward) included. No rule can open them: the querysets below only
   ever add SHARED rows of other partners.
@@ -111,8 +131,16 @@ def _consented_subquery(partner: Partner, guest_ref: str) -> Exists:
     )
 
 
+# Link reasons that are not a relationship: recorded, they open nothing.
+NOT_A_RELATIONSHIP = (PartnerGuestLink.Reason.RESOLVED,)
+
+
 def _related_subquery(partner: Partner, guest_ref: str) -> Exists:
-    return Exists(PartnerGuestLink.objects.filter(guest=OuterRef(guest_ref), partner=partner))
+    return Exists(
+        PartnerGuestLink.objects.filter(guest=OuterRef(guest_ref), partner=partner).exclude(
+            reason__in=NOT_A_RELATIONSHIP
+        )
+    )
 
 
 def _level_of(*, related: bool, consented: bool) -> SharingRule.Level:

@@ -11,12 +11,14 @@ from django.contrib import admin
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from destination.admin import ReadOnlyAdminMixin, StaffUserAdmin
 from destination.models import TimelineEvent
 from partners.api_keys import partner_api_key_revoke
 from partners.models import (
+    AccessFlag,
     Interaction,
     Membership,
     Partner,
@@ -67,7 +69,20 @@ class MembershipAdmin(admin.ModelAdmin):
 
 @admin.register(PartnerGuestLink)
 class PartnerGuestLinkAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("partner", "guest", "reason", "has_booked", "first_seen_at", "last_seen_at")
+    """Relationships come from evidence only (``partners.access``): a booking with the partner
+    (or made by it at the booking desk), the guest's consent with proof, a profile the partner
+    created or imported from its own customer file, or a contact point its staff typed and that
+    matched. Written by services, never here; "resolved" rows (an API match) open nothing."""
+
+    list_display = (
+        "partner",
+        "guest",
+        "reason",
+        "has_booked",
+        "first_seen_at",
+        "last_seen_at",
+        "evidence",
+    )
     list_filter = ("reason", "has_booked", "partner")
     list_select_related = ("partner", "guest")
     search_fields = ("guest__last_name", "guest__emails__email_normalized", "partner__name")
@@ -185,3 +200,26 @@ class PartnerApiKeyAdmin(admin.ModelAdmin):
     def revoke(self, request: HttpRequest, queryset: QuerySet[PartnerApiKey]) -> None:
         for key in queryset.filter(revoked_at__isnull=True):
             partner_api_key_revoke(key=key)
+
+
+@admin.register(AccessFlag)
+class AccessFlagAdmin(admin.ModelAdmin):
+    """Unusual patterns of gaining access, flagged to the tourist office's managers (also listed
+    on their portal home): a staff member who proved many new guests or typed many contacts
+    that did not match in a day, an API key that matched many existing guests in a day. The
+    limits are the settings ``PARTNER_PROOFS_PER_STAFF_DAY``,
+    ``PARTNER_PROOF_FAILURES_PER_STAFF_DAY`` and ``PARTNER_API_RESOLVES_PER_KEY_DAY``; beyond
+    them the action is refused for the rest of the day."""
+
+    list_display = ("day", "kind", "partner", "staff", "api_key", "limit", "refused", "reviewed_at")
+    list_filter = ("kind", "reviewed_at", "partner")
+    list_select_related = ("partner", "staff", "api_key")
+    readonly_fields = ("kind", "partner", "staff", "api_key", "day", "limit", "refused")
+    actions = ("mark_reviewed",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    @admin.action(description=_("Mark the selected flags as reviewed"))
+    def mark_reviewed(self, request: HttpRequest, queryset: QuerySet[AccessFlag]) -> None:
+        queryset.filter(reviewed_at__isnull=True).update(reviewed_at=timezone.now())

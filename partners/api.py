@@ -12,8 +12,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.urls import path
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from ninja import Field, NinjaAPI, Schema, Status
 from ninja.errors import ValidationError as NinjaValidationError
@@ -25,7 +27,8 @@ from destination.services.merge import guest_resolve_id
 from destination.services.resolution import Decision, PersonData, guest_resolve
 from partners.access import guest_access, guest_profile_for
 from partners.api_keys import partner_api_key_find
-from partners.models import Partner, PartnerApiKey
+from partners.models import AccessFlag, Partner, PartnerApiKey, PartnerGuestLink
+from partners.services import access_flag_raise, daily_limit, day_start
 
 
 class PartnerKeyAuth(HttpBearer):
@@ -106,21 +109,58 @@ def validation_errors(request: HttpRequest, exc: NinjaValidationError) -> HttpRe
 
 @api.post(
     "/guests/resolve",
-    response={200: ResolveOut, 201: ResolveOut, 422: ErrorOut},
+    response={200: ResolveOut, 201: ResolveOut, 422: ErrorOut, 429: ErrorOut},
     summary="Resolve a person to a guest",
 )
 def guests_resolve(request: HttpRequest, payload: PersonIn) -> Status[dict[str, Any]]:
     """Find the guest this person is, or create one. ``review`` means a new guest was created
     and a possible duplicate waits for the tourist office's review. 201 when a guest was
-    created, 200 when an existing one was found."""
+    created, 200 when an existing one was found.
+
+    A resolve reveals the guest's id and nothing else. Matching an existing guest your partner
+    has no relationship with yet is not a relationship: ``GET /guests/{id}`` answers 404 until
+    the guest books with you, consents to your partner with proof, or your staff confirm them
+    at the desk. Each key matches at most ``PARTNER_API_RESOLVES_PER_KEY_DAY`` such guests a
+    day (429 beyond, flagged to the tourist office)."""
     partner = _partner(request)
-    result = guest_resolve(
-        PersonData(**payload.model_dump()),
-        source=Guest.Source.API,
-        # Namespaces external ids per partner: two partners' "123" are different people.
-        source_detail=f"api:{partner.slug}",
+    key: PartnerApiKey = request.auth  # type: ignore[attr-defined]
+    started = timezone.now()
+    limit = daily_limit("PARTNER_API_RESOLVES_PER_KEY_DAY")
+    matched_today = PartnerGuestLink.objects.filter(
         partner=partner,
-    )
+        reason=PartnerGuestLink.Reason.RESOLVED,
+        evidence__api_key=key.prefix,
+        first_seen_at__gte=day_start(timezone.localdate()),
+    ).count()
+    if matched_today >= limit:
+        access_flag_raise(
+            kind=AccessFlag.Kind.MANY_RESOLVES, partner=partner, api_key=key, limit=limit
+        )
+        return Status(429, {"detail": _("Too many people resolved today with this key.")})
+    with transaction.atomic():
+        result = guest_resolve(
+            PersonData(**payload.model_dump()),
+            source=Guest.Source.API,
+            # Namespaces external ids per partner: two partners' "123" are different people.
+            source_detail=f"api:{partner.slug}",
+            partner=partner,
+        )
+        if result.decision == Decision.MATCHED and result.guest is not None:
+            # Resolution links the partner to what it resolves; a match on data the partner
+            # sent is no evidence of a relationship: the new link opens nothing (RESOLVED).
+            PartnerGuestLink.objects.filter(
+                partner=partner,
+                guest=result.guest,
+                first_seen_at__gte=started,
+                reason=PartnerGuestLink.Reason.CREATED,
+            ).update(
+                reason=PartnerGuestLink.Reason.RESOLVED,
+                evidence={
+                    "method": "api_resolve",
+                    "api_key": key.prefix,
+                    "matched_on": list(result.reasons),
+                },
+            )
     if result.decision == Decision.REJECTED or result.guest is None:
         return Status(422, {"detail": _("Some fields are invalid."), "errors": result.errors})
     status = 200 if result.decision == Decision.MATCHED else 201

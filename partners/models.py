@@ -90,21 +90,49 @@ class Membership(TimeStampedModel):
 
 
 class PartnerGuestLink(models.Model):
-    """A partner has a relationship with a guest: it created, imported, booked or served them.
+    """A partner has a relationship with a guest, proved by evidence: a booking with it (or made
+    by it, for the booking desk), the guest's own consent given with proof, a profile it created
+    or imported from its own customer file, or a staff member who typed a contact point of the
+    guest that matched. ``evidence`` says how it was proved (see ``partners.access``).
 
     This is what "the partner received the data" means for sharing rules and for objections.
+    A RESOLVED row (an API resolution that matched a contact point the partner sent) is recorded
+    but is not a relationship: it opens nothing until real evidence upgrades it.
     """
 
     class Reason(models.TextChoices):
         CREATED = "created", _("Created the profile")
         IMPORTED = "imported", _("Imported")
+        # Before evidence was required, one logged interaction related any partner; kept for
+        # the rows written then. New interactions need a relationship first.
         INTERACTION = "interaction", _("Logged an interaction")
         BOOKING = "booking", _("Booking")
         CONSENT = "consent", _("Consent given to this partner")
+        CONTACT_PROOF = "contact_proof", _("Staff typed the guest's email or phone and it matched")
+        RESOLVED = "resolved", _("Matched through the API (not a relationship)")
 
     partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="guest_links")
     guest = models.ForeignKey(Guest, on_delete=models.CASCADE, related_name="partner_links")
-    reason = models.CharField(_("first reason"), max_length=16, choices=Reason.choices)
+    reason = models.CharField(
+        _("first reason"),
+        max_length=16,
+        choices=Reason.choices,
+        help_text=_(
+            "How the relationship began. Only evidence relates a partner to a guest: a booking, "
+            "the guest's consent with proof, a profile it created or imported from its own "
+            "customer file, or a contact point its staff typed and that matched. An API match "
+            "alone (resolved) opens nothing."
+        ),
+    )
+    evidence = models.JSONField(
+        _("evidence"),
+        default=dict,
+        blank=True,
+        help_text=_(
+            "How the relationship was proved: the booking, the consent proof, the staff member "
+            "and which contact point matched, the API key."
+        ),
+    )
     has_booked = models.BooleanField(_("has booked"), default=False)
     first_seen_at = models.DateTimeField(_("first seen"))
     last_seen_at = models.DateTimeField(_("last seen"))
@@ -119,6 +147,46 @@ class PartnerGuestLink(models.Model):
 
     def __str__(self) -> str:
         return f"{self.partner_id} - {self.guest_id}"
+
+
+class AccessFlag(models.Model):
+    """An unusual pattern of gaining access, flagged to the tourist office's managers (the portal
+    home lists the open ones to them; operators see them in the admin). One row per (kind, staff
+    member or API key, day): the first time the day's limit is reached; further attempts that
+    day are refused and counted on the same row."""
+
+    class Kind(models.TextChoices):
+        MANY_RELATIONSHIPS = "many_relationships", _("A staff member proved many new guests")
+        MANY_PROOF_FAILURES = "many_proof_failures", _("A staff member typed many wrong contacts")
+        MANY_RESOLVES = "many_resolves", _("An API key matched many existing guests")
+
+    kind = models.CharField(_("kind"), max_length=24, choices=Kind.choices)
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="access_flags")
+    staff = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("staff member"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    api_key = models.ForeignKey(
+        "PartnerApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    day = models.DateField(_("day"))
+    limit = models.PositiveIntegerField(_("limit"))
+    refused = models.PositiveIntegerField(_("attempts refused"), default=0)
+    created_at = models.DateTimeField(_("flagged at"), auto_now_add=True)
+    reviewed_at = models.DateTimeField(_("reviewed at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("access flag")
+        verbose_name_plural = _("access flags")
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["day", "kind"], name="access_flag_day_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} — {self.partner} {self.day}"
 
 
 class Interaction(TimeStampedModel):

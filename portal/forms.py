@@ -10,8 +10,10 @@ from django.conf.locale import LANG_INFO
 from django.utils.translation import gettext_lazy as _
 from django_countries import countries
 
-from destination.models import Guest, Tag, TimelineEvent, Visibility
-from partners.models import Interaction, Section
+from destination.forms import ConsentForm
+from destination.models import PARTNER_PURPOSES, Guest, Purpose, Tag, TimelineEvent, Visibility
+from destination.services.consent import consent_desk_scope_errors, consent_scope_errors
+from partners.models import Interaction, Partner, Section
 from portal.stored_text import tag_name
 from portal.templatetags.portal_guest_tags import language_label
 
@@ -39,6 +41,82 @@ def guest_language_choices(current: str = "") -> list[Any]:
     if current and current not in first and current not in others:
         choices.append((current, language_label(current)))
     return choices
+
+
+class ProofForm(forms.Form):
+    """Before a partner that does not know a guest yet logs an interaction: the agent types the
+    guest's email or phone, as the guest gives it at the desk; a match is the proof."""
+
+    contact = forms.CharField(
+        label=_("The guest's email or phone"),
+        max_length=254,
+        help_text=_("Ask the guest; it must match one already on the profile."),
+    )
+
+
+class DeskConsentForm(ConsentForm):
+    """The desk's consent form, within what the desk may record
+    (``consent_desk_scope_errors``): a partner only its own partner-scoped consents (the
+    partner is itself, not a choice); the tourist office every purpose, with the partners the
+    guest names."""
+
+    def __init__(self, *args: Any, recording_partner: Partner, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.recording_partner = recording_partner
+        if recording_partner.is_steward:
+            del self.fields["partner"]
+            self.fields["partners"] = forms.ModelMultipleChoiceField(
+                label=_("Partners the guest names"),
+                queryset=Partner.objects.filter(is_active=True).order_by("name"),
+                required=False,
+                widget=forms.CheckboxSelectMultiple,
+            )
+            self.order_fields(["purpose", "partners", "channel", "granted", "wording"])
+        else:
+            cast(forms.ChoiceField, self.fields["purpose"]).choices = [
+                (value, label) for value, label in Purpose.choices if value in PARTNER_PURPOSES
+            ]
+            partner_field = cast(forms.ModelChoiceField[Partner], self.fields["partner"])
+            partner_field.queryset = Partner.objects.filter(pk=recording_partner.pk)
+            partner_field.initial = recording_partner.pk
+            partner_field.required = True
+            partner_field.empty_label = None
+
+    def scope_partners(self) -> list[Partner]:
+        """The partners of the consent's scope (after ``is_valid``)."""
+        if "partners" in self.fields:
+            return list(self.cleaned_data.get("partners") or [])
+        partner = self.cleaned_data.get("partner")
+        return [partner] if partner else []
+
+    def clean(self) -> dict[str, Any]:
+        if "partner" in self.fields:
+            cleaned = super().clean()
+        else:
+            # The parent's checks read one partner; the tourist office names several.
+            cleaned = forms.Form.clean(self) or {}
+            purpose = cleaned.get("purpose")
+            if purpose:
+                channel = cleaned.get("channel") or ""
+                errors = consent_scope_errors(
+                    purpose=purpose,
+                    granted=bool(cleaned.get("granted")),
+                    partners=list(cleaned.get("partners") or []),
+                    channels=[channel] if channel else [],
+                    wording=cleaned.get("wording"),
+                )
+                for field, message in errors.items():
+                    self.add_error("partners" if field == "partner" else field, message)
+        purpose = cleaned.get("purpose")
+        if purpose and not self.errors:
+            errors = consent_desk_scope_errors(
+                recording_partner=self.recording_partner,
+                purpose=purpose,
+                partners=self.scope_partners(),
+            )
+            for field, message in errors.items():
+                self.add_error(field, message)
+        return cleaned
 
 
 class InteractionForm(forms.Form):

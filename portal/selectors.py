@@ -10,7 +10,7 @@ from typing import Any, cast
 
 from django.contrib.contenttypes.models import ContentType
 from django.core.paginator import Page, Paginator
-from django.db.models import Count, Field, Q
+from django.db.models import Field, Q
 from django.urls import NoReverseMatch, reverse
 from django.utils.formats import date_format
 from django.utils.http import urlencode
@@ -30,10 +30,26 @@ from destination.normalize import fold, mask_email, mask_phone
 from destination.selectors import guest_search
 from destination.services.merge import MERGE_FIELDS
 from destination.services.resolution import REASON_LABELS, PersonData, guest_candidates
-from partners.access import GuestAccess, guest_access_bulk, timeline_visible_to
-from partners.models import Interaction, Partner, PartnerGuestLink, Section
+from partners.access import (
+    NOT_A_RELATIONSHIP,
+    GuestAccess,
+    guest_access,
+    guest_access_bulk,
+    interactions_visible_to,
+    timeline_visible_to,
+)
+from partners.models import (
+    AccessFlag,
+    Interaction,
+    Partner,
+    PartnerGuestLink,
+    Section,
+    SharingRule,
+)
 from portal.stored_text import timeline_title
 from portal.templatetags.portal_guest_tags import language_label
+
+Level = SharingRule.Level
 
 SEARCH_LIMIT = 10
 SEARCH_MIN_LENGTH = 2
@@ -88,6 +104,7 @@ def portal_search(*, partner: Partner, query: str, limit: int = SEARCH_LIMIT) ->
     links: dict[int, list[tuple[int, str]]] = defaultdict(list)
     for gid, pid, name in (
         PartnerGuestLink.objects.filter(guest_id__in=ids, partner__is_active=True)
+        .exclude(reason__in=NOT_A_RELATIONSHIP)
         .values_list("guest_id", "partner_id", "partner__name")
         .order_by("partner__name")
     ):
@@ -365,7 +382,14 @@ def likely_duplicates(
     ids = [c.guest_id for c in candidates]
     guests = Guest.objects.active().in_bulk(ids)
     accesses = guest_access_bulk(partner=partner, guest_ids=ids)
-    emails, phones = _hints(ids)
+    # Masked contacts only where the partner's access opens them (the hint or the contact).
+    emails, phones = _hints(
+        [
+            gid
+            for gid, a in accesses.items()
+            if a.can(Section.CONTACT_HINT) or a.can(Section.CONTACT)
+        ]
+    )
     views = []
     for c in candidates:
         guest = guests.get(c.guest_id)
@@ -487,10 +511,15 @@ def _field_display(guest: Guest, name: str) -> str:
     return str(value or "")
 
 
-def duplicate_comparison(pair: Any) -> dict[str, Any]:
+def duplicate_comparison(pair: Any, *, partner: Partner) -> dict[str, Any]:
     """Both profiles of a pair side by side for the steward: the choosable fields, each side's
-    contact points and how much history each carries. A fixed number of queries."""
+    contact points (where its access opens them) and how much history each carries as the
+    steward may read it (never other partners' private entries). A fixed number of queries."""
     a, b = pair.guest_a, pair.guest_b
+    accesses = guest_access_bulk(partner=partner, guest_ids=[a.pk, b.pk])
+    empty = GuestAccess(
+        partner_id=partner.pk, guest_id=0, level=Level.UNRELATED, sections=frozenset()
+    )
     rows = []
     for name in MERGE_FIELDS:
         label = str(cast("Field[Any, Any]", Guest._meta.get_field(name)).verbose_name)
@@ -502,24 +531,33 @@ def duplicate_comparison(pair: Any) -> dict[str, Any]:
         a.pk: {"emails": [], "phones": []},
         b.pk: {"emails": [], "phones": []},
     }
+
+    def shown(gid: int, value: str, mask: Any) -> str | None:
+        access = accesses.get(gid, empty)
+        if access.can(Section.CONTACT):
+            return value
+        return mask(value) if access.can(Section.CONTACT_HINT) else None
+
     for gid, email in (
         GuestEmail.objects.filter(guest_id__in=[a.pk, b.pk])
         .order_by("-is_primary", "id")
         .values_list("guest_id", "email")
     ):
-        contacts[gid]["emails"].append(email)
+        if (value := shown(gid, email, mask_email)) is not None:
+            contacts[gid]["emails"].append(value)
     for gid, phone in (
         GuestPhone.objects.filter(guest_id__in=[a.pk, b.pk])
         .order_by("-is_primary", "id")
         .values_list("guest_id", "phone")
     ):
-        contacts[gid]["phones"].append(str(phone))
-    history = dict(
-        TimelineEvent.objects.filter(guest_id__in=[a.pk, b.pk])
-        .values("guest_id")
-        .annotate(n=Count("id"))
-        .values_list("guest_id", "n")
-    )
+        if (value := shown(gid, str(phone), mask_phone)) is not None:
+            contacts[gid]["phones"].append(value)
+    history = {
+        guest.pk: timeline_visible_to(
+            partner=partner, guest=guest, access=accesses.get(guest.pk, empty)
+        ).count()
+        for guest in (a, b)
+    }
     return {
         "pair": pair,
         "a": a,
@@ -534,12 +572,33 @@ def duplicate_comparison(pair: Any) -> dict[str, Any]:
     }
 
 
-def erase_preview(guest: Guest) -> dict[str, int]:
-    """How much an erasure will remove or blank, for the confirmation page: one query each."""
+def erase_preview(guest: Guest, *, partner: Partner) -> dict[str, int]:
+    """How much an erasure will remove or blank, for the confirmation page, counted as the
+    acting partner may read it (``partners.access``): other partners' private entries are
+    erased too but never counted here, since their number is theirs. One query each."""
+    access = guest_access(partner=partner, guest=guest)
     return {
-        "emails": GuestEmail.objects.filter(guest=guest).count(),
-        "phones": GuestPhone.objects.filter(guest=guest).count(),
-        "interactions": Interaction.objects.filter(guest=guest).count(),
-        "timeline": TimelineEvent.objects.filter(guest=guest).count(),
-        "consents": ConsentEvent.objects.filter(guest=guest).count(),
+        "emails": GuestEmail.objects.filter(guest=guest).count()
+        if access.can(Section.CONTACT) or access.can(Section.CONTACT_HINT)
+        else 0,
+        "phones": GuestPhone.objects.filter(guest=guest).count()
+        if access.can(Section.CONTACT) or access.can(Section.CONTACT_HINT)
+        else 0,
+        "interactions": interactions_visible_to(
+            partner=partner, guest=guest, access=access
+        ).count(),
+        "timeline": timeline_visible_to(partner=partner, guest=guest, access=access).count(),
+        "consents": ConsentEvent.objects.filter(guest=guest).count()
+        if access.can(Section.CONSENTS)
+        else 0,
     }
+
+
+def access_flags_open(*, limit: int = 20) -> list[AccessFlag]:
+    """Unreviewed flags of unusual access patterns, newest first, for the tourist office's
+    managers' home: one query."""
+    return list(
+        AccessFlag.objects.filter(reviewed_at__isnull=True)
+        .select_related("partner", "staff", "api_key")
+        .order_by("-created_at", "-pk")[:limit]
+    )

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -11,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from destination.errors import PermissionRefused
 from destination.models import (
     ConsentProof,
     ConsentWording,
@@ -20,11 +22,13 @@ from destination.models import (
     Tag,
 )
 from destination.services import GuestError
-from destination.services.consent import consent_record
+from destination.services.consent import consent_desk_scope_errors, consent_record
 from destination.services.guests import guest_tags_set, guest_update
 from destination.services.merge import MERGE_FIELDS, FieldChoice, guest_merge, guest_merge_undo
-from destination.services.resolution import PersonData, ResolutionResult, guest_resolve
+from destination.services.resolution import Decision, PersonData, ResolutionResult, guest_resolve
 from partners.access import can_edit_guest, can_merge
+from partners.models import AccessFlag, PartnerGuestLink
+from partners.services import access_flag_raise, daily_limit, relationships_proved_today
 
 if TYPE_CHECKING:
     from destination.models import User
@@ -54,29 +58,43 @@ def desk_consent_record(
     purpose: str,
     granted: bool,
     consent_partner: Partner | None = None,
+    consent_partners: Sequence[Partner] = (),
     channel: str = "",
     wording: ConsentWording | None = None,
 ) -> ConsentProof:
-    """A consent given or withdrawn at a partner's desk: the proof says "desk", who recorded it
-    and for which partner. Only staff who may edit the guest record one."""
+    """A consent given or withdrawn at a partner's desk: the proof says "desk", the staff
+    member who witnessed it, the partner it was recorded at and the partners the guest named.
+
+    Only staff who may edit the guest record one, and only within the desk's scope
+    (``consent_desk_scope_errors``): a partner for itself; the tourist office for the
+    destination's purposes and for the partners the guest names."""
     if not can_edit_guest(user, partner, guest):
         raise PermissionDenied(_("You may not edit this guest."))
+    partners = list(consent_partners) or ([consent_partner] if consent_partner else [])
+    errors = consent_desk_scope_errors(
+        recording_partner=partner, purpose=purpose, partners=partners
+    )
+    if errors:
+        raise PermissionRefused(errors)
     return consent_record(
         guest=guest,
         purpose=purpose,
         granted=granted,
         method=ConsentProof.Method.DESK,
-        partners=[consent_partner] if consent_partner else [],
+        partners=partners,
         channels=[channel] if channel else [],
         wording=wording,
+        named_partners=partners,
         recorded_by=user,
         recorded_by_partner=partner,
         evidence={
             "source": "desk",
+            "witness": "staff",
             "staff_id": user.pk,
             "staff_email": user.email,
             "partner_id": partner.pk,
             "partner": partner.name,
+            "named_partners": [{"id": p.pk, "name": p.name} for p in partners],
         },
     )
 
@@ -86,7 +104,21 @@ def desk_consent_record(
 
 def desk_guest_create(*, data: dict[str, Any], partner: Partner, user: User) -> ResolutionResult:
     """Create (or find, when the email or phone is already known) a guest typed in at a desk,
-    through identity resolution like every other entry point."""
+    through identity resolution like every other entry point.
+
+    Finding an existing guest this way is a contact proof like the guest page's (the staff
+    member typed an email or phone that matched): the new relationship records it, and counts
+    towards the staff member's daily limit of new relationships (``guest_relationship_prove``)."""
+    limit = daily_limit("PARTNER_PROOFS_PER_STAFF_DAY")
+    if relationships_proved_today(staff=user) >= limit:
+        access_flag_raise(
+            kind=AccessFlag.Kind.MANY_RELATIONSHIPS, partner=partner, staff=user, limit=limit
+        )
+        raise PermissionRefused(
+            _("You have reached today's limit of new guests; the tourist office has been told."),
+            code="rate_limited",
+        )
+    started = timezone.now()
     person = PersonData(
         first_name=data.get("first_name") or "",
         last_name=data.get("last_name") or "",
@@ -96,9 +128,31 @@ def desk_guest_create(*, data: dict[str, Any], partner: Partner, user: User) -> 
         language=data.get("language") or "",
         birth_date=data.get("birth_date"),
     )
-    return guest_resolve(
-        person, source=Guest.Source.DESK, source_detail=partner.name, partner=partner, actor=user
-    )
+    with transaction.atomic():
+        result = guest_resolve(
+            person,
+            source=Guest.Source.DESK,
+            source_detail=partner.name,
+            partner=partner,
+            actor=user,
+        )
+        if result.decision == Decision.MATCHED and result.guest is not None:
+            PartnerGuestLink.objects.filter(
+                partner=partner,
+                guest=result.guest,
+                first_seen_at__gte=started,
+                reason=PartnerGuestLink.Reason.CREATED,
+            ).update(
+                reason=PartnerGuestLink.Reason.CONTACT_PROOF,
+                evidence={
+                    "method": "desk_match",
+                    "matched": list(result.reasons),
+                    "staff_id": user.pk,
+                    "staff_email": user.email,
+                    "at": started.isoformat(),
+                },
+            )
+    return result
 
 
 # --- The possible-duplicates queue ----------------------------------------------------------

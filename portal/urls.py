@@ -15,6 +15,7 @@ urlpatterns = [
     path(
         "guests/<int:guest_id>/interactions/", views.interaction_create, name="interaction_create"
     ),
+    path("guests/<int:guest_id>/prove/", views.relationship_prove, name="relationship_prove"),
     path("guests/<int:guest_id>/contact/", views.contact, name="contact"),
     path("guests/<int:guest_id>/identity/", views.identity, name="identity"),
     path("guests/<int:guest_id>/consents/", views.consent, name="consent"),

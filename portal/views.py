@@ -24,7 +24,7 @@ from django_htmx.http import (
 
 from destination.consent_selectors import consent_states_for
 from destination.errors import DomainError, form_add_domain_error
-from destination.forms import ConsentForm, GuestForm
+from destination.forms import GuestForm
 from destination.models import AuditEntry, Guest, GuestMerge, PossibleDuplicate
 from destination.services import GuestError
 from destination.services.audit import audit_log
@@ -47,7 +47,7 @@ from partners.access import (
     guest_profile_for,
 )
 from partners.models import Section
-from partners.services import interaction_log
+from partners.services import guest_relationship_prove, interaction_log
 from partners.shell import (
     PickerRequest,
     PortalRequest,
@@ -57,14 +57,17 @@ from partners.shell import (
 )
 from portal.forms import (
     ContactForm,
+    DeskConsentForm,
     EraseForm,
     IdentityForm,
     InteractionForm,
+    ProofForm,
     TimelineFilterForm,
 )
 from portal.selectors import (
     SEARCH_MIN_LENGTH,
     CandidateView,
+    access_flags_open,
     duplicate_comparison,
     duplicate_next,
     duplicate_queue,
@@ -94,10 +97,12 @@ def home(request: PortalRequest) -> HttpResponse:
     """The search page: the screen desk staff start from."""
     query = request.GET.get("q", "").strip()
     results = portal_search(partner=request.partner, query=query) if query else []
+    # Unusual access patterns are flagged to the tourist office's managers (``AccessFlag``).
+    flags = access_flags_open() if can_merge(request.user, request.partner) else []
     return render(
         request,
         "portal/home.html",
-        {"query": query, "results": results, "min_length": SEARCH_MIN_LENGTH},
+        {"query": query, "results": results, "min_length": SEARCH_MIN_LENGTH, "flags": flags},
     )
 
 
@@ -244,6 +249,9 @@ def guest_page_context(request: PortalRequest, guest: Guest) -> dict[str, Any]:
         "guest": guest,
         "access": access,
         "profile": profile,
+        # A partner that does not know the guest yet proves it before logging an interaction.
+        "needs_proof": not access.is_related and not partner.is_steward,
+        "proof_form": ProofForm(),
         "consents": list(consent_states_for(guest)) if access.can(Section.CONSENTS) else None,
         "members": household_members(partner=partner, guest=guest)
         if access.can(Section.HOUSEHOLD)
@@ -303,7 +311,7 @@ def interaction_create(request: PortalRequest, guest_id: int) -> HttpResponse:
                 summary=form.cleaned_data["summary"],
                 visibility=form.cleaned_data["visibility"],
             )
-        except (GuestError, ValidationError) as exc:
+        except (DomainError, ValidationError) as exc:
             form_add_domain_error(form, exc)
         else:
             if not request.htmx:
@@ -325,6 +333,41 @@ def interaction_create(request: PortalRequest, guest_id: int) -> HttpResponse:
     context["form"] = form
     context["page"] = timeline_page(partner=partner, guest=found, access=context["access"])
     context["filters"] = TimelineFilterForm(partners=[])
+    return render(request, "portal/guest.html", context, status=422)
+
+
+@require_POST
+@portal_view
+def relationship_prove(request: PortalRequest, guest_id: int) -> HttpResponse:
+    """The agent types the guest's email or phone: a match relates the partner to the guest
+    (the link records who proved it and how), and the page opens what that relationship shows."""
+    found = _guest_or_redirect(request, guest_id)
+    if isinstance(found, HttpResponse):
+        return found
+    form = ProofForm(request.POST)
+    if form.is_valid():
+        try:
+            guest_relationship_prove(
+                guest=found,
+                partner=request.partner,
+                staff=request.user,
+                contact=form.cleaned_data["contact"],
+            )
+        except DomainError as exc:
+            form_add_domain_error(form, exc)
+        else:
+            messages.success(request, _("Confirmed: your partner now knows this guest."))
+            if request.htmx:
+                return HttpResponseClientRefresh()
+            return redirect("portal:guest", found.pk)
+    if request.htmx:
+        response = render(request, "portal/_proof_form.html", {"guest": found, "proof_form": form})
+        return reswap(retarget(response, "#proof-form"), "outerHTML")
+    context = guest_page_context(request, found)
+    context["proof_form"] = form
+    context["page"] = timeline_page(partner=request.partner, guest=found, access=context["access"])
+    context["filters"] = TimelineFilterForm(partners=[])
+    context["form"] = InteractionForm()
     return render(request, "portal/guest.html", context, status=422)
 
 
@@ -400,9 +443,11 @@ def consent(request: PortalRequest, guest_id: int) -> HttpResponse:
         if not can_edit_guest(request.user, request.partner, found):
             raise PermissionDenied
         return render(
-            request, "portal/_consent_form.html", {"guest": found, "consent_form": ConsentForm()}
+            request,
+            "portal/_consent_form.html",
+            {"guest": found, "consent_form": DeskConsentForm(recording_partner=request.partner)},
         )
-    form = ConsentForm(request.POST)
+    form = DeskConsentForm(request.POST, recording_partner=request.partner)
     if form.is_valid():
         try:
             desk_consent_record(
@@ -411,11 +456,11 @@ def consent(request: PortalRequest, guest_id: int) -> HttpResponse:
                 partner=request.partner,
                 purpose=form.cleaned_data["purpose"],
                 granted=form.cleaned_data["granted"],
-                consent_partner=form.cleaned_data.get("partner"),
+                consent_partners=form.scope_partners(),
                 channel=form.cleaned_data.get("channel") or "",
                 wording=form.cleaned_data.get("wording"),
             )
-        except (PermissionDenied, GuestError) as exc:
+        except (PermissionDenied, DomainError) as exc:
             form_add_domain_error(form, exc)
         else:
             if not request.htmx:
@@ -523,7 +568,7 @@ def guest_erase_view(request: PortalRequest, guest_id: int) -> HttpResponse:
     return render(
         request,
         "portal/guest_erase.html",
-        {"guest": found, "form": form, "counts": erase_preview(found)},
+        {"guest": found, "form": form, "counts": erase_preview(found, partner=partner)},
     )
 
 
@@ -541,7 +586,13 @@ def guest_create(request: PortalRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         candidates = likely_duplicates(partner=partner, data=form.cleaned_data)
         if not candidates or request.POST.get("confirmed") == "1":
-            result = desk_guest_create(data=form.cleaned_data, partner=partner, user=request.user)
+            try:
+                result = desk_guest_create(
+                    data=form.cleaned_data, partner=partner, user=request.user
+                )
+            except DomainError as exc:
+                form_add_domain_error(form, exc)
+                return render(request, "portal/guest_create.html", {"form": form, "candidates": []})
             if result.guest is not None:
                 if result.decision == Decision.MATCHED:
                     messages.info(request, _("This guest already existed: here is their profile."))
@@ -647,7 +698,7 @@ def duplicate_detail(request: PortalRequest, pk: int) -> HttpResponse:
     if pair.status != PossibleDuplicate.Status.OPEN and request.method == "GET":
         messages.info(request, _("This pair has already been decided."))
         return redirect("portal:duplicates")
-    context = duplicate_comparison(pair)
+    context = duplicate_comparison(pair, partner=partner)
     context.update(
         {
             "can_merge": allowed,

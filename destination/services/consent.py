@@ -135,6 +135,29 @@ def consent_scope_errors(
     return errors
 
 
+def consent_desk_scope_errors(
+    *, recording_partner: Partner, purpose: str, partners: Sequence[Partner] = ()
+) -> dict[str, str]:
+    """Who may record what at a desk, as {field: message}; empty when allowed. Shared by the
+    portal's desk consent form and its service.
+
+    A partner records, at its desk, only its own partner-scoped consents (partner offers and
+    profile sharing for itself). The tourist office, which stewards the data, records the
+    destination's purposes (newsletter, profiling) and partner-scoped consents for the partners
+    the guest names. The staff member is the witness (the service puts them in the proof)."""
+    if purpose not in Purpose.values:
+        return {}
+    if recording_partner.is_steward:
+        return {}
+    if purpose not in PARTNER_PURPOSES:
+        return {
+            "purpose": _("Only the tourist office records the destination's consents at a desk.")
+        }
+    if any(p.pk != recording_partner.pk for p in partners):
+        return {"partner": _("At your desk, a consent is recorded for your own partner only.")}
+    return {}
+
+
 def _unique[T](items: Sequence[T], key: Callable[[T], Hashable]) -> list[T]:
     seen: set[Hashable] = set()
     out: list[T] = []
@@ -306,6 +329,7 @@ def consent_record(
                 guest=locked,
                 reason=PartnerGuestLink.Reason.CONSENT,
                 at=occurred_at,
+                evidence={"consent_proof": proof.pk, "method": str(method)},
             )
 
     with translation.override(settings.LANGUAGE_CODE):

@@ -9,6 +9,7 @@ created or imported the guest) and the apps above (bookings, interactions). The 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -25,12 +26,16 @@ def partner_guest_link_touch(
     reason: PartnerGuestLink.Reason | str,
     at: datetime | None = None,
     booked: bool = False,
+    evidence: dict[str, Any] | None = None,
 ) -> PartnerGuestLink:
     """Record that ``partner`` has a relationship with ``guest`` (it "received the data").
 
     Creates the link or moves ``last_seen_at`` forward; ``first_seen_at`` and the first reason
     only change when an older event is recorded late (an import of past bookings). ``has_booked``
-    never goes back to False. Safe under concurrency: the unique (partner, guest) constraint and
+    never goes back to False. ``evidence`` says how the relationship was proved (the booking,
+    the consent proof, the staff member and the contact point that matched); it is kept with
+    the first reason. A RESOLVED row (an API match, not a relationship) is upgraded to the
+    first real evidence that comes. Safe under concurrency: the unique (partner, guest) constraint and
     the row lock serialise two simultaneous touches.
     """
     at = at or timezone.now()
@@ -39,6 +44,7 @@ def partner_guest_link_touch(
         guest=guest,
         defaults={
             "reason": reason,
+            "evidence": evidence or {},
             "has_booked": booked,
             "first_seen_at": at,
             "last_seen_at": at,
@@ -50,10 +56,19 @@ def partner_guest_link_touch(
     if at > link.last_seen_at:
         link.last_seen_at = at
         fields.append("last_seen_at")
-    if at < link.first_seen_at:
+    weak = PartnerGuestLink.Reason.RESOLVED
+    if link.reason == weak and reason != weak:
+        link.reason = reason
+        link.evidence = evidence or {}
+        fields += ["reason", "evidence"]
+        if at < link.first_seen_at:
+            link.first_seen_at = at
+            fields.append("first_seen_at")
+    elif at < link.first_seen_at and not (reason == weak and link.reason != weak):
         link.first_seen_at = at
         link.reason = reason
-        fields += ["first_seen_at", "reason"]
+        link.evidence = evidence or {}
+        fields += ["first_seen_at", "reason", "evidence"]
     if booked and not link.has_booked:
         link.has_booked = True
         fields.append("has_booked")

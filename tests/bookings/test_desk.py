@@ -12,8 +12,8 @@ from django.utils import timezone, translation
 
 from bookings import balances, services, stripe_events
 from bookings.models import Booking, Offer
-from destination.models import ConsentEvent, ConsentWording, Purpose, TimelineEvent
-from partners.models import Membership, Partner
+from destination.models import ConsentEvent, ConsentWording, Guest, Purpose, TimelineEvent
+from partners.models import Membership, Partner, PartnerGuestLink, SharingRule
 from partners.sharing import sharing_rules_ensure
 from tests.bookings.web_helpers import (
     booking_post,
@@ -209,6 +209,57 @@ def test_desk_form_is_prefilled_from_the_guest(client, school, two_bookings):
     offer = ours.session.offer
     page = client.get(url("create", slug=offer.slug), {"guest": ours.booker_id}).content.decode()
     assert 'value="ours@mail.example"' in page
+
+
+def test_the_desk_knows_the_guest_it_booked_for_a_ski_school(client, school):
+    # Issue 13: after the desk books a guest for a ski school's lesson, the guest's page (as the
+    # desk) said "Not yet known to your partner", with masked contacts and an empty timeline.
+    sharing_rules_ensure()
+    desk = PartnerFactory(name="Booking desk", kind=Partner.Kind.BOOKING_DESK)
+    clerk = staff_of(desk)
+    offer = make_offer(partner=school, price_cents=4500)
+    client.force_login(clerk)
+    response = client.post(
+        url("create", slug=offer.slug),
+        booking_post(offer.sessions.first(), channel="phone", payment="on_site"),
+    )
+    assert response.status_code == 302, response.content.decode()[:3000]
+    booking = Booking.objects.get()
+    assert booking.partner == school
+    link = PartnerGuestLink.objects.get(partner=desk, guest=booking.booker)
+    assert link.reason == PartnerGuestLink.Reason.BOOKING
+    assert link.evidence["booking"] == booking.reference
+    assert link.evidence["staff_id"] == clerk.pk
+
+    with translation.override("en"):
+        guest_url = reverse("portal:guest", args=[booking.booker_id])
+    page = client.get(guest_url).content.decode()
+    assert "Not yet known to your partner" not in page
+    assert "Known to your partner" in page
+    assert "lea.martin@mail.example" in page  # contacts no longer masked
+    assert booking.reference in page or "Booking" in page  # the booking on the timeline
+
+    # A new booking for the same guest starts from what the desk knows: email, first participant.
+    page = client.get(url("create", slug=offer.slug), {"guest": booking.booker_id}).content
+    page = page.decode()
+    assert 'value="lea.martin@mail.example"' in page
+    assert 'name="p0_first_name"' in page and 'value="Léa"' in page
+
+
+def test_desk_prefill_follows_the_access_layer(client, school):
+    # Issue 16: with identity closed to unrelated partners, the desk form still prefilled the
+    # name and country of any guest id.
+    sharing_rules_ensure()
+    SharingRule.objects.filter(level=SharingRule.Level.UNRELATED).update(sections=[])
+    desk = PartnerFactory(kind=Partner.Kind.BOOKING_DESK)
+    offer = make_offer(partner=school)
+    stranger = make_booking(offer.sessions.first(), email="stranger@mail.example").booker
+    Guest.objects.filter(pk=stranger.pk).update(country="DE", first_name="Zelda")
+    client.force_login(staff_of(desk))
+    page = client.get(url("create", slug=offer.slug), {"guest": stranger.pk}).content.decode()
+    assert "Zelda" not in page and "Stranger" not in page
+    assert "stranger@mail.example" not in page
+    assert '<option value="DE" selected' not in page
 
 
 # --- Payment, check-in, cancellation ----------------------------------------------------------

@@ -81,6 +81,13 @@ def demo() -> None:
     for _version in range(3):
         linkage_model_save(trained=trained, thresholds=shipped.thresholds, training_data={})
 
+    # Flags of unusual access patterns are written only when a daily limit is reached.
+    from partners.models import AccessFlag
+    from partners.services import access_flag_raise
+
+    for kind in AccessFlag.Kind.values:
+        access_flag_raise(kind=kind, partner=office_manager.memberships.get().partner, limit=1)
+
 
 def test_every_model_of_both_apps_is_registered() -> None:
     from django.apps import apps

@@ -17,8 +17,17 @@ from destination.services.consent import consent_record, consent_wording_create
 from destination.services.merge import guest_merge
 from destination.services.resolution import PersonData, guest_resolve
 from partners.api_keys import partner_api_key_create, partner_api_key_revoke
-from partners.models import Interaction, Membership, Partner, PartnerApiKey, Section, SharingRule
-from partners.services import interaction_log
+from partners.models import (
+    AccessFlag,
+    Interaction,
+    Membership,
+    Partner,
+    PartnerApiKey,
+    PartnerGuestLink,
+    Section,
+    SharingRule,
+)
+from partners.services import interaction_log, partner_guest_link_touch
 from tests.factories import MembershipFactory, PartnerFactory
 
 pytestmark = pytest.mark.django_db
@@ -33,6 +42,13 @@ PERSON = {
     "birth_date": "1984-02-11",
     "language": "fr",
 }
+
+
+def _books(partner: Partner, guest: Guest) -> None:
+    """Evidence of a relationship: the guest booked with the partner."""
+    partner_guest_link_touch(
+        partner=partner, guest=guest, reason=PartnerGuestLink.Reason.BOOKING, booked=True
+    )
 
 
 def bearer(key: str) -> dict[str, str]:
@@ -169,8 +185,11 @@ def test_unknown_and_unrelated_guests_answer_404(
 def test_partner_never_sees_another_partners_private_interactions(
     client: Client, school: Partner, school_key: str, hotel: Partner, hotel_guest: Guest
 ) -> None:
-    # The school books the same person: now related, not yet granted the shared profile.
+    # The school resolves the same person: a match is not a relationship (issue 16).
     assert post(client, school_key, PERSON).json()["guest_id"] == hotel_guest.pk
+    assert client.get(f"/api/v1/guests/{hotel_guest.pk}", **bearer(school_key)).status_code == 404
+    # The person books a lesson: now related, not yet granted the shared profile.
+    _books(school, hotel_guest)
     profile = client.get(f"/api/v1/guests/{hotel_guest.pk}", **bearer(school_key)).json()
     assert profile["access"]["level"] == SharingRule.Level.RELATED
     assert profile["contact"]["emails"][0]["email"] == PERSON["email"]
@@ -206,6 +225,7 @@ def test_sections_the_sharing_level_keeps_closed_are_absent(
         defaults={"sections": [Section.IDENTITY]},
     )
     post(client, school_key, PERSON)
+    _books(PartnerApiKey.objects.get().partner, hotel_guest)
     profile = client.get(f"/api/v1/guests/{hotel_guest.pk}", **bearer(school_key)).json()
     assert profile["identity"]["last_name"] == "Lefèvre"
     for closed in ("contact", "contact_hint", "birth_date", "demographics", "consents"):
@@ -236,3 +256,70 @@ def test_openapi_schema_answers(client: Client) -> None:
     paths = response.json()["paths"]
     assert "/api/v1/guests/resolve" in paths
     assert "/api/v1/guests/{guest_id}" in paths
+
+
+# --- What a resolve reveals (issue 16) --------------------------------------------------------
+
+
+def test_a_resolve_reveals_only_what_was_sent_and_the_guest_id(
+    client: Client, school: Partner, school_key: str, hotel: Partner
+) -> None:
+    # Reproduction: a known name + email used to turn into the phone and the birth date.
+    known = guest_resolve(PersonData(**PERSON), source="booking", partner=hotel).guest
+    response = post(
+        client,
+        school_key,
+        {"first_name": PERSON["first_name"], "last_name": PERSON["last_name"],
+         "email": PERSON["email"]},
+    )  # fmt: skip
+    assert response.status_code == 200
+    assert response.json() == {"decision": "matched", "guest_id": known.pk}
+    read = client.get(f"/api/v1/guests/{known.pk}", **bearer(school_key))
+    assert read.status_code == 404
+    for secret in ("1984-02-11", "+33612345678", "12 34 56 78"):
+        assert secret not in response.content.decode() + read.content.decode()
+    link = PartnerGuestLink.objects.get(partner=school, guest=known)
+    assert link.reason == PartnerGuestLink.Reason.RESOLVED
+    assert link.evidence["api_key"] == PartnerApiKey.objects.get(partner=school).prefix
+
+    # Real evidence (a booking with the school) upgrades the row: now the school may read.
+    _books(school, known)
+    link.refresh_from_db()
+    assert link.reason == PartnerGuestLink.Reason.BOOKING
+    profile = client.get(f"/api/v1/guests/{known.pk}", **bearer(school_key)).json()
+    assert profile["birth_date"] == "1984-02-11"
+
+
+def test_a_created_guest_stays_readable_by_the_partner_that_sent_it(
+    client: Client, school_key: str
+) -> None:
+    created = post(client, school_key, PERSON)
+    assert created.status_code == 201
+    guest_id = created.json()["guest_id"]
+    profile = client.get(f"/api/v1/guests/{guest_id}", **bearer(school_key)).json()
+    assert profile["access"]["level"] == SharingRule.Level.RELATED
+
+
+def test_many_resolves_of_existing_guests_are_limited_and_flagged(
+    client: Client, settings: Any, school: Partner, school_key: str, hotel: Partner
+) -> None:
+    settings.PARTNER_API_RESOLVES_PER_KEY_DAY = 2
+    emails = [f"walk{n}@courriel.example" for n in range(3)]
+    for n, email in enumerate(emails):
+        guest_resolve(
+            PersonData(first_name="Ann", last_name=f"Walker{n}", email=email),
+            source="booking",
+            partner=hotel,
+        )
+    answers = [
+        post(client, school_key, {"first_name": "Ann", "last_name": f"Walker{n}", "email": e})
+        for n, e in enumerate(emails)
+    ]
+    assert [a.status_code for a in answers] == [200, 200, 429]
+    flag = AccessFlag.objects.get()
+    assert (flag.kind, flag.partner, flag.api_key.prefix, flag.limit) == (
+        AccessFlag.Kind.MANY_RESOLVES,
+        school,
+        PartnerApiKey.objects.get(partner=school).prefix,
+        2,
+    )

@@ -8,12 +8,18 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone, translation
 
+from destination.errors import PermissionRefused
 from destination.models import AuditEntry, Guest, TimelineEvent, Visibility
 from destination.services import GuestError
 from partners.forms import InteractionForm
 from partners.models import Interaction, Partner, PartnerGuestLink
 from partners.services import interaction_log, partner_guest_link_touch
-from tests.factories import GuestFactory, MembershipFactory, PartnerFactory
+from tests.factories import (
+    GuestFactory,
+    MembershipFactory,
+    PartnerFactory,
+    PartnerGuestLinkFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -28,6 +34,19 @@ def staff(school):
     return MembershipFactory(partner=school).user
 
 
+LONG_AGO = timezone.now() - dt.timedelta(days=400)
+
+
+def _known(partner: Partner, **fields) -> Guest:
+    """A guest the partner knows by evidence (a booking long ago): it may log interactions."""
+    guest = GuestFactory(**fields)
+    PartnerGuestLinkFactory(
+        partner=partner, guest=guest, reason=PartnerGuestLink.Reason.BOOKING,
+        first_seen_at=LONG_AGO, last_seen_at=LONG_AGO,
+    )  # fmt: skip
+    return guest
+
+
 def _log(guest, school, staff, **kwargs) -> Interaction:
     defaults = {
         "kind": Interaction.Kind.DESK_VISIT,
@@ -39,7 +58,7 @@ def _log(guest, school, staff, **kwargs) -> Interaction:
 
 @pytest.mark.parametrize("visibility", [Visibility.SHARED, Visibility.PRIVATE])
 def test_interaction_log_writes_everything_in_one_go(school, staff, visibility):
-    guest = GuestFactory()
+    guest = _known(school)
     when = timezone.now() - dt.timedelta(minutes=30)
 
     interaction = _log(guest, school, staff, occurred_at=when, visibility=visibility)
@@ -58,8 +77,9 @@ def test_interaction_log_writes_everything_in_one_go(school, staff, visibility):
     assert entry.source_object == interaction
 
     link = PartnerGuestLink.objects.get(partner=school, guest=guest)
-    assert link.reason == PartnerGuestLink.Reason.INTERACTION
-    assert link.first_seen_at == link.last_seen_at == when
+    # An interaction never creates a relationship: it moves the proved one's last sighting.
+    assert link.reason == PartnerGuestLink.Reason.BOOKING
+    assert (link.first_seen_at, link.last_seen_at) == (LONG_AGO, when)
 
     guest.refresh_from_db()
     assert guest.last_contact_at == when
@@ -73,7 +93,7 @@ def test_interaction_log_writes_everything_in_one_go(school, staff, visibility):
 
 
 def test_timeline_title_is_stored_in_the_default_language(school, staff):
-    guest = GuestFactory()
+    guest = _known(school)
     with translation.override("fr"):
         _log(guest, school, staff)
     assert TimelineEvent.objects.get(guest=guest).title == "Desk visit — Ski School X"
@@ -100,7 +120,7 @@ def test_second_interaction_moves_last_seen_and_keeps_the_first(school, staff):
 
 def test_a_backdated_interaction_does_not_move_last_contact_back(school, staff):
     recent = timezone.now() - dt.timedelta(hours=1)
-    guest = GuestFactory(last_contact_at=recent)
+    guest = _known(school, last_contact_at=recent)
     _log(guest, school, staff, occurred_at=recent - dt.timedelta(days=10))
     guest.refresh_from_db()
     assert guest.last_contact_at == recent
@@ -140,14 +160,40 @@ def test_erased_and_merged_guests_are_refused(school, staff, status):
 )
 def test_invalid_values_are_refused_with_nothing_written(school, staff, bad):
     with pytest.raises(ValidationError):
-        _log(GuestFactory(), school, staff, **bad)
+        _log(_known(school), school, staff, **bad)
     assert not Interaction.objects.exists()
     assert not TimelineEvent.objects.exists()
 
 
 def test_future_interactions_are_refused(school, staff):
     with pytest.raises(GuestError):
-        _log(GuestFactory(), school, staff, occurred_at=timezone.now() + dt.timedelta(days=1))
+        _log(_known(school), school, staff, occurred_at=timezone.now() + dt.timedelta(days=1))
+
+
+def test_a_partner_that_does_not_know_the_guest_cannot_log_one(school, staff):
+    # Reproduction (issue 16): one logged interaction used to relate any partner to any guest.
+    guest = GuestFactory()
+    with pytest.raises(PermissionRefused) as refused:
+        _log(guest, school, staff)
+    assert refused.value.code == "not_related"
+    assert not Interaction.objects.exists()
+    assert not TimelineEvent.objects.exists()
+    assert not PartnerGuestLink.objects.exists()
+
+
+def test_a_resolved_link_is_not_enough_to_log(school, staff):
+    guest = GuestFactory()
+    PartnerGuestLinkFactory(partner=school, guest=guest, reason=PartnerGuestLink.Reason.RESOLVED)
+    with pytest.raises(PermissionRefused):
+        _log(guest, school, staff)
+
+
+def test_the_tourist_office_logs_without_a_prior_relationship():
+    office = PartnerFactory(kind=Partner.Kind.TOURIST_OFFICE)
+    user = MembershipFactory(partner=office).user
+    guest = GuestFactory()
+    _log(guest, office, user)
+    assert Interaction.objects.filter(guest=guest, partner=office).exists()
 
 
 # --- partner_guest_link_touch ---------------------------------------------------------------
@@ -202,7 +248,7 @@ def test_interaction_form_feeds_the_service(school, staff):
     )
     assert form.is_valid(), form.errors
     interaction = interaction_log(
-        guest=GuestFactory(), partner=school, staff=staff, **form.interaction_data()
+        guest=_known(school), partner=school, staff=staff, **form.interaction_data()
     )
     assert interaction.visibility == Visibility.PRIVATE
 

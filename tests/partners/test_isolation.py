@@ -96,6 +96,17 @@ def _via_export_pages(partner: Partner, guest: Guest) -> str:
     return "\n".join(r.content.decode() for r in pages if r.status_code == 200)
 
 
+def _staff_client(partner: Partner) -> Client:
+    client = Client()
+    client.force_login(MembershipFactory(partner=partner).user)
+    return client
+
+
+def _via_portal_guest_page(partner: Partner, guest: Guest) -> str:
+    response = _staff_client(partner).get(reverse("portal:guest", args=[guest.pk]))
+    return response.content.decode()
+
+
 PATHS: dict[str, Callable[[Partner, Guest], str]] = {
     "interactions_visible_to(guest)": lambda p, g: _flatten(
         interactions_visible_to(partner=p, guest=g)
@@ -115,6 +126,7 @@ PATHS: dict[str, Callable[[Partner, Guest], str]] = {
         timeline_list_for_guest(partner=p, guest=g)
     ),
     "api GET /guests/{id}": _via_api,
+    "portal guest page": _via_portal_guest_page,
 }
 
 # Exports: only tourist office managers may run them (others get 403), so their check is
@@ -136,6 +148,7 @@ def world() -> dict[str, object]:
     office = PartnerFactory(name="Tourist office", kind=Partner.Kind.TOURIST_OFFICE)
     rental = PartnerFactory(name="Rental", kind=Partner.Kind.EQUIPMENT_RENTAL)
     staff = MembershipFactory(partner=owner).user
+    PartnerGuestLinkFactory(partner=owner, guest=guest)  # B served the guest: a booking
     interaction_log(
         guest=guest,
         partner=owner,
@@ -272,3 +285,103 @@ def test_even_a_rule_opening_every_section_cannot_open_private_rows(world):
             assert PRIVATE not in read(world[viewer], world["guest"]), (viewer, path)
     for path, read in EXPORT_PATHS.items():
         assert PRIVATE not in read(world["office"], world["guest"]), path
+
+
+# --- Readers that must follow the sharing rules too (issue 16) ------------------------------
+# With rules stricter than the demo's (nothing open to unrelated partners), each of these paths
+# used to show the guest anyway: the page title, the desk booking form's prefill, the
+# duplicate-candidate hints. Each returns what it shows an unrelated partner, as text.
+
+NAME = ("Philomène", "Zabrowski")
+EMAIL = "philomene.zabrowski@mail.example"
+
+
+def _via_desk_form_prefill(partner: Partner, guest: Guest) -> str:
+    from tests.factories import offer_make, session_make
+
+    offer = offer_make(partner, is_published=True)
+    session_make(offer)
+    response = _staff_client(partner).get(
+        reverse("bookings_desk:create", kwargs={"slug": offer.slug}), {"guest": guest.pk}
+    )
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def _via_likely_duplicates(partner: Partner, guest: Guest) -> str:
+    from portal.selectors import likely_duplicates
+
+    rows = likely_duplicates(
+        partner=partner, data={"first_name": NAME[0], "last_name": NAME[1], "email": EMAIL}
+    )
+    assert [r.guest_id for r in rows] == [guest.pk], "the path really finds the guest"
+    return json.dumps([vars(r) for r in rows], default=str, ensure_ascii=False)
+
+
+STRICT_PATHS: dict[str, Callable[[Partner, Guest], str]] = {
+    "portal guest page (title and header)": _via_portal_guest_page,
+    "desk booking form prefill": _via_desk_form_prefill,
+    "portal likely_duplicates hints": _via_likely_duplicates,
+}
+
+
+@pytest.mark.parametrize("path", list(STRICT_PATHS))
+def test_closed_sections_stay_closed_on_every_reader(world, path):
+    from destination.models import Guest as GuestModel
+    from destination.normalize import mask_email
+    from destination.services.resolution import match_keys_refresh
+    from partners.models import SharingRule
+
+    guest = world["guest"]
+    GuestModel.objects.filter(pk=guest.pk).update(
+        first_name=NAME[0], last_name=NAME[1], country="DE"
+    )
+    GuestEmailFactory(guest=guest, email=EMAIL, email_normalized=EMAIL, is_primary=True)
+    match_keys_refresh([guest.pk])
+    guest.refresh_from_db()
+    SharingRule.objects.filter(level=SharingRule.Level.UNRELATED).update(sections=[])
+    seen = STRICT_PATHS[path](world["rental"], guest)
+    for secret in (*NAME, EMAIL, mask_email(EMAIL), '<option value="DE" selected'):
+        assert secret not in seen, secret
+    assert PRIVATE not in seen and SHARED not in seen
+
+
+# Counts a page shows must not reveal how many private entries other partners hold.
+def _via_duplicate_page_counts(partner: Partner, guest: Guest) -> int:
+    from destination.models import PossibleDuplicate
+
+    other = GuestFactory()
+    low, high = sorted((guest, other), key=lambda g: g.pk)
+    pair = PossibleDuplicate.objects.create(guest_a=low, guest_b=high, score=0.9, reasons=[])
+    response = _manager_client(partner).get(reverse("portal:duplicate", args=[pair.pk]))
+    side = "history_a" if low.pk == guest.pk else "history_b"
+    return response.context[side]
+
+
+def _via_erase_page_counts(partner: Partner, guest: Guest) -> int:
+    response = _manager_client(partner).get(reverse("portal:guest_erase", args=[guest.pk]))
+    counts = response.context["counts"]
+    return counts["timeline"] + counts["interactions"]
+
+
+COUNT_PATHS: dict[str, Callable[[Partner, Guest], int]] = {
+    "portal duplicate comparison (timeline entries)": _via_duplicate_page_counts,
+    "portal erase confirmation (interactions + timeline)": _via_erase_page_counts,
+}
+
+
+@pytest.mark.parametrize("path", list(COUNT_PATHS))
+def test_counts_never_include_other_partners_private_entries(world, path):
+    office, guest = world["office"], world["guest"]
+    visible = {
+        "portal duplicate comparison (timeline entries)": timeline_visible_to(
+            partner=office, guest=guest
+        ).count(),
+        "portal erase confirmation (interactions + timeline)": timeline_visible_to(
+            partner=office, guest=guest
+        ).count()
+        + interactions_visible_to(partner=office, guest=guest).count(),
+    }[path]
+    assert COUNT_PATHS[path](office, guest) == visible
+    # The control: there are private entries the count leaves out.
+    assert TimelineEvent.objects.filter(guest=guest, visibility=Visibility.PRIVATE).exists()

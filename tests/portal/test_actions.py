@@ -34,10 +34,10 @@ HTMX = {"HTTP_HX_REQUEST": "true"}
 # --- Interactions ---------------------------------------------------------------------------
 
 
-def test_log_interaction_with_htmx_returns_the_new_entry(client, agent, guest, school):
+def test_log_interaction_with_htmx_returns_the_new_entry(client, agent, known, school):
     client.force_login(agent)
     response = client.post(
-        reverse("portal:interaction_create", args=[guest.pk]),
+        reverse("portal:interaction_create", args=[known.pk]),
         {
             "kind": "call",
             "channel": "phone",
@@ -60,6 +60,7 @@ def test_log_interaction_with_htmx_returns_the_new_entry(client, agent, guest, s
 def test_a_stale_page_of_a_merged_profile_logs_on_the_survivor(client, agent, guest, school):
     # The staff member opened the guest's page, then someone merged it into another profile.
     survivor = GuestFactory()
+    PartnerGuestLinkFactory(partner=school, guest=survivor)  # the school knows the survivor
     guest_merge(survivor=survivor, merged=guest, actor=None)
     client.force_login(agent)
     body = {"kind": "call", "channel": "phone", "summary": "Stale page", "visibility": "shared"}
@@ -87,9 +88,9 @@ def test_an_htmx_fragment_of_a_merged_profile_reloads_the_survivors_page(client,
     assert response["HX-Redirect"] == reverse("portal:guest", args=[survivor.pk])
 
 
-def test_visibility_defaults_to_shared(client, agent, guest):
+def test_visibility_defaults_to_shared(client, agent, known):
     client.force_login(agent)
-    page = client.get(reverse("portal:guest", args=[guest.pk])).content.decode()
+    page = client.get(reverse("portal:guest", args=[known.pk])).content.decode()
     assert (
         'value="shared" required id="id_visibility_0" checked' in page or 'value="shared"' in page
     )
@@ -116,10 +117,10 @@ def test_log_interaction_field_errors(client, agent, guest):
     assert "summary" in plain.context["form"].errors
 
 
-def test_log_interaction_without_htmx_redirects(client, agent, guest):
+def test_log_interaction_without_htmx_redirects(client, agent, known):
     client.force_login(agent)
     response = client.post(
-        reverse("portal:interaction_create", args=[guest.pk]),
+        reverse("portal:interaction_create", args=[known.pk]),
         {"kind": "call", "channel": "phone", "summary": "Hello", "visibility": "shared"},
     )
     assert response.status_code == 302 and Interaction.objects.count() == 1
@@ -224,11 +225,18 @@ def test_contact_field_errors(client, agent, known):
 
 
 def test_desk_consent_records_its_proof(client, agent, known, school):
-    wording = ConsentWordingFactory(purpose=Purpose.NEWSLETTER, language="fr")
+    # A partner's desk records its own partner-scoped consents (issue 16: only those).
+    wording = ConsentWordingFactory(purpose=Purpose.PARTNER_OFFERS, language="fr")
     client.force_login(agent)
     response = client.post(
         reverse("portal:consent", args=[known.pk]),
-        {"purpose": "newsletter", "channel": "email", "granted": "on", "wording": wording.pk},
+        {
+            "purpose": "partner_offers",
+            "partner": school.pk,
+            "channel": "email",
+            "granted": "on",
+            "wording": wording.pk,
+        },
         **HTMX,
     )
     assert response.status_code == 200
@@ -239,11 +247,26 @@ def test_desk_consent_records_its_proof(client, agent, known, school):
         and proof.recorded_by_partner == school
     )
     assert proof.evidence["source"] == "desk" and proof.evidence["staff_email"] == agent.email
+    assert proof.evidence["named_partners"] == [{"id": school.pk, "name": school.name}]
+    assert list(proof.named_partners.all()) == [school]
+
+
+def test_the_tourist_office_records_the_destinations_consents(client, steward, known, office):
+    wording = ConsentWordingFactory(purpose=Purpose.NEWSLETTER, language="fr")
+    client.force_login(steward)
+    response = client.post(
+        reverse("portal:consent", args=[known.pk]),
+        {"purpose": "newsletter", "channel": "email", "granted": "on", "wording": wording.pk},
+        **HTMX,
+    )
+    assert response.status_code == 200
+    proof = ConsentProof.objects.get()
+    assert (proof.recorded_by, proof.recorded_by_partner) == (steward, office)
     assert "Destination newsletter" in response.content.decode()
 
 
-def test_consent_form_errors_on_their_field(client, agent, known):
-    client.force_login(agent)
+def test_consent_form_errors_on_their_field(client, steward, known):
+    client.force_login(steward)
     form_alone = client.get(reverse("portal:consent", args=[known.pk]), **HTMX)
     assert form_alone.status_code == 200 and 'name="wording"' in form_alone.content.decode()
     response = client.post(

@@ -81,6 +81,7 @@ def test_unrelated_partner_sees_masked_contact_and_cannot_edit(client, rental_ag
 def test_private_interaction_is_never_shown_to_another_partner(
     client, agent, rental_agent, steward, guest, school, rental
 ):
+    PartnerGuestLinkFactory(partner=school, guest=guest)  # the school served the guest
     interaction_log(
         guest=guest,
         partner=school,

@@ -25,7 +25,7 @@ from destination.normalize import fold_name
 from destination.services.consent import consent_record
 from destination.services.timeline import timeline_add
 from partners.models import Interaction, Membership, Partner
-from partners.services import interaction_log, partner_guest_link_touch
+from partners.services import guest_relationship_prove, interaction_log, partner_guest_link_touch
 from partners.sharing import sharing_rules_ensure
 from tests.factories import ConsentWordingFactory, TagFactory
 
@@ -167,6 +167,10 @@ def world_build() -> World:
         "Tomas", "Lefevre", phone="+33698765432", country="FR", language="",
         birth_date=dt.date(1979, 7, 2),
     )  # fmt: skip
+    # The rental shop's agent confirmed the guest's phone at the desk (evidence), then logged.
+    guest_relationship_prove(
+        guest=dup_b, partner=rental, staff=rental_agent, contact="06 98 76 54 32"
+    )
     interaction_log(
         guest=dup_b, partner=rental, staff=rental_agent, kind=Interaction.Kind.DESK_VISIT,
         channel=Interaction.Channel.IN_PERSON, summary="Rented skis and boots for 6 days.",
