@@ -20,3 +20,9 @@ class NewslettersConfig(AppConfig):
         # move takes a merged guest's messages along.
         register_guest_exporter("messages", messages_export)
         register_guest_eraser(messages_erase)
+
+        # Newsletter pages are emails named "newsletter:<revision id>" (newsletters.pages).
+        from newsletters.pages import SOURCE_PREFIX, newsletter_revision_source
+        from newsletters.rendering import email_source_register
+
+        email_source_register(SOURCE_PREFIX, newsletter_revision_source)
