@@ -248,6 +248,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "newsletters.tasks.messages_dispatch_task",
         "schedule": int(os.environ.get("NEWSLETTER_DISPATCH_SECONDS", "30")),
     },
+    # Newsletters: start the scheduled campaigns that are due (their time is in the row).
+    "newsletters-campaigns-start": {
+        "task": "newsletters.tasks.campaigns_start_due_task",
+        "schedule": 60,
+    },
 }
 
 # Newsletters: every email to a guest (docs/newsletters.md describes each setting).
