@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from wagtail.models import Page
+from wagtail.models import Collection, Locale, Page
 
-from content.services import page_translate
+from content.services import locales_ensure, page_translate
 from newsletters.models import NewsletterIndexPage, NewsletterPage
 from tests.content.helpers import DemoSite, build_site
 
@@ -24,6 +24,12 @@ class NewsletterSite:
 
 
 def newsletter_site(*, stories: int = 2, translate: bool = True) -> NewsletterSite:
+    # A transactional test elsewhere in the run flushes what migrations created: put it back.
+    if Collection.get_first_root_node() is None:
+        Collection.add_root(name="Root")
+    if Page.get_first_root_node() is None:
+        locales_ensure()
+        Page.add_root(instance=Page(title="Root", slug="root", locale=Locale.get_default()))
     site = build_site()
     site.add_stories(stories)
     root = Page.get_first_root_node()

@@ -225,3 +225,43 @@ def test_a_segment_rejects_invalid_rules_and_a_partner_cannot_use_anothers_segme
     segment = Segment.objects.create(name="Theirs", rules=EVERYONE, partner=other)
     with pytest.raises(ValidationError):
         Campaign(name="x", page=ns.page, segment=segment, sender_partner=school).full_clean()
+
+
+def test_the_admin_counts_a_segment_live_and_says_unavailable_rather_than_zero(
+    admin_client, monkeypatch
+):
+    grant(guest_make(email="live@example.org"))
+    url = "/cms/newsletters/segment-size/"
+    assert admin_client.get(url, {"rules": '{"all": []}'}).json()["count"] == 1
+    assert "errors" in admin_client.get(url, {"rules": '{"rule": "nope"}'}).json()
+    assert "errors" in admin_client.get(url, {"rules": "{not json"}).json()
+    from newsletters import wagtail_hooks
+
+    monkeypatch.setattr(wagtail_hooks, "segment_count", lambda *a, **k: None)  # timed out
+    data = admin_client.get(url, {"rules": '{"all": []}'}).json()
+    assert data["count"] is None and data["unavailable"] is True
+
+
+def test_the_report_page_sends_once_on_a_double_click_and_shows_progress(ns, admin_client):
+    grant(guest_make(email="click@example.org"))
+    campaign = _ready(_campaign(ns))
+    from django.test import TestCase
+
+    send = f"/cms/newsletters/campaigns/{campaign.pk}/send/"
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        assert admin_client.post(send).status_code == 302
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        assert admin_client.post(send).status_code == 302
+    assert len(mail.outbox) == 1
+    report = admin_client.get(f"/cms/newsletters/campaigns/{campaign.pk}/report/")
+    assert report.status_code == 200 and b"campaign_progress.js" in report.content
+    from pathlib import Path
+
+    import newsletters
+
+    template = (
+        Path(newsletters.__file__).parent / "templates/newsletters/admin/campaign_report.html"
+    )
+    assert "<script>" not in template.read_text()  # no inline script of ours (CSP with nonces)
+    progress = admin_client.get(f"/cms/newsletters/campaigns/{campaign.pk}/progress/").json()
+    assert progress["by_status"]["sent"] == 1 and progress["campaign_status"] == "done"
