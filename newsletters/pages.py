@@ -101,7 +101,7 @@ class NewsletterPage(Page):
             mjml=render_to_string("newsletters/email/_newsletter_page.mjml", values),
             text=render_to_string("newsletters/email/_newsletter_page.txt", values),
             subject=self.subject,
-            track_links=kind == "marketing",
+            track_links=kind == "marketing" and click_route_wired(),
             # The unsubscribe link is a placeholder (never tracked); the preference and
             # unsubscribe pages all live under /newsletters/.
             track_skip=(settings.NEWSLETTER_SITE_URL.rstrip("/") + "/newsletters/",),
@@ -156,6 +156,21 @@ class NewsletterPage(Page):
         except RenderError as exc:
             return HttpResponse(str(exc), content_type="text/plain; charset=utf-8", status=200)
         return HttpResponse(html)
+
+
+def click_route_wired() -> bool:
+    """Whether the click redirector answers on the path tracked links use
+    (``tracking_views.tracking_urlpatterns``). Until it is wired, links stay as written: an
+    email whose links 404 is worse than an untracked one."""
+    from django.urls import Resolver404, resolve
+
+    from newsletters.tracking import CLICK_PATH
+
+    try:
+        match = resolve("/" + CLICK_PATH.replace("{token}", "probe"))
+    except Resolver404:
+        return False
+    return match.url_name == "tracking_click"
 
 
 def newsletter_revision_source(

@@ -61,7 +61,8 @@ def test_an_editor_sends_a_test_to_themselves_which_never_counts_toward_the_cap(
     assert "List-Unsubscribe" not in email.extra_headers
 
 
-def test_a_send_snapshots_the_segment_in_each_language_and_rechecks_consent(ns):
+def test_a_send_snapshots_the_segment_in_each_language_and_rechecks_consent(ns, settings):
+    settings.ROOT_URLCONF = "tests.newsletters.tracking_urls"
     anne = guest_make(language="fr", first_name="Anne", email="anne@example.org")
     bob = guest_make(language="de", first_name="Bob", email="bob@example.org")
     cleo = guest_make(language="en", first_name="Cléo", email="cleo@example.org")

@@ -66,7 +66,8 @@ def _started_campaign(guests) -> Campaign:
     return campaign
 
 
-def test_fast_email_decodes_to_the_pipelines_email(smtp):
+def test_fast_email_decodes_to_the_pipelines_email(smtp, settings):
+    settings.ROOT_URLCONF = "tests.newsletters.tracking_urls"  # with tracked links
     anne = guest_make(language="fr", first_name="Anne <&> Ünïcode", email="anne@example.org")
     grant(anne)
     _started_campaign([anne])
@@ -86,6 +87,7 @@ def test_fast_email_decodes_to_the_pipelines_email(smtp):
     assert text.replace("\r\n", "\n") == expected.text
     assert html.replace("\r\n", "\n") == expected.html.replace("\r\n", "\n")
     assert "Anne &lt;&amp;&gt; Ünïcode" in html
+    assert "/t/c/" in html and "/t/o/" in html
     for part in parsed.walk():
         assert part["Content-Transfer-Encoding"] in (None, "quoted-printable")
     assert max(len(line) for line in data.split(b"\r\n")) <= 998

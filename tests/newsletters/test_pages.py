@@ -80,7 +80,8 @@ def test_an_offer_teaser_shows_the_live_offer_its_next_dates_and_price():
     assert "Private lesson" not in page.email_preview_html(language="en")
 
 
-def test_links_of_a_campaign_email_are_tracked_but_not_the_unsubscribe_link():
+def test_links_of_a_campaign_email_are_tracked_but_not_the_unsubscribe_link(settings):
+    settings.ROOT_URLCONF = "tests.newsletters.tracking_urls"
     ns = newsletter_site(translate=False)
     compiled = rendering.email_compile(
         name=newsletter_email_name(ns.page.live_revision_id), language="en", kind="marketing"
@@ -113,3 +114,12 @@ def test_the_admin_previews_the_email_at_desktop_and_phone_width(admin_client):
     assert b"Preview at phone width" in response.content
     html = ns.page.email_preview_html()
     assert "Camille" in html and "<mj-" not in html
+
+
+def test_links_stay_as_written_while_the_click_redirector_is_not_wired():
+    ns = newsletter_site(translate=False)
+    compiled = rendering.email_compile(
+        name=newsletter_email_name(ns.page.live_revision_id), language="en", kind="marketing"
+    )
+    assert compiled.link_plan is None
+    assert "https://plan.example/" in compiled.personalise(VALUES, tracking_ref="r").html
