@@ -290,12 +290,11 @@ def _is_staff_for(user: User | AnonymousUser | None, partner: Partner) -> bool:
         return False
     if user.is_superuser:
         return True
-    return Membership.objects.filter(
-        Q(partner=partner) | Q(partner__kind__in=BOOKS_FOR_ALL_KINDS),
-        user=user,
-        is_active=True,
-        partner__is_active=True,
-    ).exists()
+    return (
+        Membership.objects.active()
+        .filter(Q(partner=partner) | Q(partner__kind__in=BOOKS_FOR_ALL_KINDS), user=user)
+        .exists()
+    )
 
 
 # --- Validation -----------------------------------------------------------------------------------

@@ -34,6 +34,7 @@ from wagtail.models import Site
 
 from content.models import NewsletterSignup, Theme, legal_footer_for
 from destination.consent_selectors import consent_is_granted, guests_with_consent
+from destination.errors import DomainError
 from destination.models import (
     Channel,
     ConsentProof,
@@ -54,7 +55,7 @@ from destination.services.resolution import PersonData, guest_resolve
 from destination.services.timeline import timeline_add
 
 if TYPE_CHECKING:
-    from django_stubs_ext import StrOrPromise
+    pass
 
 CONFIRM_MAX_AGE = dt.timedelta(days=getattr(settings, "NEWSLETTER_CONFIRM_DAYS", 3))
 RESEND_WINDOW = dt.timedelta(minutes=getattr(settings, "NEWSLETTER_RESEND_MINUTES", 15))
@@ -78,12 +79,10 @@ LINK_NOT_VALID_OR_USED = gettext_lazy(
 )
 
 
-class NewsletterError(Exception):
-    """The signup or its confirmation was refused; ``code`` says why, the message is for people."""
-
-    def __init__(self, message: StrOrPromise, *, code: str) -> None:
-        super().__init__(message)
-        self.code = code
+class NewsletterError(DomainError):
+    """The signup or its confirmation was refused; ``code`` says why ("rate_limited",
+    "invalid_link"...), the message is for people. Raised as ``NewsletterError(message,
+    code=...)``: the one error shape of ``destination.errors``."""
 
 
 # --- Wording ---------------------------------------------------------------------------------

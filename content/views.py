@@ -14,6 +14,7 @@ from wagtail.models import Locale, Page
 
 from content import newsletter
 from content.forms import NewsletterSignupForm
+from destination.errors import form_add_domain_error
 from destination.http import client_ip
 
 RESULTS_PER_PAGE = 10
@@ -86,7 +87,7 @@ def newsletter_signup(request: HttpRequest) -> HttpResponse:
                     user_agent=request.META.get("HTTP_USER_AGENT", ""),
                 )
             except newsletter.NewsletterError as error:
-                form.add_error(None, str(error))
+                form_add_domain_error(form, error)
                 status = 429 if error.code == "rate_limited" else 400
             else:
                 return redirect("content:newsletter_signup_done")

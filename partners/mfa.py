@@ -54,13 +54,15 @@ def mfa_role_requires(user: User) -> bool:
     of an active tourist office (the steward)."""
     if user.is_superuser or user.is_staff:
         return True
-    return Membership.objects.filter(
-        user_id=user.pk,
-        is_active=True,
-        role=Membership.Role.MANAGER,
-        partner__is_active=True,
-        partner__kind=Partner.Kind.TOURIST_OFFICE,
-    ).exists()
+    return (
+        Membership.objects.active()
+        .filter(
+            user_id=user.pk,
+            role=Membership.Role.MANAGER,
+            partner__kind=Partner.Kind.TOURIST_OFFICE,
+        )
+        .exists()
+    )
 
 
 def mfa_grace_deadline(user: User) -> dt.datetime:

@@ -60,7 +60,8 @@ class PortalRequest(HttpRequest):
 def memberships_for(user: User) -> list[Membership]:
     """The user's active memberships of active partners, by partner name: one query."""
     return list(
-        Membership.objects.filter(user=user, is_active=True, partner__is_active=True)
+        Membership.objects.active()
+        .filter(user=user)
         .select_related("partner")
         .order_by("partner__name", "partner_id")
     )

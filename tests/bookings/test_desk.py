@@ -243,7 +243,9 @@ def test_the_desk_knows_the_guest_it_booked_for_a_ski_school(client, school):
     page = client.get(url("create", slug=offer.slug), {"guest": booking.booker_id}).content
     page = page.decode()
     assert 'value="lea.martin@mail.example"' in page
-    assert 'name="p0_first_name"' in page and 'value="Léa"' in page
+    # The guest is the booker and, unless the desk unticks it, adult 1: the name is typed once.
+    assert 'name="first_name"' in page and 'value="Léa"' in page
+    assert 'data-testid="booker-participant"' in page
 
 
 def test_desk_prefill_follows_the_access_layer(client, school):
