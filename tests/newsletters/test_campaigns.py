@@ -15,7 +15,7 @@ from newsletters.models import Campaign, Message, Segment
 from partners.models import Membership, Partner
 from tests.factories import PartnerFactory, UserFactory
 from tests.newsletters.campaign_helpers import newsletter_site
-from tests.newsletters.helpers import grant, guest_make
+from tests.newsletters.conftest import grant, guest_make
 from tests.queries import capture_queries
 
 pytestmark = pytest.mark.django_db

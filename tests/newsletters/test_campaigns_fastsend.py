@@ -16,7 +16,7 @@ from newsletters.fastsend import message_bytes, messages_claim_batch, messages_s
 from newsletters.models import Campaign, Message, Segment
 from newsletters.services import message_render, suppression_add
 from tests.newsletters.campaign_helpers import newsletter_site
-from tests.newsletters.helpers import grant, guest_make
+from tests.newsletters.conftest import grant, guest_make
 
 pytestmark = pytest.mark.django_db
 
