@@ -54,7 +54,6 @@ from newsletters.rendering import (
     RenderError,
     brand_context,
     email_compile,
-    email_source_for,
 )
 from newsletters.tasks import message_send_batch_task, message_send_task
 from newsletters.tokens import unsubscribe_token
@@ -122,8 +121,7 @@ def message_enqueue(
             _("Email values must be plain values, not %(names)s.") % {"names": ", ".join(bad)}
         )
     try:
-        if email_source_for(template) is None:
-            get_template(f"newsletters/email/{template}.mjml")
+        get_template(f"newsletters/email/{template}.mjml")
     except Exception as exc:
         raise MessageError(
             _("There is no email template “%(name)s”.") % {"name": template}
@@ -294,7 +292,7 @@ def message_render(message: Message) -> tuple[Compiled, Rendered]:
     values = dict(message.context)
     if message.kind == Message.Kind.MARKETING:
         values["unsubscribe_url"] = unsubscribe_url(message)
-    return compiled, compiled.personalise(values, tracking_ref=message.uuid.hex)
+    return compiled, compiled.personalise(values)
 
 
 class GuestEmail(EmailMultiAlternatives):
