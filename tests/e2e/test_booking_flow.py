@@ -63,8 +63,8 @@ def test_visitor_books_a_group_lesson_and_staff_see_it(live_server, page: Page, 
     expect(page.locator("#id_p1_first_name")).to_be_visible()
     expect(page.get_by_test_id("quote-total")).to_have_text("€94")
 
-    page.fill("#id_p0_first_name", "Camille")
-    page.fill("#id_p0_last_name", "Durand")
+    # Camille takes part: adult 1 is the booker, whose name is typed once below.
+    expect(page.get_by_test_id("booker-participant")).to_be_visible()
     page.fill("#id_p1_first_name", "Jules")
     page.fill("#id_p1_last_name", "Durand")
     page.fill("#id_first_name", "Camille")
@@ -146,9 +146,9 @@ def test_offer_list_on_a_phone_and_a_desk_phone_booking(
     page.get_by_role("link", name=re.compile("Group ski lesson")).click()
     page.get_by_label("Adults").fill("2")
     expect(page.locator("#id_p1_first_name")).to_be_visible()
-    for n, first in enumerate(("Marc", "Lina")):
-        page.fill(f"#id_p{n}_first_name", first)
-        page.fill(f"#id_p{n}_last_name", "Petit")
+    # Marc (the booker) is adult 1; only Lina's name is typed here.
+    page.fill("#id_p1_first_name", "Lina")
+    page.fill("#id_p1_last_name", "Petit")
     page.fill("#id_first_name", "Marc")
     page.fill("#id_last_name", "Petit")
     page.fill("#id_email", "marc.petit@mail.example")
@@ -175,8 +175,6 @@ def test_card_payment_waits_for_the_webhook(
     )
     page.goto(f"{live_server.url}/en/book/{lesson.slug}/")
     page.locator("input[name=session]").first.check()
-    page.fill("#id_p0_first_name", "Nora")
-    page.fill("#id_p0_last_name", "Blanc")
     page.fill("#id_first_name", "Nora")
     page.fill("#id_last_name", "Blanc")
     page.fill("#id_email", "nora.blanc@mail.example")
