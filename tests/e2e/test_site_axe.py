@@ -152,10 +152,6 @@ def test_story_image_credits_name_the_brand_and_are_readable(site, page: Browser
     page.locator(".sb-image").first.screenshot(path=str(SCREENSHOTS / "site-story-credit.png"))
 
 
-@pytest.mark.skip(
-    reason="flaky since the campaigns revert: the page listing sometimes lands on Wagtail's sign-in "
-    "page mid-test; the notice itself is covered by tests/content/test_wagtail_hooks.py (to fix)"
-)
 def test_an_editor_sees_the_brand_and_a_stale_translation(site, page: Browser, screenshot):
     editor = UserFactory(is_staff=True, is_superuser=True, first_name="Camille")
     staff_sign_in(page, site, editor)
