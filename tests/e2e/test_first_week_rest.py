@@ -12,6 +12,7 @@ from playwright.sync_api import Browser, Page, expect
 from destination.models import Guest
 from tests.e2e.axe_check import assert_no_serious_axe_violations
 from tests.e2e.helpers import DESKTOP, staff_sign_in
+from tests.factories import UserFactory
 from tests.portal.world import world_build
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -50,3 +51,14 @@ def test_a_new_guest_may_speak_any_language_the_identity_form_offers(
     page.goto(f"{live_server.url}/en/portal/guests/new/")
     page.get_by_label("Language").select_option("es")
     screenshot(page, "portal-guest-new-languages")
+
+
+def test_the_export_page_writes_dates_as_people_read_them(live_server, page: Page, screenshot):
+    world = world_build()
+    superuser = UserFactory(is_superuser=True, is_staff=True)
+    staff_sign_in(page, live_server, superuser)
+    page.goto(f"{live_server.url}/gdpr/guests/{world.jeanne.pk}/export/")
+    identity = page.locator("section", has=page.get_by_role("heading", name="Identity", exact=True))
+    expect(identity).to_contain_text("March 12, 1984")
+    expect(identity).not_to_contain_text("1984-03-12")
+    screenshot(page, "gdpr-export")
