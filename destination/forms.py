@@ -8,11 +8,11 @@ import datetime as dt
 from typing import Any, cast
 
 from django import forms
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 from django_countries import countries
 
+from destination.languages import guest_language_choices
 from destination.models import Channel, ConsentWording, Purpose
 from destination.normalize import (
     normalize_email,
@@ -46,7 +46,10 @@ class GuestForm(forms.Form):
         super().__init__(*args, **kwargs)
         blank = [("", "—")]
         cast(forms.ChoiceField, self.fields["country"]).choices = blank + list(countries)
-        cast(forms.ChoiceField, self.fields["language"]).choices = blank + list(settings.LANGUAGES)
+        # Every language a guest may have, as the identity correction offers it.
+        cast(forms.ChoiceField, self.fields["language"]).choices = guest_language_choices(
+            self.initial.get("language") or ""
+        )
 
     def clean_email(self) -> str:
         try:

@@ -5,6 +5,7 @@ partners app says which partner that is: ``registry.register_export_partner``)."
 from __future__ import annotations
 
 import json
+import re
 from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth.decorators import login_required
@@ -12,7 +13,8 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
-from django.utils.dateparse import parse_datetime
+from django.utils import formats, timezone
+from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext_lazy
@@ -169,9 +171,34 @@ def guest_export_json(request: HttpRequest, guest_id: int) -> HttpResponse:
     return response
 
 
+# The export's dates and times are ISO strings ("2026-12-02T11:35:57.1+00:00"): shown in the
+# reader's format and the destination's time zone; the JSON download keeps them as they are.
+_ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _display_date(value: str) -> str | None:
+    if _ISO_DATETIME.match(value):
+        moment = parse_datetime(value)
+        if moment is not None:
+            if timezone.is_aware(moment):
+                moment = timezone.localtime(moment)
+            return formats.date_format(moment, "DATETIME_FORMAT")
+    elif _ISO_DATE.match(value):
+        day = parse_date(value)
+        if day is not None:
+            return formats.date_format(day, "DATE_FORMAT")
+    return None
+
+
 def _display(value: Any) -> str:
     if value is None or value == "":
         return "—"
+    if isinstance(value, str):
+        try:
+            return _display_date(value) or value
+        except ValueError:  # "2026-13-45": shown as typed
+            return value
     if isinstance(value, bool):
         return _("yes") if value else _("no")
     if isinstance(value, dict | list):

@@ -5,42 +5,15 @@ from __future__ import annotations
 from typing import Any, cast
 
 from django import forms
-from django.conf import settings
-from django.conf.locale import LANG_INFO
 from django.utils.translation import gettext_lazy as _
 from django_countries import countries
 
 from destination.forms import ConsentForm
+from destination.languages import guest_language_choices
 from destination.models import PARTNER_PURPOSES, Guest, Purpose, Tag, TimelineEvent, Visibility
 from destination.services.consent import consent_desk_scope_errors, consent_scope_errors
 from partners.models import Interaction, Partner, Section
 from portal.stored_text import tag_name
-from portal.templatetags.portal_guest_tags import language_label
-
-# The languages of the destination's main markets, offered first in a guest's language choice
-# (after the portal's own). Any other language the core's validator accepts (every language
-# Django knows, ``LANG_INFO``) follows, so a guest's stored language is always among the choices.
-MAIN_GUEST_LANGUAGES = ("de", "es", "it", "nl")
-
-
-def guest_language_choices(current: str = "") -> list[Any]:
-    """Every language a guest may have, grouped: the portal's and the main markets' first, then
-    the others by name in the reader's language. ``current`` (the guest's stored code) is kept
-    even when Django does not know it, so saving the form never blanks it."""
-    first = [code for code, _name in settings.LANGUAGES]
-    first += [code for code in MAIN_GUEST_LANGUAGES if code not in first]
-    others = sorted(
-        (code for code, info in LANG_INFO.items() if "name" in info and code not in first),
-        key=lambda code: language_label(code).casefold(),
-    )
-    choices: list[Any] = [
-        ("", "—"),
-        (_("Main languages"), [(code, language_label(code)) for code in first]),
-        (_("Other languages"), [(code, language_label(code)) for code in others]),
-    ]
-    if current and current not in first and current not in others:
-        choices.append((current, language_label(current)))
-    return choices
 
 
 class ProofForm(forms.Form):

@@ -14,6 +14,8 @@ import dj_database_url
 from django.utils.csp import CSP
 from django.utils.translation import gettext_lazy as _
 
+from destination.settings.site_url import site_url_from_addr
+
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = Path(os.environ.get("APP_VAR_DIR", BASE_DIR / "var"))
 
@@ -342,9 +344,13 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+# The base of every absolute link when its own setting is unset: the address bin/demo serves on
+# (DEMO_ADDR), "http://localhost:8000" by default (destination/settings/site_url.py).
+SITE_URL_DEFAULT = site_url_from_addr(os.environ.get("DEMO_ADDR"))
+
 # Newsletters: every email to a guest (docs/newsletters.md describes each setting).
 # Absolute base of the links in emails (unsubscribe, preferences): HTTPS in production.
-NEWSLETTER_SITE_URL = os.environ.get("NEWSLETTER_SITE_URL", "http://localhost:8000")
+NEWSLETTER_SITE_URL = os.environ.get("NEWSLETTER_SITE_URL", SITE_URL_DEFAULT)
 # Another backend for guest email than EMAIL_BACKEND (e.g. an anymail ESP); empty: EMAIL_BACKEND.
 NEWSLETTER_EMAIL_BACKEND = os.environ.get("NEWSLETTER_EMAIL_BACKEND", "")
 # The Celery queue of the send tasks (a dedicated email worker); empty: the default queue.
@@ -373,7 +379,7 @@ STRIPE_PUBLISHABLE_KEY = os.environ.get("STRIPE_PUBLISHABLE_KEY", "")
 STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET", "")
 BOOKING_HOLD_MINUTES = int(os.environ.get("BOOKING_HOLD_MINUTES", "15"))
 # Absolute base of links in booking emails ("manage my booking", balance payment page).
-BOOKING_SITE_URL = os.environ.get("BOOKING_SITE_URL", "http://localhost:8000")
+BOOKING_SITE_URL = os.environ.get("BOOKING_SITE_URL", SITE_URL_DEFAULT)
 
 # GDPR: guests with no real contact and no active consent for this long are anonymised.
 GUEST_RETENTION_DAYS = int(os.environ.get("GUEST_RETENTION_DAYS", str(3 * 365)))
@@ -382,7 +388,7 @@ PHONENUMBER_DEFAULT_REGION = os.environ.get("PHONENUMBER_DEFAULT_REGION", "FR")
 PHONENUMBER_DB_FORMAT = "E164"
 
 WAGTAIL_SITE_NAME = os.environ.get("WAGTAIL_SITE_NAME", "Destination")
-WAGTAILADMIN_BASE_URL = os.environ.get("WAGTAILADMIN_BASE_URL", "http://localhost:8000")
+WAGTAILADMIN_BASE_URL = os.environ.get("WAGTAILADMIN_BASE_URL", SITE_URL_DEFAULT)
 # No Gravatar in the admin: it would send a hash of each staff email to a third party (and the
 # Content-Security-Policy does not allow it).
 WAGTAIL_GRAVATAR_PROVIDER_URL = None

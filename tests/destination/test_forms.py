@@ -146,3 +146,14 @@ def test_consent_form_offers_active_partners_only():
     choices = set(ConsentForm().fields["partner"].queryset)
     assert active in choices
     assert inactive not in choices
+
+
+def test_the_new_guest_form_offers_every_language_a_guest_may_have():
+    """Not only the portal's en/fr: a Spanish or Portuguese guest typed at the desk keeps it."""
+    form = GuestForm()
+    codes = [code for _group, options in form.fields["language"].choices[1:] for code, _ in options]
+    assert {"en", "fr", "de", "es", "it", "nl", "pt"} <= set(codes)
+    for code in ("es", "pt"):
+        form = GuestForm(data=_guest_data(language=code))
+        assert form.is_valid(), form.errors
+        assert form.cleaned_data["language"] == code

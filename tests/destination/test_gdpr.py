@@ -580,3 +580,18 @@ def test_audit_entries_for_reads_actors_and_partners_in_one_query(school):
     with assert_num_queries(2):  # the merged profiles, then the entries
         names = [(str(e.actor), str(e.acting_partner)) for e in audit_entries_for(guest)]
     assert len(names) == len(entries) >= 3
+
+
+def test_the_export_page_shows_dates_in_the_readers_format(client, zoe):
+    """The JSON keeps ISO dates; the page writes them as people read them, in each language."""
+    zoe.birth_date = dt.date(1990, 5, 17)
+    zoe.save(update_fields=["birth_date"])
+    client.force_login(UserFactory(is_superuser=True, is_staff=True))
+    identity = client.get(export_url(zoe.pk)).json()["identity"]
+    assert identity["birth_date"] == "1990-05-17"
+    english = client.get(export_url(zoe.pk, html=True), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "May 17, 1990" in english and "1990-05-17" not in english
+    # A time of the identity (created) is written out too (details kept as recorded are not).
+    assert identity["created_at"] not in english
+    french = client.get(export_url(zoe.pk, html=True), HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+    assert "17 mai 1990" in french

@@ -136,7 +136,7 @@ def test_the_french_form_keeps_the_birth_date(client, agent, spanish):
 
 
 def test_every_language_django_knows_is_offered_main_markets_first():
-    from portal.forms import guest_language_choices
+    from destination.languages import guest_language_choices
 
     choices = guest_language_choices()
     main, others = choices[1][1], choices[2][1]
