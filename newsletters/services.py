@@ -54,6 +54,7 @@ from newsletters.rendering import (
     RenderError,
     brand_context,
     email_compile,
+    email_source_for,
 )
 from newsletters.tasks import message_send_batch_task, message_send_task
 from newsletters.tokens import unsubscribe_token
@@ -121,7 +122,8 @@ def message_enqueue(
             _("Email values must be plain values, not %(names)s.") % {"names": ", ".join(bad)}
         )
     try:
-        get_template(f"newsletters/email/{template}.mjml")
+        if email_source_for(template) is None:
+            get_template(f"newsletters/email/{template}.mjml")
     except Exception as exc:
         raise MessageError(
             _("There is no email template “%(name)s”.") % {"name": template}
@@ -292,7 +294,7 @@ def message_render(message: Message) -> tuple[Compiled, Rendered]:
     values = dict(message.context)
     if message.kind == Message.Kind.MARKETING:
         values["unsubscribe_url"] = unsubscribe_url(message)
-    return compiled, compiled.personalise(values)
+    return compiled, compiled.personalise(values, tracking_ref=message.uuid.hex)
 
 
 class GuestEmail(EmailMultiAlternatives):

@@ -340,6 +340,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "newsletters.tasks.journeys_tick_task",
         "schedule": int(os.environ.get("NEWSLETTER_JOURNEYS_SECONDS", "60")),
     },
+    # Newsletters: start the scheduled campaigns that are due (their time is in the row).
+    "newsletters-campaigns-start": {
+        "task": "newsletters.tasks.campaigns_start_due_task",
+        "schedule": 60,
+    },
 }
 
 # Newsletters: every email to a guest (docs/newsletters.md describes each setting).
