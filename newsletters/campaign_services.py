@@ -258,7 +258,9 @@ def recipients_snapshot(*, campaign: Campaign, now: dt.datetime) -> int:
     )
     with connection.cursor() as cursor:
         # Due from the real start, whatever clock chose the campaign (the tick's ``now``).
-        written = timezone.now()
+        # Raw SQL: the value goes in as the backend stores it (naive UTC text on SQLite, where
+        # an aware datetime would be written with "+00:00" and compare wrongly as text).
+        written = connection.ops.adapt_datetimefield_value(timezone.now())
         cursor.execute(sql, [written, written, written, *params])
         return cursor.rowcount
 

@@ -1,14 +1,14 @@
 """The campaign sender's fast path: claim a batch in SQL, build each email from a MIME skeleton
 made once per (email, language, kind, brand), send over one SMTP session, mark the batch in SQL.
 
-The rules are the pipeline's (``newsletters.services``), applied set-based to a batch instead of
-row by row: rows are locked ``FOR UPDATE SKIP LOCKED`` and only QUEUED, due ones are claimed;
-at send time every recipient is checked for a deliverable address, the suppression list, an
-active guest and, for marketing, the consent of its scope (now), quiet hours and the frequency
-cap (guest rows locked in id order for the claim's short transaction, like the pipeline). A
-failed check is SKIPPED with its reason. SMTP happens after that commit, in no transaction;
-the batch is then marked SENT in one UPDATE with its timeline entries in one INSERT; refused or
-broken sends are marked one by one as the pipeline does (retry, FAILED or IN_DOUBT).
+The claim and the marks are the pipeline's own functions (``newsletters.services``), which are
+set-based for one message or a batch: ``messages_claim`` locks QUEUED, due rows ``FOR UPDATE
+SKIP LOCKED`` and checks every recipient at send time (address, suppression, active guest, and
+for marketing consent now, quiet hours, the frequency cap), SKIPPED with the reason otherwise.
+SMTP happens after that commit, in no transaction and in no thread that touches the database;
+``messages_sent_mark`` then marks the batch SENT with each source's SENT hook and the timeline
+entries in one INSERT; refused or broken sends are marked one by one as the pipeline does
+(retry, FAILED or IN_DOUBT).
 
 The MIME skeleton: text and HTML parts quoted-printable (never base64), encoded once per static
 chunk; what differs per recipient (the ``[[ name ]]`` values, each signed tracking link, the open
@@ -30,27 +30,17 @@ import threading
 import uuid as uuid_module
 from collections import OrderedDict
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from email.header import Header
 from email.utils import formataddr, formatdate
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.core.mail.backends.smtp import EmailBackend as SMTPBackend
-from django.core.validators import validate_email
-from django.db import transaction
-from django.db.models import CharField, Count, F, Value
-from django.db.models.functions import Cast, Concat, Replace
-from django.utils import timezone, translation
-from django.utils.translation import gettext as _
+from django.utils import timezone
 
-from destination.consent_selectors import guests_with_consent
-from destination.models import Guest, TimelineEvent
-from destination.services.timeline import TimelineItem, timeline_add_many
 from newsletters import services as pipeline
 from newsletters import tracking
-from newsletters.models import Message, Suppression
+from newsletters.models import Message
 from newsletters.rendering import (
     PLACEHOLDER,
     Compiled,
@@ -209,14 +199,25 @@ def _fill(part: _Part, *, values: dict[str, str], links: Any, pixel: Any) -> byt
     return b"".join(out)
 
 
-def message_bytes(message: Message, *, date: str | None = None) -> tuple[bytes, str]:
-    """The whole email of a claimed message as SMTP bytes, and its subject."""
-    fast = fast_email(name=message.template, language=message.language, kind=message.kind)
+def message_bytes(
+    message: Message,
+    *,
+    date: str | None = None,
+    fast: FastEmail | None = None,
+    brand_name: str | None = None,
+) -> tuple[bytes, str]:
+    """The whole email of a claimed message as SMTP bytes, and its subject.
+
+    Given ``fast`` and ``brand_name`` (what ``_batch_prepare`` read), it reads nothing from the
+    database: the sending threads call it."""
+    if fast is None:
+        fast = fast_email(name=message.template, language=message.language, kind=message.kind)
+    if brand_name is None:
+        brand_name = brand_context(language=message.language)["brand_name"]
     compiled = fast.compiled
     values = dict(message.context)
     headers = [f"To: {message.address}", f"Date: {date or formatdate()}"]
     headers.append(f"Message-ID: {message.message_id}")
-    brand_name = brand_context(language=message.language)["brand_name"]
     for name, value in pipeline._message_headers(message, brand_name=brand_name).items():
         if name != "Message-ID":
             headers.append(
@@ -264,192 +265,61 @@ def message_bytes(message: Message, *, date: str | None = None) -> tuple[bytes, 
     return body, subject
 
 
-# --- Claim and mark, set-based --------------------------------------------------------------
+@dataclass(frozen=True)
+class _Batch:
+    """What the sending threads need, read in the calling thread: they touch no database (a
+    thread's own connection would never be closed, and would not see the caller's rows)."""
+
+    fasts: dict[tuple[str, str, str], FastEmail | RenderError]
+    brand_names: dict[str, str]
+    envelope_from: str
+    date: str
 
 
-def messages_claim_batch(*, message_ids: list[int], now: datetime) -> list[Message]:
-    """QUEUED and due -> SENDING, or SKIPPED with the reason, or later (quiet hours), for a
-    whole batch in one short transaction; returns the claimed rows."""
-    reasons = Message.SkipReason
-    with transaction.atomic():
-        rows = list(
-            Message.objects.select_for_update(skip_locked=True, of=("self",))
-            .filter(pk__in=message_ids, status=Message.Status.QUEUED, due_at__lte=now)
-            .select_related("partner")
-            .order_by("pk")
-        )
-        if not rows:
-            return []
-        quiet_end = pipeline.quiet_hours_end(at=now)
-        if quiet_end is not None:
-            later = [m.pk for m in rows if m.kind == Message.Kind.MARKETING]
-            Message.objects.filter(pk__in=later).update(due_at=quiet_end)
-            rows = [m for m in rows if m.kind != Message.Kind.MARKETING]
-        skip: dict[str, list[int]] = {}
-        candidates: list[Message] = []
-        normalized = {m.pk: (m.address or "").strip().lower() for m in rows}
-        for m in rows:
-            try:
-                validate_email(normalized[m.pk])
-                candidates.append(m)
-            except ValidationError:
-                skip.setdefault(reasons.UNDELIVERABLE, []).append(m.pk)
-        suppressed = set(
-            Suppression.objects.filter(
-                address__in={normalized[m.pk] for m in candidates}
-            ).values_list("address", flat=True)
-        )
-        guest_ids = {m.guest_id for m in candidates if m.guest_id is not None}
-        active = set(
-            Guest.objects.filter(pk__in=guest_ids, status=Guest.Status.ACTIVE).values_list(
-                "pk", flat=True
-            )
-        )
-        granted: dict[tuple[str, int | None], set[int]] = {}
-        for m in candidates:
-            scope = (m.purpose, m.partner_id)
-            if m.kind == Message.Kind.MARKETING and scope not in granted:
-                ids = {c.guest_id for c in candidates if (c.purpose, c.partner_id) == scope}
-                granted[scope] = set(
-                    guests_with_consent(purpose=m.purpose, channel="email", partner=m.partner)
-                    .filter(pk__in=ids)
-                    .values_list("pk", flat=True)
-                )
-        passed: list[Message] = []
-        for m in candidates:
-            if normalized[m.pk] in suppressed:
-                skip.setdefault(reasons.SUPPRESSED, []).append(m.pk)
-            elif m.guest_id is not None and m.guest_id not in active:
-                skip.setdefault(reasons.GUEST_INACTIVE, []).append(m.pk)
-            elif (
-                m.kind == Message.Kind.MARKETING
-                and m.guest_id not in granted[(m.purpose, m.partner_id)]
-            ):
-                skip.setdefault(reasons.NO_CONSENT, []).append(m.pk)
-            else:
-                passed.append(m)
-        capped = sorted({m.guest_id for m in passed if m.kind == Message.Kind.MARKETING})
-        if capped:
-            # Guest rows locked in id order: two claims for one guest cannot both pass the cap.
-            list(
-                Guest.objects.select_for_update()
-                .filter(pk__in=capped)
-                .order_by("pk")
-                .values_list("pk")
-            )
-            window = now - timedelta(days=settings.NEWSLETTER_FREQUENCY_WINDOW_DAYS)
-            recent = dict(
-                Message.objects.filter(
-                    guest_id__in=capped,
-                    kind=Message.Kind.MARKETING,
-                    status__in=[
-                        Message.Status.SENDING,
-                        Message.Status.SENT,
-                        Message.Status.IN_DOUBT,
-                    ],
-                    claimed_at__gte=window,
-                )
-                .values("guest_id")
-                .annotate(n=Count("pk"))
-                .values_list("guest_id", "n")
-            )
-            cap = settings.NEWSLETTER_FREQUENCY_CAP
-            kept = []
-            for m in passed:
-                if m.kind == Message.Kind.MARKETING:
-                    if recent.get(m.guest_id, 0) >= cap:
-                        skip.setdefault(reasons.FREQUENCY_CAP, []).append(m.pk)
-                        continue
-                    recent[m.guest_id] = recent.get(m.guest_id, 0) + 1
-                kept.append(m)
-            passed = kept
-        for reason, ids in skip.items():
-            Message.objects.filter(pk__in=ids).update(
-                status=Message.Status.SKIPPED, skip_reason=reason, updated_at=now
-            )
-        domain = settings.NEWSLETTER_LIST_ID_DOMAIN
-        Message.objects.filter(pk__in=[m.pk for m in passed]).update(
-            status=Message.Status.SENDING,
-            claimed_at=now,
-            attempts=F("attempts") + 1,
-            message_id=Concat(
-                Value("<"),
-                Replace(Cast("uuid", CharField()), Value("-"), Value("")),
-                Value(f"@{domain}>"),
-                output_field=CharField(),
-            ),
-            updated_at=now,
-        )
-    for m in passed:
-        m.status = Message.Status.SENDING
-        m.claimed_at = now
-        m.attempts += 1
-        m.message_id = f"<{m.uuid.hex}@{domain}>"
-    return passed
+def _batch_prepare(claimed: list[Message]) -> _Batch:
+    fasts: dict[tuple[str, str, str], FastEmail | RenderError] = {}
+    for key in {(m.template, m.language, m.kind) for m in claimed}:
+        try:
+            fasts[key] = fast_email(name=key[0], language=key[1], kind=key[2])
+        except RenderError as exc:
+            fasts[key] = exc
+    languages = {m.language for m in claimed} | {settings.LANGUAGE_CODE}
+    brands = {language: brand_context(language=language) for language in languages}
+    # The unsubscribe URL needs the URL resolver: load it before the threads.
+    pipeline.unsubscribe_url(claimed[0])
+    return _Batch(
+        fasts=fasts,
+        brand_names={language: brand["brand_name"] for language, brand in brands.items()},
+        envelope_from=brands[settings.LANGUAGE_CODE]["sender_email"],
+        date=formatdate(),
+    )
 
 
-def messages_sent_mark(*, messages: list[tuple[Message, str]], at: datetime) -> int:
-    """SENT in one UPDATE per distinct subject, their timeline entries in one INSERT."""
-    by_subject: dict[str, list[int]] = {}
-    for message, subject in messages:
-        by_subject.setdefault(subject, []).append(message.pk)
-    done = 0
-    with transaction.atomic():
-        for subject, ids in by_subject.items():
-            done += Message.objects.filter(
-                pk__in=ids, status__in=[Message.Status.SENDING, Message.Status.IN_DOUBT]
-            ).update(
-                status=Message.Status.SENT,
-                sent_at=at,
-                subject=subject[:255],
-                error="",
-                updated_at=at,
-            )
-        with translation.override(settings.LANGUAGE_CODE):
-            titles = {s: _("Email sent: %(subject)s") % {"subject": s} for s in by_subject}
-        timeline_add_many(
-            items=[
-                TimelineItem(
-                    guest_id=m.guest_id,
-                    kind=TimelineEvent.Kind.MESSAGE,
-                    occurred_at=at,
-                    title=titles[subject],
-                    partner_id=m.partner_id,
-                    data={
-                        "message": m.pk,
-                        "source": m.source,
-                        "kind": m.kind,
-                        "template": m.template,
-                        "message_id": m.message_id,
-                    },
-                    source=m,
-                )
-                for m, subject in messages
-                if m.guest_id is not None
-            ]
-        )
-    return done
+def _message_build(message: Message, batch: _Batch) -> tuple[bytes, str]:
+    fast = batch.fasts[(message.template, message.language, message.kind)]
+    if isinstance(fast, RenderError):
+        raise fast
+    return message_bytes(
+        message, date=batch.date, fast=fast, brand_name=batch.brand_names[message.language]
+    )
 
 
 def messages_send_fast(*, message_ids: list[int]) -> dict[str, int]:
     """Send a batch of messages at most once each; counts per resulting status.
 
-    SMTP is a conversation of round trips: ``NEWSLETTER_SMTP_SESSIONS`` threads each hold one
-    session and take the claimed messages in turn (the database work stays in this thread)."""
+    The claim (``messages_claim``), the marks (``messages_sent_mark`` with each source's SENT
+    hook, ``_message_unsent_mark``) and the outcome rules are the pipeline's own; only building
+    and handing over differ. SMTP is a conversation of round trips: ``NEWSLETTER_SMTP_SESSIONS``
+    threads each hold one session and take the claimed messages in turn; the database work
+    stays in this thread."""
     backend = pipeline._connection()
     if not isinstance(backend, SMTPBackend):
         return pipeline.messages_send_batch(message_ids=message_ids)
     now = timezone.now()
-    claimed = messages_claim_batch(message_ids=message_ids, now=now)
+    claimed = pipeline.messages_claim(message_ids=message_ids, now=now)
     if not claimed:
         return {}
-    date = formatdate()
-    # Compile (and build the MIME skeletons) here, once, before the threads share them.
-    for key in {(m.template, m.language, m.kind) for m in claimed}:
-        with contextlib.suppress(RenderError):
-            fast_email(name=key[0], language=key[1], kind=key[2])
-    # The unsubscribe URL needs the URL resolver: load it before the threads.
-    pipeline.unsubscribe_url(claimed[0])
+    batch = _batch_prepare(claimed)
     sessions = max(1, min(getattr(settings, "NEWSLETTER_SMTP_SESSIONS", 4), len(claimed)))
     results: list[tuple[Message, str, str, str]] = []  # message, outcome, error, subject
     results_lock = threading.Lock()
@@ -464,12 +334,12 @@ def messages_send_fast(*, message_ids: list[int]) -> dict[str, int]:
                 if message is None:
                     return
                 try:
-                    data, subject = message_bytes(message, date=date)
-                except RenderError as exc:
+                    data, subject = _message_build(message, batch)
+                except Exception as exc:  # nothing was handed over: the message fails
                     outcome = (message, pipeline._Outcome.PERMANENT, str(exc), "")
                 else:
                     pipeline._rate_wait()
-                    sent, error = _smtp_send(session, message, data)
+                    sent, error = _smtp_send(session, message, data, sender=batch.envelope_from)
                     outcome = (message, sent, error, subject)
                 with results_lock:
                     results.append(outcome)
@@ -488,8 +358,7 @@ def messages_send_fast(*, message_ids: list[int]) -> dict[str, int]:
     counts: dict[str, int] = {}
     sent_ok = [(m, subject) for m, outcome, _e, subject in results if outcome == "sent"]
     if sent_ok:
-        messages_sent_mark(messages=sent_ok, at=timezone.now())
-        counts[Message.Status.SENT] = len(sent_ok)
+        counts[Message.Status.SENT] = pipeline.messages_sent_mark(sent=sent_ok, at=timezone.now())
     for message, outcome, error, _subject in results:
         if outcome == pipeline._Outcome.SENT:
             continue
@@ -500,13 +369,15 @@ def messages_send_fast(*, message_ids: list[int]) -> dict[str, int]:
     return counts
 
 
-def _smtp_send(backend: SMTPBackend, message: Message, data: bytes) -> tuple[str, str]:
+def _smtp_send(
+    backend: SMTPBackend, message: Message, data: bytes, *, sender: str
+) -> tuple[str, str]:
     try:
         backend.open()
     except Exception as exc:  # nothing was handed over: retry later
         return pipeline._Outcome.TRANSIENT, f"connect: {exc}"
     try:
-        refused = backend.connection.sendmail(_envelope_from(), [message.address], data)
+        refused = backend.connection.sendmail(sender, [message.address], data)
     except Exception as exc:
         outcome = pipeline._classify(exc)
         with contextlib.suppress(Exception):
@@ -515,7 +386,3 @@ def _smtp_send(backend: SMTPBackend, message: Message, data: bytes) -> tuple[str
     if refused:
         return pipeline._Outcome.PERMANENT, f"refused: {refused}"
     return pipeline._Outcome.SENT, ""
-
-
-def _envelope_from() -> str:
-    return brand_context(language=settings.LANGUAGE_CODE)["sender_email"]

@@ -12,9 +12,12 @@ from django.test import TestCase
 
 from destination.models import ConsentState, TimelineEvent
 from newsletters import campaign_services as cs
-from newsletters.fastsend import message_bytes, messages_claim_batch, messages_send_fast
+from newsletters.booking_emails import CONSUMER
+from newsletters.fastsend import message_bytes, messages_send_fast
 from newsletters.models import Campaign, Message, Segment
-from newsletters.services import message_render, suppression_add
+from newsletters.outbox import booking_events_consume
+from newsletters.services import message_render, messages_claim, suppression_add
+from tests.factories import PartnerFactory, book, offer_make, person, session_make
 from tests.newsletters.campaign_helpers import newsletter_site
 from tests.newsletters.helpers import grant, guest_make
 
@@ -72,7 +75,7 @@ def test_fast_email_decodes_to_the_pipelines_email(smtp, settings):
     grant(anne)
     _started_campaign([anne])
     message = Message.objects.get(guest=anne)
-    [claimed] = messages_claim_batch(message_ids=[message.pk], now=message.due_at)
+    [claimed] = messages_claim(message_ids=[message.pk], now=message.due_at)
     data, subject = message_bytes(claimed)
     parsed = email.message_from_bytes(data, policy=email.policy.default)
     _compiled, expected = message_render(claimed)
@@ -127,3 +130,28 @@ def test_the_frequency_cap_holds_in_a_batch(smtp, settings):
     assert messages_send_fast(message_ids=ids) == {}
     assert Message.objects.get().skip_reason == "frequency_cap"
     assert smtp == []
+
+
+def test_a_batch_runs_each_sources_sent_hook_like_the_pipeline(smtp, settings):
+    """A booking email sent by the fast path gets the booking's own timeline entry and its
+    sent flag (the SENT hook), not the generic one: the marks are the pipeline's."""
+    settings.STRIPE_SECRET_KEY = ""  # pay on site
+    session = session_make(offer_make(PartnerFactory(name="École de Ski Test")))
+    with TestCase.captureOnCommitCallbacks(execute=False):
+        booking = book(session, language="en", booker=person(language="en"))
+        booking_events_consume(consumer=CONSUMER)
+    message = Message.objects.get(source=Message.Source.BOOKING)
+    assert message.status == Message.Status.QUEUED
+    grant(guest_make(email="reader@example.org"))
+    _started_campaign(None)
+    ids = list(Message.objects.values_list("pk", flat=True))
+    assert messages_send_fast(message_ids=ids) == {"sent": 2}
+    assert sorted(r[1][0] for r in smtp) == sorted([booking.contact_email, "reader@example.org"])
+    booking.refresh_from_db()
+    assert booking.confirmation_sent_at is not None
+    entries = TimelineEvent.objects.filter(kind=TimelineEvent.Kind.MESSAGE)
+    booker_entry = entries.get(guest_id=booking.booker_id)
+    assert booking.reference in booker_entry.title
+    assert booker_entry.data["reference"] == booking.reference
+    reader_entry = entries.exclude(guest_id=booking.booker_id).get()
+    assert reader_entry.title.startswith("Email sent: ")
