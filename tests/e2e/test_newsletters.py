@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 import pytest
 from django.contrib.auth.models import Permission
 from django.contrib.contenttypes.models import ContentType
+from django.core import mail
 from django.core.cache import cache
 from django.core.management import call_command
 from playwright.sync_api import Page as Browser
@@ -19,6 +20,7 @@ from wagtail.models import Collection, Locale, Page, Site
 from content.models import StoryPage
 from content.services import locales_ensure
 from newsletters.models import Campaign, Message, NewsletterIndexPage, NewsletterPage, Segment
+from tests.e2e.helpers import axe_violations, staff_sign_in
 from tests.factories import GuestFactory, UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -63,8 +65,6 @@ def test_an_editor_composes_previews_and_tests_a_newsletter(
     editor.is_superuser = True
     editor.is_staff = True
     editor.save()
-    from tests.e2e.helpers import staff_sign_in
-
     staff_sign_in(page, live_server, editor)
     page.goto(f"{live_server.url}/cms/pages/add/newsletters/newsletterpage/{index.pk}/")
     page.fill("#id_title", "December on the slopes")
@@ -83,7 +83,7 @@ def test_an_editor_composes_previews_and_tests_a_newsletter(
     expect(page.locator(".chooser__title").last).to_have_text(story.title)
     page.get_by_role("button", name="Save draft").click()
     expect(page).to_have_url(re.compile(r"/cms/pages/\d+/edit/"), timeout=20000)
-    page.locator("button.dropdown-toggle, [data-w-dropdown-target=toggle]").last.click()
+    page.locator(".w-dropdown--dropdown-button [data-w-dropdown-target=toggle]").click()
     page.get_by_role("button", name="Save and send a test to me").click()
     page.wait_for_load_state()
     newsletter = None
@@ -97,6 +97,15 @@ def test_an_editor_composes_previews_and_tests_a_newsletter(
     assert test.address == "marketing@destination.example"
     assert test.kind == "transactional"
     expect(page.locator(".messages")).to_contain_text("test of this version")
+    # The test arrived (locmem backend, the live server runs in this process).
+    for _attempt in range(30):
+        if Message.objects.filter(source="test", status="sent").exists():
+            break
+        page.wait_for_timeout(500)
+    [arrived] = [m for m in mail.outbox if m.to == ["marketing@destination.example"]]
+    assert arrived.subject == "Fresh snow and our stories"
+    assert "Winter is here" in arrived.alternatives[0].content
+    assert story.title in arrived.body
 
     # The preview panel offers both widths; the email itself at desktop and phone width.
     page.goto(f"{live_server.url}/cms/pages/{newsletter.pk}/edit/")
@@ -139,3 +148,7 @@ def test_an_editor_composes_previews_and_tests_a_newsletter(
     expect(page.locator("[data-count=sent]")).to_have_text("12")
     expect(page.locator("[data-skipped]")).to_contain_text("No marketing consent at send time: 3")
     screenshot(page, "campaign-report")
+    assert axe_violations(page, include="main") == []
+    page.goto(f"{live_server.url}/cms/snippets/newsletters/campaign/")
+    expect(page.get_by_role("link", name="December newsletter").first).to_be_visible()
+    assert axe_violations(page, include="main") == []
