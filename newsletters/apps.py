@@ -62,3 +62,9 @@ class NewslettersConfig(AppConfig):
         from newsletters.bounces import tracking_event_received
 
         tracking.connect(tracking_event_received, dispatch_uid="newsletters-bounces")
+
+        # Newsletter pages are emails named "newsletter:<revision id>" (newsletters.pages).
+        from newsletters.pages import SOURCE_PREFIX, newsletter_revision_source
+        from newsletters.rendering import email_source_register
+
+        email_source_register(SOURCE_PREFIX, newsletter_revision_source)

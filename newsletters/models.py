@@ -618,3 +618,167 @@ class SurveyAnswer(models.Model):
 
     def __str__(self) -> str:
         return f"{self.score}/10 · {self.guest_id}"
+
+
+# =============================================================================================
+# Campaigns: a newsletter page sent to a saved segment by the destination or one partner.
+# (newsletters.pages holds the Wagtail page types; newsletters.campaign_services the writes.)
+# =============================================================================================
+
+from newsletters.pages import NewsletterIndexPage, NewsletterPage  # noqa: E402, F401
+
+
+class Segment(models.Model):
+    """A saved rule tree (``newsletters.segments``). A partner's segment only ever reaches the
+    guests that partner may contact (``segment_queryset(partner=...)``)."""
+
+    name = models.CharField(_("name"), max_length=150)
+    rules = models.JSONField(
+        _("rules"),
+        default=dict,
+        help_text=_('A rule tree, e.g. {"all": [{"rule": "language", "in": ["fr"]}]}.'),
+    )
+    partner = models.ForeignKey(
+        "partners.Partner",
+        verbose_name=_("partner"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text=_("Empty: a segment of the destination."),
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("segment")
+        verbose_name_plural = _("segments")
+        ordering = ["name", "pk"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        from newsletters.segments import segment_rules_validate
+
+        errors = segment_rules_validate(self.rules)
+        if errors:
+            raise ValidationError(
+                {"rules": [f"{path or _('rules')}: {message}" for path, message in errors]}
+            )
+
+
+class Campaign(models.Model):
+    """A newsletter + a segment + a sender (the destination, or one partner under the shared
+    brand). Partner campaigns wait for the tourist office's approval.
+
+    Status machine (``newsletters.campaign_services``)::
+
+        DRAFT --(partner) submit--> PENDING_APPROVAL --approve--> READY
+        DRAFT --(destination)-----------------------------------> READY
+        READY --schedule--> SCHEDULED --beat tick, due--> SENDING --> DONE
+        READY --send now------------------------------------> SENDING <--resume-- PAUSED
+                                                              SENDING --pause--> PAUSED
+    """
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("Draft")
+        PENDING_APPROVAL = "pending_approval", _("Waiting for the tourist office")
+        READY = "ready", _("Ready to send")
+        SCHEDULED = "scheduled", _("Scheduled")
+        SENDING = "sending", _("Sending")
+        PAUSED = "paused", _("Paused")
+        DONE = "done", _("Sent")
+
+    name = models.CharField(_("name"), max_length=150)
+    page = models.ForeignKey(
+        NewsletterPage,
+        verbose_name=_("newsletter"),
+        on_delete=models.PROTECT,
+        related_name="campaigns",
+    )
+    segment = models.ForeignKey(
+        Segment, verbose_name=_("segment"), on_delete=models.PROTECT, related_name="campaigns"
+    )
+    sender_partner = models.ForeignKey(
+        "partners.Partner",
+        verbose_name=_("sent by partner"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text=_("Empty: sent by the destination. A partner's campaign needs approval."),
+    )
+    status = models.CharField(
+        _("status"), max_length=20, choices=Status.choices, default=Status.DRAFT
+    )
+    scheduled_at = models.DateTimeField(_("send at"), null=True, blank=True)
+    approved_by = models.ForeignKey(
+        "destination.User",
+        verbose_name=_("approved by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    approved_at = models.DateTimeField(_("approved at"), null=True, blank=True)
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    recipients_count = models.PositiveIntegerField(_("recipients"), null=True, blank=True)
+    # {language: revision id}: the newsletter version each language got, pinned at the start.
+    revisions = models.JSONField(_("revisions sent"), default=dict, blank=True)
+    created_by = models.ForeignKey(
+        "destination.User",
+        verbose_name=_("created by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("campaign")
+        verbose_name_plural = _("campaigns")
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            # A partner's campaign never leaves without the tourist office's approval.
+            models.CheckConstraint(
+                condition=Q(sender_partner__isnull=True)
+                | Q(status__in=["draft", "pending_approval"])
+                | Q(approved_at__isnull=False),
+                name="newsletters_campaign_partner_approved",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="scheduled") | Q(scheduled_at__isnull=False),
+                name="newsletters_campaign_scheduled_at",
+            ),
+        ]
+        indexes = [
+            # The beat tick: scheduled campaigns that are due.
+            models.Index(
+                fields=["scheduled_at"],
+                condition=Q(status="scheduled"),
+                name="newsletters_campaign_due",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def dedupe_prefix(self) -> str:
+        return f"campaign:{self.pk}:guest:"
+
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        if (
+            self.segment_id
+            and self.segment.partner_id is not None
+            and self.segment.partner_id != self.sender_partner_id
+        ):
+            raise ValidationError({"segment": _("This segment belongs to another sender.")})

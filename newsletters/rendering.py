@@ -25,7 +25,7 @@ import json
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -74,6 +74,9 @@ class Compiled:
     html_parts: tuple[str, ...]
     text_parts: tuple[str, ...]
     compile_ms: float
+    # Emails whose links are tracked (campaigns): the compiled HTML cut once around its links
+    # (``newsletters.tracking.LinkPlan``, placeholders kept), signed per recipient.
+    link_plan: Any = None
 
     @property
     def placeholders(self) -> frozenset[str]:
@@ -83,7 +86,9 @@ class Compiled:
             for i in range(1, len(parts), 2)
         )
 
-    def personalise(self, values: Mapping[str, Scalar]) -> Rendered:
+    def personalise(
+        self, values: Mapping[str, Scalar], *, tracking_ref: str | None = None
+    ) -> Rendered:
         missing = self.placeholders - values.keys()
         if missing:
             raise RenderError(f"{self.name}: no value for {', '.join(sorted(missing))}.")
@@ -91,9 +96,12 @@ class Compiled:
         escaped = {k: html.escape(v) for k, v in plain.items()}
         # A subject is one header line: no recipient value may add a line to it.
         subject = " ".join(_join(self.subject_parts, plain).split())
+        html_parts = self.html_parts
+        if self.link_plan is not None and tracking_ref is not None:
+            html_parts = _split(self.link_plan.render(tracking_ref))
         return Rendered(
             subject=subject,
-            html=_join(self.html_parts, escaped),
+            html=_join(html_parts, escaped),
             text=_join(self.text_parts, plain),
         )
 
@@ -209,6 +217,33 @@ def cache_clear() -> None:
         _brands.clear()
 
 
+# Emails whose MJML is not a template file but data (a newsletter page's revision) are named
+# "<prefix>:<ref>"; the app that owns them registers a source for the prefix.
+@dataclass(frozen=True)
+class EmailSource:
+    mjml: str
+    text: str
+    subject: str
+    # Track the links of the compiled HTML (skipping URLs under these prefixes).
+    track_links: bool = False
+    track_skip: tuple[str, ...] = ()
+
+
+SourceFn = Callable[..., EmailSource]
+_sources: dict[str, SourceFn] = {}
+
+
+def email_source_register(prefix: str, fn: SourceFn) -> None:
+    """``fn(ref=..., language=..., kind=..., context=...)`` returns the ``EmailSource`` of the
+    email "<prefix>:<ref>" (``context`` holds the brand, the language and ``marketing``)."""
+    _sources[prefix] = fn
+
+
+def email_source_for(name: str) -> SourceFn | None:
+    prefix, sep, _ref = name.partition(":")
+    return _sources.get(prefix) if sep else None
+
+
 def email_compile(*, name: str, language: str, kind: str) -> Compiled:
     """The email ``name`` compiled for ``language`` and ``kind`` (marketing adds the
     unsubscribe footer) with the current brand; cached per brand version, so one change of the
@@ -229,14 +264,29 @@ def email_compile(*, name: str, language: str, kind: str) -> Compiled:
         "marketing": kind == "marketing",
         "email_name": name,
     }
+    source_fn = email_source_for(name)
+    source: EmailSource | None = None
     with translation.override(language):
         try:
-            mjml_source = render_to_string(f"newsletters/email/{name}.mjml", context)
-            text = render_to_string(f"newsletters/email/{name}.txt", context)
-            subject = render_to_string(f"newsletters/email/{name}.subject.txt", context)
+            if source_fn is not None:
+                source = source_fn(
+                    ref=name.partition(":")[2], language=language, kind=kind, context=context
+                )
+                mjml_source, text, subject = source.mjml, source.text, source.subject
+            else:
+                mjml_source = render_to_string(f"newsletters/email/{name}.mjml", context)
+                text = render_to_string(f"newsletters/email/{name}.txt", context)
+                subject = render_to_string(f"newsletters/email/{name}.subject.txt", context)
+        except RenderError:
+            raise
         except Exception as exc:
             raise RenderError(f"{name}: {exc}") from exc
     compiled_html = mjml_to_html(mjml_source)
+    plan = None
+    if source is not None and source.track_links:
+        from newsletters.tracking import link_plan
+
+        plan = link_plan(compiled_html, skip_prefixes=source.track_skip)
     compiled = Compiled(
         name=name,
         language=language,
@@ -244,6 +294,7 @@ def email_compile(*, name: str, language: str, kind: str) -> Compiled:
         html_parts=_split(compiled_html),
         text_parts=_split(text.strip() + "\n"),
         compile_ms=(time.perf_counter() - started) * 1000,
+        link_plan=plan,
     )
     with _cache_lock:
         _cache[key] = compiled

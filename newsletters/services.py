@@ -5,8 +5,10 @@
 - ``message_send`` claims the row (QUEUED -> SENDING) in a short transaction that also checks,
   at send time, the suppression list, the guest, the address and, for marketing, the consent of
   its scope and the frequency cap; then it renders and hands the email to Django's email backend
-  OUTSIDE any transaction, then marks the row SENT (with a timeline entry), FAILED, or QUEUED
-  again with a later due time after a transient error.
+  OUTSIDE any transaction, then marks the row SENT (with its source's SENT hook or a timeline
+  entry), FAILED, or QUEUED again with a later due time after a transient error. The claim
+  (``messages_claim``) and the SENT mark (``messages_sent_mark``) are set-based: the campaign
+  sender's fast path (``newsletters.fastsend``) runs the same two functions on whole batches.
 - ``messages_dispatch`` is the beat tick: claims older than the timeout become IN_DOUBT (the
   worker died between claim and answer: the email may have left; a person decides), and due
   queued rows whose on-commit task never ran are handed to workers.
@@ -21,10 +23,10 @@ import contextlib
 import email.policy
 import smtplib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from datetime import time as dt_time
-from email.utils import formataddr, make_msgid
+from email.utils import formataddr
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
@@ -35,18 +37,19 @@ from django.core.exceptions import ValidationError
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import CharField, Count, F, Value
+from django.db.models.functions import Cast, Concat, Replace
 from django.template.loader import get_template
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from destination.consent_selectors import consent_is_granted
+from destination.consent_selectors import consent_is_granted, guests_with_consent
 from destination.errors import DomainError
 from destination.models import AuditEntry, ConsentProof, Guest, TimelineEvent
 from destination.services.audit import audit_log
 from destination.services.consent import consent_record
-from destination.services.timeline import timeline_add
+from destination.services.timeline import TimelineItem, timeline_add_many
 from newsletters.models import MARKETING_PURPOSES, Message, Suppression
 from newsletters.rendering import (
     Compiled,
@@ -54,6 +57,7 @@ from newsletters.rendering import (
     RenderError,
     brand_context,
     email_compile,
+    email_source_for,
 )
 from newsletters.tasks import message_send_batch_task, message_send_task
 from newsletters.tokens import unsubscribe_token
@@ -121,7 +125,8 @@ def message_enqueue(
             _("Email values must be plain values, not %(names)s.") % {"names": ", ".join(bad)}
         )
     try:
-        get_template(f"newsletters/email/{template}.mjml")
+        if email_source_for(template) is None:
+            get_template(f"newsletters/email/{template}.mjml")
     except Exception as exc:
         raise MessageError(
             _("There is no email template “%(name)s”.") % {"name": template}
@@ -182,78 +187,141 @@ def quiet_hours_end(*, at: datetime) -> datetime | None:
     return ends.astimezone(ZoneInfo("UTC"))
 
 
-def _skip_reason(message: Message, *, now: datetime) -> str:
-    """Why this message must not go out now, checked inside the claim; "" when it may."""
+def messages_claim(*, message_ids: Sequence[int], now: datetime) -> list[Message]:
+    """QUEUED and due -> SENDING, or SKIPPED with its reason, or a later due time (quiet hours),
+    for one message or a whole batch, in one short transaction; returns the claimed rows (with
+    their partner), in id order. A row someone else holds or has done is left alone.
+
+    The send-time checks, in this order: a deliverable address, the suppression list, an
+    active guest, then for marketing the consent of its scope (now) and the frequency cap. Each
+    is one query for the batch, whatever its size. Guest rows of marketing messages are locked
+    in id order for this transaction only (never across SMTP), so two claims for one guest
+    cannot both pass the cap."""
     reasons = Message.SkipReason
-    address = _address_normalize(message.address)
-    try:
-        validate_email(address)
-    except ValidationError:
-        return reasons.UNDELIVERABLE
-    if Suppression.objects.filter(address=address).exists():
-        return reasons.SUPPRESSED
-    if message.guest_id is not None:
-        status = Guest.objects.filter(pk=message.guest_id).values_list("status", flat=True)
-        if status.first() != Guest.Status.ACTIVE:
-            return reasons.GUEST_INACTIVE
-    if message.kind != Message.Kind.MARKETING:
-        return ""
-    if not consent_is_granted(
-        guest=message.guest_id,
-        purpose=message.purpose,
-        partner=message.partner,
-        channel="email",
-    ):
-        return reasons.NO_CONSENT
-    # The guest's row lock orders two marketing claims for one guest, so both cannot pass the
-    # cap at once; it is held for this short transaction only, never across SMTP.
-    list(Guest.objects.select_for_update().filter(pk=message.guest_id).values_list("pk"))
+    domain = settings.NEWSLETTER_LIST_ID_DOMAIN
+    with transaction.atomic():
+        rows = list(
+            Message.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(pk__in=list(message_ids), status=Message.Status.QUEUED, due_at__lte=now)
+            .select_related("partner")
+            .order_by("pk")
+        )
+        if not rows:
+            return []
+        quiet_end = quiet_hours_end(at=now)
+        if quiet_end is not None:
+            later = [m.pk for m in rows if m.kind == Message.Kind.MARKETING]
+            Message.objects.filter(pk__in=later).update(due_at=quiet_end, updated_at=now)
+            rows = [m for m in rows if m.kind != Message.Kind.MARKETING]
+        skip: dict[str, list[int]] = {}
+        normalized = {m.pk: _address_normalize(m.address) for m in rows}
+        candidates: list[Message] = []
+        for m in rows:
+            try:
+                validate_email(normalized[m.pk])
+            except ValidationError:
+                skip.setdefault(reasons.UNDELIVERABLE, []).append(m.pk)
+            else:
+                candidates.append(m)
+        suppressed = set(
+            Suppression.objects.filter(
+                address__in={normalized[m.pk] for m in candidates}
+            ).values_list("address", flat=True)
+        )
+        active = set(
+            Guest.objects.filter(
+                pk__in={m.guest_id for m in candidates if m.guest_id is not None},
+                status=Guest.Status.ACTIVE,
+            ).values_list("pk", flat=True)
+        )
+        granted: dict[tuple[str, int | None], set[int]] = {}
+        for m in candidates:
+            scope = (m.purpose, m.partner_id)
+            if m.kind == Message.Kind.MARKETING and scope not in granted:
+                ids = {c.guest_id for c in candidates if (c.purpose, c.partner_id) == scope}
+                granted[scope] = set(
+                    guests_with_consent(purpose=m.purpose, channel="email", partner=m.partner)
+                    .filter(pk__in=ids)
+                    .values_list("pk", flat=True)
+                )
+        passed: list[Message] = []
+        for m in candidates:
+            if normalized[m.pk] in suppressed:
+                skip.setdefault(reasons.SUPPRESSED, []).append(m.pk)
+            elif m.guest_id is not None and m.guest_id not in active:
+                skip.setdefault(reasons.GUEST_INACTIVE, []).append(m.pk)
+            elif (
+                m.kind == Message.Kind.MARKETING
+                and m.guest_id not in granted[(m.purpose, m.partner_id)]
+            ):
+                skip.setdefault(reasons.NO_CONSENT, []).append(m.pk)
+            else:
+                passed.append(m)
+        passed = _frequency_cap_apply(passed, now=now, skip=skip)
+        for reason, ids in skip.items():
+            Message.objects.filter(pk__in=ids).update(
+                status=Message.Status.SKIPPED, skip_reason=reason, updated_at=now
+            )
+        # The Message-ID is the message's own UUID: a person's resend of an in-doubt message
+        # keeps it, so a receiver that already has the first copy can tell.
+        Message.objects.filter(pk__in=[m.pk for m in passed]).update(
+            status=Message.Status.SENDING,
+            claimed_at=now,
+            attempts=F("attempts") + 1,
+            message_id=Concat(
+                Value("<"),
+                Replace(Cast("uuid", CharField()), Value("-"), Value("")),
+                Value(f"@{domain}>"),
+                output_field=CharField(),
+            ),
+            updated_at=now,
+        )
+    for m in passed:
+        m.status = Message.Status.SENDING
+        m.claimed_at = now
+        m.attempts += 1
+        m.message_id = f"<{m.uuid.hex}@{domain}>"
+    return passed
+
+
+def _frequency_cap_apply(
+    passed: list[Message], *, now: datetime, skip: dict[str, list[int]]
+) -> list[Message]:
+    """The marketing messages over NEWSLETTER_FREQUENCY_CAP in the window go to ``skip``; the
+    batch's own messages count as they pass (one guest twice in a batch)."""
+    capped = sorted({m.guest_id for m in passed if m.kind == Message.Kind.MARKETING})
+    if not capped:
+        return passed
+    list(Guest.objects.select_for_update().filter(pk__in=capped).order_by("pk").values_list("pk"))
     window = now - timedelta(days=settings.NEWSLETTER_FREQUENCY_WINDOW_DAYS)
-    recent = (
+    recent: dict[int | None, int] = dict(
         Message.objects.filter(
-            guest_id=message.guest_id,
+            guest_id__in=capped,
             kind=Message.Kind.MARKETING,
             status__in=[Message.Status.SENDING, Message.Status.SENT, Message.Status.IN_DOUBT],
             claimed_at__gte=window,
         )
-        .exclude(pk=message.pk)
-        .count()
+        .values("guest_id")
+        .annotate(n=Count("pk"))
+        .values_list("guest_id", "n")
     )
-    if recent >= settings.NEWSLETTER_FREQUENCY_CAP:
-        return reasons.FREQUENCY_CAP
-    return ""
+    cap = settings.NEWSLETTER_FREQUENCY_CAP
+    kept = []
+    for m in passed:
+        if m.kind == Message.Kind.MARKETING:
+            if recent.get(m.guest_id, 0) >= cap:
+                skip.setdefault(Message.SkipReason.FREQUENCY_CAP, []).append(m.pk)
+                continue
+            recent[m.guest_id] = recent.get(m.guest_id, 0) + 1
+        kept.append(m)
+    return kept
 
 
 def _message_claim(*, message_id: int, now: datetime) -> Message | None:
-    """QUEUED -> SENDING, or SKIPPED, or a later due time (quiet hours), in one short
-    transaction. None when there is nothing to send now (someone else has it, not due...)."""
-    with transaction.atomic():
-        message = (
-            Message.objects.select_for_update(skip_locked=True)
-            .filter(pk=message_id, status=Message.Status.QUEUED, due_at__lte=now)
-            .first()
-        )
-        if message is None:
-            return None
-        if message.kind == Message.Kind.MARKETING:
-            quiet_end = quiet_hours_end(at=now)
-            if quiet_end is not None:
-                message.due_at = quiet_end
-                message.save(update_fields=["due_at", "updated_at"])
-                return None
-        reason = _skip_reason(message, now=now)
-        if reason:
-            message.status = Message.Status.SKIPPED
-            message.skip_reason = reason
-            message.save(update_fields=["status", "skip_reason", "updated_at"])
-            return None
-        message.status = Message.Status.SENDING
-        message.claimed_at = now
-        message.attempts = F("attempts") + 1
-        message.message_id = make_msgid(domain=settings.NEWSLETTER_LIST_ID_DOMAIN)
-        message.save(update_fields=["status", "claimed_at", "attempts", "message_id", "updated_at"])
-    message.refresh_from_db(fields=["attempts"])
-    return message
+    """One message through ``messages_claim``; None when there is nothing to send now
+    (someone else has it, not due, skipped, quiet hours...)."""
+    claimed = messages_claim(message_ids=[message_id], now=now)
+    return claimed[0] if claimed else None
 
 
 # --- Building the email ---------------------------------------------------------------------
@@ -292,7 +360,7 @@ def message_render(message: Message) -> tuple[Compiled, Rendered]:
     values = dict(message.context)
     if message.kind == Message.Kind.MARKETING:
         values["unsubscribe_url"] = unsubscribe_url(message)
-    return compiled, compiled.personalise(values)
+    return compiled, compiled.personalise(values, tracking_ref=message.uuid.hex)
 
 
 class GuestEmail(EmailMultiAlternatives):
@@ -401,32 +469,68 @@ def message_sent_hook_register(source: str, fn: SentHook) -> None:
     _sent_hooks[source] = fn
 
 
-def _message_sent_mark(*, message: Message, at: datetime, subject: str) -> None:
+def messages_sent_mark(*, sent: Sequence[tuple[Message, str]], at: datetime) -> int:
+    """Mark claimed (or in-doubt) messages SENT with their subjects, in one transaction: one
+    UPDATE per distinct subject, each source's SENT hook, and the generic timeline entries in
+    one INSERT. A row already marked (a person resolved it meanwhile) gets nothing twice.
+    Returns how many rows this call marked."""
+    if not sent:
+        return 0
     with transaction.atomic():
-        done = Message.objects.filter(
-            pk=message.pk, status__in=[Message.Status.SENDING, Message.Status.IN_DOUBT]
-        ).update(status=Message.Status.SENT, sent_at=at, subject=subject[:255], error="")
-        hook = _sent_hooks.get(message.source)
-        if done and hook is not None and hook(message, at):
-            return
-        if done and message.guest_id is not None:
-            with translation.override(settings.LANGUAGE_CODE):
-                title = _("Email sent: %(subject)s") % {"subject": subject}
-            timeline_add(
-                guest=message.guest,
-                kind=TimelineEvent.Kind.MESSAGE,
-                occurred_at=at,
-                title=title,
-                partner=message.partner,
-                data={
-                    "message": message.pk,
-                    "source": message.source,
-                    "kind": message.kind,
-                    "template": message.template,
-                    "message_id": message.message_id,
-                },
-                source=message,
+        marked = set(
+            Message.objects.select_for_update()
+            .filter(
+                pk__in=[m.pk for m, _s in sent],
+                status__in=[Message.Status.SENDING, Message.Status.IN_DOUBT],
             )
+            .values_list("pk", flat=True)
+        )
+        by_subject: dict[str, list[int]] = {}
+        for message, subject in sent:
+            if message.pk in marked:
+                by_subject.setdefault(subject, []).append(message.pk)
+        for subject, ids in by_subject.items():
+            Message.objects.filter(pk__in=ids).update(
+                status=Message.Status.SENT,
+                sent_at=at,
+                subject=subject[:255],
+                error="",
+                updated_at=at,
+            )
+        with translation.override(settings.LANGUAGE_CODE):
+            titles = {s: _("Email sent: %(subject)s") % {"subject": s} for s in by_subject}
+        items = []
+        for message, subject in sent:
+            if message.pk not in marked:
+                continue
+            hook = _sent_hooks.get(message.source)
+            if hook is not None and hook(message, at):
+                continue
+            if message.guest_id is None:
+                continue
+            items.append(
+                TimelineItem(
+                    guest_id=message.guest_id,
+                    kind=TimelineEvent.Kind.MESSAGE,
+                    occurred_at=at,
+                    title=titles[subject],
+                    partner_id=message.partner_id,
+                    data={
+                        "message": message.pk,
+                        "source": message.source,
+                        "kind": message.kind,
+                        "template": message.template,
+                        "message_id": message.message_id,
+                    },
+                    source=message,
+                )
+            )
+        timeline_add_many(items=items)
+    return len(marked)
+
+
+def _message_sent_mark(*, message: Message, at: datetime, subject: str) -> None:
+    messages_sent_mark(sent=[(message, subject)], at=at)
 
 
 def _message_unsent_mark(*, message: Message, outcome: str, error: str, now: datetime) -> str:

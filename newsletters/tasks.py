@@ -49,3 +49,32 @@ def journeys_tick_task() -> dict[str, int]:
     from newsletters.journeys import journeys_tick
 
     return journeys_tick()
+
+
+# --- Campaigns (newsletters.campaign_services) --------------------------------------------------
+
+
+@shared_task(name="newsletters.tasks.campaign_start_task")
+def campaign_start_task(campaign_id: int) -> str:
+    """Start a campaign now (idempotent: a started campaign is left as it is)."""
+    from newsletters.campaign_services import campaign_send_now
+    from newsletters.models import Campaign
+
+    campaign = Campaign.objects.get(pk=campaign_id)
+    return campaign_send_now(campaign=campaign, actor=None).status
+
+
+@shared_task(name="newsletters.tasks.campaign_send_batch_task")
+def campaign_send_batch_task(campaign_id: int, message_ids: list[int]) -> dict[str, int]:
+    """Send one batch of a campaign's messages (nothing when the campaign is paused)."""
+    from newsletters.campaign_services import campaign_send_batch
+
+    return campaign_send_batch(campaign_id=campaign_id, message_ids=message_ids)
+
+
+@shared_task(name="newsletters.tasks.campaigns_start_due_task")
+def campaigns_start_due_task() -> int:
+    """The beat tick: start the scheduled campaigns that are due."""
+    from newsletters.campaign_services import campaigns_start_due
+
+    return campaigns_start_due()

@@ -342,6 +342,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "newsletters.tasks.journeys_tick_task",
         "schedule": int(os.environ.get("NEWSLETTER_JOURNEYS_SECONDS", "60")),
     },
+    # Newsletters: start the scheduled campaigns that are due (their time is in the row).
+    "newsletters-campaigns-start": {
+        "task": "newsletters.tasks.campaigns_start_due_task",
+        "schedule": 60,
+    },
 }
 
 # The base of every absolute link when its own setting is unset: the address bin/demo serves on
