@@ -17,6 +17,7 @@ from django.utils.http import urlencode
 
 from bookings.models import Offer
 from bookings.selectors import stay_last_by_guest
+from destination.languages import language_label
 from destination.models import (
     ConsentEvent,
     Guest,
@@ -47,7 +48,6 @@ from partners.models import (
     SharingRule,
 )
 from portal.stored_text import timeline_title
-from portal.templatetags.portal_guest_tags import language_label
 
 Level = SharingRule.Level
 
