@@ -5,24 +5,21 @@ the README's screenshots of the home page and a story, at desktop and phone widt
 from __future__ import annotations
 
 import re
-from urllib.parse import urlsplit
 
 import pytest
 from django.contrib.auth.models import Permission
-from django.contrib.contenttypes.models import ContentType
 from django.core import mail
 from django.core.cache import cache
-from django.core.management import call_command
 from django.utils.text import slugify
 from playwright.sync_api import Page as Browser
 from playwright.sync_api import expect
-from wagtail.models import Collection, Locale, Page, Site
+from wagtail.models import Locale
 
 from content.models import NewsletterSignup, StoryIndexPage, StoryPage
-from content.services import editorial_groups_ensure, locales_ensure, page_translate
+from content.services import editorial_groups_ensure, page_translate
 from destination.consent_selectors import consent_is_granted
 from destination.models import Channel, Guest, Purpose
-from tests.e2e.helpers import PHONE
+from tests.e2e.helpers import PHONE, seed_site_for_browser
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -37,24 +34,7 @@ def seeded_site(live_server, page: Browser, settings):
 
     Transactional tests flush what data migrations created (Wagtail's root page and root
     collection, locales), so the fixture puts those back first."""
-    cache.clear()
-    # Permissions that Wagtail's and wagtail-localize's migrations create (not post_migrate).
-    for app_label, model, codename, name in [
-        ("wagtailadmin", "admin", "access_admin", "Can access Wagtail admin"),
-        ("wagtail_localize", "translation", "submit_translation", "Can submit translations"),
-    ]:
-        content_type, _created = ContentType.objects.get_or_create(app_label=app_label, model=model)
-        Permission.objects.get_or_create(
-            content_type=content_type, codename=codename, defaults={"name": name}
-        )
-    locales_ensure()
-    if Page.get_first_root_node() is None:
-        Page.add_root(instance=Page(title="Root", slug="root", locale=Locale.get_default()))
-    if Collection.get_first_root_node() is None:
-        Collection.add_root(name="Root")
-    call_command("seed_content", stories=4, verbosity=0)
-    address = urlsplit(live_server.url)
-    Site.objects.filter(is_default_site=True).update(hostname=address.hostname, port=address.port)
+    seed_site_for_browser(live_server, stories=4)
     yield
     cache.clear()
 

@@ -5,22 +5,17 @@ progress. Screenshots: the newsletter at desktop and phone width, the campaign r
 from __future__ import annotations
 
 import re
-from urllib.parse import urlsplit
 
 import pytest
-from django.contrib.auth.models import Permission
-from django.contrib.contenttypes.models import ContentType
 from django.core import mail
 from django.core.cache import cache
-from django.core.management import call_command
 from playwright.sync_api import Page as Browser
 from playwright.sync_api import expect
-from wagtail.models import Collection, Locale, Page, Site
+from wagtail.models import Locale, Page
 
 from content.models import StoryPage
-from content.services import locales_ensure
 from newsletters.models import Campaign, Message, NewsletterIndexPage, NewsletterPage, Segment
-from tests.e2e.helpers import axe_violations, staff_sign_in
+from tests.e2e.helpers import axe_violations, seed_site_for_browser, staff_sign_in
 from tests.factories import GuestFactory, UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -28,23 +23,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 @pytest.fixture
 def site_with_stories(live_server, settings):
-    cache.clear()
-    for app_label, model, codename, name in [
-        ("wagtailadmin", "admin", "access_admin", "Can access Wagtail admin"),
-        ("wagtail_localize", "translation", "submit_translation", "Can submit translations"),
-    ]:
-        content_type, _created = ContentType.objects.get_or_create(app_label=app_label, model=model)
-        Permission.objects.get_or_create(
-            content_type=content_type, codename=codename, defaults={"name": name}
-        )
-    locales_ensure()
-    if Page.get_first_root_node() is None:
-        Page.add_root(instance=Page(title="Root", slug="root", locale=Locale.get_default()))
-    if Collection.get_first_root_node() is None:
-        Collection.add_root(name="Root")
-    call_command("seed_content", stories=3, verbosity=0)
-    address = urlsplit(live_server.url)
-    Site.objects.filter(is_default_site=True).update(hostname=address.hostname, port=address.port)
+    seed_site_for_browser(live_server, stories=3)
     settings.NEWSLETTER_SITE_URL = live_server.url
     root = Page.get_first_root_node()
     index = NewsletterIndexPage(
