@@ -482,7 +482,11 @@ class Evidence:
 
     @property
     def agrees(self) -> bool:
-        return self.weight > 0
+        return self.weight >= 0.05
+
+    @property
+    def disagrees(self) -> bool:
+        return self.weight <= -0.05
 
     @property
     def weight_display(self) -> str:
