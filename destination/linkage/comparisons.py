@@ -190,9 +190,6 @@ PHONE = Comparison(
     ),
 )
 COUNTRY = Comparison("country", "Country", (_null("country"), _exact("country", "exact"), _ELSE))
-LANGUAGE = Comparison(
-    "language", "Language", (_null("language"), _exact("language", "exact"), _ELSE)
-)
 
 # The language is not compared: it follows the country and the names' origin, so agreeing
 # on it again (a Dane speaking Danish) counted the same evidence twice and lifted namesakes.
