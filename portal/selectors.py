@@ -14,10 +14,15 @@ from django.db.models import Field, Q
 from django.urls import NoReverseMatch, reverse
 from django.utils.formats import date_format
 from django.utils.http import urlencode
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from bookings.models import Offer
 from bookings.selectors import stay_last_by_guest
 from destination.languages import language_label
+from destination.linkage.realtime import Side, verdict_for
+from destination.linkage.scorer import HOUSEHOLD
+from destination.linkage.store import linkage_model_cached
 from destination.models import (
     ConsentEvent,
     Guest,
@@ -436,34 +441,215 @@ def pair_looks_like_household(pair: PossibleDuplicate) -> bool:
     return first_differs and birth_differs
 
 
+# The model's comparisons and levels (destination/linkage/comparisons.py), as the queue
+# names them.
+EVIDENCE_FIELDS = {
+    "first_name": _("First name"),
+    "last_name": _("Last name"),
+    "birth_date": _("Birth date"),
+    "email": _("Email"),
+    "phone": _("Phone"),
+    "country": _("Country"),
+}
+EVIDENCE_LEVELS = {
+    "exact": pgettext_lazy("linkage level", "same"),
+    "same without accents": pgettext_lazy("linkage level", "same"),
+    "known nickname": _("known nickname"),
+    "first and last names swapped": _("first and last names swapped"),
+    "one name crosswise": _("found in the other name"),
+    "Jaro-Winkler >= 0.92": _("very close spelling"),
+    "Jaro-Winkler >= 0.8": _("close spelling"),
+    "day and month swapped": _("day and month swapped"),
+    "one digit off": _("one digit off"),
+    "same year": _("same year only"),
+    "same local part, made of the names": _("same name before the @, other provider"),
+    "same local part": _("same part before the @"),
+    "same domain": _("same provider only"),
+    "same last 8 digits": _("same last 8 digits"),
+    "all other": pgettext_lazy("linkage level", "different"),
+}
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One comparison of the model for a pair: the field, how it compared, and its match
+    weight in bits (positive for one person, negative against)."""
+
+    field: str
+    label: str
+    level: str
+    weight: float
+
+    @property
+    def agrees(self) -> bool:
+        return self.weight >= 0.05
+
+    @property
+    def disagrees(self) -> bool:
+        return self.weight <= -0.05
+
+    @property
+    def weight_display(self) -> str:
+        return f"{self.weight:+.1f}"
+
+
+@dataclass
+class HouseholdGroup:
+    """The pairs of one household on the page (a shared address, one surname): dismissed
+    together."""
+
+    email: str
+    members: list[Guest]
+    pairs: list[PossibleDuplicate]
+
+
 @dataclass
 class QueueRow:
-    """One line of the duplicates queue."""
+    """One line of the duplicates queue: a pair, or a household's pairs together."""
 
     pair: PossibleDuplicate
     reasons: list[str]  # what agreed, or differs, in the reader's language
     household: bool  # shown as "Household?" instead of a score
+    evidence: list[Evidence] = field(default_factory=list)
+    group: HouseholdGroup | None = None
 
     @property
     def score_percent(self) -> int:
         return round(self.pair.score * 100)
 
 
-def _queue_row(pair: PossibleDuplicate) -> QueueRow:
-    return QueueRow(pair, _reason_labels(list(pair.reasons or [])), pair_looks_like_household(pair))
+def _side(guest: Guest, emails: list[str], phones: list[str]) -> Side:
+    return Side(
+        first_name=guest.first_name,
+        last_name=guest.last_name,
+        emails=tuple(emails),
+        phones=tuple(phones),
+        country=str(guest.country or ""),
+        birth_date=guest.birth_date,
+        language=guest.language,
+    )
+
+
+def _contacts(guest_ids: list[int]) -> tuple[dict[int, list[str]], dict[int, list[str]]]:
+    """Every email and phone of the guests, primary first: two queries."""
+    emails: dict[int, list[str]] = defaultdict(list)
+    phones: dict[int, list[str]] = defaultdict(list)
+    for gid, email in (
+        GuestEmail.objects.filter(guest_id__in=guest_ids)
+        .order_by("guest_id", "-is_primary", "id")
+        .values_list("guest_id", "email_normalized")
+    ):
+        emails[gid].append(email)
+    for gid, phone in (
+        GuestPhone.objects.filter(guest_id__in=guest_ids)
+        .order_by("guest_id", "-is_primary", "id")
+        .values_list("guest_id", "phone")
+    ):
+        phones[gid].append(str(phone))
+    return emails, phones
+
+
+def pair_evidence(
+    pair: PossibleDuplicate, emails: dict[int, list[str]], phones: dict[int, list[str]]
+) -> tuple[list[Evidence], str | None]:
+    """The current model's comparisons of the pair's two guests, strongest first, and the
+    family rule it meets (``household``, ``twins`` or None). No query: the model is cached."""
+    model = linkage_model_cached()
+    a, b = pair.guest_a, pair.guest_b
+    verdict = verdict_for(
+        _side(a, emails.get(a.pk, []), phones.get(a.pk, [])),
+        _side(b, emails.get(b.pk, []), phones.get(b.pk, [])),
+        scorer=model.scorer(),
+        thresholds=model.thresholds,
+    )
+    evidence = [
+        Evidence(
+            field=r["field"],
+            label=str(EVIDENCE_FIELDS.get(r["field"], r["field"])),
+            level=str(EVIDENCE_LEVELS.get(r["level"], r["level"])),
+            weight=r["weight"],
+        )
+        for r in verdict.score.reasons
+    ]
+    return evidence, verdict.score.constraint
+
+
+def _is_household(
+    pair: PossibleDuplicate, emails: dict[int, list[str]], phones: dict[int, list[str]]
+) -> bool:
+    """Flagged a household by the family rules: the queue's (``pair_looks_like_household``) or
+    the model's."""
+    return pair_looks_like_household(pair) or pair_evidence(pair, emails, phones)[1] == HOUSEHOLD
+
+
+def _household_key(pair: PossibleDuplicate, emails: dict[int, list[str]]) -> tuple[str, str] | None:
+    shared = sorted(set(emails.get(pair.guest_a_id, [])) & set(emails.get(pair.guest_b_id, [])))
+    surname = fold(pair.guest_a.last_name)
+    if not shared or not surname or surname != fold(pair.guest_b.last_name):
+        return None
+    return shared[0], surname
 
 
 def duplicate_queue(*, page: int | str = 1, per_page: int = DUPLICATES_PER_PAGE) -> Page[QueueRow]:
-    """One page of the open pairs, most likely first, as ``QueueRow``s, with the total: two
-    queries (the count, the page with both guests joined in), whatever the page."""
+    """One page of the open pairs, most likely first, as ``QueueRow``s, with the total, each
+    with the model's evidence (the fields compared and their weights). The pairs of one
+    household on the page (a shared email and surname, flagged by the family rules) form one
+    row, dismissed together. Four queries (the count, the page with both guests joined in, their
+    emails, their phones), whatever the page."""
     pairs = (
         PossibleDuplicate.objects.filter(status=PossibleDuplicate.Status.OPEN)
         .select_related("guest_a", "guest_b")
         .order_by(*_QUEUE_ORDER)
     )
     result = Paginator(pairs, per_page).get_page(page)
-    rows = [_queue_row(pair) for pair in result.object_list]
+    page_pairs = list(result.object_list)
+    ids = sorted({g for p in page_pairs for g in (p.guest_a_id, p.guest_b_id)})
+    emails, phones = _contacts(ids)
+    rows: list[QueueRow] = []
+    groups: dict[tuple[str, str], QueueRow] = {}
+    for pair in page_pairs:
+        evidence, constraint = pair_evidence(pair, emails, phones)
+        household = pair_looks_like_household(pair) or constraint == HOUSEHOLD
+        key = _household_key(pair, emails) if household else None
+        if key is not None and key in groups:
+            group = groups[key].group
+            assert group is not None
+            group.pairs.append(pair)
+            for guest in (pair.guest_a, pair.guest_b):
+                if guest.pk not in {m.pk for m in group.members}:
+                    group.members.append(guest)
+            continue
+        row = QueueRow(pair, _reason_labels(list(pair.reasons or [])), household, evidence)
+        if key is not None:
+            row.group = HouseholdGroup(key[0], [pair.guest_a, pair.guest_b], [pair])
+            groups[key] = row
+        rows.append(row)
     return Page(rows, result.number, result.paginator)  # type: ignore[arg-type]  # rows of the same page
+
+
+def household_pairs_open(pair: PossibleDuplicate) -> list[PossibleDuplicate]:
+    """The open pairs of the household ``pair`` belongs to: between guests sharing one of the
+    pair's common email addresses and its surname, each a household by the family rules (the
+    pair itself included). Empty when the pair is not a household's."""
+    a, b = pair.guest_a, pair.guest_b
+    emails, phones = _contacts([a.pk, b.pk])
+    key = _household_key(pair, emails)
+    if key is None or not _is_household(pair, emails, phones):
+        return []
+    shared = set(emails[a.pk]) & set(emails[b.pk])
+    members = [
+        g.pk
+        for g in Guest.objects.filter(emails__email_normalized__in=shared).distinct()
+        if fold(g.last_name) == key[1]
+    ]
+    candidates = (
+        PossibleDuplicate.objects.filter(
+            status=PossibleDuplicate.Status.OPEN, guest_a__in=members, guest_b__in=members
+        )
+        .select_related("guest_a", "guest_b")
+        .order_by("pk")
+    )
+    return [p for p in candidates if p.pk == pair.pk or pair_looks_like_household(p)]
 
 
 def duplicate_next(*, after: PossibleDuplicate) -> PossibleDuplicate | None:

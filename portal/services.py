@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 
 from destination.errors import PermissionRefused
 from destination.models import (
+    AuditEntry,
     ConsentProof,
     ConsentWording,
     Guest,
@@ -22,6 +23,7 @@ from destination.models import (
     Tag,
 )
 from destination.services import GuestError
+from destination.services.audit import audit_log
 from destination.services.consent import consent_desk_scope_errors, consent_record
 from destination.services.guests import guest_tags_set, guest_update
 from destination.services.merge import MERGE_FIELDS, FieldChoice, guest_merge, guest_merge_undo
@@ -29,6 +31,7 @@ from destination.services.resolution import Decision, PersonData, ResolutionResu
 from partners.access import can_edit_guest, can_merge
 from partners.models import AccessFlag, PartnerGuestLink
 from partners.services import access_flag_raise, daily_limit, relationships_proved_today
+from portal.selectors import household_pairs_open
 
 if TYPE_CHECKING:
     from destination.models import User
@@ -206,6 +209,51 @@ def duplicate_dismiss(
     pair.resolved_at = timezone.now()
     pair.save(update_fields=["status", "resolved_by", "resolved_at", "updated_at"])
     return pair
+
+
+@transaction.atomic
+def duplicate_household_dismiss(
+    *, pair: PossibleDuplicate, user: User, partner: Partner
+) -> list[PossibleDuplicate]:
+    """The pairs of one household (a shared address, one surname, flagged by the family
+    rules) are people of one family, not duplicates: all leave the queue in one decision, with
+    who decided and when, and one audit row per member in the same transaction."""
+    _check_can_merge(user, partner)
+    current = PossibleDuplicate.objects.select_for_update().get(pk=pair.pk)
+    if current.status != PossibleDuplicate.Status.OPEN:
+        raise GuestError(_("This pair has already been decided."))
+    pairs = household_pairs_open(current)
+    if not pairs:
+        raise GuestError(_("This pair is not one household's."))
+    locked = list(
+        PossibleDuplicate.objects.select_for_update()
+        .filter(pk__in=[p.pk for p in pairs], status=PossibleDuplicate.Status.OPEN)
+        .order_by("pk")
+    )
+    now = timezone.now()
+    for item in locked:
+        item.status = PossibleDuplicate.Status.DISMISSED
+        item.resolved_by = user
+        item.resolved_at = now
+        item.updated_at = now
+    PossibleDuplicate.objects.bulk_update(
+        locked, ["status", "resolved_by", "resolved_at", "updated_at"]
+    )
+    members = sorted({g for p in pairs for g in (p.guest_a, p.guest_b)}, key=lambda g: g.pk)
+    details = {
+        "event": "household_dismissed",
+        "pairs": [p.pk for p in locked],
+        "members": [g.pk for g in members],
+    }
+    for guest in members:
+        audit_log(
+            guest=guest,
+            action=AuditEntry.Action.CHANGE,
+            actor=user,
+            partner=partner,
+            details=details,
+        )
+    return locked
 
 
 def merge_undo(*, merge: GuestMerge, user: User, partner: Partner) -> GuestMerge:

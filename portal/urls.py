@@ -23,5 +23,10 @@ urlpatterns = [
     path("guests/<int:guest_id>/erase/", views.guest_erase_view, name="guest_erase"),
     path("duplicates/", views.duplicates, name="duplicates"),
     path("duplicates/<int:pk>/", views.duplicate_detail, name="duplicate"),
+    path(
+        "duplicates/<int:pk>/household-dismiss/",
+        views.duplicate_household_dismiss_view,
+        name="duplicate_household_dismiss",
+    ),
     path("merges/<int:pk>/undo/", views.merge_undo_view, name="merge_undo"),
 ]

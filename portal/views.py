@@ -14,6 +14,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse, translate_url
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import (
     HttpResponseClientRedirect,
@@ -85,6 +86,7 @@ from portal.services import (
     desk_guest_create,
     desk_identity_update,
     duplicate_dismiss,
+    duplicate_household_dismiss,
     duplicate_merge,
     merge_undo,
     merges_undoable,
@@ -662,6 +664,33 @@ def _after_decision(pair: PossibleDuplicate) -> HttpResponse:
     if following is None:
         return redirect("portal:duplicates")
     return redirect("portal:duplicate", following.pk)
+
+
+@require_POST
+@portal_view
+def duplicate_household_dismiss_view(request: PortalRequest, pk: int) -> HttpResponse:
+    """A household's pairs, dismissed together from the queue."""
+    _require_steward(request)
+    if not can_merge(request.user, request.partner):
+        raise PermissionDenied
+    pair = get_object_or_404(PossibleDuplicate.objects.select_related("guest_a", "guest_b"), pk=pk)
+    try:
+        dismissed = duplicate_household_dismiss(
+            pair=pair, user=request.user, partner=request.partner
+        )
+    except GuestError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(
+            request,
+            ngettext(
+                "%(n)d pair of one household marked as different people.",
+                "%(n)d pairs of one household marked as different people.",
+                len(dismissed),
+            )
+            % {"n": len(dismissed)},
+        )
+    return redirect("portal:duplicates")
 
 
 @require_http_methods(["GET", "POST"])

@@ -82,6 +82,22 @@ def _swapped(mine: str, other: str, *, neutral: bool = False) -> Level:
     )
 
 
+def _crosswise(mine: str, other: str, *, neutral: bool = False) -> Level:
+    # Swapped with a heavier typo in one of them ("Martin oNel" for "Noel Martin"): one name
+    # found exactly crosswise, the other still alike.
+    return Level(
+        "one name crosswise",
+        f'("{mine}_l" = "{other}_r" AND jaro_winkler_similarity("{other}_l", "{mine}_r") >= 0.7)'
+        f' OR ("{other}_l" = "{mine}_r" AND jaro_winkler_similarity("{mine}_l", "{other}_r")'
+        " >= 0.7)",
+        lambda a, b: (
+            (a[mine] is not None and a[mine] == b[other] and _jw_ok(a[other], b[mine], 0.7))
+            or (a[other] is not None and a[other] == b[mine] and _jw_ok(a[mine], b[other], 0.7))
+        ),
+        neutral=neutral,
+    )
+
+
 _ELSE = Level("all other", "ELSE", lambda a, b: True)
 
 FIRST_NAME = Comparison(
@@ -89,10 +105,14 @@ FIRST_NAME = Comparison(
     "First name (term-frequency adjusted)",
     (
         _null("first_canon"),
-        _exact("first_exact", "exact", tf="first_canon"),
+        # One level for "the same name" (case and accents aside), term-frequency adjusted
+        # against its own u: Splink adjusts a level by the u of the level that is an exact
+        # match on the adjustment column, so a second, narrower level on the same column
+        # (accents kept) would be adjusted by a u a hundred times too small.
         _exact("first_canon", "same without accents", tf="first_canon"),
         _exact("first_nick", "known nickname"),
         _swapped("first_canon", "last_canon"),
+        _crosswise("first_canon", "last_canon"),
         _jw("first_canon", 0.92),
         _jw("first_canon", 0.8),
         _ELSE,
@@ -107,6 +127,7 @@ LAST_NAME = Comparison(
         # The first name's "swapped" level already weighs both names agreeing crosswise (its u
         # is the chance of both): weighing it again here would count the evidence twice.
         _swapped("last_canon", "first_canon", neutral=True),
+        _crosswise("last_canon", "first_canon", neutral=True),
         _jw("last_canon", 0.92),
         _jw("last_canon", 0.8),
         _ELSE,
@@ -144,10 +165,14 @@ EMAIL = Comparison(
     (
         _null("email"),
         _exact("email", "exact"),
+        # Two namesakes often make their address of their names (jean.martin at two
+        # providers): such a local part repeats what the name comparisons already weigh, so
+        # weighing it again would count one fact twice. Its weight is fixed at 0.
         Level(
             "same local part, made of the names",
             '"email_local_l" = "email_local_r" AND "email_named_l" = 1',
             lambda a, b: a["email_local"] == b["email_local"] and a["email_named"] == 1,
+            neutral=True,
         ),
         _exact("email_local", "same local part"),
         _exact("email_domain", "same domain"),
@@ -165,10 +190,9 @@ PHONE = Comparison(
     ),
 )
 COUNTRY = Comparison("country", "Country", (_null("country"), _exact("country", "exact"), _ELSE))
-LANGUAGE = Comparison(
-    "language", "Language", (_null("language"), _exact("language", "exact"), _ELSE)
-)
 
+# The language is not compared: it follows the country and the names' origin, so agreeing
+# on it again (a Dane speaking Danish) counted the same evidence twice and lifted namesakes.
 COMPARISONS: tuple[Comparison, ...] = (
     FIRST_NAME,
     LAST_NAME,
@@ -176,8 +200,12 @@ COMPARISONS: tuple[Comparison, ...] = (
     EMAIL,
     PHONE,
     COUNTRY,
-    LANGUAGE,
 )
+
+# A name rarer than this counts as this frequent: a name seen once or twice in the base (a
+# typo, a swapped record's surname read as a first name) must not weigh like a fingerprint,
+# and two namesakes of a small country share their rare names with each other.
+TF_MINIMUM_U = 0.001
 
 
 def splink_comparisons() -> list[Any]:
@@ -196,6 +224,7 @@ def splink_comparisons() -> list[Any]:
             if level.tf_column:
                 spec["tf_adjustment_column"] = level.tf_column
                 spec["tf_adjustment_weight"] = 1.0
+                spec["tf_minimum_u_value"] = TF_MINIMUM_U
             levels.append(spec)
         out.append(
             cl.CustomComparison(
@@ -218,8 +247,12 @@ BLOCKING_RULES_SQL = (
     'l."last_canon" = r."last_canon" AND substr(l."first_canon", 1, 2) = substr(r."first_canon", 1, 2)',
     'l."first_canon" = r."first_canon" AND substr(l."last_canon", 1, 2) = substr(r."last_canon", 1, 2)',
     'l."first_nick" = r."first_nick" AND l."last_canon" = r."last_canon"',
-    'l."first_canon" = r."last_canon" AND substr(l."last_canon", 1, 2) = substr(r."first_canon", 1, 2)',
-    'l."last_canon" = r."first_canon" AND substr(l."first_canon", 1, 2) = substr(r."last_canon", 1, 2)',
+    # A typo in the first letters: the other name and the last letters of the mistyped one.
+    'l."last_canon" = r."last_canon" AND substr(l."first_canon", -3) = substr(r."first_canon", -3)',
+    'l."first_canon" = r."first_canon" AND substr(l."last_canon", -3) = substr(r."last_canon", -3)',
+    # First and last names swapped (a typo in either allowed): one name found crosswise.
+    'l."first_canon" = r."last_canon"',
+    'l."last_canon" = r."first_canon"',
     # Both names changed (a typo, a swap) but the birth date is kept.
     'l."birth_date" = r."birth_date" AND substr(l."last_canon", 1, 1) = substr(r."last_canon", 1, 1)',
     'l."birth_date" = r."birth_date" AND substr(l."first_canon", 1, 1) = substr(r."last_canon", 1, 1)',

@@ -58,8 +58,15 @@ def plan_build(
         backend=backend,
         **options,
     )
+    return plan_from_pairs([r["unique_id"] for r in rows], pairs, thresholds=thresholds)
+
+
+def plan_from_pairs(ids: Sequence[int], pairs: Sequence[Pair], *, thresholds: Thresholds) -> Plan:
+    """The plan from scored pairs (any scored below the review threshold are ignored): the
+    threshold search scores once and plans at each candidate threshold."""
+    pairs = [p for p in pairs if p.match_weight >= thresholds.review_match_weight]
     auto = [p for p in pairs if decide(p, thresholds) == "auto"]
-    cluster_of = clusters_connect((r["unique_id"] for r in rows), ((p.left, p.right) for p in auto))
+    cluster_of = clusters_connect(ids, ((p.left, p.right) for p in auto))
     # A cluster must not join two people the family rules keep apart (A-B and B-C automatic,
     # A-C a household): such a cluster is not merged; its pairs go to review instead.
     members: dict[int, set[int]] = {}

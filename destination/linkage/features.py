@@ -183,7 +183,10 @@ def local_part_is_named(local: str | None, first: str | None, last: str | None) 
     first, last = first or "", last or ""
     if not letters or not (first or last):
         return 0
-    made = {first + last, last + first, first[:1] + last, first + last[:1], first, last}
+    # Either name may be the one written in full (a record with the names swapped reads
+    # "wout.p" for Wout Peeters as made of its first name's initial).
+    made = {first + last, last + first, first[:1] + last, first + last[:1], last[:1] + first,
+            last + first[:1], first, last}  # fmt: skip
     return int(name_canon(letters) in {name_canon(m) for m in made if m})
 
 

@@ -4,7 +4,8 @@ Training is unsupervised, from the destination's own data: u probabilities by ra
 (how often two random guests agree by chance), m probabilities by expectation-maximisation on
 two blocked samples (pairs sharing a birth date, pairs sharing a name: each estimates the
 comparisons it does not block on), the prior from deterministic rules. Thresholds are not
-learnt from the base: they are chosen on the labelled set (``thresholds_choose``).
+learnt from the base: they are chosen on the labelled tuning sets
+(``training.thresholds_on_labelled``).
 
 The backend is a parameter (``db_api_for``): DuckDB in process by default, Spark for a base that
 outgrows one machine. Both run the same Splink settings and the same code below.
@@ -12,7 +13,6 @@ outgrows one machine. Both run the same Splink settings and the same code below.
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -283,44 +283,6 @@ def decide(pair: Pair, thresholds: Thresholds) -> str:
     if pair.match_weight >= thresholds.auto_match_weight and pair.constraint is None:
         return "auto"
     return "review"
-
-
-def thresholds_choose(
-    pairs: Sequence[Pair],
-    entity_of: dict[int, int],
-    *,
-    min_auto_precision: float = 0.999,
-    min_review_precision: float = 0.7,
-    margin: float = 1.0,
-) -> Thresholds:
-    """On a labelled set: the automatic threshold is the lowest weight above which pairs are
-    right at least ``min_auto_precision`` of the time (plus a safety margin in bits); the review
-    threshold the lowest weight keeping the review band's precision at ``min_review_precision``.
-    """
-    scored = sorted(
-        (p for p in pairs if p.constraint != "household"), key=lambda p: -p.match_weight
-    )
-    right = [entity_of[p.left] == entity_of[p.right] for p in scored]
-    auto = scored[0].match_weight if scored else 0.0
-    good = n = 0
-    for pair, ok in zip(scored, right, strict=True):
-        if pair.constraint is not None:  # twins are never merged automatically
-            continue
-        good += ok
-        n += 1
-        if good / n >= min_auto_precision:
-            auto = pair.match_weight
-    auto = math.floor(auto) + margin
-    review = auto
-    band_good = band_n = 0
-    for pair, ok in zip(scored, right, strict=True):
-        if pair.match_weight >= auto and pair.constraint is None:
-            continue
-        band_n += 1
-        band_good += ok
-        if band_good / band_n >= min_review_precision:
-            review = pair.match_weight
-    return Thresholds(auto_match_weight=auto, review_match_weight=math.floor(review * 2) / 2)
 
 
 def counts_summary(pairs: Sequence[Pair], thresholds: Thresholds) -> Counter[str]:

@@ -18,7 +18,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from destination.linkage.comparisons import COMPARISONS, Row
+from destination.linkage.comparisons import COMPARISONS, TF_MINIMUM_U, Row
 
 M_U_CLAMP_MIN = 1e-300  # as Splink clamps m and u before taking logs
 
@@ -26,8 +26,12 @@ HOUSEHOLD = "household"
 TWINS = "twins"
 
 # First-name levels that say "the same first name, written differently".
-_SAME_FIRST = frozenset({"exact", "same without accents", "known nickname"})
-_CLOSE_FIRST = _SAME_FIRST | {"first and last names swapped", "Jaro-Winkler >= 0.92"}
+_SAME_FIRST = frozenset({"same without accents", "known nickname"})
+_CLOSE_FIRST = _SAME_FIRST | {
+    "first and last names swapped",
+    "one name crosswise",
+    "Jaro-Winkler >= 0.92",
+}
 # Birth-date levels that say "the same date, mistyped".
 _SAME_BIRTH = frozenset({"exact", "day and month swapped", "one digit off"})
 # A first name seen this many times in the trained base is a real name, not a typo: two real,
@@ -101,7 +105,7 @@ class Scorer:
         # saw has none, and with neither known there is no adjustment.
         table = self.tf_tables.get(column, {})
         values = [v for v in (table.get(left[column]), table.get(right[column])) if v is not None]
-        return max(values) if values else None
+        return max(*values, TF_MINIMUM_U) if values else None
 
     def score(self, left: Row, right: Row) -> PairScore:
         total = self.prior
@@ -152,6 +156,11 @@ def constraint_for(
         and different_first
         and (first == "all other" or (birth != "null" and birth not in _SAME_BIRTH))
     ):
+        # Unless one of the two first names is no name the base knows (a mangled "Cjdaic" for
+        # "Cedric") on the same birth date: possibly one person, so a person decides (never
+        # merged automatically).
+        if birth == "exact" and not both_real:
+            return TWINS
         return HOUSEHOLD
     if birth == "exact" and levels["last_name"] == "same without accents" and different_first:
         return TWINS
@@ -172,7 +181,13 @@ _REASON_CODES: dict[tuple[str, str], str] = {
     ("country", "exact"): "country",
 }
 _NAME_AGREES = frozenset(
-    {"exact", "same without accents", "known nickname", "first and last names swapped"}
+    {
+        "exact",
+        "same without accents",
+        "known nickname",
+        "first and last names swapped",
+        "one name crosswise",
+    }
 )
 
 

@@ -162,16 +162,17 @@ def test_current_resolver_on_linkage_people():
 # The model's targets on the labelled file (README, "Identity resolution quality"); the set the
 # thresholds were chosen on (TUNING_SEED) is not the one measured here (TEST_SEED).
 MODEL_MIN_AUTO_PRECISION = 0.999
-MODEL_MIN_AUTO_RECALL = 0.75
-MODEL_MIN_RECALL_WITH_REVIEW = 0.93
-MODEL_MIN_REVIEW_PRECISION = 0.75
+MODEL_MIN_AUTO_RECALL = 0.85
+MODEL_MIN_REVIEW_PRECISION = 0.7
 MODEL_MIN_REVIEW_TOP_HALF_PRECISION = 0.85
+# Target 0.99, not met (README): what is left are pairs that agree on the name alone. This
+# floor keeps what the model v1 reaches; ``test_linkage_model_recall_with_review_target``
+# asserts the target and fails (strictly expected) until it is met.
+MODEL_MIN_RECALL_WITH_REVIEW = 0.97
+TARGET_RECALL_WITH_REVIEW = 0.99
 
 
-def test_linkage_model_on_linkage_people():
-    """The shipped model over the whole labelled file (3,000 people, ~4,000 records): blocking,
-    Splink's scores, the family rules, clustering and the review queue, as dedupe_guests runs
-    them. No database needed: this is the plan, not its writes."""
+def _model_figures():
     import logging
 
     from destination.linkage.store import _default
@@ -179,13 +180,20 @@ def test_linkage_model_on_linkage_people():
 
     logging.getLogger("splink").setLevel(logging.ERROR)
     model = _default()
-    figures = figures_on_labelled(
+    return figures_on_labelled(
         settings=model.settings,
         first_name_counts=model.first_name_counts,
         tf_tables=model.tf_tables,
         thresholds=model.thresholds,
     )
-    print(f"\nlinkage model v0\n{figures.report()}")
+
+
+def test_linkage_model_on_linkage_people():
+    """The shipped model over the whole labelled file (3,000 people, ~4,000 records): blocking,
+    Splink's scores, the family rules, clustering and the review queue, as dedupe_guests runs
+    them. No database needed: this is the plan, not its writes."""
+    figures = _model_figures()
+    print(f"\nlinkage model (shipped default)\n{figures.report()}")
     assert figures.records >= 4000
     assert figures.hard_merged == {"household": 0, "twin": 0, "homonym": 0}, figures.report()
     assert figures.auto_precision >= MODEL_MIN_AUTO_PRECISION, figures.report()
@@ -193,3 +201,9 @@ def test_linkage_model_on_linkage_people():
     assert figures.recall_with_review >= MODEL_MIN_RECALL_WITH_REVIEW, figures.report()
     assert figures.review_precision >= MODEL_MIN_REVIEW_PRECISION, figures.report()
     assert figures.review_top_half_precision >= MODEL_MIN_REVIEW_TOP_HALF_PRECISION
+
+
+@pytest.mark.xfail(strict=True, reason="recall of automatic + review is 0.97 for a 0.99 target")
+def test_linkage_model_recall_with_review_target():
+    figures = _model_figures()
+    assert figures.recall_with_review >= TARGET_RECALL_WITH_REVIEW, figures.report()

@@ -54,9 +54,10 @@ def test_the_paged_queue_runs_the_same_queries_for_3_or_25_pairs(client, steward
     with capture_queries() as many:
         client.get(QUEUE, {"page": 2})
     assert_same_num_queries(few, many)
-    # Session, user, memberships (the shell); the count and the page with both guests (the
-    # queue); the manager's membership (may merge) and the brand (the layout); nothing per row.
-    with assert_num_queries(7) as log:
+    # Session, user, memberships (the shell); the count and the page with both guests, their
+    # emails and phones for the model's evidence (the queue); the manager's membership (may
+    # merge) and the brand (the layout); nothing per row.
+    with assert_num_queries(9) as log:
         client.get(QUEUE)
     assert sum("COUNT(*)" in sql for sql in log.statements) == 1
 
