@@ -20,6 +20,11 @@ from django.utils import formats, timezone, translation
 from django.utils.translation import gettext_lazy as _
 from wagtail import blocks
 from wagtail.images.blocks import ImageChooserBlock
+from wagtail.models import Locale
+
+from bookings.selectors import offer_list_published, session_list_bookable
+from content.selectors import event_list_upcoming
+from partners.models import Partner
 
 
 def absolute(url: str) -> str:
@@ -44,14 +49,10 @@ def euros(cents: int | None) -> str:
 
 
 def offer_choices() -> list[tuple[str, str]]:
-    from bookings.selectors import offer_list_published
-
     return [(str(o.pk), f"{o.title} ({o.partner.name})") for o in offer_list_published()]
 
 
 def partner_choices() -> list[tuple[str, str]]:
-    from partners.models import Partner
-
     return [(str(p.pk), p.name) for p in Partner.objects.filter(is_active=True).order_by("name")]
 
 
@@ -131,8 +132,6 @@ class OfferTeaserBlock(EmailBlockMixin, blocks.StructBlock):
         description = _("A live offer with its next dates and price, and a booking link.")
 
     def email_context(self, value: Any, *, language: str) -> dict[str, Any]:
-        from bookings.selectors import offer_list_published, session_list_bookable
-
         offer = offer_list_published().filter(pk=value.get("offer") or 0).first()
         if offer is None:  # unpublished since: the block says nothing rather than a dead link
             return {"offer": None}
@@ -167,10 +166,6 @@ class EventListBlock(EmailBlockMixin, blocks.StructBlock):
         description = _("The next events of the destination's calendar, in this language.")
 
     def email_context(self, value: Any, *, language: str) -> dict[str, Any]:
-        from wagtail.models import Locale
-
-        from content.selectors import event_list_upcoming
-
         locale = Locale.objects.filter(language_code=language).first()
         events = list(event_list_upcoming(locale=locale)[: value.get("count") or 3])
         zone = timezone.get_current_timezone()
@@ -202,8 +197,6 @@ class PartnerSpotlightBlock(EmailBlockMixin, blocks.StructBlock):
         description = _("One partner of the destination, in a few words.")
 
     def email_context(self, value: Any, *, language: str) -> dict[str, Any]:
-        from partners.models import Partner
-
         partner = Partner.objects.filter(pk=value.get("partner") or 0, is_active=True).first()
         return {
             "partner": partner,

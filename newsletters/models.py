@@ -18,7 +18,9 @@ Status machine (see ``newsletters.services``)::
 from __future__ import annotations
 
 import uuid
+from typing import TYPE_CHECKING
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -26,6 +28,11 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from destination.models import Guest, Purpose
+from newsletters.journey_content import placeholders_of
+from newsletters.segments import segment_rules_validate
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 # The marketing purposes an email can be sent under; the other purposes are not about mail.
 MARKETING_PURPOSES = (Purpose.NEWSLETTER, Purpose.PARTNER_OFFERS)
@@ -312,8 +319,6 @@ class Journey(ClusterableModel):
         return self.name
 
     def clean(self) -> None:
-        from django.core.exceptions import ValidationError
-
         if self.trigger == self.Trigger.NO_CONTACT and not self.inactive_months:
             raise ValidationError(
                 {"inactive_months": _("Say after how many months without contact.")}
@@ -407,12 +412,7 @@ class JourneyStep(Orderable):
         return f"{self.journey} · {self.name}"
 
     def clean(self) -> None:
-        from django.core.exceptions import ValidationError
-
-        from newsletters.journey_content import placeholders_of
-        from newsletters.segments import segment_rules_validate
-
-        errors: dict[str, list[str]] = {}
+        errors: dict[str, list[StrOrPromise]] = {}
         if self.kind == Message.Kind.MARKETING and not self.purpose:
             errors.setdefault("purpose", []).append(_("A marketing email needs its purpose."))
         if self.kind == Message.Kind.TRANSACTIONAL and (self.purpose or self.partner_id):
@@ -659,10 +659,6 @@ class Segment(models.Model):
         return self.name
 
     def clean(self) -> None:
-        from django.core.exceptions import ValidationError
-
-        from newsletters.segments import segment_rules_validate
-
         errors = segment_rules_validate(self.rules)
         if errors:
             raise ValidationError(
@@ -774,8 +770,6 @@ class Campaign(models.Model):
         return f"campaign:{self.pk}:guest:"
 
     def clean(self) -> None:
-        from django.core.exceptions import ValidationError
-
         if (
             self.segment_id
             and self.segment.partner_id is not None
