@@ -36,6 +36,16 @@ if TYPE_CHECKING:
 
 # The marketing purposes an email can be sent under; the other purposes are not about mail.
 MARKETING_PURPOSES = (Purpose.NEWSLETTER, Purpose.PARTNER_OFFERS)
+# The order of what is read as a log (messages, suppressions, answers): newest first, ties by id.
+NEWEST_FIRST = ["-created_at", "-id"]
+
+
+def status_requires(field: str, *, status: str, name: str) -> models.CheckConstraint:
+    """A row in ``status`` has ``field`` set: a sent message its send time, a scheduled
+    campaign the time it goes out."""
+    return models.CheckConstraint(
+        condition=~Q(status=status) | Q(**{f"{field}__isnull": False}), name=name
+    )
 
 
 class Message(models.Model):
@@ -118,7 +128,7 @@ class Message(models.Model):
     class Meta:
         verbose_name = pgettext_lazy("email", "message")
         verbose_name_plural = pgettext_lazy("email", "messages")
-        ordering = ["-created_at", "-id"]
+        ordering = NEWEST_FIRST
         constraints = [
             models.UniqueConstraint(fields=["dedupe_key"], name="newsletters_message_dedupe"),
             models.CheckConstraint(
@@ -148,10 +158,7 @@ class Message(models.Model):
                 | (~Q(status="skipped") & Q(skip_reason="")),
                 name="newsletters_message_skip_reason",
             ),
-            models.CheckConstraint(
-                condition=~Q(status="sent") | Q(sent_at__isnull=False),
-                name="newsletters_message_sent_at",
-            ),
+            status_requires("sent_at", status="sent", name="newsletters_message_sent_at"),
         ]
         indexes = [
             # The claim and the dispatch tick: due queued rows, oldest first.
@@ -198,7 +205,7 @@ class Suppression(models.Model):
     class Meta:
         verbose_name = _("suppressed address")
         verbose_name_plural = _("suppressed addresses")
-        ordering = ["-created_at", "-id"]
+        ordering = NEWEST_FIRST
         constraints = [
             models.UniqueConstraint(
                 fields=["provider_event_id"],
@@ -611,7 +618,7 @@ class SurveyAnswer(models.Model):
     class Meta:
         verbose_name = _("survey answer")
         verbose_name_plural = _("survey answers")
-        ordering = ["-created_at", "-id"]
+        ordering = NEWEST_FIRST
         constraints = [
             models.CheckConstraint(condition=Q(score__lte=10), name="newsletters_survey_score"),
         ]
@@ -748,9 +755,8 @@ class Campaign(models.Model):
                 | Q(approved_at__isnull=False),
                 name="newsletters_campaign_partner_approved",
             ),
-            models.CheckConstraint(
-                condition=~Q(status="scheduled") | Q(scheduled_at__isnull=False),
-                name="newsletters_campaign_scheduled_at",
+            status_requires(
+                "scheduled_at", status="scheduled", name="newsletters_campaign_scheduled_at"
             ),
         ]
         indexes = [
