@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from destination.errors import DomainError
+from newsletters.http import StaffRequest
 from newsletters.models import Message, Suppression
 from newsletters.services import message_in_doubt_resolve
 
@@ -34,7 +35,7 @@ class MessageAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Message | None = None) -> bool:
         return False
 
-    def _resolve(self, request: HttpRequest, queryset: QuerySet[Message], *, resend: bool) -> int:
+    def _resolve(self, request: StaffRequest, queryset: QuerySet[Message], *, resend: bool) -> int:
         done = 0
         for message in queryset.filter(status=Message.Status.IN_DOUBT):
             try:
@@ -50,7 +51,7 @@ class MessageAdmin(admin.ModelAdmin):
         return done
 
     @admin.action(description=_("Resend (checked: it did not arrive)"))
-    def resend_in_doubt(self, request: HttpRequest, queryset: QuerySet[Message]) -> None:
+    def resend_in_doubt(self, request: StaffRequest, queryset: QuerySet[Message]) -> None:
         done = self._resolve(request, queryset, resend=True)
         self.message_user(
             request,
@@ -59,7 +60,7 @@ class MessageAdmin(admin.ModelAdmin):
         )
 
     @admin.action(description=_("Mark as sent (checked: it arrived)"))
-    def mark_in_doubt_sent(self, request: HttpRequest, queryset: QuerySet[Message]) -> None:
+    def mark_in_doubt_sent(self, request: StaffRequest, queryset: QuerySet[Message]) -> None:
         done = self._resolve(request, queryset, resend=False)
         self.message_user(
             request,
@@ -92,10 +93,13 @@ class OutboxCursorAdmin(admin.ModelAdmin):
     readonly_fields = ["consumer", "updated_at", "failing_event_id", "last_error"]
 
 
+STEP_FIELDS = ("step", "due_at", "status", "reason", "message", "promoted_partner")
+
+
 class EnrolmentStepInline(admin.TabularInline):
     model = EnrolmentStep
-    fields = ["step", "due_at", "status", "reason", "message", "promoted_partner"]
-    readonly_fields = fields
+    fields = STEP_FIELDS
+    readonly_fields = STEP_FIELDS
     extra = 0
     can_delete = False
 

@@ -20,6 +20,11 @@ from django.utils import formats, timezone, translation
 from django.utils.translation import gettext_lazy as _
 from wagtail import blocks
 from wagtail.images.blocks import ImageChooserBlock
+from wagtail.models import Locale
+
+from bookings.selectors import offer_list_published, session_list_bookable
+from content.selectors import event_list_upcoming
+from partners.models import Partner
 
 
 def absolute(url: str) -> str:
@@ -44,22 +49,19 @@ def euros(cents: int | None) -> str:
 
 
 def offer_choices() -> list[tuple[str, str]]:
-    from bookings.selectors import offer_list_published
-
     return [(str(o.pk), f"{o.title} ({o.partner.name})") for o in offer_list_published()]
 
 
 def partner_choices() -> list[tuple[str, str]]:
-    from partners.models import Partner
-
     return [(str(p.pk), p.name) for p in Partner.objects.filter(is_active=True).order_by("name")]
 
 
 class EmailBlockMixin:
-    """A block that renders to MJML and to text with the same context."""
+    """A block that renders to MJML and to text with the same context, from the templates
+    named after its name in ``NewsletterStreamBlock``: ``newsletters/blocks/<name>.mjml`` and
+    ``.txt`` (the name its values are stored under in a page's body)."""
 
-    mjml_template = ""
-    text_template = ""
+    name: str  # set by the stream block that declares it (wagtail's Block.set_name)
 
     def email_context(self, value: Any, *, language: str) -> dict[str, Any]:
         return {"value": value}
@@ -67,8 +69,8 @@ class EmailBlockMixin:
     def render_email(self, value: Any, *, language: str) -> tuple[str, str]:
         context = self.email_context(value, language=language)
         return (
-            render_to_string(self.mjml_template, context),
-            render_to_string(self.text_template, context),
+            render_to_string(f"newsletters/blocks/{self.name}.mjml", context),
+            render_to_string(f"newsletters/blocks/{self.name}.txt", context),
         )
 
 
@@ -78,9 +80,6 @@ class IntroBlock(EmailBlockMixin, blocks.StructBlock):
     greet = blocks.BooleanBlock(
         label=_("greet the recipient by first name"), required=False, default=True
     )
-
-    mjml_template = "newsletters/blocks/intro.mjml"
-    text_template = "newsletters/blocks/intro.txt"
 
     class Meta:
         icon = "openquote"
@@ -96,9 +95,6 @@ class IntroBlock(EmailBlockMixin, blocks.StructBlock):
 class StoryTeaserBlock(EmailBlockMixin, blocks.StructBlock):
     story = blocks.PageChooserBlock(label=_("story"), page_type="content.StoryPage")
     button_label = blocks.CharBlock(label=_("button label"), max_length=40, required=False)
-
-    mjml_template = "newsletters/blocks/story_teaser.mjml"
-    text_template = "newsletters/blocks/story_teaser.txt"
 
     class Meta:
         icon = "doc-full"
@@ -122,17 +118,12 @@ class OfferTeaserBlock(EmailBlockMixin, blocks.StructBlock):
     offer = blocks.ChoiceBlock(label=_("offer"), choices=offer_choices)
     text = blocks.TextBlock(label=_("text"), required=False)
 
-    mjml_template = "newsletters/blocks/offer_teaser.mjml"
-    text_template = "newsletters/blocks/offer_teaser.txt"
-
     class Meta:
         icon = "tag"
         label = _("Offer teaser")
         description = _("A live offer with its next dates and price, and a booking link.")
 
     def email_context(self, value: Any, *, language: str) -> dict[str, Any]:
-        from bookings.selectors import offer_list_published, session_list_bookable
-
         offer = offer_list_published().filter(pk=value.get("offer") or 0).first()
         if offer is None:  # unpublished since: the block says nothing rather than a dead link
             return {"offer": None}
@@ -158,19 +149,12 @@ class EventListBlock(EmailBlockMixin, blocks.StructBlock):
     heading = blocks.CharBlock(label=_("heading"), max_length=120, required=False)
     count = blocks.IntegerBlock(label=_("how many"), min_value=1, max_value=8, default=3)
 
-    mjml_template = "newsletters/blocks/event_list.mjml"
-    text_template = "newsletters/blocks/event_list.txt"
-
     class Meta:
         icon = "date"
         label = _("Upcoming events")
         description = _("The next events of the destination's calendar, in this language.")
 
     def email_context(self, value: Any, *, language: str) -> dict[str, Any]:
-        from wagtail.models import Locale
-
-        from content.selectors import event_list_upcoming
-
         locale = Locale.objects.filter(language_code=language).first()
         events = list(event_list_upcoming(locale=locale)[: value.get("count") or 3])
         zone = timezone.get_current_timezone()
@@ -193,17 +177,12 @@ class PartnerSpotlightBlock(EmailBlockMixin, blocks.StructBlock):
     text = blocks.TextBlock(label=_("text"))
     image = ImageChooserBlock(label=_("image"), required=False)
 
-    mjml_template = "newsletters/blocks/partner_spotlight.mjml"
-    text_template = "newsletters/blocks/partner_spotlight.txt"
-
     class Meta:
         icon = "group"
         label = _("Partner spotlight")
         description = _("One partner of the destination, in a few words.")
 
     def email_context(self, value: Any, *, language: str) -> dict[str, Any]:
-        from partners.models import Partner
-
         partner = Partner.objects.filter(pk=value.get("partner") or 0, is_active=True).first()
         return {
             "partner": partner,
@@ -218,9 +197,6 @@ class ImageBlock(EmailBlockMixin, blocks.StructBlock):
     alt = blocks.CharBlock(label=_("description for screen readers"), max_length=200)
     link = blocks.URLBlock(label=_("link"), required=False)
 
-    mjml_template = "newsletters/blocks/image.mjml"
-    text_template = "newsletters/blocks/image.txt"
-
     class Meta:
         icon = "image"
         label = _("Image")
@@ -232,9 +208,6 @@ class ImageBlock(EmailBlockMixin, blocks.StructBlock):
 class ButtonBlock(EmailBlockMixin, blocks.StructBlock):
     label = blocks.CharBlock(label=_("label"), max_length=40)
     url = blocks.URLBlock(label=_("link"))
-
-    mjml_template = "newsletters/blocks/button.mjml"
-    text_template = "newsletters/blocks/button.txt"
 
     class Meta:
         icon = "link"

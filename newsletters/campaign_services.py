@@ -25,17 +25,36 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import CharField, Count, F, Q, Value
+from django.db.models import (
+    Case,
+    CharField,
+    Count,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
 from django.db.models.functions import Cast, Coalesce, Concat, JSONObject
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from destination.errors import DomainError, PermissionRefused
 from destination.models import GuestEmail
-from newsletters.models import Campaign, Message, NewsletterPage
-from newsletters.pages import newsletter_email_name, newsletter_revisions, recipient_language
+from newsletters.fastsend import messages_send_fast
+from newsletters.models import Campaign, Message
+from newsletters.pages import (
+    NewsletterPage,
+    newsletter_email_name,
+    newsletter_revisions,
+    recipient_language,
+)
 from newsletters.segments import segment_queryset
 from newsletters.services import message_enqueue
+from newsletters.tasks import campaign_send_batch_task
+from partners.models import Membership, Partner
 
 if TYPE_CHECKING:
     from destination.models import User
@@ -84,8 +103,6 @@ def newsletter_test_send(*, page: NewsletterPage, user: User) -> tuple[Message, 
 
 def user_is_steward(user: User) -> bool:
     """A member of the tourist office (the steward partner), or a superuser."""
-    from partners.models import Membership, Partner
-
     if user.is_superuser:
         return True
     return Membership.objects.filter(
@@ -189,7 +206,7 @@ def _campaign_start(campaign: Campaign, *, now: dt.datetime) -> Campaign:
     return campaign
 
 
-def _campaign_messages(campaign: Campaign | int):
+def _campaign_messages(campaign: Campaign | int) -> QuerySet[Message]:
     campaign_id = campaign.pk if isinstance(campaign, Campaign) else campaign
     return Message.objects.filter(dedupe_key__startswith=f"campaign:{campaign_id}:guest:")
 
@@ -198,8 +215,6 @@ def recipients_snapshot(*, campaign: Campaign, now: dt.datetime) -> int:
     """One ``INSERT ... SELECT`` of the campaign's messages from the segment's queryset (the
     recipients at this moment); ``ON CONFLICT DO NOTHING`` makes a repeat insert nothing.
     Returns how many rows this call inserted."""
-    from django.db.models import Case, OuterRef, Subquery, When
-
     partner = campaign.sender_partner
     guests = segment_queryset(campaign.segment.rules, partner=partner, now=now)
     languages = list(campaign.revisions)
@@ -262,14 +277,12 @@ def recipients_snapshot(*, campaign: Campaign, now: dt.datetime) -> int:
         # an aware datetime would be written with "+00:00" and compare wrongly as text).
         written = connection.ops.adapt_datetimefield_value(timezone.now())
         cursor.execute(sql, [written, written, written, *params])
-        return cursor.rowcount
+        return int(cursor.rowcount)
 
 
 def campaign_dispatch(*, campaign_id: int) -> int:
     """Hand the campaign's due queued messages to workers, in batches of ids. Handing a message
     out twice is harmless: only one claim succeeds."""
-    from newsletters.tasks import campaign_send_batch_task
-
     ids = list(
         _campaign_messages(campaign_id)
         .filter(status=Message.Status.QUEUED, due_at__lte=timezone.now())
@@ -291,8 +304,6 @@ def campaign_dispatch(*, campaign_id: int) -> int:
 
 def campaign_send_batch(*, campaign_id: int, message_ids: list[int]) -> dict[str, int]:
     """Send one batch unless the campaign is paused (its held rows are not due anyway)."""
-    from newsletters.fastsend import messages_send_fast
-
     status = Campaign.objects.filter(pk=campaign_id).values_list("status", flat=True).first()
     if status != Campaign.Status.SENDING:
         return {}

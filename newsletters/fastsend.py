@@ -377,7 +377,9 @@ def _smtp_send(
     except Exception as exc:  # nothing was handed over: retry later
         return pipeline._Outcome.TRANSIENT, f"connect: {exc}"
     try:
-        refused = backend.connection.sendmail(sender, [message.address], data)
+        connection = backend.connection
+        assert connection is not None  # open() succeeded or raised
+        refused = connection.sendmail(sender, [message.address], data)
     except Exception as exc:
         outcome = pipeline._classify(exc)
         with contextlib.suppress(Exception):

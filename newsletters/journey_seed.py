@@ -32,7 +32,7 @@ def _step(journey: Journey, order: int, **fields: Any) -> JourneyStep:
 
 
 def _stay_journey(*, active: bool) -> Journey:
-    journey = Journey.objects.create(
+    journey: Journey = Journey.objects.create(
         name="Stay: before, during and after",
         slug="stay",
         trigger=Journey.Trigger.BOOKING_CONFIRMED,
@@ -104,7 +104,7 @@ def _stay_journey(*, active: bool) -> Journey:
 
 
 def _welcome_journey(*, active: bool) -> Journey:
-    journey = Journey.objects.create(
+    journey: Journey = Journey.objects.create(
         name="Welcome series", slug="welcome", trigger=Journey.Trigger.SUBSCRIPTION_CONFIRMED,
         is_active=active,
     )  # fmt: skip
@@ -127,7 +127,7 @@ def _welcome_journey(*, active: bool) -> Journey:
 
 
 def _reactivation_journey(*, active: bool) -> Journey:
-    journey = Journey.objects.create(
+    journey: Journey = Journey.objects.create(
         name="We miss you", slug="reactivation", trigger=Journey.Trigger.NO_CONTACT,
         inactive_months=12, is_active=active,
     )  # fmt: skip

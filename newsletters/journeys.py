@@ -38,8 +38,9 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core import signing
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.urls import reverse
 from django.utils import formats, timezone, translation
 
@@ -54,6 +55,7 @@ from newsletters.models import (
     Journey,
     JourneyStep,
     Message,
+    SurveyAnswer,
 )
 from newsletters.segments import REAL_BOOKING_STATUSES, segment_queryset
 from newsletters.services import message_enqueue
@@ -143,7 +145,7 @@ def journey_enrol(
     return enrolment
 
 
-def _overlapping(booking: Booking, enrolments):
+def _overlapping(booking: Booking, enrolments: QuerySet[Enrolment]) -> QuerySet[Enrolment]:
     """Active enrolments of bookings whose stay overlaps this one's (a day either side): the
     lodging and the ski lessons of one stay are one journey, not two."""
     margin = dt.timedelta(days=1)
@@ -304,6 +306,7 @@ def journeys_inactive_enrol(*, now: dt.datetime | None = None, limit: int = INAC
             .order_by("last_contact_at", "pk")[:limit]
         )
         for guest in guests:
+            assert guest.last_contact_at is not None  # filtered on last_contact_at < cutoff
             key = f"inactive:{guest.last_contact_at.date().isoformat()}"
             if journey_enrol(journey=journey, guest=guest, key=key, at=now) is not None:
                 count += 1
@@ -492,8 +495,6 @@ def journey_steps_process(
 def journeys_tick(*, now: dt.datetime | None = None) -> dict[str, int]:
     """The beat tick: due steps; and, at most once an hour (a scan of silent guests, counted
     in months: every minute would be waste), reactivation enrolments."""
-    from django.core.cache import cache
-
     now = now or timezone.now()
     counts = journey_steps_process(now=now)
     if cache.add("newsletters:journeys:inactive", now.isoformat(), INACTIVE_EVERY_SECONDS):
@@ -547,8 +548,6 @@ def enrolments_merge(ctx: Any, model: type, fk_name: str) -> None:
 
 def enrolments_erase(guest_ids: list[int]) -> dict[str, int]:
     """Erasure: no journey email is sent any more; survey comments go, scores stay."""
-    from newsletters.models import SurveyAnswer
-
     now = timezone.now()
     cancelled = EnrolmentStep.objects.filter(
         enrolment__guest_id__in=guest_ids, status=EnrolmentStep.Status.PENDING
@@ -562,8 +561,6 @@ def enrolments_erase(guest_ids: list[int]) -> dict[str, int]:
 
 def journeys_export(guest: Guest) -> list[dict[str, Any]]:
     """The journeys section of a guest's full export: enrolments, steps and survey answers."""
-    from newsletters.models import SurveyAnswer
-
     answers = {a.due_id: a for a in SurveyAnswer.objects.filter(guest=guest)}
     out = []
     for enrolment in (

@@ -18,7 +18,9 @@ Status machine (see ``newsletters.services``)::
 from __future__ import annotations
 
 import uuid
+from typing import TYPE_CHECKING
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -26,9 +28,24 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from destination.models import Guest, Purpose
+from newsletters.journey_content import placeholders_of
+from newsletters.segments import segment_rules_validate
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 # The marketing purposes an email can be sent under; the other purposes are not about mail.
 MARKETING_PURPOSES = (Purpose.NEWSLETTER, Purpose.PARTNER_OFFERS)
+# The order of what is read as a log (messages, suppressions, answers): newest first, ties by id.
+NEWEST_FIRST = ["-created_at", "-id"]
+
+
+def status_requires(field: str, *, status: str, name: str) -> models.CheckConstraint:
+    """A row in ``status`` has ``field`` set: a sent message its send time, a scheduled
+    campaign the time it goes out."""
+    return models.CheckConstraint(
+        condition=~Q(status=status) | Q(**{f"{field}__isnull": False}), name=name
+    )
 
 
 class Message(models.Model):
@@ -111,7 +128,7 @@ class Message(models.Model):
     class Meta:
         verbose_name = pgettext_lazy("email", "message")
         verbose_name_plural = pgettext_lazy("email", "messages")
-        ordering = ["-created_at", "-id"]
+        ordering = NEWEST_FIRST
         constraints = [
             models.UniqueConstraint(fields=["dedupe_key"], name="newsletters_message_dedupe"),
             models.CheckConstraint(
@@ -141,10 +158,7 @@ class Message(models.Model):
                 | (~Q(status="skipped") & Q(skip_reason="")),
                 name="newsletters_message_skip_reason",
             ),
-            models.CheckConstraint(
-                condition=~Q(status="sent") | Q(sent_at__isnull=False),
-                name="newsletters_message_sent_at",
-            ),
+            status_requires("sent_at", status="sent", name="newsletters_message_sent_at"),
         ]
         indexes = [
             # The claim and the dispatch tick: due queued rows, oldest first.
@@ -191,7 +205,7 @@ class Suppression(models.Model):
     class Meta:
         verbose_name = _("suppressed address")
         verbose_name_plural = _("suppressed addresses")
-        ordering = ["-created_at", "-id"]
+        ordering = NEWEST_FIRST
         constraints = [
             models.UniqueConstraint(
                 fields=["provider_event_id"],
@@ -312,8 +326,6 @@ class Journey(ClusterableModel):
         return self.name
 
     def clean(self) -> None:
-        from django.core.exceptions import ValidationError
-
         if self.trigger == self.Trigger.NO_CONTACT and not self.inactive_months:
             raise ValidationError(
                 {"inactive_months": _("Say after how many months without contact.")}
@@ -407,12 +419,7 @@ class JourneyStep(Orderable):
         return f"{self.journey} · {self.name}"
 
     def clean(self) -> None:
-        from django.core.exceptions import ValidationError
-
-        from newsletters.journey_content import placeholders_of
-        from newsletters.segments import segment_rules_validate
-
-        errors: dict[str, list[str]] = {}
+        errors: dict[str, list[StrOrPromise]] = {}
         if self.kind == Message.Kind.MARKETING and not self.purpose:
             errors.setdefault("purpose", []).append(_("A marketing email needs its purpose."))
         if self.kind == Message.Kind.TRANSACTIONAL and (self.purpose or self.partner_id):
@@ -611,7 +618,7 @@ class SurveyAnswer(models.Model):
     class Meta:
         verbose_name = _("survey answer")
         verbose_name_plural = _("survey answers")
-        ordering = ["-created_at", "-id"]
+        ordering = NEWEST_FIRST
         constraints = [
             models.CheckConstraint(condition=Q(score__lte=10), name="newsletters_survey_score"),
         ]
@@ -659,10 +666,6 @@ class Segment(models.Model):
         return self.name
 
     def clean(self) -> None:
-        from django.core.exceptions import ValidationError
-
-        from newsletters.segments import segment_rules_validate
-
         errors = segment_rules_validate(self.rules)
         if errors:
             raise ValidationError(
@@ -752,9 +755,8 @@ class Campaign(models.Model):
                 | Q(approved_at__isnull=False),
                 name="newsletters_campaign_partner_approved",
             ),
-            models.CheckConstraint(
-                condition=~Q(status="scheduled") | Q(scheduled_at__isnull=False),
-                name="newsletters_campaign_scheduled_at",
+            status_requires(
+                "scheduled_at", status="scheduled", name="newsletters_campaign_scheduled_at"
             ),
         ]
         indexes = [
@@ -774,8 +776,6 @@ class Campaign(models.Model):
         return f"campaign:{self.pk}:guest:"
 
     def clean(self) -> None:
-        from django.core.exceptions import ValidationError
-
         if (
             self.segment_id
             and self.segment.partner_id is not None

@@ -30,11 +30,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
+from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 
 from bookings.models import BookingEvent
 from newsletters.models import OutboxCursor
+from newsletters.tasks import booking_events_consume_task
 
 logger = logging.getLogger(__name__)
 
@@ -127,14 +130,10 @@ def booking_events_consume_all(*, limit: int = 500) -> dict[str, int]:
     }
 
 
-def booking_event_saved(sender: type, instance: BookingEvent, created: bool, **kwargs) -> None:
+def booking_event_saved(sender: type, instance: BookingEvent, created: bool, **kwargs: Any) -> None:
     """post_save receiver on BookingEvent: consume soon after the booking's commit."""
     if not created:
         return
-    from django.conf import settings
-
-    from newsletters.tasks import booking_events_consume_task
-
     queue = settings.NEWSLETTER_CELERY_QUEUE
     transaction.on_commit(
         lambda: booking_events_consume_task.apply_async(**({"queue": queue} if queue else {}))

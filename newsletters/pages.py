@@ -13,12 +13,14 @@ test to themselves ("Send a test to me" in the page's action menu, ``wagtail_hoo
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import models
 from django.http import Http404, HttpRequest, HttpResponse
 from django.template.loader import render_to_string
+from django.urls import Resolver404, resolve
+from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 from wagtail.admin.panels import FieldPanel
 from wagtail.fields import StreamField
@@ -26,6 +28,10 @@ from wagtail.models import Page, Revision
 
 from newsletters.blocks import NewsletterStreamBlock, stream_render_email
 from newsletters.rendering import EmailSource, RenderError, brand_context, mjml_to_html
+from newsletters.tracking import CLICK_PATH
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 SOURCE_PREFIX = "newsletter"
 # Sample values of the preview (a recipient's values come from the message).
@@ -56,7 +62,7 @@ class NewsletterIndexPage(Page):
     def serve(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         raise Http404
 
-    def get_sitemap_urls(self, request: HttpRequest | None = None) -> list:
+    def get_sitemap_urls(self, request: HttpRequest | None = None) -> list[dict[str, Any]]:
         return []
 
 
@@ -76,7 +82,7 @@ class NewsletterPage(Page):
         FieldPanel("preheader"),
         FieldPanel("body"),
     ]
-    promote_panels: list = []
+    promote_panels: list[Any] = []
 
     parent_page_types = ["newsletters.NewsletterIndexPage"]
     subpage_types: list[str] = []
@@ -88,7 +94,7 @@ class NewsletterPage(Page):
     def serve(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         raise Http404  # an email, not a web page: seen in the admin preview and in inboxes
 
-    def get_sitemap_urls(self, request: HttpRequest | None = None) -> list:
+    def get_sitemap_urls(self, request: HttpRequest | None = None) -> list[dict[str, Any]]:
         return []
 
     # --- The email ---
@@ -109,8 +115,6 @@ class NewsletterPage(Page):
 
     def email_preview_html(self, *, language: str | None = None, kind: str = "marketing") -> str:
         """This (possibly unsaved) version compiled as the email, with sample values."""
-        from django.utils import translation
-
         language = recipient_language(language or self.locale.language_code)
         context = {
             "brand": brand_context(language=language),
@@ -126,7 +130,7 @@ class NewsletterPage(Page):
         return html
 
     @property
-    def preview_modes(self) -> list[tuple[str, str]]:
+    def preview_modes(self) -> list[tuple[str, StrOrPromise]]:
         return [("", _("Email"))]
 
     @property
@@ -162,10 +166,6 @@ def click_route_wired() -> bool:
     """Whether the click redirector answers on the path tracked links use
     (``tracking_views.tracking_urlpatterns``). Until it is wired, links stay as written: an
     email whose links 404 is worse than an untracked one."""
-    from django.urls import Resolver404, resolve
-
-    from newsletters.tracking import CLICK_PATH
-
     try:
         match = resolve("/" + CLICK_PATH.replace("{token}", "probe"))
     except Resolver404:
@@ -205,7 +205,8 @@ def newsletter_revisions(page: NewsletterPage, *, live: bool = True) -> dict[str
         pages = {code: p for code, p in pages.items() if p.live and p.live_revision_id}
 
     def revision_of(p: NewsletterPage) -> int | None:
-        return p.live_revision_id if live else p.latest_revision_id
+        revision_id: int | None = p.live_revision_id if live else p.latest_revision_id
+        return revision_id
 
     fallback = pages.get(settings.LANGUAGE_CODE) or pages.get(page.locale.language_code)
     result: dict[str, int] = {}

@@ -24,6 +24,7 @@ import html
 import json
 import re
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -34,7 +35,9 @@ from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils import translation
 
+from content.models import legal_footer_for
 from destination.models import Destination
+from newsletters.tracking import link_plan
 
 PLACEHOLDER = re.compile(r"\[\[\s*([a-z_][a-z0-9_]*)\s*\]\]")
 CACHE_SIZE = 256
@@ -124,8 +127,6 @@ def brand_context(*, language: str) -> dict[str, Any]:
 
     Kept BRAND_TTL_SECONDS in the process: a send must not cost the brand's queries per
     recipient, and a change in the admin reaches every email within that time."""
-    import time
-
     now = time.monotonic()
     hit = _brands.get(language)
     if hit is not None and now - hit[0] < BRAND_TTL_SECONDS:
@@ -142,8 +143,6 @@ def brand_forget(**kwargs: Any) -> None:
 
 
 def _brand_load(*, language: str) -> dict[str, Any]:
-    from content.models import legal_footer_for
-
     brand = Destination.load()
     logo_url = ""
     if brand.logo is not None:
@@ -248,8 +247,6 @@ def email_compile(*, name: str, language: str, kind: str) -> Compiled:
     """The email ``name`` compiled for ``language`` and ``kind`` (marketing adds the
     unsubscribe footer) with the current brand; cached per brand version, so one change of the
     brand in the admin restyles every email from the next send on."""
-    import time
-
     brand = brand_context(language=language)
     key = (name, language, kind, brand_version(brand))
     with _cache_lock:
@@ -284,8 +281,6 @@ def email_compile(*, name: str, language: str, kind: str) -> Compiled:
     compiled_html = mjml_to_html(mjml_source)
     plan = None
     if source is not None and source.track_links:
-        from newsletters.tracking import link_plan
-
         plan = link_plan(compiled_html, skip_prefixes=source.track_skip)
     compiled = Compiled(
         name=name,

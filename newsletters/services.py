@@ -20,6 +20,7 @@ commit before the connection is opened.
 from __future__ import annotations
 
 import contextlib
+import email.message
 import email.policy
 import smtplib
 import time
@@ -238,10 +239,15 @@ def messages_claim(*, message_ids: Sequence[int], now: datetime) -> list[Message
         for m in candidates:
             scope = (m.purpose, m.partner_id)
             if m.kind == Message.Kind.MARKETING and scope not in granted:
-                ids = {c.guest_id for c in candidates if (c.purpose, c.partner_id) == scope}
+                # Marketing messages always have a guest (newsletters_message_consent_scope).
+                scope_guests = {
+                    c.guest_id
+                    for c in candidates
+                    if (c.purpose, c.partner_id) == scope and c.guest_id is not None
+                }
                 granted[scope] = set(
                     guests_with_consent(purpose=m.purpose, channel="email", partner=m.partner)
-                    .filter(pk__in=ids)
+                    .filter(pk__in=scope_guests)
                     .values_list("pk", flat=True)
                 )
         passed: list[Message] = []
@@ -289,7 +295,9 @@ def _frequency_cap_apply(
 ) -> list[Message]:
     """The marketing messages over NEWSLETTER_FREQUENCY_CAP in the window go to ``skip``; the
     batch's own messages count as they pass (one guest twice in a batch)."""
-    capped = sorted({m.guest_id for m in passed if m.kind == Message.Kind.MARKETING})
+    capped = sorted(
+        {m.guest_id for m in passed if m.kind == Message.Kind.MARKETING and m.guest_id is not None}
+    )
     if not capped:
         return passed
     list(Guest.objects.select_for_update().filter(pk__in=capped).order_by("pk").values_list("pk"))
@@ -335,7 +343,7 @@ def unsubscribe_url(message: Message) -> str:
 
 def list_id(message: Message, *, brand_name: str) -> str:
     domain = settings.NEWSLETTER_LIST_ID_DOMAIN
-    if message.partner_id is not None:
+    if message.partner is not None:
         return f'"{message.partner.name}" <partner-{message.partner_id}.offers.{domain}>'
     return f'"{brand_name}" <{message.purpose.replace("_", "-")}.{domain}>'
 
@@ -368,8 +376,10 @@ class GuestEmail(EmailMultiAlternatives):
     78, Python's email package writes a List-Unsubscribe URL longer than a line as RFC 2047
     encoded words, which mail clients do not decode there: the one-click link would break."""
 
-    def message(self, *, policy: email.policy.Policy = email.policy.default):  # type: ignore[override]
-        return super().message(policy=policy.clone(max_line_length=998))
+    def message(
+        self, *, policy: email.policy.Policy | None = email.policy.default
+    ) -> email.message.EmailMessage:
+        return super().message(policy=(policy or email.policy.default).clone(max_line_length=998))
 
 
 def message_build(message: Message) -> EmailMultiAlternatives:
@@ -411,7 +421,10 @@ def _rate_wait() -> None:
 
 
 def _connection() -> BaseEmailBackend:
-    return get_connection(settings.NEWSLETTER_EMAIL_BACKEND or None, fail_silently=False)
+    backend: BaseEmailBackend = get_connection(
+        settings.NEWSLETTER_EMAIL_BACKEND or None, fail_silently=False
+    )
+    return backend
 
 
 class _Outcome:
@@ -543,7 +556,8 @@ def _message_unsent_mark(*, message: Message, outcome: str, error: str, now: dat
     else:
         values.update(status=Message.Status.FAILED)
     Message.objects.filter(pk=message.pk, status=Message.Status.SENDING).update(**values)
-    return values["status"]
+    status: str = values["status"]
+    return status
 
 
 def message_send(*, message_id: int, connection: BaseEmailBackend | None = None) -> str:
@@ -572,7 +586,7 @@ def message_send(*, message_id: int, connection: BaseEmailBackend | None = None)
             with contextlib.suppress(Exception):  # closing a dead connection may fail too
                 connection.close()
     if outcome == _Outcome.SENT:
-        _message_sent_mark(message=message, at=timezone.now(), subject=email.subject)
+        _message_sent_mark(message=message, at=timezone.now(), subject=str(email.subject))
         return Message.Status.SENT
     return _message_unsent_mark(message=message, outcome=outcome, error=error, now=now)
 
@@ -632,7 +646,7 @@ def message_in_doubt_resolve(*, message: Message, resend: bool, actor: User | No
             message=locked, at=locked.claimed_at or timezone.now(), subject=locked.subject
         )
         locked.refresh_from_db()
-    if locked.guest_id is not None:
+    if locked.guest is not None:
         audit_log(
             guest=locked.guest,
             action=AuditEntry.Action.CHANGE,
@@ -681,12 +695,13 @@ def message_unsubscribe(*, message: Message, evidence: dict[str, Any]) -> bool:
         guest=message.guest_id, purpose=message.purpose, partner=message.partner, channel="email"
     ):
         return False
+    assert message.guest is not None  # guest_id checked above
     consent_record(
         guest=message.guest,
         purpose=message.purpose,
         granted=False,
         method=ConsentProof.Method.EMAIL_LINK,
-        partners=[message.partner] if message.partner_id else [],
+        partners=[message.partner] if message.partner is not None else [],
         channels=["email"],
         wording=None,
         evidence={**evidence, "message": message.pk, "message_id": message.message_id},

@@ -12,7 +12,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
@@ -27,13 +27,17 @@ from wagtail.admin.panels import (
     MultiFieldPanel,
     PageChooserPanel,
 )
+from wagtail.admin.widgets import ListingButton
 from wagtail.snippets.models import register_snippet
 from wagtail.snippets.views.snippets import SnippetViewSet, SnippetViewSetGroup
 
 from destination.errors import DomainError
 from newsletters import campaign_services as cs
-from newsletters.models import Campaign, Journey, NewsletterPage, Segment
-from newsletters.segments import segment_count
+from newsletters.http import StaffRequest
+from newsletters.models import Campaign, Journey, Segment
+from newsletters.pages import NewsletterPage
+from newsletters.segments import segment_count, segment_rules_validate
+from partners.models import Partner
 
 SEND_TEST = "action-send-test"
 
@@ -62,7 +66,7 @@ def register_send_test_menu_item() -> ActionMenuItem:
 
 
 @hooks.register("after_edit_page")
-def send_test_after_save(request: HttpRequest, page: Any) -> HttpResponse | None:
+def send_test_after_save(request: StaffRequest, page: Any) -> HttpResponse | None:
     """The edit form saved a draft revision; send that revision to the editor."""
     if not request.POST.get(SEND_TEST) or not isinstance(page.specific, NewsletterPage):
         return None
@@ -119,8 +123,6 @@ class SegmentViewSet(SnippetViewSet):
 def segment_size(request: HttpRequest) -> JsonResponse:
     """{"count": n} or {"count": null, "unavailable": true} (statement timeout), or the
     problems of an invalid tree: never a wrong 0."""
-    from partners.models import Partner
-
     try:
         rules = json.loads(request.GET.get("rules") or "{}")
     except ValueError:
@@ -128,8 +130,6 @@ def segment_size(request: HttpRequest) -> JsonResponse:
     partner = None
     if request.GET.get("partner", "").isdigit():
         partner = Partner.objects.filter(pk=int(request.GET["partner"])).first()
-    from newsletters.segments import segment_rules_validate
-
     errors = segment_rules_validate(rules)
     if errors:
         return JsonResponse({"errors": [f"{p or '-'}: {m}" for p, m in errors]})
@@ -170,9 +170,9 @@ register_snippet(CampaignsGroup)
 
 
 @hooks.register("register_snippet_listing_buttons")
-def campaign_report_button(snippet: Any, user: Any, next_url: str | None = None) -> list:
-    from wagtail.admin.widgets import ListingButton
-
+def campaign_report_button(
+    snippet: Any, user: Any, next_url: str | None = None
+) -> list[ListingButton]:
     if not isinstance(snippet, Campaign):
         return []
     return [
@@ -190,7 +190,7 @@ def _can_change(request: HttpRequest) -> None:
         raise PermissionDenied
 
 
-def campaign_report(request: HttpRequest, pk: int) -> TemplateResponse:
+def campaign_report(request: StaffRequest, pk: int) -> TemplateResponse:
     campaign = get_object_or_404(
         Campaign.objects.select_related("page", "segment", "sender_partner", "approved_by"), pk=pk
     )
@@ -221,7 +221,7 @@ def campaign_progress_json(request: HttpRequest, pk: int) -> JsonResponse:
 
 
 @require_POST
-def campaign_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
+def campaign_action(request: StaffRequest, pk: int, action: str) -> HttpResponse:
     _can_change(request)
     campaign = get_object_or_404(Campaign, pk=pk)
     try:
@@ -250,7 +250,7 @@ def campaign_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
 
 
 @hooks.register("register_admin_urls")
-def register_campaign_urls() -> list:
+def register_campaign_urls() -> list[URLPattern]:
     return [
         path("newsletters/segment-size/", segment_size, name="newsletters_segment_size"),
         path(

@@ -11,7 +11,7 @@ from django.core.files.images import ImageFile
 from django.utils import timezone
 from PIL import Image as PILImage
 from wagtail.images import get_image_model
-from wagtail.models import Locale, Page
+from wagtail.models import Collection, Locale, Page
 
 from content.models import (
     EventIndexPage,
@@ -24,6 +24,16 @@ from content.models import (
 )
 from content.services import locales_ensure, page_translate, site_root_set
 from tests.queries import QueryLog, capture_queries
+
+
+def wagtail_roots_ensure() -> None:
+    """The locales, Wagtail's root page and its root collection, put back where a transactional
+    test elsewhere in the run flushed what the migrations created."""
+    locales_ensure()
+    if Page.get_first_root_node() is None:
+        Page.add_root(instance=Page(title="Root", slug="root", locale=Locale.get_default()))
+    if Collection.get_first_root_node() is None:
+        Collection.add_root(name="Root")
 
 
 def make_image(title: str = "Peaks") -> object:

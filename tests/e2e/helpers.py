@@ -65,10 +65,9 @@ def seed_site_for_browser(live_server, *, stories: int = 4) -> None:
     from django.contrib.contenttypes.models import ContentType
     from django.core.cache import cache
     from django.core.management import call_command
-    from wagtail.models import Collection, Locale, Site
-    from wagtail.models import Page as WagtailPage
+    from wagtail.models import Site
 
-    from content.services import locales_ensure
+    from tests.content.helpers import wagtail_roots_ensure
 
     cache.clear()
     for app_label, model, codename, name in [
@@ -79,13 +78,7 @@ def seed_site_for_browser(live_server, *, stories: int = 4) -> None:
         Permission.objects.get_or_create(
             content_type=content_type, codename=codename, defaults={"name": name}
         )
-    locales_ensure()
-    if WagtailPage.get_first_root_node() is None:
-        WagtailPage.add_root(
-            instance=WagtailPage(title="Root", slug="root", locale=Locale.get_default())
-        )
-    if Collection.get_first_root_node() is None:
-        Collection.add_root(name="Root")
+    wagtail_roots_ensure()
     call_command("seed_content", stories=stories, verbosity=0)
     address = urlsplit(live_server.url)
     Site.objects.filter(is_default_site=True).update(hostname=address.hostname, port=address.port)

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from wagtail.models import Collection, Locale, Page
+from wagtail.models import Page
 
-from content.services import locales_ensure, page_translate
+from content.services import page_translate
 from newsletters.models import NewsletterIndexPage, NewsletterPage
-from tests.content.helpers import DemoSite, build_site
+from tests.content.helpers import DemoSite, build_site, publish, wagtail_roots_ensure
 
 
 @dataclass
@@ -24,18 +24,13 @@ class NewsletterSite:
 
 
 def newsletter_site(*, stories: int = 2, translate: bool = True) -> NewsletterSite:
-    # A transactional test elsewhere in the run flushes what migrations created: put it back.
-    if Collection.get_first_root_node() is None:
-        Collection.add_root(name="Root")
-    if Page.get_first_root_node() is None:
-        locales_ensure()
-        Page.add_root(instance=Page(title="Root", slug="root", locale=Locale.get_default()))
+    wagtail_roots_ensure()
     site = build_site()
     site.add_stories(stories)
-    root = Page.get_first_root_node()
-    index = NewsletterIndexPage(title="Newsletters", slug="newsletters", locale=site.en)
-    root.add_child(instance=index)
-    index.save_revision().publish()
+    index = publish(
+        Page.get_first_root_node(),
+        NewsletterIndexPage(title="Newsletters", slug="newsletters", locale=site.en),
+    )
     page = NewsletterPage(
         title="December news",
         slug="december",
@@ -53,8 +48,7 @@ def newsletter_site(*, stories: int = 2, translate: bool = True) -> NewsletterSi
             },
         ],
     )
-    index.add_child(instance=page)
-    page.save_revision().publish()
+    publish(index, page)
     if translate:
         page_translate(page=index, locale=site.fr, strings={"Newsletters": "Lettres"})
         page_translate(
