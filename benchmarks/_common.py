@@ -8,7 +8,7 @@ import random
 import statistics
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,6 +66,100 @@ def django_setup(db_url: str) -> None:
     call_command("migrate", verbosity=0, interactive=False)
 
 
+# --- Guests and consents in SQL ------------------------------------------------------------
+# The newsletter benchmarks load their guests and the consent ledger's tables with
+# generate_series (no Python per row); guest i has id i, so other tables can refer to it.
+
+
+def guests_insert(
+    cursor: Any,
+    n: int,
+    *,
+    languages: Sequence[str] = ("fr", "en"),
+    countries: Sequence[str] = ("FR",),
+    first_name: str = "First",
+    surnames: int = 0,
+    erased_every: int = 0,
+    last_contact_days: int = 0,
+) -> None:
+    """Guests 1..n: language and country cycle through the lists by id; the last name is
+    ``Last<i>`` (``Last<i % surnames>`` with ``surnames``); every ``erased_every``-th guest is
+    erased; with ``last_contact_days`` the last real contact goes back up to that many days.
+    Moves the id sequence past n."""
+
+    def cycle(values: Sequence[str]) -> str:
+        quoted = ",".join(f"'{v}'" for v in values if v.isalnum())
+        if quoted.count(",") + 1 != len(values):
+            raise ValueError(f"unsafe values {values!r}")
+        return f"(ARRAY[{quoted}])[1 + i %% {len(values)}]"
+
+    last = f"(i %% {int(surnames)})" if surnames else "i"
+    status = f"CASE WHEN i %% {int(erased_every)} = 0 THEN 'erased' ELSE 'active' END"
+    contact = f"now() - (i %% {int(last_contact_days)}) * interval '1 day'"
+    cursor.execute(
+        f"""
+        INSERT INTO destination_guest (id, uuid, first_name, last_name, name_folded, language,
+            country, source, source_detail, status, created_at, updated_at, last_contact_at)
+        SELECT i, md5(i::text)::uuid, %s || i, 'Last' || {last}, 'first' || i || ' last' || {last},
+               {cycle(languages)}, {cycle(countries)}, 'import', 'benchmark',
+               {status if erased_every else "'active'"}, now(), now(),
+               {contact if last_contact_days else "NULL"}
+        FROM generate_series(1, %s) AS i
+        """,
+        [first_name, n],
+    )
+    cursor.execute(
+        "SELECT setval(pg_get_serial_sequence('destination_guest', 'id'), "
+        "(SELECT max(id) FROM destination_guest))"
+    )
+
+
+def consent_proof_create(cursor: Any) -> int:
+    """One wording and one import proof that every benchmark consent points to."""
+    cursor.execute(
+        "INSERT INTO destination_consentwording (purpose, version, language, text, "
+        "created_at) VALUES ('newsletter', 'v1', 'fr', 'Oui', now())"
+    )
+    cursor.execute(
+        "INSERT INTO destination_consentproof (method, wording_id, is_objection, evidence, "
+        "occurred_at, created_at) SELECT 'import', max(id), false, '{}', now(), now() "
+        "FROM destination_consentwording RETURNING id"
+    )
+    return int(cursor.fetchone()[0])
+
+
+def consents_insert(
+    cursor: Any,
+    *,
+    n_guests: int,
+    proof_id: int,
+    purpose: str,
+    channel: str,
+    partner_id: int | None = None,
+    where: str = "true",
+    withdrawn_every: int = 0,
+) -> None:
+    """A ledger event and its current state for each guest 1..n_guests matching ``where`` (SQL
+    over ``i``, the guest id, with ``%%`` for modulo), as the consent service writes them;
+    granted except every ``withdrawn_every``-th guest."""
+    granted = f"i %% {int(withdrawn_every)} <> 0" if withdrawn_every else "true"
+    cursor.execute(
+        f"""
+        WITH e AS (
+            INSERT INTO destination_consentevent (guest_id, purpose, partner_id, channel,
+                                                  granted, proof_id, created_at)
+            SELECT i, %s::varchar, %s::bigint, %s, {granted}, %s, now()
+            FROM generate_series(1, %s) AS i WHERE {where}
+            RETURNING id, guest_id, granted
+        )
+        INSERT INTO destination_consentstate (guest_id, purpose, partner_id, channel,
+                                              granted, event_id, updated_at)
+        SELECT guest_id, %s::varchar, %s::bigint, %s, granted, id, now() FROM e
+        """,
+        [purpose, partner_id, channel, proof_id, n_guests, purpose, partner_id, channel],
+    )
+
+
 # --- Timing -------------------------------------------------------------------------------
 
 
@@ -109,6 +203,12 @@ def timed(label: str, calls: list[Callable[[], Any]]) -> tuple[Timings, list[Any
         results.append(call())
         samples.append((time.perf_counter() - start) * 1000)
     return Timings(label, samples), results
+
+
+def load_line() -> str:
+    """The load average, to print beside every figure: this machine is shared."""
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.2f} {five:.2f} {fifteen:.2f} (1/5/15 min) on {os.cpu_count()} cores"
 
 
 @contextmanager

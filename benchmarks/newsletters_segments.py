@@ -23,8 +23,9 @@ only its marketing consent, and other partners' bookings read only where the sha
 BOOKINGS, i.e. the profile was shared with it): language, booked a stay in 2025-26, NOT booked a
 ski school in 2025-26; and two baselines measured in the same run:
 
-1. the same count without the indexes the segment needs (``SEGMENT_INDEXES``, created by this
-   script in its own database: they belong in a migration of ``destination`` and ``bookings``);
+1. the same count without the indexes the segment needs (``SEGMENT_INDEXES``: declared in the
+   models' Meta, made by migrations destination 0009 and bookings 0004; the script drops them
+   for the baseline and builds them again);
 2. a naive per-guest Python loop (one query per rule per guest) on ``--loop-sample`` guests,
    extrapolated to every guest.
 
@@ -37,7 +38,6 @@ end unless ``--keep``; ``--reuse`` measures an existing one again.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
@@ -47,31 +47,60 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks._common import (
     Timings,
+    consent_proof_create,
+    consents_insert,
     database_create,
     database_drop,
     database_url,
     django_setup,
+    guests_insert,
+    load_line,
     timed,
 )
 
 TARGET_P95_MS = 1000.0
 
-# The indexes the segment's subqueries need, with why (see the report in benchmarks/README.md):
+# The indexes the segment's query needs, declared in the models' Meta (migrations
+# destination 0009 and bookings 0004; why each one is there is written beside it). The baseline
+# drops them and builds them again from those declarations.
 SEGMENT_INDEXES = {
-    # "granted consent for (purpose, partner, channel)": an index-only scan giving guest ids,
-    # instead of the (purpose, channel, granted) index plus a heap visit per state.
-    "consent_state_granted_idx": "CREATE INDEX consent_state_granted_idx ON "
-    "destination_consentstate (purpose, channel, partner_id, guest_id) WHERE granted",
-    # NOT booked with a partner kind in a season: the bookings of a few partners, with their
-    # session, status and booker read from the index alone, instead of every booking's heap
-    # row through the partner FK index or a scan of the whole table.
-    "booking_partner_session_idx": "CREATE INDEX booking_partner_session_idx ON "
-    "bookings_booking (partner_id, session_id) INCLUDE (status, booker_id)",
-    # Booked an offer kind / stayed in a season: reached from the sessions, so the same
-    # covering columns keyed by session (the session_id FK index needs a heap visit per row).
-    "booking_session_booker_idx": "CREATE INDEX booking_session_booker_idx ON "
-    "bookings_booking (session_id) INCLUDE (status, booker_id, partner_id)",
+    "destination.Guest": ["guest_active_language_idx"],
+    "destination.ConsentState": ["consent_state_granted_idx"],
+    "bookings.Booking": ["booking_partner_session_idx", "booking_session_booker_idx"],
 }
+
+
+def segment_indexes() -> list[tuple[Any, Any]]:
+    """(model, index) of each of SEGMENT_INDEXES, from the models' Meta."""
+    from django.apps import apps
+
+    found = []
+    for label, names in SEGMENT_INDEXES.items():
+        model = apps.get_model(label)
+        by_name = {index.name: index for index in model._meta.indexes}
+        found += [(model, by_name[name]) for name in names]
+    return found
+
+
+def segment_indexes_drop() -> None:
+    from django.db import connection
+
+    with connection.schema_editor() as editor:
+        for model, index in segment_indexes():
+            editor.remove_index(model, index)
+
+
+def segment_indexes_create(*, missing_only: bool = False) -> None:
+    from django.db import connection
+
+    with connection.cursor() as c:
+        c.execute("SELECT indexname FROM pg_indexes WHERE schemaname = current_schema()")
+        present = {row[0] for row in c.fetchall()} if missing_only else set()
+    with connection.schema_editor() as editor:
+        for model, index in segment_indexes():
+            if index.name not in present:
+                editor.add_index(model, index)
+
 
 PARTNERS = [
     ("Office de Tourisme", "tourist_office"),
@@ -129,6 +158,7 @@ def build(n_guests: int, n_bookings: int, log: Log = print) -> dict[str, int]:
     for i, (name, kind) in enumerate(PARTNERS):
         partner_ids.append(Partner.objects.create(name=name, slug=f"p{i}", kind=kind).pk)
     school_id = partner_ids[1]
+    segment_indexes_drop()
     with connection.cursor() as c:
         c.execute("SET synchronous_commit = off")
         start = time.perf_counter()
@@ -156,20 +186,14 @@ def build(n_guests: int, n_bookings: int, log: Log = print) -> dict[str, int]:
                   FROM generate_series(2023, 2025) AS y) AS days
             """
         )
-        c.execute(
-            """
-            INSERT INTO destination_guest (id, uuid, first_name, last_name, name_folded, language,
-                country, source, source_detail, status, created_at, updated_at, last_contact_at)
-            SELECT i, md5(i::text)::uuid, 'First' || i, 'Last' || (i %% 5000),
-                   'first' || i || ' last' || (i %% 5000),
-                   (ARRAY['fr','fr','fr','en','en','de','it','es','nl','fr'])[1 + i %% 10],
-                   (ARRAY['FR','FR','CH','GB','GB','DE','IT','ES','NL','BE'])[1 + i %% 10],
-                   'import', 'benchmark',
-                   CASE WHEN i %% 200 = 0 THEN 'erased' ELSE 'active' END,
-                   now(), now(), now() - (i %% 900) * interval '1 day'
-            FROM generate_series(1, %s) AS i
-            """,
-            [n_guests],
+        guests_insert(
+            c,
+            n_guests,
+            languages=("fr", "fr", "fr", "en", "en", "de", "it", "es", "nl", "fr"),
+            countries=("FR", "FR", "CH", "GB", "GB", "DE", "IT", "ES", "NL", "BE"),
+            surnames=5000,
+            erased_every=200,
+            last_contact_days=900,
         )
         log(f"  guests: {time.perf_counter() - start:.0f} s")
         # Bookings: two thirds of the guests book, some several times.
@@ -195,44 +219,27 @@ def build(n_guests: int, n_bookings: int, log: Log = print) -> dict[str, int]:
             [n_guests, n_bookings, s_min, s_max, s_min],
         )
         log(f"  + bookings: {time.perf_counter() - start:.0f} s")
-        c.execute(
-            "INSERT INTO destination_consentwording (purpose, version, language, text, "
-            "created_at) VALUES ('newsletter', 'v1', 'fr', 'Oui', now())"
-        )
-        c.execute(
-            "INSERT INTO destination_consentproof (method, wording_id, is_objection, evidence, "
-            "occurred_at, created_at) SELECT 'import', max(id), false, '{}', now(), now() "
-            "FROM destination_consentwording RETURNING id"
-        )
-        proof_id = c.fetchone()[0]
-        # Newsletter by email for 60 %, 1/6 of them withdrawn; the school's offers for 25 %.
+        proof_id = consent_proof_create(c)
+        # Newsletter by email for 60 %, a seventh of them withdrawn; the school's offers for
+        # 25 %, and profile sharing with it for half of those.
         for purpose, partner, channel, keep in (
             ("newsletter", None, "email", "i %% 10 < 6"),
             ("partner_offers", school_id, "email", "i %% 4 = 1"),
             ("profile_sharing", school_id, "", "i %% 8 = 1"),
         ):
-            c.execute(
-                f"""
-                WITH e AS (
-                    INSERT INTO destination_consentevent (guest_id, purpose, partner_id, channel,
-                                                          granted, proof_id, created_at)
-                    SELECT i, %s::varchar, %s::bigint, %s, i %% 7 <> 0, %s, now()
-                    FROM generate_series(1, %s) AS i WHERE {keep}
-                    RETURNING id, guest_id, granted
-                )
-                INSERT INTO destination_consentstate (guest_id, purpose, partner_id, channel,
-                                                      granted, event_id, updated_at)
-                SELECT guest_id, %s::varchar, %s::bigint, %s, granted, id, now() FROM e
-                """,
-                [purpose, partner, channel, proof_id, n_guests, purpose, partner, channel],
+            consents_insert(
+                c,
+                n_guests=n_guests,
+                proof_id=proof_id,
+                purpose=purpose,
+                channel=channel,
+                partner_id=partner,
+                where=keep,
+                withdrawn_every=7,
             )
         log(f"  + consents: {time.perf_counter() - start:.0f} s")
-        c.execute(
-            "SELECT setval(pg_get_serial_sequence('destination_guest', 'id'), "
-            "(SELECT max(id) FROM destination_guest))"
-        )
-        for ddl in SEGMENT_INDEXES.values():
-            c.execute(ddl)
+        # Built after the load, as one would for a bulk import (the migrations made them).
+        segment_indexes_create()
         for table in (
             "destination_guest",
             "bookings_booking",
@@ -346,47 +353,45 @@ def main(argv: list[str] | None = None) -> int:
             ):
                 admin.execute(f"ALTER DATABASE \"{args.db}\" SET {setting} = '{value}'")
     django_setup(url)
-    from django.db import connection
-
     from partners.models import Partner
 
-    print(f"load average before: {os.getloadavg()}")
+    print(f"before: {load_line()}", flush=True)
     if not args.reuse:
         t0 = time.perf_counter()
         build(args.guests, args.bookings)
         print(f"build: {time.perf_counter() - t0:.0f} s, {table_counts()}")
+    else:  # an earlier run may have stopped with its baseline's indexes dropped
+        segment_indexes_create(missing_only=True)
+        print(f"reused {args.db}: {table_counts()}")
     school = Partner.objects.get(slug="p1")
     rules = segment_rules(school.pk)
 
-    with connection.cursor() as c:
-        for ddl in SEGMENT_INDEXES.values():
-            c.execute(ddl.replace("CREATE INDEX", "CREATE INDEX IF NOT EXISTS"))
     measure("warm-up", rules, 1)
     timings, count = measure("3-rule segment count (segment_count)", rules, args.runs)
-    print(timings.line(TARGET_P95_MS) + f"; count = {count:,}")
+    print(timings.line(TARGET_P95_MS) + f"; count = {count:,}; {load_line()}", flush=True)
     p_timings, p_count = measure(
         "ski school's own segment (partner=, sharing rules)", school_rules(), args.runs, school
     )
-    print(p_timings.line(TARGET_P95_MS) + f"; count = {p_count:,}")
+    print(p_timings.line(TARGET_P95_MS) + f"; count = {p_count:,}; {load_line()}", flush=True)
     if args.explain:
         print(explain(rules))
 
-    with connection.cursor() as c:
-        for name in SEGMENT_INDEXES:
-            c.execute(f"DROP INDEX {name}")
+    segment_indexes_drop()
     try:
         measure("warm-up", rules, 1)
         b_timings, b_count = measure(
             "same count without SEGMENT_INDEXES", rules, args.baseline_runs
         )
         assert b_count == count
-        print(b_timings.line() + f"; the indexes make it {b_timings.p50 / timings.p50:.1f}x faster")
+        print(
+            b_timings.line() + f"; the indexes make it {b_timings.p50 / timings.p50:.1f}x faster"
+            f" (p50); {load_line()}",
+            flush=True,
+        )
         if args.explain:
             print(explain(rules))
     finally:
-        with connection.cursor() as c:
-            for ddl in SEGMENT_INDEXES.values():
-                c.execute(ddl)
+        segment_indexes_create()
 
     per_guest, _hits = naive_loop(args.loop_sample)
     active = table_counts()["destination_guest"]
@@ -396,7 +401,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{loop_total:.0f} s extrapolated to {active:,} guests: one query is "
         f"{loop_total * 1000 / timings.p50:.0f}x faster"
     )
-    print(f"load average after: {os.getloadavg()}")
+    print(f"after: {load_line()}")
     if not args.keep:
         database_drop(args.db)
     return 0

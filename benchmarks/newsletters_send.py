@@ -39,7 +39,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._common import database_create, database_drop, django_setup
+from benchmarks._common import (
+    consent_proof_create,
+    consents_insert,
+    database_create,
+    database_drop,
+    django_setup,
+    guests_insert,
+)
 
 SINK = ("127.0.0.1", 2525)
 
@@ -93,51 +100,19 @@ def build(n_guests: int) -> None:
 
     with connection.cursor() as c:
         c.execute("SET synchronous_commit = off")
-        c.execute(
-            """
-            INSERT INTO destination_guest (id, uuid, first_name, last_name, name_folded, language,
-                country, source, source_detail, status, created_at, updated_at)
-            SELECT i, md5(i::text)::uuid, 'Prénom' || i, 'Last' || i, 'first' || i,
-                   CASE WHEN i %% 2 = 0 THEN 'fr' ELSE 'en' END, 'FR', 'import', 'benchmark',
-                   'active', now(), now()
-            FROM generate_series(1, %s) AS i
-            """,
-            [n_guests],
-        )
+        guests_insert(c, n_guests, languages=("fr", "en"), first_name="Prénom")
         c.execute(
             "INSERT INTO destination_guestemail (guest_id, email, email_normalized, is_primary, "
             "created_at) SELECT i, 'guest' || i || '@bench.example', 'guest' || i || "
             "'@bench.example', true, now() FROM generate_series(1, %s) AS i",
             [n_guests],
         )
-        c.execute(
-            "INSERT INTO destination_consentwording (purpose, version, language, text, "
-            "created_at) VALUES ('newsletter', 'v1', 'fr', 'Oui', now())"
-        )
-        c.execute(
-            "INSERT INTO destination_consentproof (method, wording_id, is_objection, evidence, "
-            "occurred_at, created_at) SELECT 'import', max(id), false, '{}', now(), now() "
-            "FROM destination_consentwording RETURNING id"
-        )
-        proof_id = c.fetchone()[0]
-        c.execute(
-            """
-            WITH e AS (
-                INSERT INTO destination_consentevent (guest_id, purpose, partner_id, channel,
-                                                      granted, proof_id, created_at)
-                SELECT i, 'newsletter', NULL, 'email', true, %s, now()
-                FROM generate_series(1, %s) AS i
-                RETURNING id, guest_id
-            )
-            INSERT INTO destination_consentstate (guest_id, purpose, partner_id, channel,
-                                                  granted, event_id, updated_at)
-            SELECT guest_id, 'newsletter', NULL, 'email', true, id, now() FROM e
-            """,
-            [proof_id, n_guests],
-        )
-        c.execute(
-            "SELECT setval(pg_get_serial_sequence('destination_guest', 'id'), "
-            "(SELECT max(id) FROM destination_guest))"
+        consents_insert(
+            c,
+            n_guests=n_guests,
+            proof_id=consent_proof_create(c),
+            purpose="newsletter",
+            channel="email",
         )
         c.execute("ANALYZE")
     locales = locales_ensure()

@@ -252,6 +252,21 @@ class Booking(TimeStampedModel):
             models.Index(fields=["booker", "-created_at"], name="booking_booker_idx"),
             models.Index(fields=["status", "hold_expires_at"], name="booking_hold_idx"),
             models.Index(fields=["status", "balance_due_on"], name="booking_balance_idx"),
+            # Segments' "booked with a partner (kind) in a season", often under NOT: a few
+            # partners' bookings with session, status and booker from the index alone. INCLUDE
+            # is PostgreSQL's; elsewhere Django builds the index on the key columns only.
+            models.Index(
+                fields=["partner", "session"],
+                include=["status", "booker"],
+                name="booking_partner_session_idx",
+            ),
+            # "Booked an offer kind" and "stayed in a season" reach the bookings from their
+            # sessions: the same covering columns keyed by session.
+            models.Index(
+                fields=["session"],
+                include=["status", "booker", "partner"],
+                name="booking_session_booker_idx",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -287,6 +287,13 @@ class Guest(TimeStampedModel):
             models.Index(fields=["status", "last_contact_at"], name="guest_status_contact_idx"),
             models.Index(fields=["birth_date"], name="guest_birth_date_idx"),
             models.Index(fields=["name_folded"], name="guest_name_folded_idx"),
+            # Segments with a language rule: the active guests' ids of a few languages from the
+            # index alone, instead of a scan of the whole (wide) guest table.
+            models.Index(
+                fields=["language", "id"],
+                condition=Q(status="active"),
+                name="guest_active_language_idx",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -641,7 +648,16 @@ class ConsentState(models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["purpose", "channel", "granted"], name="consent_state_segment_idx")
+            models.Index(
+                fields=["purpose", "channel", "granted"], name="consent_state_segment_idx"
+            ),
+            # Segments' "granted consent for (purpose, channel, partner)": an index-only scan
+            # that yields the guest ids, with no heap visit per state (benchmarks (a)).
+            models.Index(
+                fields=["purpose", "channel", "partner", "guest"],
+                condition=Q(granted=True),
+                name="consent_state_granted_idx",
+            ),
         ]
 
     def __str__(self) -> str:
