@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from allauth.account.models import EmailAddress
 from django.contrib.auth.hashers import make_password
+from django.contrib.auth.models import Group, Permission
 from django.utils.translation import gettext as _
 
 from destination import demo_data
@@ -28,6 +29,7 @@ def demo_partners_seed(seeder: DemoSeeder) -> None:
             demo_data.ADMIN_PASSWORD,
             demo_data.MANAGER_PASSWORD,
             demo_data.AGENT_PASSWORD,
+            demo_data.DPO_PASSWORD,
         )
     }
     admin, _created = User.objects.update_or_create(
@@ -80,6 +82,30 @@ def demo_partners_seed(seeder: DemoSeeder) -> None:
             bucket[demo.slug] = user
             users.append(user)
             memberships.append(Membership(user=user, partner=partner, role=role))
+    dpo, _created = User.objects.update_or_create(
+        email=demo_data.DPO_EMAIL,
+        defaults={
+            "first_name": "Dominique",
+            "last_name": "Protection",
+            "password": hashes[demo_data.DPO_PASSWORD],
+            "language": "fr",
+        },
+    )
+    users.append(dpo)
+    memberships.append(
+        Membership(
+            user=dpo, partner=seeder.partners[demo_data.DPO_PARTNER], role=Membership.Role.AGENT
+        )
+    )
+    # Migration destination 0009 makes the group; a flushed test database lost it (the
+    # permission itself comes back with post_migrate).
+    group, _created = Group.objects.get_or_create(name=demo_data.DPO_GROUP)
+    group.permissions.add(
+        Permission.objects.get(
+            content_type__app_label="destination", codename="export_complete_guest_data"
+        )
+    )
+    dpo.groups.add(group)
     Membership.objects.bulk_create(memberships)
     # allauth signs people in by a verified, primary EmailAddress of theirs.
     EmailAddress.objects.bulk_create(
