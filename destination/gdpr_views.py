@@ -262,6 +262,8 @@ def _display(value: Any, key: str = "") -> str:
     if value is None or value == "":
         return "—"
     if isinstance(value, str):
+        if key == "sections":  # the names of the export's own sections
+            return _title(value)
         if key in _CHOICE_FIELDS and _CHOICE_VALUE.match(value):
             label = _choice_labels().get(value)
             return str(label) if label else capfirst(value.replace("_", " "))

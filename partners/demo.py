@@ -121,7 +121,15 @@ def demo_interactions_seed(seeder: DemoSeeder) -> None:
     visits = {
         p.key: rng.choices(((0,), (1,), (0, 1)), weights=(25, 50, 25))[0] for p in seeder.people
     }
-    for (slug, person_key), guest in seeder.guest_of_record.items():
+    records = list(seeder.guest_of_record.items())
+    every = max(1, len(records) // 5)
+    logged = 0
+    for index, ((slug, person_key), guest) in enumerate(records, start=1):
+        if index % every == 0:
+            seeder.progress(
+                _("  interactions: %(logged)s logged, %(done)s of %(total)s relationships")
+                % {"logged": logged, "done": index, "total": len(records)}
+            )
         person = person_by_key[person_key]
         demo = seeder.demo_partners[slug]
         kinds = demo_data.INTERACTION_KINDS[demo.kind]
@@ -141,6 +149,7 @@ def demo_interactions_seed(seeder: DemoSeeder) -> None:
                     occurred_at=seeder._past(demo_data.moment_in_season(rng, season)),
                     visibility=Visibility.PRIVATE if private else Visibility.SHARED,
                 )
+                logged += 1
 
 
 def demo_partners_summary(seeder: DemoSeeder) -> dict[str, Any]:
