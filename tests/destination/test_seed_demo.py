@@ -52,9 +52,14 @@ def test_seeds_partners_staff_and_destination(seeded: str) -> None:
     kinds = set(Partner.objects.values_list("kind", flat=True))
     assert {"tourist_office", "ski_school", "booking_desk", "lodging", "equipment_rental"} <= kinds
     assert Partner.objects.filter(kind=Partner.Kind.SKI_SCHOOL).count() == 2
-    # A manager and an agent per partner.
-    roles = Membership.objects.values("partner").annotate(n=Count("id")).values_list("n", flat=True)
-    assert set(roles) == {2}
+    # A manager and an agent per partner, and the data-protection officer at the office.
+    roles = dict(
+        Membership.objects.values("partner__slug")
+        .annotate(n=Count("id"))
+        .values_list("partner__slug", "n")
+    )
+    assert roles.pop(demo_data.DPO_PARTNER) == 3
+    assert set(roles.values()) == {2}
     assert Membership.objects.filter(role=Membership.Role.MANAGER).count() == len(
         demo_data.PARTNERS
     )
