@@ -31,6 +31,12 @@ ADMIN_EMAIL = "admin@destination.demo"
 ADMIN_PASSWORD = "demo-admin"  # noqa: S105 - a published demo login
 MANAGER_PASSWORD = "demo-manager"  # noqa: S105
 AGENT_PASSWORD = "demo-agent"  # noqa: S105
+# The destination's data-protection officer: an agent of the tourist office (to find guests in
+# the portal) in the "Data protection officer" group (the complete subject-access export).
+DPO_EMAIL = "dpo@destination.demo"
+DPO_PASSWORD = "demo-dpo"  # noqa: S105
+DPO_GROUP = "Data protection officer"
+DPO_PARTNER = "tourist-office"
 
 
 @dataclass(frozen=True)
@@ -199,6 +205,8 @@ def demo_logins() -> list[DemoLogin]:
     for partner in PARTNERS:
         logins.append(DemoLogin(partner.name, "manager", partner.manager_email, MANAGER_PASSWORD))
         logins.append(DemoLogin(partner.name, "agent", partner.agent_email, AGENT_PASSWORD))
+    office = next(p.name for p in PARTNERS if p.slug == DPO_PARTNER)
+    logins.append(DemoLogin(office, str(_("data-protection officer")), DPO_EMAIL, DPO_PASSWORD))
     return logins
 
 

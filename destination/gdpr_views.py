@@ -1,6 +1,8 @@
-"""GDPR export pages: the complete subject-access export for superusers (the destination's
-data-protection officer), a partner-scoped one for staff whose acting partner may export (the
-partners app says which partner that is: ``registry.register_export_partner``)."""
+"""GDPR export pages: the complete subject-access export for holders of the
+``destination.export_complete_guest_data`` permission (the destination's data-protection
+officer, through the "Data protection officer" group; superusers), who give the request's
+reference as a reason, audited; a partner-scoped one for staff whose acting partner may export
+(the partners app says which partner that is: ``registry.register_export_partner``)."""
 
 from __future__ import annotations
 
@@ -8,11 +10,12 @@ import json
 import re
 from typing import TYPE_CHECKING, Any
 
+from django import forms
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 from django.utils import formats, timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.text import capfirst
@@ -22,7 +25,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from destination import registry
-from destination.models import Guest
+from destination.models import AuditEntry, ConsentProof, Guest, Purpose, TimelineEvent, Visibility
 from destination.services.gdpr import guest_export
 from destination.services.merge import guest_resolve_id
 
@@ -133,10 +136,30 @@ FIELD_LABELS: dict[str, Any] = {
 }
 
 
+COMPLETE_EXPORT_PERMISSION = "destination.export_complete_guest_data"
+
+
+class CompleteExportForm(forms.Form):
+    """Why the complete export is made: kept on its audit row."""
+
+    reason = forms.CharField(
+        label=gettext_lazy("Reason for the complete export"),
+        max_length=200,
+        help_text=gettext_lazy(
+            "The subject-access request this answers: its reference or date (no personal data)."
+        ),
+    )
+
+
+def may_export_complete(user: Any) -> bool:
+    return bool(user.is_authenticated and user.has_perm(COMPLETE_EXPORT_PERMISSION))
+
+
 def _acting_partner(request: HttpRequest) -> Partner | None:
-    """None for a superuser (the complete export); otherwise the partner the user acts for, as
-    the registered hook says. PermissionDenied when there is none."""
-    if request.user.is_superuser:
+    """None for the complete export (holders of the permission, unless they ask for a
+    partner's scope with ``?partner=``); otherwise the partner the user acts for, as the
+    registered hook says. PermissionDenied when there is none."""
+    if may_export_complete(request.user) and not request.GET.get("partner"):
         return None
     hook = registry.export_partner()
     if hook is None:
@@ -144,10 +167,7 @@ def _acting_partner(request: HttpRequest) -> Partner | None:
     return hook(request)
 
 
-def _export_or_redirect(
-    request: HttpRequest, guest_id: int, url_name: str
-) -> dict[str, Any] | HttpResponseRedirect:
-    partner = _acting_partner(request)
+def _guest_or_redirect(request: HttpRequest, guest_id: int, url_name: str) -> Guest | HttpResponse:
     try:
         guest = guest_resolve_id(guest_id)
     except Guest.DoesNotExist:
@@ -156,16 +176,24 @@ def _export_or_redirect(
         query = request.GET.urlencode()
         url = reverse(url_name, args=[guest.pk])
         return HttpResponseRedirect(f"{url}?{query}" if query else url)
-    return guest_export(guest=guest, actor=request.user, partner=partner)  # type: ignore[arg-type]  # login_required
+    return guest
 
 
 @never_cache
 @login_required
 @require_GET
 def guest_export_json(request: HttpRequest, guest_id: int) -> HttpResponse:
-    data = _export_or_redirect(request, guest_id, "gdpr:guest-export-json")
-    if isinstance(data, HttpResponseRedirect):
-        return data
+    found = _guest_or_redirect(request, guest_id, "gdpr:guest-export-json")
+    if isinstance(found, HttpResponse):
+        return found
+    partner = _acting_partner(request)
+    reason = ""
+    if partner is None:
+        form = CompleteExportForm(request.GET)
+        if not form.is_valid():  # the page asks for the reason
+            return HttpResponseRedirect(reverse("gdpr:guest-export", args=[guest_id]))
+        reason = form.cleaned_data["reason"]
+    data = guest_export(guest=found, actor=request.user, partner=partner, reason=reason)  # type: ignore[arg-type]  # login_required
     response = JsonResponse(data, json_dumps_params={"indent": 2, "ensure_ascii": False})
     response["Content-Disposition"] = f'attachment; filename="guest-{guest_id}-export.json"'
     return response
@@ -191,16 +219,62 @@ def _display_date(value: str) -> str | None:
     return None
 
 
-def _display(value: Any) -> str:
+# Fields whose values are stored choices ("desk", "in_person"): shown with their labels. The
+# core's own choices are named here; values of higher apps' choices (an interaction's kind or
+# channel) are written out from the stored value ("In person").
+_CHOICE_FIELDS = frozenset(
+    {
+        "action",
+        "category",
+        "channel",
+        "kind",
+        "level",
+        "method",
+        "purpose",
+        "reason",
+        "role",
+        "scope",
+        "source",
+        "status",
+        "visibility",
+    }
+)
+_CHOICE_VALUE = re.compile(r"^[a-z]+(?:_[a-z]+)*$")
+
+
+def _choice_labels() -> dict[str, Any]:
+    labels: dict[str, Any] = {}
+    for choices in (
+        TimelineEvent.Kind,
+        AuditEntry.Action,
+        ConsentProof.Method,
+        Guest.Status,
+        Guest.Source,
+        Visibility,
+        Purpose,
+    ):
+        labels.update({str(value): label for value, label in choices.choices})
+    labels.update({"full": gettext_lazy("Complete"), "partner": gettext_lazy("Partner-scoped")})
+    return labels
+
+
+def _display(value: Any, key: str = "") -> str:
     if value is None or value == "":
         return "—"
     if isinstance(value, str):
+        if key == "sections":  # the names of the export's own sections
+            return _title(value)
+        if key in _CHOICE_FIELDS and _CHOICE_VALUE.match(value):
+            label = _choice_labels().get(value)
+            return str(label) if label else capfirst(value.replace("_", " "))
         try:
             return _display_date(value) or value
         except ValueError:  # "2026-13-45": shown as typed
             return value
     if isinstance(value, bool):
         return _("yes") if value else _("no")
+    if isinstance(value, list) and all(isinstance(v, str | int | float) for v in value):
+        return ", ".join(_display(v, key) for v in value) or "—"
     if isinstance(value, dict | list):
         return json.dumps(value, ensure_ascii=False, sort_keys=True)
     return str(value)
@@ -220,14 +294,14 @@ def _sections(data: dict[str, Any], prefix: str = "") -> list[dict[str, Any]]:
         title = f"{prefix}{_title(key)}"
         if isinstance(value, dict):
             nested = {k: v for k, v in value.items() if isinstance(v, list | dict) and v}
-            pairs = [(_title(k), _display(v)) for k, v in value.items() if k not in nested]
+            pairs = [(_title(k), _display(v, k)) for k, v in value.items() if k not in nested]
             sections.append({"title": title, "kind": "pairs", "pairs": pairs})
             sections.extend(_sections(nested, prefix=f"{title} / "))
         elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
             headers: list[str] = []
             for row in value:
                 headers.extend(k for k in row if k not in headers)
-            rows = [[_display(row.get(h)) for h in headers] for row in value]
+            rows = [[_display(row.get(h), h) for h in headers] for row in value]
             sections.append(
                 {
                     "title": title,
@@ -237,30 +311,70 @@ def _sections(data: dict[str, Any], prefix: str = "") -> list[dict[str, Any]]:
                 }
             )
         elif isinstance(value, list):
-            sections.append({"title": title, "kind": "list", "items": [_display(v) for v in value]})
+            items = [_display(v, key) for v in value]
+            sections.append({"title": title, "kind": "list", "items": items})
         else:
-            sections.append({"title": title, "kind": "pairs", "pairs": [(title, _display(value))]})
+            pairs = [(title, _display(value, key))]
+            sections.append({"title": title, "kind": "pairs", "pairs": pairs})
     return sections
+
+
+def _guest_name(data: dict[str, Any]) -> str:
+    """The person's name as this export shows it (a scoped export may not show it)."""
+    identity = data.get("identity") or data.get("profile", {}).get("identity") or {}
+    name = identity.get("full_name") or " ".join(
+        part for part in (identity.get("first_name"), identity.get("last_name")) if part
+    )
+    return str(name)
+
+
+def _guest_page_url(guest_id: int) -> str | None:
+    # The portal's guest page (the partners' shell names it; the core alone has none).
+    try:
+        return reverse("portal:guest", args=[guest_id])
+    except NoReverseMatch:
+        return None
 
 
 @never_cache
 @login_required
 @require_GET
 def guest_export_page(request: HttpRequest, guest_id: int) -> HttpResponse:
-    data = _export_or_redirect(request, guest_id, "gdpr:guest-export")
-    if isinstance(data, HttpResponseRedirect):
-        return data
+    found = _guest_or_redirect(request, guest_id, "gdpr:guest-export")
+    if isinstance(found, HttpResponse):
+        return found
+    partner = _acting_partner(request)
+    context: dict[str, Any] = {"guest_id": guest_id, "guest_url": _guest_page_url(guest_id)}
+    reason = ""
+    if partner is None:
+        form = CompleteExportForm(request.GET if "reason" in request.GET else None)
+        if not form.is_valid():
+            # No export without the request it answers: ask for it first (nothing audited).
+            return render(
+                request,
+                "destination/guest_export_reason.html",
+                {**context, "form": form},
+                status=400 if form.is_bound else 200,
+            )
+        reason = form.cleaned_data["reason"]
+    else:
+        # The staff shell's header shows who the page is for (as the portal's pages do).
+        request.partner = partner  # type: ignore[attr-defined]
+    data = guest_export(guest=found, actor=request.user, partner=partner, reason=reason)  # type: ignore[arg-type]  # login_required
     json_url = reverse("gdpr:guest-export-json", args=[guest_id])
     query = request.GET.urlencode()
+    body = {k: v for k, v in data.items() if k != "export"}
     return render(
         request,
         "destination/guest_export.html",
         {
-            "guest_id": guest_id,
+            **context,
             "scope": data["export"]["scope"],
             "partner": data["export"]["partner"],
+            "reason": reason,
+            "guest_name": _guest_name(body),
             "generated_at": parse_datetime(data["export"]["generated_at"]),
-            "sections": _sections({k: v for k, v in data.items() if k != "export"}),
+            "sections": _sections(body),
             "json_url": f"{json_url}?{query}" if query else json_url,
         },
     )

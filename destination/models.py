@@ -271,6 +271,14 @@ class Guest(TimeStampedModel):
     class Meta:
         verbose_name = _("guest")
         verbose_name_plural = _("guests")
+        # The complete subject-access export (other partners' private notes included): the
+        # destination's data-protection officer, through the group migration 0009 creates.
+        permissions = [
+            (
+                "export_complete_guest_data",
+                _("Can export everything held about a guest (subject-access request)"),
+            )
+        ]
         constraints = [
             models.CheckConstraint(
                 name="guest_merged_into_iff_merged",

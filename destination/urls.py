@@ -25,6 +25,7 @@ urlpatterns = [
     path("gdpr/", include("destination.gdpr_urls")),
     path("stripe/webhook/", stripe_webhook, name="stripe_webhook"),
     path("newsletters/", include("newsletters.urls")),
+    path("outbox/", include("newsletters.outbox_urls")),
 ]
 
 urlpatterns += i18n_patterns(

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from allauth.account.models import EmailAddress
 from django.contrib.auth.hashers import make_password
+from django.contrib.auth.models import Group, Permission
 from django.utils.translation import gettext as _
 
 from destination import demo_data
@@ -28,6 +29,7 @@ def demo_partners_seed(seeder: DemoSeeder) -> None:
             demo_data.ADMIN_PASSWORD,
             demo_data.MANAGER_PASSWORD,
             demo_data.AGENT_PASSWORD,
+            demo_data.DPO_PASSWORD,
         )
     }
     admin, _created = User.objects.update_or_create(
@@ -80,6 +82,30 @@ def demo_partners_seed(seeder: DemoSeeder) -> None:
             bucket[demo.slug] = user
             users.append(user)
             memberships.append(Membership(user=user, partner=partner, role=role))
+    dpo, _created = User.objects.update_or_create(
+        email=demo_data.DPO_EMAIL,
+        defaults={
+            "first_name": "Dominique",
+            "last_name": "Protection",
+            "password": hashes[demo_data.DPO_PASSWORD],
+            "language": "fr",
+        },
+    )
+    users.append(dpo)
+    memberships.append(
+        Membership(
+            user=dpo, partner=seeder.partners[demo_data.DPO_PARTNER], role=Membership.Role.AGENT
+        )
+    )
+    # Migration destination 0009 makes the group; a flushed test database lost it (the
+    # permission itself comes back with post_migrate).
+    group, _created = Group.objects.get_or_create(name=demo_data.DPO_GROUP)
+    group.permissions.add(
+        Permission.objects.get(
+            content_type__app_label="destination", codename="export_complete_guest_data"
+        )
+    )
+    dpo.groups.add(group)
     Membership.objects.bulk_create(memberships)
     # allauth signs people in by a verified, primary EmailAddress of theirs.
     EmailAddress.objects.bulk_create(
@@ -95,7 +121,15 @@ def demo_interactions_seed(seeder: DemoSeeder) -> None:
     visits = {
         p.key: rng.choices(((0,), (1,), (0, 1)), weights=(25, 50, 25))[0] for p in seeder.people
     }
-    for (slug, person_key), guest in seeder.guest_of_record.items():
+    records = list(seeder.guest_of_record.items())
+    every = max(1, len(records) // 5)
+    logged = 0
+    for index, ((slug, person_key), guest) in enumerate(records, start=1):
+        if index % every == 0:
+            seeder.progress(
+                _("  interactions: %(logged)s logged, %(done)s of %(total)s relationships")
+                % {"logged": logged, "done": index, "total": len(records)}
+            )
         person = person_by_key[person_key]
         demo = seeder.demo_partners[slug]
         kinds = demo_data.INTERACTION_KINDS[demo.kind]
@@ -115,6 +149,7 @@ def demo_interactions_seed(seeder: DemoSeeder) -> None:
                     occurred_at=seeder._past(demo_data.moment_in_season(rng, season)),
                     visibility=Visibility.PRIVATE if private else Visibility.SHARED,
                 )
+                logged += 1
 
 
 def demo_partners_summary(seeder: DemoSeeder) -> dict[str, Any]:

@@ -262,7 +262,11 @@ def test_the_readable_gdpr_export_speaks_french(client):
 
     guest = GuestEmailFactory(email="lea.martin@mail.example").guest
     client.force_login(UserFactory(is_staff=True, is_superuser=True))
-    response = client.get(reverse("gdpr:guest-export", args=[guest.pk]), HTTP_ACCEPT_LANGUAGE="fr")
+    response = client.get(
+        reverse("gdpr:guest-export", args=[guest.pk]),
+        {"reason": "DAP-2026-3"},
+        HTTP_ACCEPT_LANGUAGE="fr",
+    )
     page = response.content.decode()
     assert response.status_code == 200
     assert "Prénom" in page and "Adresses e-mail" in page

@@ -280,12 +280,15 @@ def _export_for_partner(guest: Guest, partner: Partner) -> dict[str, Any]:
 
 
 @transaction.atomic
+@transaction.atomic
 def guest_export(
-    *, guest: Guest, actor: User | None, partner: Partner | None = None
+    *, guest: Guest, actor: User | None, partner: Partner | None = None, reason: str = ""
 ) -> dict[str, Any]:
     """Everything held about a guest as a JSON-able dict. Without ``partner``: the complete
     subject-access export (the destination's data-protection officer). With one: what that
-    partner may see, built by the registered partner export. Either way an EXPORT audit row."""
+    partner may see, built by the registered partner export. Either way an EXPORT audit row
+    (who, when, which guest, scope and ``reason``, e.g. the request's reference), written in
+    the transaction that reads the data."""
     scope = "full" if partner is None else "partner"
     header: dict[str, Any] = {
         "version": EXPORT_FORMAT_VERSION,
@@ -300,7 +303,7 @@ def guest_export(
         action=AuditEntry.Action.EXPORT,
         actor=actor,
         partner=partner,
-        details={"scope": scope, "sections": sorted(body)},
+        details={"scope": scope, "sections": sorted(body), "reason": reason.strip()},
     )
     return {"export": header, **body}
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from django.contrib.admin.models import CHANGE, LogEntry
+from django.contrib.auth.models import Group
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
@@ -33,6 +34,7 @@ from destination.models import (
     TimelineEvent,
 )
 from destination.services import GuestError
+from destination.services import gdpr as gdpr_service
 from destination.services.consent import consent_record
 from destination.services.gdpr import (
     ERASED_TEXT,
@@ -245,19 +247,77 @@ def manager_of(partner: Partner, role: str = Membership.Role.MANAGER):
     return MembershipFactory(partner=partner, role=role).user
 
 
+REASON = {"reason": "SAR-2026-014, letter of 28 November"}
+
+
 def test_superuser_gets_the_full_export_as_json_and_html(client, zoe):
     client.force_login(UserFactory(is_superuser=True, is_staff=True))
-    response = client.get(export_url(zoe.pk))
+    response = client.get(export_url(zoe.pk), REASON)
     assert response.status_code == 200
     assert response["Content-Type"] == "application/json"
     assert "attachment" in response["Content-Disposition"]
     assert response.json()["export"]["scope"] == "full"
-    page = client.get(export_url(zoe.pk, html=True))
+    page = client.get(export_url(zoe.pk, html=True), REASON)
     assert page.status_code == 200
     html = page.content.decode()
     assert "Zoë" in html
     assert "private chat about her divorce" in html
     assert "Send me the news." in html
+
+
+def dpo_user():
+    """A data-protection officer: the group migration 0009 makes (flushed by no test here)."""
+    user = UserFactory()
+    user.groups.add(Group.objects.get(name="Data protection officer"))
+    return user
+
+
+def test_the_data_protection_officer_gives_a_reason_then_gets_the_complete_export(client, zoe):
+    dpo = dpo_user()
+    client.force_login(dpo)
+    # First the page asks why; nothing is exported or audited yet.
+    ask = client.get(export_url(zoe.pk, html=True))
+    assert ask.status_code == 200
+    assert 'name="reason"' in ask.content.decode()
+    assert "private chat about her divorce" not in ask.content.decode()
+    assert client.get(export_url(zoe.pk))["Location"] == export_url(zoe.pk, html=True)
+    assert client.get(export_url(zoe.pk, html=True), {"reason": "  "}).status_code == 400
+    assert not AuditEntry.objects.filter(action=AuditEntry.Action.EXPORT).exists()
+
+    page = client.get(export_url(zoe.pk, html=True), REASON)
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert "<h1>Complete export</h1>" in html
+    assert "private chat about her divorce" in html  # every partner's notes
+    assert REASON["reason"] in html
+    entry = AuditEntry.objects.get(guest=zoe, action=AuditEntry.Action.EXPORT)
+    assert entry.actor == dpo and entry.acting_partner is None
+    assert entry.details["scope"] == "full"
+    assert entry.details["reason"] == REASON["reason"]
+    data = client.get(export_url(zoe.pk), REASON).json()
+    assert data["export"]["scope"] == "full"
+    assert AuditEntry.objects.filter(guest=zoe, action=AuditEntry.Action.EXPORT).count() == 2
+
+
+def test_the_complete_export_and_its_audit_row_share_a_transaction(zoe, monkeypatch):
+    # The audit row cannot be written: no export leaves (and nothing half-written stays).
+    def refuse(**kwargs):
+        raise RuntimeError("audit down")
+
+    monkeypatch.setattr(gdpr_service, "audit_log", refuse)
+    with pytest.raises(RuntimeError):
+        gdpr_service.guest_export(guest=zoe, actor=dpo_user(), reason="SAR-1")
+    assert not AuditEntry.objects.filter(action=AuditEntry.Action.EXPORT).exists()
+
+
+def test_the_export_page_says_which_scope_it_is_and_links_back(client, zoe, office):
+    client.force_login(manager_of(office))
+    html = client.get(export_url(zoe.pk, html=True)).content.decode()
+    assert f"<h1>Partner-scoped export for {office.name}</h1>" in html
+    assert '<main id="main"' in html and "<nav" in html and 'class="topbar"' in html
+    assert f'href="{reverse("portal:guest", args=[zoe.pk])}"' in html
+    assert f'href="{export_url(zoe.pk)}"' in html
+    assert "a.m.." not in html and "p.m.." not in html
 
 
 def test_steward_manager_gets_the_partner_scoped_export(client, zoe, office, rental):
@@ -587,11 +647,15 @@ def test_the_export_page_shows_dates_in_the_readers_format(client, zoe):
     zoe.birth_date = dt.date(1990, 5, 17)
     zoe.save(update_fields=["birth_date"])
     client.force_login(UserFactory(is_superuser=True, is_staff=True))
-    identity = client.get(export_url(zoe.pk)).json()["identity"]
+    identity = client.get(export_url(zoe.pk), REASON).json()["identity"]
     assert identity["birth_date"] == "1990-05-17"
-    english = client.get(export_url(zoe.pk, html=True), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    english = client.get(
+        export_url(zoe.pk, html=True), REASON, HTTP_ACCEPT_LANGUAGE="en"
+    ).content.decode()
     assert "May 17, 1990" in english and "1990-05-17" not in english
     # A time of the identity (created) is written out too (details kept as recorded are not).
     assert identity["created_at"] not in english
-    french = client.get(export_url(zoe.pk, html=True), HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+    french = client.get(
+        export_url(zoe.pk, html=True), REASON, HTTP_ACCEPT_LANGUAGE="fr"
+    ).content.decode()
     assert "17 mai 1990" in french

@@ -52,9 +52,14 @@ def test_seeds_partners_staff_and_destination(seeded: str) -> None:
     kinds = set(Partner.objects.values_list("kind", flat=True))
     assert {"tourist_office", "ski_school", "booking_desk", "lodging", "equipment_rental"} <= kinds
     assert Partner.objects.filter(kind=Partner.Kind.SKI_SCHOOL).count() == 2
-    # A manager and an agent per partner.
-    roles = Membership.objects.values("partner").annotate(n=Count("id")).values_list("n", flat=True)
-    assert set(roles) == {2}
+    # A manager and an agent per partner, and the data-protection officer at the office.
+    roles = dict(
+        Membership.objects.values("partner__slug")
+        .annotate(n=Count("id"))
+        .values_list("partner__slug", "n")
+    )
+    assert roles.pop(demo_data.DPO_PARTNER) == 3
+    assert set(roles.values()) == {2}
     assert Membership.objects.filter(role=Membership.Role.MANAGER).count() == len(
         demo_data.PARTNERS
     )
@@ -118,7 +123,8 @@ def test_seeds_interactions_over_two_seasons(seeded: str) -> None:
 
 def test_every_printed_login_authenticates(seeded: str, client: Client) -> None:
     logins = demo_data.demo_logins()
-    assert len(logins) == 1 + 2 * len(demo_data.PARTNERS)
+    # The operator, a manager and an agent per partner, the data-protection officer.
+    assert len(logins) == 2 + 2 * len(demo_data.PARTNERS)
     for login in logins:
         assert login.email in seeded and login.password in seeded
         user = authenticate(username=login.email, password=login.password)
@@ -166,3 +172,17 @@ def test_generated_duplicates_carry_real_life_mess() -> None:
     variants = {r.variant for r in records}
     assert {"email_case", "phone_national", "accents_dropped", "swapped_names"} <= variants
     assert all(e.endswith(".example") for e in (p.email for p in people) if e)
+
+
+def test_the_data_protection_officer_may_export_everything_and_acts_for_the_office(
+    seeded: str,
+) -> None:
+    dpo = User.objects.get(email=demo_data.DPO_EMAIL)
+    assert dpo.has_perm("destination.export_complete_guest_data")
+    assert not dpo.is_superuser and not dpo.is_staff
+    assert [m.partner.slug for m in dpo.memberships.all()] == [demo_data.DPO_PARTNER]
+    # Nobody else of the demo gets the complete export but the operator.
+    holders = [
+        u.email for u in User.objects.all() if u.has_perm("destination.export_complete_guest_data")
+    ]
+    assert sorted(holders) == sorted([demo_data.DPO_EMAIL, demo_data.ADMIN_EMAIL])

@@ -96,6 +96,18 @@ def _via_export_pages(partner: Partner, guest: Guest) -> str:
     return "\n".join(r.content.decode() for r in pages if r.status_code == 200)
 
 
+def _via_complete_export_asked(partner: Partner, guest: Guest) -> str:
+    # The data-protection officer's complete export, asked for (with a reason) by a manager of
+    # the partner who lacks the permission: at most the partner-scoped export comes back.
+    client = _manager_client(partner)
+    query = {"reason": "SAR-2026-001"}
+    pages = [
+        client.get(reverse(name, args=[guest.pk]), query)
+        for name in ("gdpr:guest-export", "gdpr:guest-export-json")
+    ]
+    return "\n".join(r.content.decode() for r in pages if r.status_code == 200)
+
+
 def _staff_client(partner: Partner) -> Client:
     client = Client()
     client.force_login(MembershipFactory(partner=partner).user)
@@ -134,6 +146,7 @@ PATHS: dict[str, Callable[[Partner, Guest], str]] = {
 EXPORT_PATHS: dict[str, Callable[[Partner, Guest], str]] = {
     "portal guest_export": _via_portal_export,
     "gdpr export pages": _via_export_pages,
+    "gdpr complete export (no permission)": _via_complete_export_asked,
 }
 
 
@@ -231,6 +244,15 @@ def test_exports_never_give_the_tourist_office_another_partners_private_data(wor
 def test_exports_are_refused_to_other_partners(world, viewer, path):
     assert not can_export(MembershipFactory(partner=world[viewer]).user, world[viewer])
     assert EXPORT_PATHS[path](world[viewer], world["guest"]) == ""
+
+
+@pytest.mark.parametrize("viewer", ["owner", *VIEWERS])
+def test_a_partner_agent_without_the_permission_gets_no_complete_export(world, viewer):
+    client = _staff_client(world[viewer])  # an agent: no export of any scope, no complete one
+    for name in ("gdpr:guest-export", "gdpr:guest-export-json"):
+        response = client.get(reverse(name, args=[world["guest"].pk]), {"reason": "SAR-1"})
+        assert response.status_code == 403
+        assert PRIVATE not in response.content.decode()
 
 
 # Readers of many guests' profiles rather than of one guest's activity: what they show of each

@@ -7,6 +7,7 @@ directory lists whatever partners exist when a page is served.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -64,7 +65,7 @@ class Command(BaseCommand):
                 return
             # Building a second tree next to an edited site would only duplicate pages.
             raise CommandError("The site already has a home page; use --if-empty to skip.")
-        home = build_site(story_count=options["stories"])
+        home = build_site(story_count=options["stories"], progress=self.stdout.write)
         pages = Page.objects.filter(depth__gte=2).count()
         self.stdout.write(
             self.style.SUCCESS(
@@ -75,9 +76,12 @@ class Command(BaseCommand):
 
 
 class _Builder:
-    def __init__(self, en: Locale, brand_name: str) -> None:
+    def __init__(
+        self, en: Locale, brand_name: str, progress: Callable[[str], None] | None = None
+    ) -> None:
         self.en = en
         self.brand_name = brand_name
+        self.progress = progress
         self.images: dict[str, Any] = {}
         # Source page -> its English->French strings, translated once the English tree exists.
         self.translations: list[tuple[Page, dict[str, str]]] = []
@@ -87,6 +91,8 @@ class _Builder:
         for key, path in files.items():
             title = f"{self.brand_name} logo" if key == "logo" else SCENES[key][0]
             self.images[key] = image_import(path, title)
+        if self.progress is not None:
+            self.progress(f"  images: {len(self.images)} imported")
 
     def image_id(self, key: str) -> int:
         return self.images[key].pk
@@ -114,6 +120,8 @@ class _Builder:
         parent.add_child(instance=page)
         page.save_revision().publish()
         self.translations.append((page, pairs))
+        if self.progress is not None and len(self.translations) % 5 == 0:
+            self.progress(f"  pages: {len(self.translations)} published in English")
         return page
 
     @staticmethod
@@ -122,12 +130,14 @@ class _Builder:
 
 
 @transaction.atomic
-def build_site(*, story_count: int | None = None) -> HomePage:
+def build_site(
+    *, story_count: int | None = None, progress: Callable[[str], None] | None = None
+) -> HomePage:
     editorial_groups_ensure()
     locales = locales_ensure()
     en = locales["en"]
     brand = Destination.load()
-    builder = _Builder(en, brand.brand_name or brand.name)
+    builder = _Builder(en, brand.brand_name or brand.name, progress)
     builder.load_images()
 
     root = Page.get_first_root_node()
@@ -239,8 +249,10 @@ def build_site(*, story_count: int | None = None) -> HomePage:
         )
 
     # Parents first: wagtail-localize places each translation under its parent's translation.
-    for page, pairs in builder.translations:
+    for number, (page, pairs) in enumerate(builder.translations, start=1):
         page_translate(page=page, locale=locales["fr"], strings=pairs)
+        if progress is not None and number % 5 == 0:
+            progress(f"  pages: {number} of {len(builder.translations)} translated into French")
 
     _brand_defaults(builder)
     return home

@@ -128,11 +128,18 @@ class DemoSeeder:
         return sorted(core + registered, key=lambda step: step[0])
 
     def run(self) -> None:
-        for _order, name, step in self._steps():
+        steps = self._steps()
+        for number, (_order, name, step) in enumerate(steps, start=1):
+            # Said before the step, so a long one (interactions) is not a silent minute.
+            self.progress(f"[{number}/{len(steps)}] {name}…")
             started = time.monotonic()
             step()
             self.timings[name] = time.monotonic() - started
             self.log(f"{name}: {self.timings[name]:.1f} s")
+
+    def progress(self, message: str) -> None:
+        """A progress line of a long step ("interactions: 1,000 of about 3,000")."""
+        self.log(message)
 
     def summary(self) -> dict[str, Any]:
         parts: list[tuple[int, Mapping[str, Any]]] = [(40, self._core_summary())]
@@ -203,11 +210,18 @@ class DemoSeeder:
         records = demo_data.build_records(self.rng, self.people)
         # First what each partner had before the CRM (clean first records), then the daily flow
         # where the same people come back through other partners, typed differently.
+        total = sum(len(partner_records) for partner_records in records.values())
+        done = 0
         for first_pass in (True, False):
             for slug, partner_records in records.items():
                 batch = [r for r in partner_records if (r.variant == "clean") == first_pass]
                 if batch:
                     self._resolve(slug, batch)
+                    done += len(batch)
+            self.progress(
+                _("  guests: %(done)s of %(total)s partner records resolved")
+                % {"done": done, "total": total}
+            )
 
     def _resolve(self, slug: str, records: list[DemoRecord]) -> None:
         demo = self.demo_partners[slug]
