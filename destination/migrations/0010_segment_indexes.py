@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('destination', '0008_linkage_model'),
+        ('destination', '0009_guest_export_complete_permission'),
     ]
 
     operations = [
