@@ -301,17 +301,12 @@ class JourneyViewSet(SnippetViewSet):
             label=gettext_lazy("Step"),
             panels=[
                 FieldPanel("name"),
-                FieldRowPanel(
-                    [FieldPanel("anchor"), FieldPanel("offset_days"), FieldPanel("send_time")]
-                ),
-                FieldRowPanel(
-                    [
-                        FieldPanel("kind"),
-                        FieldPanel("purpose"),
-                        FieldPanel("partner"),
-                        FieldPanel("promoted_offer"),
-                    ]
-                ),
+                # Two fields a row at most: with three or four, the wait ("offset in days") and
+                # the partner's select were squeezed to a few pixels beside the long anchor.
+                FieldPanel("anchor"),
+                FieldRowPanel([FieldPanel("offset_days"), FieldPanel("send_time")]),
+                FieldRowPanel([FieldPanel("kind"), FieldPanel("purpose")]),
+                FieldRowPanel([FieldPanel("partner"), FieldPanel("promoted_offer")]),
                 FieldPanel("conditions"),
                 FieldPanel("subject_fr"),
                 FieldPanel("body_fr"),
