@@ -400,10 +400,19 @@ def guest_profile_for(
 # --- Permissions for actions ----------------------------------------------------------------
 
 
-def membership_for(user: User | AnonymousUser | None, partner: Partner | None) -> Membership | None:
-    """The user's active membership of an active partner, or None."""
+def membership_for(
+    user: User | AnonymousUser | None,
+    partner: Partner | None,
+    *,
+    known: Membership | None = None,
+) -> Membership | None:
+    """The user's active membership of an active partner, or None. ``known``: the membership
+    the caller already checked for this request (the portal's ``request.membership``), used
+    instead of a query when it is this user's for this partner."""
     if user is None or partner is None or not user.is_authenticated or not user.is_active:
         return None
+    if known is not None and known.user_id == user.pk and known.partner_id == partner.pk:
+        return known
     return (
         Membership.objects.active()
         .filter(user=user, partner=partner)
@@ -419,26 +428,43 @@ def staff_home_url(user: User) -> str | None:
     return None
 
 
-def _is_steward_manager(user: User | AnonymousUser | None, partner: Partner | None) -> bool:
+def _is_steward_manager(
+    user: User | AnonymousUser | None, partner: Partner | None, known: Membership | None
+) -> bool:
     if partner is None or not partner.is_steward:
         return False
-    membership = membership_for(user, partner)
+    membership = membership_for(user, partner, known=known)
     return membership is not None and membership.role == Membership.Role.MANAGER
 
 
-def can_merge(user: User | AnonymousUser | None, partner: Partner | None) -> bool:
+def can_merge(
+    user: User | AnonymousUser | None,
+    partner: Partner | None,
+    *,
+    membership: Membership | None = None,
+) -> bool:
     """Merging guests changes everyone's data: tourist office managers only."""
-    return _is_steward_manager(user, partner)
+    return _is_steward_manager(user, partner, membership)
 
 
-def can_erase(user: User | AnonymousUser | None, partner: Partner | None) -> bool:
+def can_erase(
+    user: User | AnonymousUser | None,
+    partner: Partner | None,
+    *,
+    membership: Membership | None = None,
+) -> bool:
     """Erasing a guest (GDPR) is the steward's: tourist office managers only."""
-    return _is_steward_manager(user, partner)
+    return _is_steward_manager(user, partner, membership)
 
 
-def can_export(user: User | AnonymousUser | None, partner: Partner | None) -> bool:
+def can_export(
+    user: User | AnonymousUser | None,
+    partner: Partner | None,
+    *,
+    membership: Membership | None = None,
+) -> bool:
     """A full export of a guest's data: tourist office managers only."""
-    return _is_steward_manager(user, partner)
+    return _is_steward_manager(user, partner, membership)
 
 
 def can_edit_guest(
@@ -447,12 +473,13 @@ def can_edit_guest(
     guest: Guest,
     *,
     access: GuestAccess | None = None,
+    membership: Membership | None = None,
 ) -> bool:
     """Staff of a partner that knows the guest (RELATED or CONSENTED) may edit an active guest;
     tourist office managers, who steward the shared data, may edit any active guest."""
     if partner is None or guest.status != Guest.Status.ACTIVE:
         return False
-    membership = membership_for(user, partner)
+    membership = membership_for(user, partner, known=membership)
     if membership is None:
         return False
     if partner.is_steward and membership.role == Membership.Role.MANAGER:

@@ -258,11 +258,18 @@ def guest_page_context(request: PortalRequest, guest: Guest) -> dict[str, Any]:
         "members": household_members(partner=partner, guest=guest)
         if access.can(Section.HOUSEHOLD)
         else [],
-        "can_edit": can_edit_guest(request.user, partner, guest, access=access),
-        "can_export": steward_tools and can_export(request.user, partner),
-        "can_erase": steward_tools and can_erase(request.user, partner),
+        # The request's membership is already checked (portal_view): no query per permission.
+        "can_edit": can_edit_guest(
+            request.user, partner, guest, access=access, membership=request.membership
+        ),
+        "can_export": steward_tools
+        and can_export(request.user, partner, membership=request.membership),
+        "can_erase": steward_tools
+        and can_erase(request.user, partner, membership=request.membership),
         # Merges into this profile that can still be undone (one query, stewards' managers only).
-        "merges": merges_undoable(guest) if can_merge(request.user, partner) else [],
+        "merges": merges_undoable(guest)
+        if can_merge(request.user, partner, membership=request.membership)
+        else [],
         "contact_form": ContactForm(),
         # Rendered on demand (its choices cost two queries): see ``consent``.
         "consent_form": None,

@@ -251,3 +251,22 @@ def test_phone_shown_in_e164(client, steward, guest):
     GuestPhoneFactory(guest=guest, phone="+33612345678")
     client.force_login(steward)
     assert "+33612345678" in client.get(url(guest)).content.decode()
+
+
+def test_the_page_reads_the_staff_members_membership_once(client, steward, office):
+    """The permissions shown on the page (edit, export, erase, merges) use the membership
+    portal_view already checked: no query per permission."""
+    guest = GuestFactory()
+    GuestEmailFactory(guest=guest)
+    client.force_login(steward)
+    client.get(url(guest))  # warm caches
+    request_started.disconnect(reset_queries)
+    try:
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get(url(guest)).status_code == 200
+    finally:
+        request_started.connect(reset_queries)
+    membership_reads = [
+        q["sql"] for q in ctx.captured_queries if 'FROM "partners_membership"' in q["sql"]
+    ]
+    assert len(membership_reads) == 1, membership_reads
