@@ -11,6 +11,7 @@ from django.views.decorators.http import require_http_methods
 
 from destination.http import client_ip
 from destination.models import Destination
+from newsletters.models import Message
 from newsletters.selectors import message_get_by_token
 from newsletters.services import message_unsubscribe
 
@@ -43,7 +44,7 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
         return render(request, "newsletters/unsubscribe_confirm.html", context)
 
 
-def _scope(message) -> str:
-    if message.partner_id is not None:
-        return message.partner.name
+def _scope(message: Message) -> str:
+    if message.partner is not None:
+        return str(message.partner.name)
     return str(Destination.load().brand_name)
