@@ -20,7 +20,6 @@ from destination.models import (
     Guest,
     Household,
     Purpose,
-    TimelineEvent,
 )
 from destination.services.consent import consent_record
 from newsletters import segments
@@ -39,6 +38,7 @@ from tests.factories import (
     PartnerFactory,
     TagFactory,
 )
+from tests.newsletters.tracking_helpers import campaign_make, hit_make, message_make
 
 pytestmark = pytest.mark.django_db
 
@@ -260,20 +260,23 @@ def test_last_contact_before_after_within_and_never():
     assert ids({"not": {"rule": "last_contact", "within_days": 30}}) == {never.pk, old.pk}
 
 
-def test_clicked_counts_human_clicks_only(school):
-    human, machine, other = GuestFactory(), GuestFactory(), GuestFactory()
-    for guest, click, campaign in (
-        (human, "human", 7),
-        (machine, "machine", 7),
-        (other, "human", 8),
-    ):
-        TimelineEvent.objects.create(
-            guest=guest, occurred_at=NOW - dt.timedelta(days=3), kind=TimelineEvent.Kind.MESSAGE,
-            title="Click", data={"click": click, "campaign": campaign},
-        )  # fmt: skip
-    assert ids({"rule": "clicked", "campaign": 7}) == {human.pk}
+def test_clicked_counts_settled_human_clicks_only(school):
+    """The settled human clicks of the tracking table: not machine clicks, not the trap, not
+    a click the settle pass has not judged yet."""
+    winter, spring = campaign_make("Winter"), campaign_make("Spring")
+    human, machine, trap, pending, other = (GuestFactory() for _ in range(5))
+    three_days_ago = NOW - dt.timedelta(days=3)
+    hit_make(message_make(human, winter), at=three_days_ago)
+    hit_make(
+        message_make(machine, winter), at=three_days_ago, verdict="machine", reason="link_burst"
+    )
+    hit_make(message_make(trap, winter), at=three_days_ago, link_index=0)
+    hit_make(message_make(pending, winter), at=three_days_ago, settled=False)
+    hit_make(message_make(other, spring), at=three_days_ago)
+    assert ids({"rule": "clicked", "campaign": winter.pk}) == {human.pk}
     assert ids({"rule": "clicked"}) == {human.pk, other.pk}
     assert ids({"rule": "clicked", "within_days": 2}) == set()
+    assert ids({"not": {"rule": "clicked", "campaign": winter.pk}}) >= {machine.pk, other.pk}
 
 
 def test_household_with_children(school):
