@@ -382,9 +382,11 @@ NEWSLETTER_RETRY_BASE_SECONDS = int(os.environ.get("NEWSLETTER_RETRY_BASE_SECOND
 # The mailto of List-Unsubscribe (empty: the HTTPS one-click URL only) and the List-Id domain.
 NEWSLETTER_UNSUBSCRIBE_MAILTO = os.environ.get("NEWSLETTER_UNSUBSCRIBE_MAILTO", "")
 NEWSLETTER_LIST_ID_DOMAIN = os.environ.get("NEWSLETTER_LIST_ID_DOMAIN", "lists.destination.example")
-# Tracking (docs/newsletters-tracking.md): a click is settled (final verdict, then real contact)
+# Tracking (docs/newsletters-tracking.md): the public origin of the pixel and redirector links
+# (/t/o/..., /t/c/...); a click is settled (final verdict, then real contact)
 # this long after it came, past the burst window; a booking within this many days after a
 # human click is attributed to the campaign or journey in its reports.
+NEWSLETTER_TRACKING_BASE_URL = os.environ.get("NEWSLETTER_TRACKING_BASE_URL") or NEWSLETTER_SITE_URL
 NEWSLETTER_TRACKING_SETTLE_SECONDS = int(os.environ.get("NEWSLETTER_TRACKING_SETTLE_SECONDS", "10"))
 NEWSLETTER_ATTRIBUTION_DAYS = int(os.environ.get("NEWSLETTER_ATTRIBUTION_DAYS", "30"))
 

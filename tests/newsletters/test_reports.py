@@ -207,3 +207,20 @@ def test_journey_report_queries_do_not_grow_with_steps():
     with capture_queries() as many:
         journey_report(journey)
     assert len(few) == len(many)
+
+
+def test_the_journey_report_page_shows_each_step(client):
+    from tests.factories import UserFactory
+
+    admin = UserFactory(is_superuser=True, is_staff=True)
+    client.force_login(admin)
+    journey = Journey.objects.create(
+        name="Welcome", slug="w-page", trigger="subscription_confirmed"
+    )
+    JourneyStep.objects.create(journey=journey, sort_order=0, name="Day one")
+    response = client.get(f"/cms/newsletters/journeys/{journey.pk}/report/")
+    assert response.status_code == 200
+    assert b"Day one" in response.content
+    assert b"Revenue attributed per partner" in response.content
+    listing = client.get("/cms/snippets/newsletters/journey/")
+    assert f"/cms/newsletters/journeys/{journey.pk}/report/".encode() in listing.content
