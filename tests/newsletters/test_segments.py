@@ -558,3 +558,27 @@ def test_the_preview_takes_the_same_queries_whatever_the_number_of_guests(school
     assert len(rows) == min(n, 4)
     # Sharing rules for DEMOGRAPHICS (compile), the guests, access rules and levels, emails.
     assert len(queries) == 5, [q["sql"] for q in queries.captured_queries]
+
+
+def test_clicked_in_a_partner_segment_counts_its_own_messages_clicks(school):
+    campaign = campaign_make("School offers", sender_partner=school, approved_at=NOW)
+    own, stranger = GuestFactory(), GuestFactory()
+    for guest in (own, stranger):
+        consent_record(
+            guest=guest, purpose=Purpose.PARTNER_OFFERS, granted=True,
+            method=ConsentProof.Method.FORM, partners=[school], channels=[Channel.EMAIL],
+            wording=ConsentWordingFactory(purpose=Purpose.PARTNER_OFFERS),
+        )  # fmt: skip
+    hit_make(
+        message_make(own, campaign, purpose="partner_offers", partner=school),
+        at=NOW - dt.timedelta(days=1),
+    )
+    other_partner = PartnerFactory(kind=Partner.Kind.LODGING)
+    hit_make(
+        message_make(
+            stranger, dedupe_key="test:other", purpose="partner_offers", partner=other_partner
+        ),
+        at=NOW - dt.timedelta(days=1),
+    )
+    assert ids({"rule": "clicked"}, partner=school) >= {own.pk}
+    assert ids({"rule": "clicked", "campaign": campaign.pk}, partner=school) == {own.pk}

@@ -54,10 +54,10 @@ def message_make(
     key = dedupe_key or (
         f"campaign:{campaign.pk}:guest:{guest.pk}" if campaign else f"test:{next(_n)}"
     )
+    kwargs.setdefault("purpose", "newsletter")
     return Message.objects.create(
         source=Message.Source.CAMPAIGN if campaign else Message.Source.JOURNEY,
         kind=Message.Kind.MARKETING,
-        purpose="newsletter",
         dedupe_key=key,
         guest=guest,
         address=address or f"guest{guest.pk}@example.org",
