@@ -145,8 +145,10 @@ def test_an_apple_prefetch_is_counted_as_a_machine(sent):
 
 
 def test_recording_costs_a_few_queries(client, sent):
-    """Click: the message, its recent clicks, the insert. Open: the same, plus the one consent
-    query, and the count's UPDATE (then its INSERT the first time)."""
+    """Click: the message, its recent clicks, the insert (and once per process and campaign, a
+    check that the campaign exists). Open: the same, plus the one consent query, and the count's
+    UPDATE (then its INSERT the first time)."""
+    client.get(_path(click_url(sent.uuid.hex, 1, PAGE)))
     with assert_num_queries(3):
         client.get(_path(click_url(sent.uuid.hex, 1, PAGE)))
     client.get(_path(open_pixel_url(sent.uuid.hex)))

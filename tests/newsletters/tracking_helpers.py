@@ -19,6 +19,7 @@ from newsletters.models import (
     Segment,
     TrackingHit,
 )
+from tests.content.helpers import wagtail_roots_ensure
 
 _n = itertools.count(1)
 CHROME = (
@@ -28,6 +29,7 @@ CHROME = (
 
 
 def campaign_make(name: str = "Winter news", **kwargs: Any) -> Campaign:
+    wagtail_roots_ensure()  # a transactional test elsewhere may have flushed them
     index = NewsletterIndexPage.objects.first()
     if index is None:
         index = NewsletterIndexPage(
