@@ -302,3 +302,18 @@ def test_marketing_email_is_sent_with_tracked_links_and_transactional_is_not(set
 
 def test_the_project_mounts_the_redirector():
     assert rendering.click_route_wired()
+
+
+def test_staff_read_the_raw_hits_in_the_admin(client, sent):
+    from tests.factories import UserFactory
+
+    hit_make(sent, link_index=4, url=PAGE)
+    TrackingCount.objects.create(scope="campaign:1", kind="open", verdict="human", reason="x")
+    admin = UserFactory(is_superuser=True, is_staff=True)
+    client.force_login(admin)
+    assert client.get("/django-admin/newsletters/trackinghit/").status_code == 200
+    assert client.get("/django-admin/newsletters/trackingcount/").status_code == 200
+    hit = TrackingHit.objects.get()
+    page = client.get(f"/django-admin/newsletters/trackinghit/{hit.pk}/change/")
+    assert page.status_code == 200
+    assert b'name="_save"' not in page.content  # read only
