@@ -228,9 +228,11 @@ def _finish(entry: dict[str, Any]) -> dict[str, Any]:
     return entry
 
 
-def _revenue(click_hits: QuerySet[TrackingHit], *, days: int) -> list[dict[str, Any]]:
+def _revenue(
+    click_hits: QuerySet[TrackingHit], *, days: int, partner_id: int | None = None
+) -> list[dict[str, Any]]:
     """Real bookings by a recipient within ``days`` after one of their human clicks among
-    ``click_hits``, per booking partner: one query."""
+    ``click_hits``, per booking partner (only ``partner_id``'s when given): one query."""
     window = dt.timedelta(days=days)
     clicked = click_hits.filter(
         kind=CLICK,
@@ -241,9 +243,11 @@ def _revenue(click_hits: QuerySet[TrackingHit], *, days: int) -> list[dict[str, 
         at__lte=OuterRef("created_at"),
         at__gte=OuterRef("created_at") - window,
     )
+    bookings = Booking.objects.filter(status__in=REAL_BOOKING_STATUSES)
+    if partner_id is not None:
+        bookings = bookings.filter(partner_id=partner_id)
     rows = (
-        Booking.objects.filter(status__in=REAL_BOOKING_STATUSES)
-        .filter(Exists(clicked))
+        bookings.filter(Exists(clicked))
         .values("partner_id", "partner__name")
         .annotate(bookings=Count("pk"), revenue_cents=Sum("total_cents"))
         .order_by("-revenue_cents", "partner__name")
@@ -281,8 +285,15 @@ def _with_revenue(entry: dict[str, Any], revenue: list[dict[str, Any]]) -> dict[
     return entry
 
 
-def campaign_report(campaign: Campaign, *, attribution_days: int | None = None) -> dict[str, Any]:
-    """The campaign's figures (see the module docstring): seven queries."""
+def campaign_report(
+    campaign: Campaign,
+    *,
+    attribution_days: int | None = None,
+    revenue_of_partner: int | None = None,
+) -> dict[str, Any]:
+    """The campaign's figures (see the module docstring): seven queries. With
+    ``revenue_of_partner``, the revenue counts that partner's bookings only (a partner reading
+    its own campaign's report does not learn other partners' bookings)."""
     days = settings.NEWSLETTER_ATTRIBUTION_DAYS if attribution_days is None else attribution_days
     messages = Message.objects.filter(dedupe_key__startswith=campaign.dedupe_prefix)
     sent = Q(status=Message.Status.SENT)
@@ -309,7 +320,7 @@ def campaign_report(campaign: Campaign, *, attribution_days: int | None = None) 
     entry = _finish(stats[None])
     entry["links"] = _links(hits)
     entry["attribution_days"] = days
-    return _with_revenue(entry, _revenue(hits, days=days))
+    return _with_revenue(entry, _revenue(hits, days=days, partner_id=revenue_of_partner))
 
 
 def journey_report(journey: Journey, *, attribution_days: int | None = None) -> dict[str, Any]:

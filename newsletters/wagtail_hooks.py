@@ -204,15 +204,20 @@ def campaign_report(request: StaffRequest, pk: int) -> TemplateResponse:
     campaign = get_object_or_404(
         Campaign.objects.select_related("page", "segment", "sender_partner", "approved_by"), pk=pk
     )
+    steward = cs.user_is_steward(request.user)
     return TemplateResponse(
         request,
         "newsletters/admin/campaign_report.html",
         {
             "campaign": campaign,
             "progress": cs.campaign_progress(campaign),
-            "tracking": reports.campaign_report(campaign),
+            # A partner's staff reading its campaign see its own bookings' revenue only.
+            "tracking": reports.campaign_report(
+                campaign,
+                revenue_of_partner=None if steward else campaign.sender_partner_id,
+            ),
             "progress_url": reverse("newsletters_campaign_progress", args=[campaign.pk]),
-            "can_approve": cs.user_is_steward(request.user),
+            "can_approve": steward,
             "edit_url": reverse("wagtailsnippets_newsletters_campaign:edit", args=[campaign.pk]),
             "statuses": Campaign.Status,
         },

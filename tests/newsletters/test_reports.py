@@ -224,3 +224,11 @@ def test_the_journey_report_page_shows_each_step(client):
     assert b"Revenue attributed per partner" in response.content
     listing = client.get("/cms/snippets/newsletters/journey/")
     assert f"/cms/newsletters/journeys/{journey.pk}/report/".encode() in listing.content
+
+
+def test_a_partner_sees_only_its_own_bookings_revenue():
+    campaign, _ = _campaign_data()
+    chalet = PartnerFactory._meta.model.objects.get(name="Chalet")
+    report = campaign_report(campaign, revenue_of_partner=chalet.pk)
+    assert [(r["partner"], r["revenue_cents"]) for r in report["revenue"]] == [("Chalet", 90000)]
+    assert report["revenue_cents"] == 90000
