@@ -26,6 +26,8 @@ urlpatterns = [
     path("stripe/webhook/", stripe_webhook, name="stripe_webhook"),
     path("newsletters/", include("newsletters.urls")),
     path("outbox/", include("newsletters.outbox_urls")),
+    # The open pixel and the click redirector, at the root (t/o/..., t/c/...), no language.
+    path("", include("newsletters.tracking_urls")),
 ]
 
 urlpatterns += i18n_patterns(

@@ -11,7 +11,7 @@ from django.utils.translation import ngettext
 
 from destination.errors import DomainError
 from newsletters.http import StaffRequest
-from newsletters.models import Message, Suppression
+from newsletters.models import Message, Suppression, TrackingCount, TrackingHit
 from newsletters.services import message_in_doubt_resolve
 
 
@@ -125,4 +125,34 @@ class SurveyAnswerAdmin(admin.ModelAdmin):
     readonly_fields = [f.name for f in SurveyAnswer._meta.fields]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
+# --- Tracking: the raw hits, read only (written by newsletters.tracking_record) -------------
+
+
+@admin.register(TrackingHit)
+class TrackingHitAdmin(admin.ModelAdmin):
+    list_display = ["at", "kind", "verdict", "reason", "link_index", "campaign", "settled"]
+    list_filter = ["kind", "verdict", "reason", "settled"]
+    list_select_related = ["campaign"]
+    raw_id_fields = ["message", "campaign", "journey_step"]
+    date_hierarchy = "at"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(TrackingCount)
+class TrackingCountAdmin(admin.ModelAdmin):
+    list_display = ["scope", "kind", "verdict", "reason", "count"]
+    list_filter = ["kind", "verdict"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False

@@ -27,6 +27,7 @@ class NewslettersConfig(AppConfig):
             pages,
             rendering,
             services,
+            tracking_record,
         )
         from newsletters.models import Enrolment  # noqa: PLC0415  models load after apps
 
@@ -38,6 +39,8 @@ class NewslettersConfig(AppConfig):
         # move takes a merged guest's messages along.
         register_guest_exporter("messages", services.messages_export)
         register_guest_eraser(services.messages_erase)
+        register_guest_exporter("email_tracking", tracking_record.tracking_hits_export)
+        register_guest_eraser(tracking_record.tracking_hits_erase)
 
         # The bookings outbox: consumed soon after each booking commit (and by the beat tick).
         post_save.connect(

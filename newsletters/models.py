@@ -782,3 +782,124 @@ class Campaign(models.Model):
             and self.segment.partner_id != self.sender_partner_id
         ):
             raise ValidationError({"segment": _("This segment belongs to another sender.")})
+
+
+# =============================================================================================
+# Tracking: the open pixel's and the click redirector's hits (newsletters.tracking_record).
+# =============================================================================================
+
+
+class TrackingHit(models.Model):
+    """One request to the pixel or the redirector, kept raw with its verdict (``tracking``).
+
+    Clicks are always kept per message; opens only when the guest granted the profiling purpose
+    (otherwise a ``TrackingCount`` is incremented instead). The address is truncated (/24 IPv4,
+    /48 IPv6) and the agent trimmed before storage. A click is ``settled`` once the settle pass
+    (``tracking_hits_settle``) has reclassified it against the message's later hits and, if it
+    is still human, touched the guest's contact; opens are settled when recorded (never
+    contact)."""
+
+    class Kind(models.TextChoices):
+        OPEN = "open", _("Open")
+        CLICK = "click", _("Click")
+
+    class Verdict(models.TextChoices):
+        HUMAN = "human", _("Person")
+        MACHINE = "machine", _("Machine")
+
+    message = models.ForeignKey(
+        Message, verbose_name=_("message"), on_delete=models.CASCADE, related_name="hits"
+    )
+    # Copied from the message when recorded, so reports group without parsing dedupe keys.
+    campaign = models.ForeignKey(
+        Campaign,
+        verbose_name=_("campaign"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="hits",
+    )
+    journey_step = models.ForeignKey(
+        JourneyStep,
+        verbose_name=_("journey step"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="hits",
+    )
+    kind = models.CharField(_("kind"), max_length=8, choices=Kind.choices)
+    link_index = models.PositiveSmallIntegerField(_("link"), null=True, blank=True)
+    url = models.CharField(_("URL"), max_length=2048, blank=True)
+    method = models.CharField(_("method"), max_length=8, default="GET")
+    verdict = models.CharField(_("verdict"), max_length=8, choices=Verdict.choices)
+    reason = models.CharField(_("reason"), max_length=32)
+    at = models.DateTimeField(_("at"))
+    ip = models.GenericIPAddressField(_("address (truncated)"), null=True, blank=True)
+    user_agent = models.CharField(_("user agent"), max_length=256, blank=True)
+    settled = models.BooleanField(_("settled"), default=False)
+
+    class Meta:
+        verbose_name = _("tracking hit")
+        verbose_name_plural = _("tracking hits")
+        ordering = ["at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind="click") | Q(link_index__isnull=True),
+                name="newsletters_hit_link_clicks_only",
+            ),
+        ]
+        indexes = [
+            # The classifier's context and the settle pass: a message's hits in time order.
+            models.Index(fields=["message", "kind", "at"], name="newsletters_hit_message"),
+            # The settle pass: unsettled clicks, oldest first.
+            models.Index(
+                fields=["at"], condition=Q(settled=False), name="newsletters_hit_unsettled"
+            ),
+            # Reports per campaign and per journey step.
+            models.Index(fields=["campaign", "kind"], name="newsletters_hit_campaign"),
+            models.Index(fields=["journey_step", "kind"], name="newsletters_hit_step"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.verdict} ({self.reason}) · {self.message_id}"
+
+
+class TrackingCount(models.Model):
+    """Opens of guests who did not grant profiling: a count per campaign or journey step, kind,
+    verdict and reason, with nothing that leads back to a guest or a message. ``scope`` is
+    "campaign:<id>", "step:<id>" or "other" (the unique key: nullable foreign keys are no
+    portable unique key)."""
+
+    scope = models.CharField(_("scope"), max_length=40)
+    campaign = models.ForeignKey(
+        Campaign,
+        verbose_name=_("campaign"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="hit_counts",
+    )
+    journey_step = models.ForeignKey(
+        JourneyStep,
+        verbose_name=_("journey step"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="hit_counts",
+    )
+    kind = models.CharField(_("kind"), max_length=8, choices=TrackingHit.Kind.choices)
+    verdict = models.CharField(_("verdict"), max_length=8, choices=TrackingHit.Verdict.choices)
+    reason = models.CharField(_("reason"), max_length=32)
+    count = models.PositiveIntegerField(_("count"), default=0)
+
+    class Meta:
+        verbose_name = _("tracking count")
+        verbose_name_plural = _("tracking counts")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["scope", "kind", "verdict", "reason"], name="newsletters_count_once"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.scope} {self.kind} {self.verdict} ({self.reason}): {self.count}"

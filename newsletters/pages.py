@@ -19,7 +19,6 @@ from django.conf import settings
 from django.db import models
 from django.http import Http404, HttpRequest, HttpResponse
 from django.template.loader import render_to_string
-from django.urls import Resolver404, resolve
 from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 from wagtail.admin.panels import FieldPanel
@@ -27,8 +26,14 @@ from wagtail.fields import StreamField
 from wagtail.models import Page, Revision
 
 from newsletters.blocks import NewsletterStreamBlock, stream_render_email
-from newsletters.rendering import EmailSource, RenderError, brand_context, mjml_to_html
-from newsletters.tracking import CLICK_PATH
+from newsletters.rendering import (
+    EmailSource,
+    RenderError,
+    brand_context,
+    click_route_wired,
+    mjml_to_html,
+    tracking_skip_prefixes,
+)
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
@@ -108,9 +113,7 @@ class NewsletterPage(Page):
             text=render_to_string("newsletters/email/_newsletter_page.txt", values),
             subject=self.subject,
             track_links=kind == "marketing" and click_route_wired(),
-            # The unsubscribe link is a placeholder (never tracked); the preference and
-            # unsubscribe pages all live under /newsletters/.
-            track_skip=(settings.NEWSLETTER_SITE_URL.rstrip("/") + "/newsletters/",),
+            track_skip=tracking_skip_prefixes(),
         )
 
     def email_preview_html(self, *, language: str | None = None, kind: str = "marketing") -> str:
@@ -160,17 +163,6 @@ class NewsletterPage(Page):
         except RenderError as exc:
             return HttpResponse(str(exc), content_type="text/plain; charset=utf-8", status=200)
         return HttpResponse(html)
-
-
-def click_route_wired() -> bool:
-    """Whether the click redirector answers on the path tracked links use
-    (``tracking_views.tracking_urlpatterns``). Until it is wired, links stay as written: an
-    email whose links 404 is worse than an untracked one."""
-    try:
-        match = resolve("/" + CLICK_PATH.replace("{token}", "probe"))
-    except Resolver404:
-        return False
-    return match.url_name == "tracking_click"
 
 
 def newsletter_revision_source(

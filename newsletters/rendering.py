@@ -33,11 +33,12 @@ from typing import Any
 import mrml
 from django.conf import settings
 from django.template.loader import render_to_string
+from django.urls import Resolver404, resolve
 from django.utils import translation
 
 from content.models import legal_footer_for
 from destination.models import Destination
-from newsletters.tracking import link_plan
+from newsletters.tracking import CLICK_PATH, link_plan
 
 PLACEHOLDER = re.compile(r"\[\[\s*([a-z_][a-z0-9_]*)\s*\]\]")
 CACHE_SIZE = 256
@@ -228,6 +229,23 @@ class EmailSource:
     track_skip: tuple[str, ...] = ()
 
 
+def click_route_wired() -> bool:
+    """Whether the click redirector answers on the path tracked links use
+    (``newsletters.tracking_urls``, mounted by the project's URLs). Until it is wired, links stay
+    as written: an email whose links 404 is worse than an untracked one."""
+    try:
+        match = resolve("/" + CLICK_PATH.replace("{token}", "probe"))
+    except Resolver404:
+        return False
+    return match.url_name == "tracking_click"
+
+
+def tracking_skip_prefixes() -> tuple[str, ...]:
+    """URLs never tracked: the unsubscribe and preference pages all live under /newsletters/
+    (the unsubscribe link itself is a ``[[unsubscribe_url]]`` placeholder, never wrapped)."""
+    return (settings.NEWSLETTER_SITE_URL.rstrip("/") + "/newsletters/",)
+
+
 SourceFn = Callable[..., EmailSource]
 _sources: dict[str, SourceFn] = {}
 
@@ -279,9 +297,13 @@ def email_compile(*, name: str, language: str, kind: str) -> Compiled:
         except Exception as exc:
             raise RenderError(f"{name}: {exc}") from exc
     compiled_html = mjml_to_html(mjml_source)
-    plan = None
-    if source is not None and source.track_links:
-        plan = link_plan(compiled_html, skip_prefixes=source.track_skip)
+    # Marketing email is tracked (its links signed per recipient, a trap link, the open pixel);
+    # a source that is data says so itself (a newsletter page), a template file by its kind.
+    if source is not None:
+        track, skip = source.track_links, source.track_skip
+    else:
+        track, skip = kind == "marketing" and click_route_wired(), tracking_skip_prefixes()
+    plan = link_plan(compiled_html, skip_prefixes=skip) if track else None
     compiled = Compiled(
         name=name,
         language=language,

@@ -26,9 +26,9 @@ Rules (fields in brackets are optional):
   that has ended).
 - ``last_contact``: ``Guest.last_contact_at`` (real contact only: never an open) ``before`` or
   ``after`` a date, or ``within_days``. Under NOT, a guest never contacted matches "not within".
-- ``clicked``: a human click on [``campaign``] (an id) [``within_days``]. Newsletters' tracking
-  tables do not exist yet: the rule reads the timeline (``TimelineEvent`` of kind MESSAGE with
-  data ``{"click": "human", "campaign": id}``), which the tracking code is to write.
+- ``clicked``: a human click on [``campaign``] (an id) [``within_days``]: the settled human
+  clicks newsletters' tracking stores (``TrackingHit``: kind click, verdict human, settled, not
+  the trap link); machine clicks and clicks not settled yet never count.
 - ``household_children``: a child among the participants of one of the guest's real bookings
   (``Participant.is_child`` or ``Booking.children``), or an active member of the guest's
   household born less than 18 years ago.
@@ -50,6 +50,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.apps import apps
 from django.db import OperationalError, connection, transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
@@ -67,8 +68,6 @@ from destination.models import (
     Guest,
     GuestEmail,
     Purpose,
-    TimelineEvent,
-    Visibility,
 )
 from destination.normalize import mask_email
 from partners.access import _guests_opening_q, guest_access_bulk
@@ -498,18 +497,25 @@ class _Compiler:
         return self._has_booking(node)
 
     def rule_clicked(self, node: Mapping[str, Any]) -> Q:
-        sub = TimelineEvent.objects.filter(
-            guest=OuterRef("pk"), kind=TimelineEvent.Kind.MESSAGE, data__click="human"
+        # The settled human clicks of newsletters' tracking (``TrackingHit``; not imported: the
+        # models import this module). Machine clicks, the trap and unsettled clicks never count.
+        hits = apps.get_model("newsletters", "TrackingHit")._default_manager
+        sub = hits.filter(
+            message__guest=OuterRef("pk"),
+            kind="click",
+            verdict="human",
+            settled=True,
+            link_index__gt=0,
         )
         if "campaign" in node:
-            sub = sub.filter(data__campaign=node["campaign"])
+            sub = sub.filter(campaign_id=node["campaign"])
         if "within_days" in node:
-            sub = sub.filter(occurred_at__gte=self.now - dt.timedelta(days=node["within_days"]))
+            sub = sub.filter(at__gte=self.now - dt.timedelta(days=node["within_days"]))
         if self.partner is not None:
-            # Its own messages' clicks, and shared ones where MESSAGES is open to it.
-            shared = Q(visibility=Visibility.SHARED)
-            gate = self.gate(Section.MESSAGES, "guest")
-            sub = sub.filter(Q(partner=self.partner) | (shared if gate is None else shared & gate))
+            # Clicks on its own messages, and others' where MESSAGES is open to it.
+            gate = self.gate(Section.MESSAGES, "message__guest")
+            if gate is not None:
+                sub = sub.filter(Q(message__partner=self.partner) | gate)
         return Q(Exists(sub))
 
     def rule_household_children(self, node: Mapping[str, Any]) -> Q:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from celery import shared_task
 
 from newsletters.models import Campaign
+from newsletters.tracking_record import tracking_hits_settle
 
 
 @shared_task(name="newsletters.tasks.message_send_task")
@@ -82,3 +83,13 @@ def campaigns_start_due_task() -> int:
     from newsletters.campaign_services import campaigns_start_due  # noqa: PLC0415  cycle: campaign_services enqueues these tasks
 
     return campaigns_start_due()
+
+
+# --- Tracking (newsletters.tracking_record) ----------------------------------------------------
+
+
+@shared_task(name="newsletters.tasks.tracking_hits_settle_task")
+def tracking_hits_settle_task() -> dict[str, int]:
+    """The beat tick: final verdicts for clicks past the burst window, then real contact for the
+    human ones (idempotent: only unsettled rows are read, under SKIP LOCKED)."""
+    return tracking_hits_settle()

@@ -41,7 +41,8 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core import signing
-from django.utils.encoding import force_bytes
+from django.utils.encoding import force_bytes, force_str
+from ua_parser import parse_device, parse_user_agent
 
 from destination.models import Purpose
 
@@ -73,7 +74,7 @@ def _base_url(base_url: str | None) -> str:
         base = getattr(settings, "NEWSLETTER_TRACKING_BASE_URL", None) or getattr(
             settings, "WAGTAILADMIN_BASE_URL", ""
         )
-    return base.rstrip("/") + "/"
+    return str(base or "").rstrip("/") + "/"
 
 
 def _check_url(url: str) -> str:
@@ -106,7 +107,7 @@ class _Signer(signing.Signer):
 
     def signature(self, value: str | bytes, key: str | bytes | None = None) -> str:
         secret = force_bytes(key or self.key)
-        salt = self.salt + "signer"
+        salt = force_str(self.salt) + "signer"
         primed = _PRIMED.get((salt, secret))
         if primed is None:
             hasher = getattr(hashlib, self.algorithm)
@@ -229,7 +230,9 @@ class _AnchorFinder(HTMLParser):
         self.handle_starttag(tag, attrs)
 
 
-def _should_track(href: str | None, attrs: Sequence[tuple[str, str | None]], skip: Sequence[str]):
+def _should_track(
+    href: str | None, attrs: Sequence[tuple[str, str | None]], skip: Sequence[str]
+) -> bool:
     if not href:
         return False
     if any(name == NO_TRACK_ATTR for name, _ in attrs):
@@ -397,6 +400,7 @@ class RawHit:
     user_agent: str
     link_index: int | None = None  # clicks only; TRAP_LINK_INDEX for the trap
     seconds_since_sent: float | None = None  # None when the send time is unknown
+    url: str = ""  # clicks: the signed destination (kept for the report; no signal reads it)
 
     @property
     def is_trap(self) -> bool:
@@ -575,8 +579,6 @@ def _in_networks(ip: str | None, networks: Sequence[Any]) -> bool:
 
 @lru_cache(maxsize=4096)
 def _ua_is_bot(user_agent: str) -> bool:
-    from ua_parser import parse_device, parse_user_agent
-
     device = parse_device(user_agent)
     if device is not None and device.family == "Spider":
         return True

@@ -80,7 +80,14 @@ def _no_store(response: HttpResponse) -> HttpResponse:
     return response
 
 
-def _hit(request: HttpRequest, *, kind: HitKind, message_ref: str, link_index: int | None):
+def _hit(
+    request: HttpRequest,
+    *,
+    kind: HitKind,
+    message_ref: str,
+    link_index: int | None,
+    url: str = "",
+) -> RawHit:
     agent = request.META.get("HTTP_USER_AGENT", "")
     if not isinstance(agent, str):
         agent = ""
@@ -92,6 +99,7 @@ def _hit(request: HttpRequest, *, kind: HitKind, message_ref: str, link_index: i
         ip=client_ip(request),
         user_agent=agent[:USER_AGENT_MAX],
         link_index=link_index,
+        url=url,
     )
 
 
@@ -166,6 +174,7 @@ def click_redirect(
             kind=HitKind.CLICK,
             message_ref=target.message_ref,
             link_index=target.link_index,
+            url=target.url,
         ),
         recorder=recorder,
     )

@@ -33,6 +33,7 @@ from wagtail.snippets.views.snippets import SnippetViewSet, SnippetViewSetGroup
 
 from destination.errors import DomainError
 from newsletters import campaign_services as cs
+from newsletters import reports
 from newsletters.http import StaffRequest
 from newsletters.models import Campaign, Journey, Segment
 from newsletters.pages import NewsletterPage
@@ -173,6 +174,15 @@ register_snippet(CampaignsGroup)
 def campaign_report_button(
     snippet: Any, user: Any, next_url: str | None = None
 ) -> list[ListingButton]:
+    if isinstance(snippet, Journey):
+        return [
+            ListingButton(
+                _("Report"),
+                reverse("newsletters_journey_report", args=[snippet.pk]),
+                icon_name="view",
+                priority=5,
+            )
+        ]
     if not isinstance(snippet, Campaign):
         return []
     return [
@@ -194,14 +204,20 @@ def campaign_report(request: StaffRequest, pk: int) -> TemplateResponse:
     campaign = get_object_or_404(
         Campaign.objects.select_related("page", "segment", "sender_partner", "approved_by"), pk=pk
     )
+    steward = cs.user_is_steward(request.user)
     return TemplateResponse(
         request,
         "newsletters/admin/campaign_report.html",
         {
             "campaign": campaign,
             "progress": cs.campaign_progress(campaign),
+            # A partner's staff reading its campaign see its own bookings' revenue only.
+            "tracking": reports.campaign_report(
+                campaign,
+                revenue_of_partner=None if steward else campaign.sender_partner_id,
+            ),
             "progress_url": reverse("newsletters_campaign_progress", args=[campaign.pk]),
-            "can_approve": cs.user_is_steward(request.user),
+            "can_approve": steward,
             "edit_url": reverse("wagtailsnippets_newsletters_campaign:edit", args=[campaign.pk]),
             "statuses": Campaign.Status,
         },
@@ -217,6 +233,25 @@ def campaign_progress_json(request: HttpRequest, pk: int) -> JsonResponse:
             "campaign_status_label": campaign.get_status_display(),
             **progress,
         }
+    )
+
+
+def journey_report(request: StaffRequest, pk: int) -> TemplateResponse:
+    """A journey's figures per step (delivered, human opens and clicks, machine events apart,
+    unsubscribes, bounces, complaints) and its revenue per partner."""
+    if not request.user.has_perm("newsletters.view_journey") and not request.user.has_perm(
+        "newsletters.change_journey"
+    ):
+        raise PermissionDenied
+    journey = get_object_or_404(Journey, pk=pk)
+    return TemplateResponse(
+        request,
+        "newsletters/admin/journey_report.html",
+        {
+            "journey": journey,
+            "report": reports.journey_report(journey),
+            "edit_url": reverse("wagtailsnippets_newsletters_journey:edit", args=[journey.pk]),
+        },
     )
 
 
@@ -262,6 +297,11 @@ def register_campaign_urls() -> list[URLPattern]:
             "newsletters/campaigns/<int:pk>/progress/",
             campaign_progress_json,
             name="newsletters_campaign_progress",
+        ),
+        path(
+            "newsletters/journeys/<int:pk>/report/",
+            journey_report,
+            name="newsletters_journey_report",
         ),
         path(
             "newsletters/campaigns/<int:pk>/<slug:action>/",

@@ -350,6 +350,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "newsletters.tasks.campaigns_start_due_task",
         "schedule": 60,
     },
+    # Tracking: settle clicks past the burst window (final verdict, then real contact).
+    "newsletters-tracking-settle": {
+        "task": "newsletters.tasks.tracking_hits_settle_task",
+        "schedule": int(os.environ.get("NEWSLETTER_TRACKING_SETTLE_SECONDS", "10")),
+    },
 }
 
 # The base of every absolute link when its own setting is unset: the address bin/demo serves on
@@ -380,6 +385,13 @@ NEWSLETTER_RETRY_BASE_SECONDS = int(os.environ.get("NEWSLETTER_RETRY_BASE_SECOND
 # The mailto of List-Unsubscribe (empty: the HTTPS one-click URL only) and the List-Id domain.
 NEWSLETTER_UNSUBSCRIBE_MAILTO = os.environ.get("NEWSLETTER_UNSUBSCRIBE_MAILTO", "")
 NEWSLETTER_LIST_ID_DOMAIN = os.environ.get("NEWSLETTER_LIST_ID_DOMAIN", "lists.destination.example")
+# Tracking (docs/newsletters-tracking.md): the public origin of the pixel and redirector links
+# (/t/o/..., /t/c/...); a click is settled (final verdict, then real contact)
+# this long after it came, past the burst window; a booking within this many days after a
+# human click is attributed to the campaign or journey in its reports.
+NEWSLETTER_TRACKING_BASE_URL = os.environ.get("NEWSLETTER_TRACKING_BASE_URL") or NEWSLETTER_SITE_URL
+NEWSLETTER_TRACKING_SETTLE_SECONDS = int(os.environ.get("NEWSLETTER_TRACKING_SETTLE_SECONDS", "10"))
+NEWSLETTER_ATTRIBUTION_DAYS = int(os.environ.get("NEWSLETTER_ATTRIBUTION_DAYS", "30"))
 
 # Bookings and payments: card payments through Stripe when a secret key is set, else on site.
 STRIPE_SECRET_KEY = os.environ.get("STRIPE_SECRET_KEY", "")

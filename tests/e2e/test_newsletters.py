@@ -126,8 +126,119 @@ def test_an_editor_composes_previews_and_tests_a_newsletter(
     page.goto(f"{live_server.url}/cms/newsletters/campaigns/{campaign.pk}/report/")
     expect(page.locator("[data-count=sent]")).to_have_text("12")
     expect(page.locator("[data-skipped]")).to_contain_text("No marketing consent at send time: 3")
-    screenshot(page, "campaign-report")
+    # (The screenshot "campaign-report" is the next test's, with what people did.)
     assert axe_violations(page, include="main") == []
     page.goto(f"{live_server.url}/cms/snippets/newsletters/campaign/")
     expect(page.get_by_role("link", name="December newsletter").first).to_be_visible()
+    assert axe_violations(page, include="main") == []
+
+
+def test_the_campaign_report_tells_people_from_machines(
+    live_server, page: Browser, site_with_stories, screenshot, settings
+):
+    """A campaign's report with its progress and what people did: human opens and clicks,
+    machine events apart (the headless browser's own click through the real redirector among
+    them), unsubscribes, bounces, complaints and revenue per partner."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from bookings.models import Booking
+    from newsletters.models import Suppression, TrackingCount, TrackingHit
+    from newsletters.tracking import click_url
+    from newsletters.tracking_record import tracking_hits_settle
+    from tests.factories import BookingFactory, PartnerFactory
+
+    settings.NEWSLETTER_TRACKING_BASE_URL = live_server.url
+    index = site_with_stories
+    newsletter = NewsletterPage(title="January", slug="january", subject="Powder days", body=[])
+    index.add_child(instance=newsletter)
+    newsletter.save_revision().publish()
+    segment = Segment.objects.create(name="Skiers", rules={"all": []})
+    campaign = Campaign.objects.create(
+        name="January newsletter", page=newsletter, segment=segment, status="sending"
+    )
+    sent_at = timezone.now() - dt.timedelta(days=3)
+    states = ["sent"] * 16 + ["queued"] * 3 + ["skipped"] * 2
+    messages = []
+    for n, status in enumerate(states):
+        guest = GuestFactory()
+        messages.append(
+            Message.objects.create(
+                source="campaign",
+                kind="marketing",
+                purpose="newsletter",
+                dedupe_key=f"campaign:{campaign.pk}:guest:{guest.pk}",
+                guest=guest,
+                address=f"skier{n}@example.org",
+                language="en",
+                template="newsletter:1",
+                status=status,
+                skip_reason="frequency_cap" if status == "skipped" else "",
+                sent_at=sent_at if status == "sent" else None,
+            )
+        )
+    urls = [
+        "https://www.val-neige.example/offers/ski-week/",
+        "https://www.val-neige.example/events/",
+    ]
+    for n, message in enumerate(messages[:6]):
+        for link in (1, 2)[: 1 + n % 2]:
+            TrackingHit.objects.create(
+                message=message, campaign=campaign, kind="click", link_index=link,
+                url=urls[link - 1], verdict="human", reason="no_machine_signal",
+                at=sent_at + dt.timedelta(hours=n + 1), settled=True,
+            )  # fmt: skip
+    for message in messages[6:9]:  # a security gateway: the trap and every link in a second
+        for link in (0, 1, 2):
+            TrackingHit.objects.create(
+                message=message, campaign=campaign, kind="click", link_index=link,
+                url=urls[link - 1] if link else live_server.url + "/",
+                verdict="machine", reason="trap_link" if link == 0 else "link_burst",
+                at=sent_at + dt.timedelta(seconds=4), settled=True,
+            )  # fmt: skip
+    for verdict, reason, count in (
+        ("human", "no_machine_signal", 7),
+        ("human", "image_proxy", 3),
+        ("machine", "apple_privacy_prefetch", 4),
+    ):
+        TrackingCount.objects.create(
+            scope=f"campaign:{campaign.pk}", campaign=campaign, kind="open",
+            verdict=verdict, reason=reason, count=count,
+        )  # fmt: skip
+    Suppression.objects.create(address=messages[10].address, reason="bounce")
+    Suppression.objects.create(address=messages[11].address, reason="complaint")
+    chalet = PartnerFactory(name="Chalet des Cimes")
+    for message, cents in ((messages[0], 84000), (messages[1], 12000)):
+        booking = BookingFactory(booker=message.guest, session__offer__partner=chalet)
+        Booking.objects.filter(pk=booking.pk).update(
+            created_at=sent_at + dt.timedelta(days=1), total_cents=cents
+        )
+
+    # This headless browser clicks a tracked link for real: redirected, recorded, a machine.
+    target = live_server.url + "/en/"
+    page.goto(click_url(messages[12].uuid.hex, 3, target))
+    expect(page).to_have_url(re.compile(r"/en/"))
+    hit = TrackingHit.objects.get(message=messages[12])
+    assert (hit.verdict, hit.reason) == ("machine", "bot_agent")  # HeadlessChrome
+    tracking_hits_settle(now=timezone.now() + dt.timedelta(minutes=1))
+
+    editor = UserFactory(email="marketing@destination.example", first_name="Camille")
+    editor.is_superuser = True
+    editor.is_staff = True
+    editor.save()
+    staff_sign_in(page, live_server, editor)
+    page.set_viewport_size({"width": 1366, "height": 900})
+    page.goto(f"{live_server.url}/cms/newsletters/campaigns/{campaign.pk}/report/")
+    expect(page.locator("[data-count=sent]")).to_have_text("16")
+    expect(page.locator("[data-figure=human_clicks_unique]")).to_have_text("6")
+    expect(page.locator("[data-figure=machine_clicks]")).to_have_text("10")
+    expect(page.locator("[data-figure=human_opens]")).to_have_text("10")
+    expect(page.locator("[data-figure=bounced]")).to_have_text("1")
+    expect(page.locator(".tracking-report")).to_contain_text("Chalet des Cimes")
+    expect(page.locator(".tracking-report")).to_contain_text("robot or script")
+    # Wagtail scrolls inside its layout: a viewport as tall as the report shows all of it.
+    height = page.evaluate("document.querySelector('.campaign-report').scrollHeight")
+    page.set_viewport_size({"width": 1366, "height": int(height) + 160})
+    screenshot(page, "campaign-report")
     assert axe_violations(page, include="main") == []

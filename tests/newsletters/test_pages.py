@@ -116,7 +116,9 @@ def test_the_admin_previews_the_email_at_desktop_and_phone_width(admin_client):
     assert "Camille" in html and "<mj-" not in html
 
 
-def test_links_stay_as_written_while_the_click_redirector_is_not_wired():
+def test_links_stay_as_written_where_the_click_redirector_is_not_mounted(settings):
+    settings.ROOT_URLCONF = "tests.newsletters.untracked_urls"
+    assert not rendering.click_route_wired()
     ns = newsletter_site(translate=False)
     compiled = rendering.email_compile(
         name=newsletter_email_name(ns.page.live_revision_id), language="en", kind="marketing"

@@ -20,7 +20,6 @@ from destination.models import (
     Guest,
     Household,
     Purpose,
-    TimelineEvent,
 )
 from destination.services.consent import consent_record
 from newsletters import segments
@@ -39,6 +38,7 @@ from tests.factories import (
     PartnerFactory,
     TagFactory,
 )
+from tests.newsletters.tracking_helpers import campaign_make, hit_make, message_make
 
 pytestmark = pytest.mark.django_db
 
@@ -260,20 +260,23 @@ def test_last_contact_before_after_within_and_never():
     assert ids({"not": {"rule": "last_contact", "within_days": 30}}) == {never.pk, old.pk}
 
 
-def test_clicked_counts_human_clicks_only(school):
-    human, machine, other = GuestFactory(), GuestFactory(), GuestFactory()
-    for guest, click, campaign in (
-        (human, "human", 7),
-        (machine, "machine", 7),
-        (other, "human", 8),
-    ):
-        TimelineEvent.objects.create(
-            guest=guest, occurred_at=NOW - dt.timedelta(days=3), kind=TimelineEvent.Kind.MESSAGE,
-            title="Click", data={"click": click, "campaign": campaign},
-        )  # fmt: skip
-    assert ids({"rule": "clicked", "campaign": 7}) == {human.pk}
+def test_clicked_counts_settled_human_clicks_only(school):
+    """The settled human clicks of the tracking table: not machine clicks, not the trap, not
+    a click the settle pass has not judged yet."""
+    winter, spring = campaign_make("Winter"), campaign_make("Spring")
+    human, machine, trap, pending, other = (GuestFactory() for _ in range(5))
+    three_days_ago = NOW - dt.timedelta(days=3)
+    hit_make(message_make(human, winter), at=three_days_ago)
+    hit_make(
+        message_make(machine, winter), at=three_days_ago, verdict="machine", reason="link_burst"
+    )
+    hit_make(message_make(trap, winter), at=three_days_ago, link_index=0)
+    hit_make(message_make(pending, winter), at=three_days_ago, settled=False)
+    hit_make(message_make(other, spring), at=three_days_ago)
+    assert ids({"rule": "clicked", "campaign": winter.pk}) == {human.pk}
     assert ids({"rule": "clicked"}) == {human.pk, other.pk}
     assert ids({"rule": "clicked", "within_days": 2}) == set()
+    assert ids({"not": {"rule": "clicked", "campaign": winter.pk}}) >= {machine.pk, other.pk}
 
 
 def test_household_with_children(school):
@@ -555,3 +558,27 @@ def test_the_preview_takes_the_same_queries_whatever_the_number_of_guests(school
     assert len(rows) == min(n, 4)
     # Sharing rules for DEMOGRAPHICS (compile), the guests, access rules and levels, emails.
     assert len(queries) == 5, [q["sql"] for q in queries.captured_queries]
+
+
+def test_clicked_in_a_partner_segment_counts_its_own_messages_clicks(school):
+    campaign = campaign_make("School offers", sender_partner=school, approved_at=NOW)
+    own, stranger = GuestFactory(), GuestFactory()
+    for guest in (own, stranger):
+        consent_record(
+            guest=guest, purpose=Purpose.PARTNER_OFFERS, granted=True,
+            method=ConsentProof.Method.FORM, partners=[school], channels=[Channel.EMAIL],
+            wording=ConsentWordingFactory(purpose=Purpose.PARTNER_OFFERS),
+        )  # fmt: skip
+    hit_make(
+        message_make(own, campaign, purpose="partner_offers", partner=school),
+        at=NOW - dt.timedelta(days=1),
+    )
+    other_partner = PartnerFactory(kind=Partner.Kind.LODGING)
+    hit_make(
+        message_make(
+            stranger, dedupe_key="test:other", purpose="partner_offers", partner=other_partner
+        ),
+        at=NOW - dt.timedelta(days=1),
+    )
+    assert ids({"rule": "clicked"}, partner=school) >= {own.pk}
+    assert ids({"rule": "clicked", "campaign": campaign.pk}, partner=school) == {own.pk}
