@@ -377,6 +377,8 @@ NEWSLETTER_RETRY_BASE_SECONDS = int(os.environ.get("NEWSLETTER_RETRY_BASE_SECOND
 # The mailto of List-Unsubscribe (empty: the HTTPS one-click URL only) and the List-Id domain.
 NEWSLETTER_UNSUBSCRIBE_MAILTO = os.environ.get("NEWSLETTER_UNSUBSCRIBE_MAILTO", "")
 NEWSLETTER_LIST_ID_DOMAIN = os.environ.get("NEWSLETTER_LIST_ID_DOMAIN", "lists.destination.example")
+# How long the preference centre link of an email works, counted from the email's creation.
+NEWSLETTER_PREFERENCES_DAYS = int(os.environ.get("NEWSLETTER_PREFERENCES_DAYS", "365"))
 
 # Bookings and payments: card payments through Stripe when a secret key is set, else on site.
 STRIPE_SECRET_KEY = os.environ.get("STRIPE_SECRET_KEY", "")
