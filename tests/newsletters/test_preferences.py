@@ -24,6 +24,7 @@ from partners.models import Partner, PartnerGuestLink
 from tests.factories import ConsentWordingFactory, PartnerFactory
 from tests.newsletters.helpers import grant, guest_make
 from tests.newsletters.test_services import marketing, transactional
+from tests.queries import assert_same_num_queries, capture_queries
 
 pytestmark = pytest.mark.django_db
 
@@ -277,3 +278,19 @@ def test_a_message_without_guest_or_an_erased_guest_is_a_400(world):
     assert Client().get(_path(orphan)).status_code == 400
     Guest.objects.filter(pk=guest.pk).update(status=Guest.Status.ERASED)
     assert Client().get(_path(message)).status_code == 400
+
+
+def test_the_page_costs_no_query_per_partner(world):
+    """The partners' choices come from one query of the consent states, partners joined."""
+    guest, message, _ski, _lodging = world
+    client = Client()
+    path = _path(message)
+    client.get(path)  # warm: the wordings, the site's caches
+    with capture_queries() as few:
+        client.get(path)
+    for _n in range(3):
+        grant(guest, purpose="partner_offers", partner=PartnerFactory())
+    with capture_queries() as many:
+        page = client.get(path).content.decode()
+    assert page.count('name="partner_') == 5
+    assert_same_num_queries(few, many)
