@@ -66,7 +66,7 @@ def test_a_recipient_turns_off_one_partners_offers_from_the_email_link(
 
     page.goto(link)
     expect(page.locator("h1")).to_have_text("Vos préférences d\u2019e-mails")
-    newsletter = page.get_by_label(re.compile("La newsletter"))
+    newsletter = page.get_by_label(re.compile("La lettre d"))
     ski_box = page.get_by_label(f"Offres de {ski.name}")
     lodging_box = page.get_by_label(f"Offres de {lodging.name}")
     for box in (newsletter, ski_box, lodging_box):
