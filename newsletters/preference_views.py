@@ -15,7 +15,7 @@ from django.utils import timezone, translation
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
-from destination.errors import form_add_domain_error
+from destination.errors import DomainError, form_add_domain_error
 from destination.http import client_ip
 from destination.models import Destination
 from newsletters.preference_forms import PreferencesForm
@@ -84,7 +84,7 @@ def preferences(request: HttpRequest, token: str) -> HttpResponse:
                     return _no_referrer(redirect(f"{request.path}?saved=1"))
                 else:
                     status = 400
-            except PreferenceError as error:
+            except DomainError as error:  # e.g. the guest was erased since the page was shown
                 form_add_domain_error(form, error)
                 status = 400
         context = {

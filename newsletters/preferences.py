@@ -43,7 +43,7 @@ from destination.models import (
     Purpose,
 )
 from destination.services.consent import consent_object, consent_record, consent_wording_current
-from destination.services.guests import guest_update
+from destination.services.guests import guest_lock_active, guest_update
 from newsletters.models import Message
 from newsletters.selectors import message_get_by_token
 from newsletters.signup import newsletter_wording
@@ -161,6 +161,10 @@ def preferences_update(
     "language"), empty when nothing did. ``evidence`` is the request (ip, user_agent, at);
     ``page_language`` is the language of the wordings the page showed. Partners not offered
     by the page (``preferences_read``) are ignored."""
+    # Locked first, read after: two submissions at once see each other's changes, not both
+    # the old state (each writing the same withdrawal).
+    assert message.guest is not None  # preferences_message_get checked it
+    message.guest = guest_lock_active(message.guest)
     current = preferences_read(message=message, language=page_language)
     guest = current.guest
     changes: list[str] = []
@@ -203,8 +207,8 @@ def preferences_update(
 def preferences_leave_all(*, message: Message, evidence: dict[str, Any]) -> list[str]:
     """Leave everything: the newsletter on every channel it is granted on, profiling, and an
     objection reaching every partner that received the data. Returns what was withdrawn."""
-    guest = message.guest
-    assert guest is not None  # preferences_message_get checked it
+    assert message.guest is not None  # preferences_message_get checked it
+    guest = guest_lock_active(message.guest)
     granted = ConsentState.objects.filter(
         guest=guest, granted=True, purpose__in=[Purpose.NEWSLETTER, Purpose.PROFILING]
     )

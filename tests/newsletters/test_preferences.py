@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from destination.consent_selectors import consent_is_granted
 from destination.models import AuditEntry, ConsentEvent, ConsentProof, Guest, Purpose
+from newsletters import preference_views, preferences
 from newsletters.models import Message
 from newsletters.services import preferences_url
 from newsletters.tokens import unsubscribe_token
@@ -294,3 +295,26 @@ def test_the_page_costs_no_query_per_partner(world):
         page = client.get(path).content.decode()
     assert page.count('name="partner_') == 5
     assert_same_num_queries(few, many)
+
+
+def test_a_guest_erased_between_the_page_and_the_click_gets_a_400_not_a_500(world, monkeypatch):
+    guest, message, ski, _lodging = world
+    client = Client()
+    path = _path(message)
+    form = _form(client, path, **{f"partner_{ski.pk}": None})
+    found = preferences.preferences_message_get
+
+    def then_erased(*, token):
+        read = found(token=token)
+        Guest.objects.filter(pk=guest.pk).update(status=Guest.Status.ERASED)
+        return read
+
+    monkeypatch.setattr(preference_views, "preferences_message_get", then_erased)
+    assert client.post(path, form).status_code == 400
+    assert (
+        client.post(
+            path, {"leave": "1", "csrfmiddlewaretoken": form["csrfmiddlewaretoken"]}
+        ).status_code
+        == 400
+    )
+    assert not ConsentEvent.objects.filter(guest=guest, granted=False).exists()
