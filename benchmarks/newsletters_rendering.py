@@ -50,6 +50,7 @@ EMAILS = {
             "body": "Fresh snow on every slope & a new lift.",
             "url": "https://www.val.example/news?from=email&id=12",
             "unsubscribe_url": "https://www.val.example/newsletters/unsubscribe/abc:def/",
+            "preferences_url": "https://www.val.example/newsletters/preferences/abc:def/",
         },
     ),
 }

@@ -10,15 +10,15 @@ class ContentConfig(AppConfig):
     def ready(self) -> None:
         # Models load after the AppConfig classes: these modules import them.
         from content import signals  # noqa: PLC0415  models load after apps
+        from content.gdpr import (  # noqa: PLC0415  models load after apps
+            newsletter_signups_erase,
+            newsletter_signups_export,
+        )
         from content.models import (  # noqa: PLC0415  models load after apps
             LegalFooter,
             PartnerPage,
             WebsiteTexts,
             legal_footers_forget,
-        )
-        from content.newsletter import (  # noqa: PLC0415  models load after apps
-            newsletter_signups_erase,
-            newsletter_signups_export,
         )
         from content.selectors import brand_name_forget  # noqa: PLC0415  models load after apps
         from destination.models import Destination  # noqa: PLC0415  models load after apps

@@ -13,6 +13,8 @@
 - Demo: ``register_demo_seeder(name, fn, order=...)`` adds a step to ``manage.py seed_demo``
   (an app's part of the demo: partners and staff, interactions, bookings), with the lines it
   adds to the summary.
+- Site: ``register_signup_form(fn)`` renders the newsletter signup form for the content pages
+  (footer, signup block), which cannot import the app that owns the signup.
 - Staff: ``register_export_partner(fn)`` says for which partner a staff member acts in the GDPR
   export pages (the core alone only lets superusers in); ``register_staff_home(fn)`` says where a
   staff member lands after signing in.
@@ -163,6 +165,8 @@ PartnerExport = Callable[["Guest", "Partner"], dict[str, Any]]
 ExportPartner = Callable[["HttpRequest"], "Partner"]
 # ``fn(user)`` -> the URL a staff member lands on after signing in, or None.
 StaffHome = Callable[["User"], str | None]
+# ``fn(request=..., variant=..., auto_id=..., page_id=...)`` -> the signup form's HTML (safe).
+SignupForm = Callable[..., str]
 
 # ``fn(seeder)`` seeds an app's part of the demo; ``seeder`` is the command's DemoSeeder (rng,
 # partners, managers, agents, guest_of_record...). ``summary(seeder)`` -> summary lines.
@@ -274,6 +278,16 @@ def register_staff_home(fn: StaffHome) -> None:
 
 def staff_home() -> StaffHome | None:
     return _hooks.get("staff_home")
+
+
+def register_signup_form(fn: SignupForm) -> None:
+    """``fn(request=, variant=, auto_id=, page_id=)``: the HTML of an empty newsletter signup
+    form ("footer" or "block" variant, field ids from ``auto_id``, the page it sits on)."""
+    _hooks["signup_form"] = fn
+
+
+def signup_form() -> SignupForm | None:
+    return _hooks.get("signup_form")
 
 
 def register_demo_seeder(

@@ -7,6 +7,7 @@ from destination.registry import (
     register_guest_eraser,
     register_guest_exporter,
     register_merge_handler,
+    register_signup_form,
 )
 
 
@@ -17,7 +18,6 @@ class NewslettersConfig(AppConfig):
     def ready(self) -> None:
         # Models load after the AppConfig classes: these modules import them.
         from bookings.models import BookingEvent  # noqa: PLC0415  models load after apps
-        from content.models import NewsletterSignup  # noqa: PLC0415  models load after apps
         from destination.models import Destination  # noqa: PLC0415  models load after apps
         from newsletters import (  # noqa: PLC0415  models load after apps
             booking_emails,
@@ -27,6 +27,7 @@ class NewslettersConfig(AppConfig):
             pages,
             rendering,
             services,
+            signup_views,
             tracking_record,
         )
         from newsletters.models import Enrolment  # noqa: PLC0415  models load after apps
@@ -47,7 +48,8 @@ class NewslettersConfig(AppConfig):
             outbox.booking_event_saved, sender=BookingEvent, dispatch_uid="newsletters-outbox"
         )
 
-        # Journeys: booking events enrol, exit and move; a confirmed subscription welcomes.
+        # Journeys: booking events enrol, exit and move (a confirmed subscription welcomes: the
+        # signup's confirmation calls journey_subscription_enrol itself).
         kinds = BookingEvent.Kind
         outbox.booking_event_handler_register([kinds.CONFIRMED], journeys.on_booking_confirmed)
         outbox.booking_event_handler_register(journeys.EXIT_KINDS, journeys.on_booking_off)
@@ -55,9 +57,6 @@ class NewslettersConfig(AppConfig):
             outbox.booking_event_handler_register(
                 [journeys.DATES_CHANGED], journeys.on_booking_dates_changed
             )
-        post_save.connect(
-            journeys.on_signup_saved, sender=NewsletterSignup, dispatch_uid="newsletters-welcome"
-        )
         register_merge_handler(Enrolment, journeys.enrolments_merge)
         register_guest_exporter("journeys", journeys.journeys_export)
         register_guest_eraser(journeys.enrolments_erase)
@@ -67,6 +66,9 @@ class NewslettersConfig(AppConfig):
 
         # Bounces and complaints from the provider's tracking webhooks (django-anymail).
         tracking.connect(bounces.tracking_event_received, dispatch_uid="newsletters-bounces")
+
+        # The signup form in the content pages' footer and signup blocks (newsletters.signup).
+        register_signup_form(signup_views.signup_form_render)
 
         # Newsletter pages are emails named "newsletter:<revision id>" (newsletters.pages).
         rendering.email_source_register(pages.SOURCE_PREFIX, pages.newsletter_revision_source)

@@ -225,6 +225,7 @@ def message_bytes(
             )
     if message.kind == Message.Kind.MARKETING:
         values["unsubscribe_url"] = pipeline.unsubscribe_url(message)
+        values["preferences_url"] = pipeline.preferences_url(message)
     missing = compiled.placeholders - values.keys()
     if missing:
         raise RenderError(f"{compiled.name}: no value for {', '.join(sorted(missing))}.")

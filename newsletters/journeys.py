@@ -9,7 +9,7 @@ What drives them:
   (bookings has no "dates changed" event kind yet: ``journey_booking_reschedule`` is called
   for one when it appears, and the claim re-checks booking-anchored due times meanwhile).
 - A confirmed newsletter subscription enrols in the welcome journeys
-  (``journey_subscription_enrol``; today from content's NewsletterSignup, see apps.py).
+  (``journey_subscription_enrol``, called by the signup's confirmation, ``newsletters.signup``).
 - The tick enrols guests whose last real contact is older than a journey's
   ``inactive_months`` (reactivation), then claims due steps.
 
@@ -500,14 +500,6 @@ def journeys_tick(*, now: dt.datetime | None = None) -> dict[str, int]:
     if cache.add("newsletters:journeys:inactive", now.isoformat(), INACTIVE_EVERY_SECONDS):
         counts["inactive_enrolled"] = journeys_inactive_enrol(now=now)
     return counts
-
-
-def on_signup_saved(sender: type, instance: Any, **kwargs: Any) -> None:
-    """post_save of content's NewsletterSignup: a confirmed signup with its guest enrols in the
-    welcome journeys (idempotent: key "subscription", so a later save enrols nobody again)."""
-    if instance.status != "confirmed" or instance.guest_id is None:
-        return
-    journey_subscription_enrol(guest=instance.guest, at=instance.confirmed_at or timezone.now())
 
 
 # --- GDPR (registered in apps.py) -----------------------------------------------------------

@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 
 SOURCE_PREFIX = "newsletter"
 # Sample values of the preview (a recipient's values come from the message).
-PREVIEW_VALUES = {"first_name": "Camille", "unsubscribe_url": "#"}
+PREVIEW_VALUES = {"first_name": "Camille", "unsubscribe_url": "#", "preferences_url": "#"}
 
 
 def newsletter_languages() -> list[str]:

@@ -37,7 +37,7 @@ from django.urls import Resolver404, resolve
 from django.utils import translation
 
 from content.models import legal_footer_for
-from destination.models import Destination
+from destination.models import HEX_COLOUR, Destination
 from newsletters.tracking import CLICK_PATH, link_plan
 
 PLACEHOLDER = re.compile(r"\[\[\s*([a-z_][a-z0-9_]*)\s*\]\]")
@@ -154,8 +154,10 @@ def _brand_load(*, language: str) -> dict[str, Any]:
     return {
         "name": brand.name,
         "brand_name": brand.brand_name,
-        "primary_color": brand.primary_color,
-        "accent_color": brand.accent_color,
+        # Only a hex colour goes into the CSS: a value saved before the validator existed (or
+        # written around it) must not break out of the style attribute of every email.
+        "primary_color": _colour(brand.primary_color, "#0b5cad"),
+        "accent_color": _colour(brand.accent_color, "#f2a900"),
         "website": brand.website or settings.NEWSLETTER_SITE_URL,
         "logo_url": logo_url,
         "legal_footer": legal_footer_for(language),
@@ -163,6 +165,10 @@ def _brand_load(*, language: str) -> dict[str, Any]:
         "sender_email": brand.default_sender_email or settings.DEFAULT_FROM_EMAIL,
         "timezone": brand.timezone,
     }
+
+
+def _colour(value: str, fallback: str) -> str:
+    return value if value and HEX_COLOUR.match(value) else fallback
 
 
 def brand_version(brand: Mapping[str, Any]) -> str:

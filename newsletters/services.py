@@ -341,6 +341,14 @@ def unsubscribe_url(message: Message) -> str:
     return settings.NEWSLETTER_SITE_URL.rstrip("/") + path
 
 
+def preferences_url(message: Message) -> str:
+    """The preference centre of the message's recipient (``newsletters.preference_views``):
+    the same signed token as the unsubscribe link, so it names the guest only through the row."""
+    token = unsubscribe_token(message_uuid=message.uuid)
+    path = reverse("newsletters:preferences", kwargs={"token": token})
+    return settings.NEWSLETTER_SITE_URL.rstrip("/") + path
+
+
 def list_id(message: Message, *, brand_name: str) -> str:
     domain = settings.NEWSLETTER_LIST_ID_DOMAIN
     if message.partner is not None:
@@ -368,6 +376,7 @@ def message_render(message: Message) -> tuple[Compiled, Rendered]:
     values = dict(message.context)
     if message.kind == Message.Kind.MARKETING:
         values["unsubscribe_url"] = unsubscribe_url(message)
+        values["preferences_url"] = preferences_url(message)
     return compiled, compiled.personalise(values, tracking_ref=message.uuid.hex)
 
 

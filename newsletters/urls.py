@@ -1,11 +1,12 @@
 from django.urls import include, path
 
-from newsletters import views
+from newsletters import preference_views, views
 
 app_name = "newsletters"
 
 urlpatterns = [
     path("unsubscribe/<str:token>/", views.unsubscribe, name="unsubscribe"),
+    path("preferences/<str:token>/", preference_views.preferences, name="preferences"),
     # The providers' tracking webhooks: /newsletters/anymail/<esp>/tracking/ (newsletters.bounces).
     path("anymail/", include("anymail.urls")),
 ]

@@ -13,10 +13,9 @@ from django.urls import translate_url
 from django.utils import translation
 from wagtail.models import Page, Site
 
-from content.forms import NewsletterSignupForm
 from content.models import legal_footer_for
-from content.newsletter import newsletter_wording
 from content.selectors import brand_name_cached
+from destination import registry
 from destination.models import HEX_COLOUR, Destination
 
 register = template.Library()
@@ -201,23 +200,22 @@ def absolute_url(url: str, request: HttpRequest | None) -> str:
 
 
 @register.simple_tag(takes_context=True)
-def newsletter_signup_form(context: template.Context, variant: str = "footer") -> dict[str, Any]:
-    """An empty signup form for the footer or a signup block, with the wording it shows. Ids
-    carry the variant (and a counter for blocks) so two forms on one page stay distinct."""
+def newsletter_signup_form(context: template.Context, variant: str = "footer") -> str:
+    """The newsletter signup form for the footer or a signup block, rendered by the app that
+    owns the signup (``destination.registry.register_signup_form``; nothing when none did).
+    Ids carry the variant (and a counter for blocks) so two forms on one page stay distinct."""
+    render = registry.signup_form()
+    if render is None:
+        return ""
     counter = (context.render_context.get("newsletter_forms") or 0) + 1
     context.render_context["newsletter_forms"] = counter
-    language = translation.get_language() or settings.LANGUAGE_CODE
-    wording = newsletter_wording(language)
     page = _current_page(context)
-    form = NewsletterSignupForm(
+    return render(
+        request=context.get("request"),
+        variant=variant,
         auto_id=f"nl-{variant}-{counter}-%s",
-        initial={
-            "language": language,
-            "wording": wording.pk,
-            "page": page.pk if page is not None and page.pk else None,
-        },
+        page_id=page.pk if page is not None and page.pk else None,
     )
-    return {"form": form, "wording": wording}
 
 
 @register.simple_tag(takes_context=True)

@@ -392,6 +392,8 @@ NEWSLETTER_LIST_ID_DOMAIN = os.environ.get("NEWSLETTER_LIST_ID_DOMAIN", "lists.d
 NEWSLETTER_TRACKING_BASE_URL = os.environ.get("NEWSLETTER_TRACKING_BASE_URL") or NEWSLETTER_SITE_URL
 NEWSLETTER_TRACKING_SETTLE_SECONDS = int(os.environ.get("NEWSLETTER_TRACKING_SETTLE_SECONDS", "10"))
 NEWSLETTER_ATTRIBUTION_DAYS = int(os.environ.get("NEWSLETTER_ATTRIBUTION_DAYS", "30"))
+# How long the preference centre link of an email works, counted from the email's creation.
+NEWSLETTER_PREFERENCES_DAYS = int(os.environ.get("NEWSLETTER_PREFERENCES_DAYS", "365"))
 
 # Bookings and payments: card payments through Stripe when a secret key is set, else on site.
 STRIPE_SECRET_KEY = os.environ.get("STRIPE_SECRET_KEY", "")

@@ -388,24 +388,28 @@ def test_a_confirmed_subscription_enrols_in_the_welcome_series_once():
 @pytest.mark.django_db
 def test_a_confirmed_newsletter_signup_starts_the_welcome_series():
     from content.models import NewsletterSignup
-    from tests.factories import ConsentWordingFactory
-    from tests.newsletters.helpers import guest_make
+    from newsletters.signup import (
+        newsletter_confirmation_token,
+        newsletter_signup_confirm,
+        newsletter_wording,
+    )
 
     journeys_demo_create()
-    guest = guest_make()
-    grant(guest, purpose="newsletter")
     signup = NewsletterSignup.objects.create(
-        email="welcome@example.org", language="fr", wording=ConsentWordingFactory()
+        email="welcome@example.org",
+        email_normalized="welcome@example.org",
+        language="fr",
+        wording=newsletter_wording("fr"),
     )
     assert not Enrolment.objects.exists()  # pending: nobody is enrolled before the click
-    signup.status, signup.guest, signup.confirmed_at = "confirmed", guest, timezone.now()
-    signup.save()
+    newsletter_signup_confirm(token=newsletter_confirmation_token(signup))
+    signup.refresh_from_db()
     enrolment = Enrolment.objects.get(journey__slug="welcome")
-    assert enrolment.guest == guest
-    welcome = Message.objects.get(guest=guest, source=Message.Source.JOURNEY)
+    assert enrolment.guest == signup.guest
+    welcome = Message.objects.get(guest=signup.guest, source=Message.Source.JOURNEY)
     assert welcome.kind == "marketing" and welcome.purpose == "newsletter"
     assert message_send(message_id=welcome.pk) == Message.Status.SENT
-    signup.save()
+    newsletter_signup_confirm(token=newsletter_confirmation_token(signup))  # a second click
     assert Enrolment.objects.count() == 1
 
 

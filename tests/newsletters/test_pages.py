@@ -17,7 +17,11 @@ from tests.newsletters.campaign_helpers import newsletter_site
 
 pytestmark = pytest.mark.django_db
 
-VALUES = {"first_name": "Anne <b>", "unsubscribe_url": "https://u.example/x"}
+VALUES = {
+    "first_name": "Anne <b>",
+    "unsubscribe_url": "https://u.example/x",
+    "preferences_url": "https://www.val.example/newsletters/preferences/abc:def/",
+}
 
 
 def test_a_newsletter_compiles_through_the_pipeline_with_the_story_and_no_mjml_left():
@@ -91,6 +95,7 @@ def test_links_of_a_campaign_email_are_tracked_but_not_the_unsubscribe_link(sett
     assert "https://plan.example/" not in out.html  # behind the signed redirector
     assert "/t/c/" in out.html and "/t/o/" in out.html
     assert 'href="https://u.example/x"' in out.html  # unsubscribe untouched
+    assert f'href="{VALUES["preferences_url"]}"' in out.html  # the preference centre too
     # Transactional (a test send) is not tracked.
     test = rendering.email_compile(
         name=newsletter_email_name(ns.page.live_revision_id), language="en", kind="transactional"

@@ -17,6 +17,7 @@ VALUES = {
     "title": "Winter",
     "body": "Snow!",
     "url": "https://x.example/a?b=1&c=2",
+    "preferences_url": "https://u.example/p",
 }
 
 
@@ -81,8 +82,12 @@ def test_marketing_has_a_visible_unsubscribe_link_and_transactional_none():
         r'<a href="https://u.example/t" style="[^"]*text-decoration: underline', out.html
     )
     assert "Unsubscribe: https://u.example/t" in out.text
+    # Beside it, the preference centre (newsletters.preference_views), in both parts.
+    assert re.search(r'<a href="https://u.example/p" style="[^"]*underline', out.html)
+    assert "Manage my preferences: https://u.example/p" in out.text
     transactional = email_compile(name="test", language="en", kind="transactional")
     assert "unsubscribe_url" not in transactional.placeholders
+    assert "preferences_url" not in transactional.placeholders
 
 
 def test_a_missing_value_fails_closed():

@@ -1,38 +1,49 @@
 """Newsletter signup with double opt-in: the services behind the footer form and the signup block.
 
+Moved here from ``content.newsletter`` (subscriptions, unsubscribes and preferences all live in
+newsletters). The table stays content's ``NewsletterSignup`` (no migration: pending rows are
+untouched), the URL paths and names stay ``content:newsletter_*`` and the token salt stays
+``content.newsletter.confirm``, so every confirmation link already in an inbox still works.
+
 1. ``newsletter_signup_request`` keeps the form's evidence in one pending ``NewsletterSignup``
    per address (a repeat updates it) and asks for a confirmation email, at most once per
    ``RESEND_WINDOW`` and ``CONFIRM_MAX_SENDS`` times per ``CONFIRM_MAX_AGE`` per address; an
    address already subscribed gets nothing. Each IP address may sign up ``IP_LIMIT`` times per
    ``IP_WINDOW`` (counted in the cache); over that, nothing is stored.
-2. The email carries a signed link that expires after ``CONFIRM_MAX_AGE``.
+2. The email carries a signed link that expires after ``CONFIRM_MAX_AGE``. It goes through the
+   newsletters pipeline like every email to a guest: a TRANSACTIONAL ``Message`` (source
+   "signup", template ``signup_confirmation``, one row per request), written in the signup's
+   transaction and sent by the pipeline's task after commit. There is no guest yet (nothing of
+   the person reaches the CRM before the click), so the message has none and writes no timeline
+   entry when sent; the click attaches the signup's messages to the guest it resolves (GDPR
+   export, erasure), and the expiry clean-up deletes those of signups never confirmed.
 3. ``newsletter_signup_confirm`` (the person's click) resolves the address to a guest, marks the
    address verified, adds the interests, and grants the newsletter consent in the ledger, proved
    by the click and carrying the form's evidence (page, wording version, time, address).
 
-The consent is active only from step 3: before it, no guest row, no ledger entry, no use.
+The consent is active only from step 3: before it, no guest row, no ledger entry, no use. The
+confirmed subscription then enrols the guest in the welcome journeys.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.conf import settings
 from django.core import signing
 from django.core.cache import cache
-from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.db.models.functions import Coalesce, Greatest
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from wagtail.models import Site
 
-from content.models import NewsletterSignup, Theme, legal_footer_for
+from content.models import NewsletterSignup, Theme
 from destination.consent_selectors import consent_is_granted, guests_with_consent
 from destination.errors import DomainError
 from destination.models import (
@@ -53,9 +64,9 @@ from destination.services.consent import (
 )
 from destination.services.resolution import PersonData, guest_resolve
 from destination.services.timeline import timeline_add
-
-if TYPE_CHECKING:
-    pass
+from newsletters.journeys import journey_subscription_enrol
+from newsletters.models import Message
+from newsletters.services import message_enqueue
 
 CONFIRM_MAX_AGE = dt.timedelta(days=getattr(settings, "NEWSLETTER_CONFIRM_DAYS", 3))
 RESEND_WINDOW = dt.timedelta(minutes=getattr(settings, "NEWSLETTER_RESEND_MINUTES", 15))
@@ -66,7 +77,9 @@ IP_LIMIT = getattr(settings, "NEWSLETTER_IP_LIMIT", 5)
 IP_WINDOW = dt.timedelta(minutes=getattr(settings, "NEWSLETTER_IP_WINDOW_MINUTES", 10))
 WORDING_CACHE_SECONDS = 300
 
+# Kept from content.newsletter: a new salt would void every link already in an inbox.
 TOKEN_SALT = "content.newsletter.confirm"  # noqa: S105 (a signing salt, not a secret)
+CONFIRMATION_TEMPLATE = "signup_confirmation"
 
 DEFAULT_WORDING = gettext_lazy(
     "I would like to receive the %(brand)s newsletter by email: stories, events and offers "
@@ -93,9 +106,9 @@ def newsletter_wording(language: str) -> ConsentWording:
     time. Cached briefly: the footer shows it on every page, and a wording is never edited (a
     new version is a new row, picked up within ``WORDING_CACHE_SECONDS``)."""
     key = f"content:newsletter:wording:{language}"
-    wording = cache.get(key)
-    if wording is not None:
-        return wording
+    cached: ConsentWording | None = cache.get(key)
+    if cached is not None:
+        return cached
     wording = consent_wording_current(purpose=Purpose.NEWSLETTER, language=language)
     if wording is None:
         brand = Destination.load()
@@ -201,11 +214,8 @@ def newsletter_signup_request(
             signup.confirmation_requested_at = now
             signup.confirmation_window_started_at = signup.confirmation_window_started_at or now
             signup.confirmations_in_window += 1
+            _confirmation_enqueue(signup, at=now)
         signup.save()
-        if send:
-            from content.tasks import newsletter_confirmation_send_task  # noqa: PLC0415  cycle: tasks import this module
-
-            newsletter_confirmation_send_task.delay_on_commit(signup_id=signup.pk)
     return signup, send
 
 
@@ -249,35 +259,32 @@ def newsletter_confirmation_url(signup: NewsletterSignup) -> str:
     return site_absolute_url(path)
 
 
-def newsletter_confirmation_message(signup: NewsletterSignup) -> EmailMultiAlternatives:
-    brand = Destination.load()
-    sender = settings.DEFAULT_FROM_EMAIL
-    if brand.default_sender_email:
-        name = (brand.default_sender_name or brand.brand_name).replace('"', "")
-        sender = f'"{name}" <{brand.default_sender_email}>'
-    with translation.override(signup.language):
-        context = {
-            "brand": brand,
+def _confirmation_enqueue(signup: NewsletterSignup, *, at: dt.datetime) -> Message:
+    """The confirmation email of the latest request, as a pipeline message in the caller's
+    transaction (sent after commit). One row per request: the key holds the request's time.
+    Its link's validity starts now, when the token is signed."""
+    message, _created = message_enqueue(
+        source=Message.Source.SIGNUP,
+        kind=Message.Kind.TRANSACTIONAL,
+        dedupe_key=f"signup:{signup.pk}:confirmation:{at.timestamp():.6f}",
+        address=signup.email,
+        language=signup.language,
+        template=CONFIRMATION_TEMPLATE,
+        context={
             "confirm_url": newsletter_confirmation_url(signup),
-            "valid_days": CONFIRM_MAX_AGE.days,
-            "signup": signup,
-            "legal_footer": legal_footer_for(signup.language),
-        }
-        subject = _("Confirm your subscription to the %(brand)s newsletter") % {
-            "brand": brand.brand_name
-        }
-        text = render_to_string("content/emails/newsletter_confirm.txt", context)
-        html = render_to_string("content/emails/newsletter_confirm.html", context)
-    message = EmailMultiAlternatives(
-        subject=" ".join(subject.split()), body=text, from_email=sender, to=[signup.email]
+            "email": signup.email,
+            "signup": signup.pk,
+        },
     )
-    message.attach_alternative(html, "text/html")
+    signup.confirmation_sent_at = at  # the caller saves the signup
     return message
 
 
 def newsletter_confirmation_send(*, signup_id: int) -> bool:
-    """Send the confirmation email if one was requested since the last one sent. Safe to run
-    twice for one request: the second run finds it sent and does nothing."""
+    """Hand the requested confirmation email to the pipeline if it was not yet. Requests now
+    enqueue their message at once; this serves the tasks queued before the move (by name
+    ``content.tasks.newsletter_confirmation_send_task``). Safe to run twice: the second run
+    finds it handed over and does nothing."""
     with transaction.atomic():
         signup = NewsletterSignup.objects.select_for_update().filter(pk=signup_id).first()
         if (
@@ -290,10 +297,19 @@ def newsletter_confirmation_send(*, signup_id: int) -> bool:
             )
         ):
             return False
-        newsletter_confirmation_message(signup).send()
-        signup.confirmation_sent_at = timezone.now()
+        _confirmation_enqueue(signup, at=signup.confirmation_requested_at)
         signup.save(update_fields=["confirmation_sent_at", "updated_at"])
     return True
+
+
+def _confirmation_messages(signup_ids: list[int]) -> QuerySet[Message]:
+    """The confirmation messages of these signups, not yet attached to a guest."""
+    return Message.objects.filter(
+        source=Message.Source.SIGNUP,
+        template=CONFIRMATION_TEMPLATE,
+        guest__isnull=True,
+        context__signup__in=signup_ids,
+    )
 
 
 # --- Confirmation ----------------------------------------------------------------------------
@@ -386,6 +402,9 @@ def newsletter_signup_confirm(
     signup.proof = proof
     signup.confirmed_at = now
     signup.save(update_fields=["status", "guest", "proof", "confirmed_at", "updated_at"])
+    # The emails sent to confirm are now this guest's (export, erasure, the outbox page).
+    _confirmation_messages([signup.pk]).update(guest=guest)
+    journey_subscription_enrol(guest=guest, at=now)
     return signup
 
 
@@ -409,7 +428,7 @@ def _interest_tags(interests: list[str]) -> list[Tag]:
     return [existing[value] for value in wanted]
 
 
-# --- Housekeeping, GDPR ----------------------------------------------------------------------
+# --- Housekeeping ----------------------------------------------------------------------
 
 
 def newsletter_signups_expire(*, now: dt.datetime | None = None) -> int:
@@ -423,33 +442,19 @@ def newsletter_signups_expire(*, now: dt.datetime | None = None) -> int:
         Coalesce("confirmation_requested_at", "created_at"),
         Coalesce("confirmation_sent_at", "created_at"),
     )
-    deleted, _rows = (
+    expired = (
         NewsletterSignup.objects.filter(status=NewsletterSignup.Status.PENDING)
         .alias(latest_link_at=latest)
         .filter(latest_link_at__lt=cutoff)
-        .delete()
     )
+    with transaction.atomic():
+        ids = list(expired.values_list("pk", flat=True))
+        if not ids:
+            return 0
+        # The address an unknown person typed also sits on its confirmation emails.
+        for start in range(0, len(ids), 500):
+            _confirmation_messages(ids[start : start + 500]).exclude(
+                status__in=[Message.Status.QUEUED, Message.Status.SENDING]
+            ).delete()
+        deleted, _rows = NewsletterSignup.objects.filter(pk__in=ids).delete()
     return deleted
-
-
-def newsletter_signups_export(guest: Guest) -> list[dict[str, Any]]:
-    return [
-        {
-            "email": s.email,
-            "language": s.language,
-            "interests": s.interests,
-            "status": s.status,
-            "page_url": s.page_url,
-            "ip_address": s.ip_address,
-            "user_agent": s.user_agent,
-            "wording": s.wording_id,
-            "signed_up_at": s.created_at.isoformat(),
-            "confirmed_at": s.confirmed_at.isoformat() if s.confirmed_at else None,
-        }
-        for s in NewsletterSignup.objects.filter(guest=guest).order_by("pk")
-    ]
-
-
-def newsletter_signups_erase(guest_ids: list[int]) -> dict[str, int]:
-    deleted, _rows = NewsletterSignup.objects.filter(guest_id__in=guest_ids).delete()
-    return {"content.NewsletterSignup": deleted}

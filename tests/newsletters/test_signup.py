@@ -1,4 +1,8 @@
-"""Newsletter signup with double opt-in: the happy path, repeats, and hostile input."""
+"""Newsletter signup with double opt-in: the happy path, repeats, and hostile input.
+
+Moved from tests/content/test_newsletter.py with the signup (content -> newsletters); the
+confirmation email now goes through the pipeline (a transactional Message), which these tests
+read back from ``mail.outbox`` as before."""
 
 from __future__ import annotations
 
@@ -14,7 +18,6 @@ from django.test import override_settings
 from django.utils import timezone
 from django.utils.html import escape
 
-from content import newsletter
 from content.models import NewsletterSignup, StoryPage
 from destination.consent_selectors import consent_is_granted
 from destination.models import (
@@ -29,10 +32,24 @@ from destination.models import (
     TimelineEvent,
 )
 from destination.registry import guest_erasers, guest_exporters
+from newsletters import rendering
+from newsletters import signup as newsletter
+from newsletters.models import Message
+from newsletters.services import message_render
 from tests.content.helpers import build_site, publish
 from tests.factories import GuestEmailFactory
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Rate-limit counters and the cached wording must not leak between tests (their rows are
+    rolled back, the process-local cache is not)."""
+    cache.clear()
+    yield
+    cache.clear()
+
 
 SIGNUP_URL = "/en/newsletter/"
 LINK = re.compile(r"https?://[^\s\"<>]+/newsletter/confirm/[^\s\"<>]+/")
@@ -369,26 +386,112 @@ def test_a_confirmation_refused_while_confirming_is_a_400_not_a_500(
     assert not ConsentEvent.objects.exists()
 
 
-def test_the_email_takes_the_brand_colour_only_if_it_is_a_hex_code(site):
+def test_the_email_takes_the_brand_colour_only_if_it_is_a_hex_code(site, on_commit):
     Destination.load()
     Destination.objects.update(primary_color="red;}")  # saved before the validator existed
     with pytest.raises(ValidationError) as error:
         Destination.objects.get().full_clean()
     assert "primary_color" in error.value.message_dict
-    request, _queued = newsletter.newsletter_signup_request(
+    with on_commit():
+        newsletter.newsletter_signup_request(
+            email="sam@mail.example",
+            language="en",
+            interests=[],
+            wording=newsletter.newsletter_wording("en"),
+        )
+    html = mail.outbox[0].alternatives[0][0]
+    assert "red;}" not in html
+    assert "#0b5cad" in html  # the default colour instead
+
+    Destination.objects.update(primary_color="#aa3300")
+    newsletter.newsletter_signup_request(
         email="sam@mail.example",
         language="en",
         interests=[],
         wording=newsletter.newsletter_wording("en"),
     )
+    message = Message.objects.order_by("pk").last()
+    rendering.cache_clear()
+    assert "#aa3300" in message_render(message)[1].html
 
-    html = newsletter.newsletter_confirmation_message(request).alternatives[0][0]
-    assert "red;}" not in html
-    assert "border-bottom:4px solid #0b5cad" in html
 
-    Destination.objects.update(primary_color="#aa3300")
-    html = newsletter.newsletter_confirmation_message(request).alternatives[0][0]
-    assert "background:#aa3300" in html
+def test_the_confirmation_is_a_transactional_pipeline_message_without_a_guest(client, site, signup):
+    """Sent by the pipeline, from the branded layout, with no guest (double opt-in: nothing in
+    the CRM before the click); the click hands the message to the guest it resolves."""
+    signup()
+    message = Message.objects.get()
+    assert message.source == Message.Source.SIGNUP
+    assert message.kind == Message.Kind.TRANSACTIONAL
+    assert message.status == Message.Status.SENT
+    assert message.guest is None
+    assert message.address == "Lea.Martin@Mail.example"
+    assert message.template == "signup_confirmation"
+    assert not TimelineEvent.objects.exists()
+    (email,) = mail.outbox
+    assert email.extra_headers["Message-ID"] == message.message_id
+    assert "List-Unsubscribe" not in email.extra_headers  # transactional: no unsubscribe link
+    assert "Confirm my subscription" in email.alternatives[0][0]
+
+    client.post(_confirm_path(email))
+    message.refresh_from_db()
+    assert message.guest == Guest.objects.get()
+
+
+def test_a_link_signed_before_the_move_still_confirms(client, site):
+    """A pending row and a link mailed by content.newsletter before the move: same salt, same
+    payload, same path."""
+    wording = newsletter.newsletter_wording("en")
+    pending = NewsletterSignup.objects.create(
+        email="before@mail.example",
+        email_normalized="before@mail.example",
+        language="en",
+        wording=wording,
+        confirmation_requested_at=timezone.now(),
+        confirmation_sent_at=timezone.now(),
+    )
+    token = signing.dumps(
+        {"s": pending.pk, "e": "before@mail.example"}, salt="content.newsletter.confirm"
+    )
+    path = f"/en/newsletter/confirm/{token}/"
+    assert client.get(path).status_code == 200
+    assert client.post(path).status_code == 200
+    pending.refresh_from_db()
+    assert pending.status == NewsletterSignup.Status.CONFIRMED
+    assert consent_is_granted(guest=pending.guest, purpose=Purpose.NEWSLETTER, channel="email")
+
+
+def test_a_confirmation_task_queued_before_the_move_still_sends(site, on_commit):
+    """A request whose task (content.tasks.newsletter_confirmation_send_task) was queued by the
+    old code: the task of that name hands the email to the pipeline, once."""
+    from newsletters.tasks import newsletter_confirmation_send_task
+
+    pending = NewsletterSignup.objects.create(
+        email="queued@mail.example",
+        email_normalized="queued@mail.example",
+        language="fr",
+        wording=newsletter.newsletter_wording("fr"),
+        confirmation_requested_at=timezone.now(),
+    )
+    assert (
+        newsletter_confirmation_send_task.name == "content.tasks.newsletter_confirmation_send_task"
+    )
+    with on_commit():
+        assert newsletter_confirmation_send_task.delay(signup_id=pending.pk).get() is True
+    with on_commit():
+        assert newsletter_confirmation_send_task.delay(signup_id=pending.pk).get() is False
+    (email,) = mail.outbox
+    assert "/fr/newsletter/confirm/" in email.body
+
+
+def test_expired_signups_take_their_confirmation_emails_with_them(client, site, signup):
+    signup()
+    long_ago = timezone.now() - newsletter.CONFIRM_MAX_AGE * 2
+    NewsletterSignup.objects.update(
+        created_at=long_ago, confirmation_requested_at=long_ago, confirmation_sent_at=long_ago
+    )
+    assert Message.objects.count() == 1
+    assert newsletter.newsletter_signups_expire() == 1
+    assert not Message.objects.exists()
 
 
 def test_the_confirmation_task_sends_once_per_request(site, on_commit):

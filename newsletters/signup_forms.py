@@ -1,4 +1,6 @@
-"""Forms of the public site."""
+"""The newsletter signup form (the footer, the signup block and the signup page: one form).
+
+Moved from ``content.forms``; the interests are the site's themes (``content.models.Theme``)."""
 
 from __future__ import annotations
 
@@ -51,10 +53,10 @@ class NewsletterSignupForm(forms.Form):
         raw = self.data.get(self.add_prefix("email"), "")
         if isinstance(raw, str) and _CONTROL.search(raw):
             raise forms.ValidationError(_("Enter a valid email address."), code="invalid")
-        return self.cleaned_data["email"]
+        return str(self.cleaned_data["email"])
 
     def clean_website(self) -> str:
-        value = self.cleaned_data.get("website", "")
+        value = str(self.cleaned_data.get("website") or "")
         if value:
             raise forms.ValidationError(
                 _("This field must stay empty: are you a robot?"), code="honeypot"
