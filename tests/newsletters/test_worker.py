@@ -200,8 +200,21 @@ def test_a_worker_killed_mid_send_never_causes_a_second_copy(workers, sink, sett
                 context={"first_name": f"N{n}"},
             )  # fmt: skip
     _wait(lambda: len(handler.received) >= 20, timeout=120, what="the first 20 emails")
+    # Make sure the kill lands between claim and mark: the server now holds every new DATA
+    # answer for 30 s, so once the conversations already under way have ended (0.05 s each),
+    # a message still "sending" is one the worker is waiting on. (Killing at a random moment
+    # sometimes hit the worker between two tasks: nothing in doubt, and the test failed.)
+    handler.delay = 30
+
+    def claimed() -> bool:
+        return Message.objects.filter(status="sending").exists()
+
+    _wait(claimed, timeout=60, what="a claimed message")
+    time.sleep(0.5)
+    _wait(claimed, timeout=60, what="a message held by the slow server")
     first.send_signal(signal.SIGKILL)
     first.wait(timeout=10)
+    handler.delay = 0.05
     workers.start()
     # The tasks still in the queue run on the second worker; the one the dead worker held is
     # not redelivered before Redis' visibility timeout: the tick is the safety net for its
