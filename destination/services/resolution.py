@@ -581,7 +581,8 @@ class _Profile:
         if self.guest_obj is not None:
             return self.guest_obj.pk or 0
         assert self.row is not None
-        return self.row[0]
+        guest_id: int = self.row[0]
+        return guest_id
 
     @property
     def key(self) -> int:
@@ -619,16 +620,16 @@ def _name_similarity(person: CleanPerson, profile: _Profile) -> float:
     swapped = f"{person.last_folded} {person.first_folded}".strip()
     sim = max(fuzz.ratio(a, b), fuzz.ratio(swapped, b)) / 100
     if person.first_folded and person.last_folded and profile.first and profile.last:
-        direct = (
+        direct: float = (
             JaroWinkler.similarity(person.first_folded, profile.first)
             + JaroWinkler.similarity(person.last_folded, profile.last)
         ) / 2
-        swapped = (
+        crossed: float = (
             JaroWinkler.similarity(person.first_folded, profile.last)
             + JaroWinkler.similarity(person.last_folded, profile.first)
         ) / 2
         # Jaro-Winkler is generous with short names: it may confirm, never lead.
-        sim = max(sim, min(max(direct, swapped), sim + 0.05))
+        sim = max(sim, min(max(direct, crossed), sim + 0.05))
     return sim
 
 
@@ -702,13 +703,13 @@ def _guests_insert(guests: list[Guest], *, now: dt.datetime) -> None:
     names = ["uuid", "first_name", "last_name", "name_folded", "language", "country",
              "birth_date", "source", "source_detail", "created_by_id", "created_by_partner_id",
              "status", "created_at", "updated_at"]  # fmt: skip
-    meta = Guest._meta
+    attnames = {f.name: f.attname for f in Guest._meta.concrete_fields}
     for guest in guests:
         guest.created_at = guest.updated_at = now
     rows = [
         tuple(
             str(getattr(g, attname)) if n == "country" else getattr(g, attname)
-            for n, attname in ((n, meta.get_field(n).attname) for n in names)
+            for n, attname in ((n, attnames[n]) for n in names)
         )
         for g in guests
     ]
@@ -746,7 +747,8 @@ class _Sql:
     @cached_property
     def guest_columns(self) -> str:
         fields = [f for f in Guest._meta.concrete_fields if f.attname in _GUEST_COLUMNS]
-        return ", ".join(f"g.{connection.ops.quote_name(f.column)}" for f in fields)
+        # A concrete field always has a column.
+        return ", ".join(f"g.{connection.ops.quote_name(str(f.column))}" for f in fields)
 
     @cached_property
     def _tables(self) -> dict[str, str]:
@@ -1023,13 +1025,13 @@ class _Batch:
             self._index(profile)
         # A merged guest's contacts lead to its survivor even if they were not moved to it.
         for email, gid in email_rows:
-            profile = profiles.get(gid)
-            if profile is not None and profile not in self.by_email[email]:
-                self.by_email[email].append(profile)
+            hit = profiles.get(gid)
+            if hit is not None and hit not in self.by_email[email]:
+                self.by_email[email].append(hit)
         for phone, gid in phone_rows:
-            profile = profiles.get(gid)
-            if profile is not None and profile not in self.by_phone[phone]:
-                self.by_phone[phone].append(profile)
+            hit = profiles.get(gid)
+            if hit is not None and hit not in self.by_phone[phone]:
+                self.by_phone[phone].append(hit)
 
     def _absorb(self, profiles: dict[int, _Profile]) -> dict[int, _Profile]:
         """Keep one profile object per guest: {requested id: the canonical profile}."""
@@ -1245,9 +1247,9 @@ class _Batch:
                 Guest.objects.bulk_update(changed, [*fields, "updated_at"])
 
         now = ctx.now
-        emails: list[tuple] = []
-        phones: list[tuple] = []
-        keys: list[tuple] = []
+        emails: list[tuple[Any, ...]] = []
+        phones: list[tuple[Any, ...]] = []
+        keys: list[tuple[Any, ...]] = []
         touched = [*self.new_profiles, *self.enriched.values()]
         for profile in touched:
             gid = profile.guest_id
