@@ -703,7 +703,8 @@ def _guests_insert(guests: list[Guest], *, now: dt.datetime) -> None:
     names = ["uuid", "first_name", "last_name", "name_folded", "language", "country",
              "birth_date", "source", "source_detail", "created_by_id", "created_by_partner_id",
              "status", "created_at", "updated_at"]  # fmt: skip
-    attnames = {f.name: f.attname for f in Guest._meta.concrete_fields}
+    # By field name or column attribute name ("created_by" or "created_by_id").
+    attnames = {n: f.attname for f in Guest._meta.concrete_fields for n in (f.name, f.attname)}
     for guest in guests:
         guest.created_at = guest.updated_at = now
     rows = [
