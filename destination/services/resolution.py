@@ -26,17 +26,20 @@ and no write when nothing changes.
 from __future__ import annotations
 
 import datetime as dt
+import multiprocessing
+import random
 import re
+import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from functools import cached_property, lru_cache
+from functools import cached_property, lru_cache, partial
 from typing import Any, TypeVar
 
 from django.core.exceptions import ValidationError
-from django.db import DEFAULT_DB_ALIAS, connection, transaction
+from django.db import DEFAULT_DB_ALIAS, OperationalError, connection, transaction
 from django.db.models import CharField, F, QuerySet, Value
 from django.db.models.functions import Cast
 from django.utils import timezone, translation
@@ -1279,7 +1282,8 @@ class _Batch:
             emails,
         )  # fmt: skip
         insert_rows(GuestPhone, ["guest_id", "phone", "is_primary", "created_at"], phones)
-        insert_rows(MatchKey, ["guest_id", "key"], keys)
+        # Sorted, like every insert two imports may race on: rows taken in one order.
+        insert_rows(MatchKey, ["guest_id", "key"], sorted(keys))
 
         if self.stale_refs:
             GuestExternalRef.objects.filter(
@@ -1359,7 +1363,7 @@ class _Batch:
                     first_seen_at=ctx.now,
                     last_seen_at=ctx.now,
                 )
-                for g in guests.values()
+                for _pk, g in sorted(guests.items())
             ],
             update_conflicts=True,
             unique_fields=["partner", "guest"],
@@ -1487,6 +1491,7 @@ def guest_resolve_many(
     actor: User | None = None,
     batch_size: int = 1000,
     keep_partial: bool = False,
+    validation_processes: int = 0,
 ) -> list[ResolutionResult]:
     """Resolve many people to guests, in batches of ``batch_size``: each batch is one
     transaction with a fixed number of queries. Results come back in the input order; rejected
@@ -1496,17 +1501,21 @@ def guest_resolve_many(
     a person without the fields that cannot be read, each named in ``result.warnings``; only a
     person with no name, no email and no phone left is rejected (see ``person_read``).
 
-    With several batches, a second thread validates the next batches while this one waits on
-    the database for the current one: validation is pure Python (phone numbers, countries,
-    names) and the database driver releases the GIL while it waits, so the two overlap."""
+    With several batches, the next batches are validated while this thread waits on the
+    database for the current one: by a second thread (validation is pure Python, phone
+    numbers, countries, names, and the database driver releases the GIL while it waits), or,
+    with ``validation_processes`` > 0, by that many forked processes, so validation runs on
+    another core while this one writes (a bulk import: the thread shares one core's GIL). The
+    forked processes only read people; they never touch the database. A batch that meets a
+    deadlock outside a caller's transaction is retried (see ``_resolve_batch_retrying``)."""
     results: list[ResolutionResult | None] = [None] * len(people)
     batch_size = max(1, batch_size)
     starts = range(0, len(people), batch_size)
+    warnings: dict[int, list[FieldWarning]] = {}
 
-    def validate(start: int) -> list[tuple[int, CleanPerson]]:
+    def accept(readings: list[tuple[int, PersonReading]]) -> list[tuple[int, CleanPerson]]:
         valid: list[tuple[int, CleanPerson]] = []
-        for index in range(start, min(start + batch_size, len(people))):
-            reading = person_read(people[index], keep_partial=keep_partial)
+        for index, reading in readings:
             if reading.errors:
                 results[index] = ResolutionResult(Decision.REJECTED, errors=reading.errors)
             else:
@@ -1515,14 +1524,15 @@ def guest_resolve_many(
                     warnings[index] = reading.warnings
         return valid
 
-    warnings: dict[int, list[FieldWarning]] = {}
+    def validate(start: int) -> list[tuple[int, CleanPerson]]:
+        return accept(_read_slice(people, start, start + batch_size, keep_partial))
 
     def resolve(valid: list[tuple[int, CleanPerson]]) -> None:
         if not valid:
             return
         valid = _typed_phones_read(valid)
         typed = {index: person.phones_as_typed for index, person in valid}
-        for index, result in _resolve_batch(
+        for index, result in _resolve_batch_retrying(
             valid, source=source, source_detail=source_detail, partner=partner, actor=actor
         ).items():
             # A phone as typed that a known phone read after all is no longer a warning.
@@ -1532,10 +1542,15 @@ def guest_resolve_many(
             ]  # fmt: skip
             results[index] = result
 
+    language = translation.get_language()
     if len(starts) == 1:
         resolve(validate(0))
+    elif validation_processes > 0:
+        for readings in _read_in_processes(
+            people, starts, batch_size, keep_partial, language, validation_processes
+        ):
+            resolve(accept(readings))
     else:
-        language = translation.get_language()
 
         def validate_in_thread(start: int) -> list[tuple[int, CleanPerson]]:
             with translation.override(language):  # error messages in the caller's language
@@ -1545,6 +1560,85 @@ def guest_resolve_many(
             for valid in pool.map(validate_in_thread, starts):
                 resolve(valid)
     return [r for r in results if r is not None]
+
+
+def _read_slice(
+    people: Sequence[PersonData], start: int, stop: int, keep_partial: bool
+) -> list[tuple[int, PersonReading]]:
+    return [
+        (index, person_read(people[index], keep_partial=keep_partial))
+        for index in range(start, min(stop, len(people)))
+    ]
+
+
+# The people a forked validation process reads: set in the child by ``_forked_init``, whose
+# arguments a fork hands over in memory (never pickled).
+_FORKED_PEOPLE: Sequence[PersonData] = ()
+
+
+def _forked_init(people: Sequence[PersonData]) -> None:
+    global _FORKED_PEOPLE  # in the child process only
+    _FORKED_PEOPLE = people
+
+
+def _read_forked(
+    start: int, batch_size: int, keep_partial: bool, language: str | None
+) -> list[tuple[int, PersonReading]]:
+    with translation.override(language):  # error messages in the caller's language
+        return _read_slice(_FORKED_PEOPLE, start, start + batch_size, keep_partial)
+
+
+def _read_in_processes(
+    people: Sequence[PersonData],
+    starts: range,
+    batch_size: int,
+    keep_partial: bool,
+    language: str | None,
+    processes: int,
+) -> Iterator[list[tuple[int, PersonReading]]]:
+    """The readings of each batch, in order, validated ahead by forked processes. Fork (not
+    spawn) so a child needs neither Django set up again nor the people pickled to it; children
+    only read and return readings, and end without closing the parent's database connection."""
+    context = multiprocessing.get_context("fork")
+    with context.Pool(processes=processes, initializer=_forked_init, initargs=(people,)) as pool:
+        read = partial(
+            _read_forked, batch_size=batch_size, keep_partial=keep_partial, language=language
+        )
+        yield from pool.imap(read, starts)
+
+
+# A batch that meets a deadlock (or a serialisation failure) is retried this many times.
+DEADLOCK_RETRIES = 3
+_RETRY_SQLSTATES = frozenset({"40P01", "40001"})  # deadlock_detected, serialization_failure
+
+
+def _resolve_batch_retrying(
+    people: list[tuple[int, CleanPerson]],
+    *,
+    source: Guest.Source | str,
+    source_detail: str,
+    partner: Partner | None,
+    actor: User | None,
+) -> dict[int, ResolutionResult]:
+    """``_resolve_batch``, retried after a deadlock: keys are locked in sorted order, but two
+    imports enriching the same guests may still meet on rows nobody locks first (links, blocking
+    keys). The batch's own block is a savepoint inside a caller's transaction, so it is rolled
+    back alone; never when the caller's transaction itself is marked for rollback."""
+    for attempt in range(DEADLOCK_RETRIES + 1):
+        try:
+            return _resolve_batch(
+                people, source=source, source_detail=source_detail, partner=partner, actor=actor
+            )
+        except OperationalError as exc:
+            sqlstate = getattr(exc.__cause__, "sqlstate", None)
+            if (
+                sqlstate not in _RETRY_SQLSTATES
+                or connection.needs_rollback
+                or attempt == DEADLOCK_RETRIES
+            ):
+                raise
+            time.sleep(0.05 * (attempt + 1) * (1 + random.random()))
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _typed_phones_read(people: list[tuple[int, CleanPerson]]) -> list[tuple[int, CleanPerson]]:

@@ -699,3 +699,108 @@ def test_the_email_domain_reads_a_national_phone_and_is_audited():
     assert list(result.guest.phones.values_list("phone", flat=True)) == ["+4520123456"]
     audit = AuditEntry.objects.get(guest=result.guest, action=AuditEntry.Action.CREATE)
     assert audit.details["phones_read_by"] == {"+4520123456": "email_domain"}
+
+
+# --- Validation in forked processes, deadlock retry -----------------------------------------
+
+
+def test_bulk_validates_in_forked_processes_with_the_same_results():
+    """validation_processes: batches validated ahead by forked processes give the same results,
+    in the same order, with messages in the caller's language, as the validating thread."""
+    people = _people(7)
+    people[2] = PersonData(email="not-an-email")
+    people[6] = PersonData(first_name="Kept", last_name="Anyway", phone="12")
+    with translation.override("fr"):
+        forked = guest_resolve_many(
+            people, source=SRC, batch_size=2, validation_processes=2, keep_partial=True
+        )
+    assert [r.decision for r in forked] == [
+        "created", "created", "rejected", "created", "created", "created", "created"
+    ]  # fmt: skip
+    assert "n'est pas une adresse" in forked[2].errors["email"][0]
+    assert forked[6].warnings[0].message.startswith("Laissé de côté")
+    again = guest_resolve_many(people, source=SRC, batch_size=3, validation_processes=1)
+    assert [r.guest.pk for r in again if r.guest] == [
+        r.guest.pk for i, r in enumerate(forked) if i not in (2, 6)
+    ]
+
+
+def test_a_batch_that_meets_a_deadlock_is_retried(monkeypatch):
+    from django.db import OperationalError
+
+    from destination.services import resolution
+
+    class Deadlock(Exception):
+        sqlstate = "40P01"
+
+    real = resolution._resolve_batch
+    calls: list[int] = []
+
+    def flaky(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise OperationalError("deadlock detected") from Deadlock()
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(resolution, "_resolve_batch", flaky)
+    monkeypatch.setattr(resolution.time, "sleep", lambda _s: None)
+    [result] = guest_resolve_many([jean()], source=SRC)
+    assert result.decision == Decision.CREATED and len(calls) == 2
+    # Another error is not retried.
+    calls.clear()
+
+    def broken(*args, **kwargs):
+        calls.append(1)
+        raise OperationalError("server closed the connection")
+
+    monkeypatch.setattr(resolution, "_resolve_batch", broken)
+    with pytest.raises(OperationalError):
+        guest_resolve_many([jean(email="other@example.com")], source=SRC)
+    assert len(calls) == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_simultaneous_imports_of_overlapping_files_create_each_person_once(tmp_path):
+    """Two import commands at once (two processes, each validating in a forked process) on
+    files that share half their people: every person once, no deadlock left unhandled."""
+    import os
+    import subprocess
+    import sys
+
+    from django.db.models import Count
+
+    header = "external_id,first_name,last_name,email,phone,country,birth_date,language\n"
+
+    def line(i: int) -> str:
+        return f"X{i},Name{i},Family{i},p{i}@race.example,+3361{i:07d},FR,,fr\n"
+
+    shared = list(range(0, 300))
+    files = []
+    for name, own in (("a", range(1000, 1300)), ("b", range(2000, 2300))):
+        rows = [line(i) for i in [*shared, *own]]
+        if name == "b":
+            rows.reverse()  # the shared people in the other order
+        path = tmp_path / f"{name}.csv"
+        path.write_text(header + "".join(rows), encoding="utf-8")
+        files.append(path)
+    settings_dict = connection.settings_dict
+    url = (
+        f"postgres://{settings_dict['USER']}@{settings_dict['HOST']}:{settings_dict['PORT']}/"
+        f"{settings_dict['NAME']}"
+    )
+    env = {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "destination.settings.test"}
+    commands = [
+        [sys.executable, "manage.py", "import_guests", str(path), "--source", "race",
+         "--batch-size", "50", "--validation-processes", "1"]
+        for path in files
+    ]  # fmt: skip
+    running = [subprocess.Popen(c, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+               for c in commands]  # fmt: skip
+    outputs = [p.communicate(timeout=300) for p in running]
+    assert [p.returncode for p in running] == [0, 0], outputs
+    assert Guest.objects.count() == 900
+    assert GuestEmail.objects.count() == 900
+    assert GuestExternalRef.objects.filter(source="race").count() == 900
+    # Each shared person resolved once: by the first import, matched by the second.
+    assert not Guest.objects.values("name_folded").annotate(n=Count("id")).filter(n__gt=1).exists()

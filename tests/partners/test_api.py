@@ -28,6 +28,7 @@ from partners.models import (
     SharingRule,
 )
 from partners.services import interaction_log, partner_guest_link_touch
+from partners.sharing import sharing_rules_ensure
 from tests.factories import MembershipFactory, PartnerFactory
 
 pytestmark = pytest.mark.django_db
@@ -57,6 +58,13 @@ def bearer(key: str) -> dict[str, str]:
 
 def post(client: Client, key: str, body: dict[str, Any]) -> Any:
     return client.post(RESOLVE, body, content_type="application/json", **bearer(key))
+
+
+@pytest.fixture(autouse=True)
+def _sharing_rules() -> None:
+    # The default rules come from a data migration: a transactional test run before this
+    # file (on PostgreSQL, the concurrency tests) flushes them away.
+    sharing_rules_ensure()
 
 
 @pytest.fixture
