@@ -319,6 +319,7 @@ def measure_bulk(
     factory: PeopleFactory,
     batch_size: int = 1000,
     new_start: int = 0,
+    validation_processes: int = 0,
     log: Log = print,
 ) -> dict[str, Any]:
     """``new_start``: the factory's number of the first new person (default: right after the
@@ -331,14 +332,20 @@ def measure_bulk(
     )
     start = time.perf_counter()
     results = guest_resolve_many(
-        people, source=Guest.Source.IMPORT, source_detail="bench-import", batch_size=batch_size
+        people,
+        source=Guest.Source.IMPORT,
+        source_detail="bench-import",
+        batch_size=batch_size,
+        validation_processes=validation_processes,
     )
     elapsed = time.perf_counter() - start
     rate = len(people) / elapsed
     decisions = Counter(str(r.decision) for r in results)
     verdict = "OK" if rate >= TARGET_BULK_PER_S else "MISSED"
     log(
-        f"bulk import (guest_resolve_many, batches of {batch_size}): {len(people):,} people in "
+        f"bulk import (guest_resolve_many, batches of {batch_size}, validation "
+        f"{f'in {validation_processes} forked process(es)' if validation_processes else 'in a thread'}"
+        f"): {len(people):,} people in "
         f"{elapsed:.1f} s = {rate:,.0f} people/s (target >= {TARGET_BULK_PER_S:,.0f}/s: "
         f"{verdict}); decisions {dict(sorted(decisions.items()))}"
     )
@@ -373,6 +380,7 @@ def benchmark(
     search_baseline: int = 10,
     bulk_baseline: int = 1000,
     batch_size: int = 1000,
+    validation_processes: int = 0,
     reuse: bool = False,
     log: Log = print,
 ) -> dict[str, Any]:
@@ -399,7 +407,7 @@ def benchmark(
     figures["search"] = measure_search(first_id, guests, searches, search_baseline, log=log)
     figures["bulk"] = measure_bulk(
         first_id, guests, import_size, bulk_baseline, factory=factory, batch_size=batch_size,
-        new_start=new_start, log=log,
+        new_start=new_start, validation_processes=validation_processes, log=log,
     )  # fmt: skip
     return figures
 
@@ -413,6 +421,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--search-baseline", type=int, default=10)
     parser.add_argument("--bulk-baseline", type=int, default=1000)
     parser.add_argument("--batch-size", type=int, default=1000)
+    parser.add_argument(
+        "--validation-processes",
+        type=int,
+        default=0,
+        help="validate the import in this many forked processes (0: a thread, as before)",
+    )
     parser.add_argument("--db", default="crm_bench_resolution")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     parser.add_argument(
@@ -443,6 +457,7 @@ def main(argv: list[str] | None = None) -> None:
             search_baseline=args.search_baseline,
             bulk_baseline=args.bulk_baseline,
             batch_size=args.batch_size,
+            validation_processes=args.validation_processes,
             reuse=args.reuse,
             log=log,
         )

@@ -10,6 +10,9 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
 from functools import lru_cache
 
 import phonenumbers
@@ -21,6 +24,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")
+_NON_DIGIT_RE = re.compile(r"\D")
 # Letters that NFKD does not decompose into a base letter plus an accent.
 _SPECIAL_LETTERS = str.maketrans(
     {
@@ -72,24 +76,163 @@ def normalize_email(raw: str | None) -> str:
 def normalize_phone(raw: str | None, region: str | None = None) -> str:
     """Return the E.164 form of a phone number typed in any format; raise ValidationError if it
     is not a possible number. ``region`` (ISO 3166 alpha-2, usually the guest's country) reads
-    national numbers; the destination's default region is used when it is unknown."""
-    value = (raw or "").strip()
-    if not value:
+    national numbers; the destination's default region is used when it is unknown (a form at
+    the destination's desk). Resolution reads with ``phone_read`` and never guesses that way."""
+    default = settings.PHONENUMBER_DEFAULT_REGION or "FR"
+    reading = phone_read(raw, country=region or "", default_region=default)
+    if reading is None:
         return ""
-    region = (region or settings.PHONENUMBER_DEFAULT_REGION or "FR").upper()
-    if value.startswith("00"):
-        value = "+" + value[2:]
+    if reading.as_typed:
+        raise _invalid_phone(raw)
+    return reading.value
+
+
+# --- Reading a phone with the best evidence of its country ------------------------------------
+# One rule, one place: resolution, the forms (through normalize_phone) and the linkage model's
+# features (destination.linkage.features.phone_canon) all read a phone here.
+
+
+class PhoneEvidence(StrEnum):
+    """What told the country of a phone number, strongest first."""
+
+    INTERNATIONAL = "international"  # written with its country code (+32..., 0032...)
+    COUNTRY = "country"  # the person's (or row's) country
+    KNOWN_PHONE = "known_phone"  # a phone the candidate guest already has, read the same way
+    EMAIL_DOMAIN = "email_domain"  # the email's country domain (.be, .it, .co.uk...)
+    LANGUAGE = "language"  # the region of the person's language (de-ch, da, pl...)
+    DEFAULT = "default"  # the destination's own region: forms at its desk only
+    AS_TYPED = "as_typed"  # nothing says: kept as typed, matched by its digits
+
+
+@dataclass(frozen=True)
+class PhoneReading:
+    """A phone as read: E.164 when its country is known, else its digits as typed."""
+
+    value: str
+    evidence: PhoneEvidence
+
+    @property
+    def as_typed(self) -> bool:
+        return self.evidence == PhoneEvidence.AS_TYPED
+
+
+# Country domains and languages that point at one calling region.
+EMAIL_DOMAIN_REGIONS = {
+    "fr": "FR", "be": "BE", "de": "DE", "uk": "GB", "it": "IT", "es": "ES", "nl": "NL",
+    "ch": "CH", "dk": "DK", "pl": "PL", "pt": "PT", "at": "AT", "se": "SE", "no": "NO",
+    "lu": "LU", "ie": "IE", "cz": "CZ", "fi": "FI",
+}  # fmt: skip
+LANGUAGE_REGIONS = {
+    "fr": "FR", "de": "DE", "en": "GB", "it": "IT", "es": "ES", "nl": "NL", "da": "DK",
+    "pl": "PL", "pt": "PT", "sv": "SE", "nb": "NO", "cs": "CZ", "fi": "FI",
+}  # fmt: skip
+# What a phone number may be written with besides its digits.
+_PHONE_TEXT_RE = re.compile(r"^\+?[\d\s().\-/]+$")
+PHONE_MIN_DIGITS = 6
+PHONE_MAX_DIGITS = 15
+
+
+def region_for_email(email: str | None) -> str:
+    """The calling region of an email's country domain ("x@y.co.uk" -> "GB"); "" for .com."""
+    domain = (email or "").rpartition("@")[2].strip().lower()
+    if "." not in domain:
+        return ""
+    return EMAIL_DOMAIN_REGIONS.get(domain.rsplit(".", 1)[-1], "")
+
+
+def region_for_language(language: str | None) -> str:
+    """The region of a language tag ("de-ch" -> "CH") or of a language spoken mostly in one
+    country ("da" -> "DK"); "" when it says nothing."""
+    value = (language or "").strip().lower().replace("_", "-")
+    base, _sep, region = value.partition("-")
+    if len(region) == 2 and region.isalpha():
+        return region.upper()
+    return LANGUAGE_REGIONS.get(base, "")
+
+
+def phone_digits(raw: str | None) -> str:
+    return _NON_DIGIT_RE.sub("", raw or "")
+
+
+def _invalid_phone(raw: str | None) -> ValidationError:
+    return ValidationError(
+        _("“%(value)s” is not a valid phone number."),
+        code="invalid_phone",
+        params={"value": raw},
+    )
+
+
+@lru_cache(maxsize=65536)
+def _e164_in(text: str, region: str) -> str:
+    """E.164 of ``text`` read in ``region`` (None: international only) when valid, else ""."""
     try:
-        number = phonenumbers.parse(value, region)
+        number = phonenumbers.parse(text, region or None)
     except phonenumbers.NumberParseException:
-        number = None
-    if number is None or not phonenumbers.is_valid_number(number):
-        raise ValidationError(
-            _("“%(value)s” is not a valid phone number."),
-            code="invalid_phone",
-            params={"value": raw},
-        )
+        return ""
+    if not phonenumbers.is_valid_number(number):
+        return ""
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+@lru_cache(maxsize=65536)
+def _region_of(e164: str) -> str:
+    try:
+        return phonenumbers.region_code_for_number(phonenumbers.parse(e164, None)) or ""
+    except phonenumbers.NumberParseException:
+        return ""
+
+
+def phone_read(
+    raw: str | None,
+    *,
+    country: str = "",
+    known_phones: Iterable[str] = (),
+    email: str = "",
+    language: str = "",
+    default_region: str = "",
+) -> PhoneReading | None:
+    """Read a phone with the best evidence of its country, in this order: its own country code,
+    the person's ``country``, the candidate guest's ``known_phones`` (E.164: the number read in
+    a known phone's region is that phone), the ``email``'s country domain, the ``language``'s
+    region, then ``default_region`` (forms only; resolution passes none). A national number
+    that no evidence reads is kept as typed (its digits, evidence AS_TYPED): never guessed.
+
+    None for blank; ValidationError (code "invalid_phone") for what is no phone number: letters,
+    too few or too many digits, an international number that does not exist."""
+    text = (raw or "").strip()
+    if not text:
+        return None
+    if text.startswith("00"):
+        text = "+" + text[2:]
+    digits = phone_digits(text)
+    if not _PHONE_TEXT_RE.match(text) or not PHONE_MIN_DIGITS <= len(digits) <= PHONE_MAX_DIGITS:
+        raise _invalid_phone(raw)
+    if text.startswith("+"):
+        value = _e164_in(text, "")
+        if not value:
+            raise _invalid_phone(raw)
+        return PhoneReading(value, PhoneEvidence.INTERNATIONAL)
+    code = str(getattr(country, "code", country) or "").strip().upper()
+    if code and (value := _e164_in(text, code)):
+        return PhoneReading(value, PhoneEvidence.COUNTRY)
+    known = [k for k in known_phones if k]
+    for phone in known:
+        region = _region_of(phone)
+        if region and _e164_in(text, region) == phone:
+            return PhoneReading(phone, PhoneEvidence.KNOWN_PHONE)
+    regions = {_region_of(k) for k in known} - {""}
+    if len(regions) == 1 and (value := _e164_in(text, regions.pop())):
+        # Another number of the country the guest's phones are from.
+        return PhoneReading(value, PhoneEvidence.KNOWN_PHONE)
+    for region, evidence in (
+        (region_for_email(email), PhoneEvidence.EMAIL_DOMAIN),
+        (region_for_language(language), PhoneEvidence.LANGUAGE),
+        # The destination's own region stands in only for a country nobody gave.
+        ("" if code else (default_region or "").upper(), PhoneEvidence.DEFAULT),
+    ):
+        if region and (value := _e164_in(text, region)):
+            return PhoneReading(value, evidence)
+    return PhoneReading(digits, PhoneEvidence.AS_TYPED)
 
 
 def mask_email(email: str) -> str:
@@ -141,7 +284,11 @@ def validate_birth_date(value: dt.date | dt.datetime | str | None) -> dt.date | 
         try:
             value = dt.date.fromisoformat(value.strip())
         except ValueError:
-            raise ValidationError(_("Enter a valid date."), code="invalid") from None
+            raise ValidationError(
+                _("“%(value)s” is not a valid date (use YYYY-MM-DD)."),
+                code="invalid",
+                params={"value": value},
+            ) from None
     if not isinstance(value, dt.date):
         raise ValidationError(_("Enter a valid date."), code="invalid")
     if value > timezone.localdate():

@@ -9,7 +9,6 @@ an API key is no person.
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from django.db import transaction
@@ -70,16 +69,30 @@ class PersonIn(Schema):
     email: str = Field("", max_length=254)
     phone: str = Field("", max_length=40)
     country: str = Field("", max_length=64, description="ISO 3166 code or English name")
-    birth_date: dt.date | None = Field(None, description="YYYY-MM-DD")
+    # Read by resolution, not by the schema: a malformed date leaves the person without it
+    # (a warning), it does not refuse them.
+    birth_date: str | None = Field(
+        None, max_length=32, description="YYYY-MM-DD", json_schema_extra={"format": "date"}
+    )
     language: str = Field("", max_length=16, description="e.g. fr, en, de")
     external_id: str = Field(
         "", max_length=128, description="Your id for this person: sending it again resolves it"
     )
 
 
+class WarningOut(Schema):
+    field: str
+    code: str = Field(description="left_out: unreadable, the person was kept without it; "
+                      "phone_as_typed: no country tells how to read it, kept as typed")  # fmt: skip
+    message: str
+
+
 class ResolveOut(Schema):
     decision: str = Field(description="matched, created or review")
     guest_id: int
+    warnings: list[WarningOut] = Field(
+        default_factory=list, description="The fields this person was kept without"
+    )
 
 
 class ErrorOut(Schema):
@@ -121,7 +134,12 @@ def guests_resolve(request: HttpRequest, payload: PersonIn) -> Status[dict[str, 
     has no relationship with yet is not a relationship: ``GET /guests/{id}`` answers 404 until
     the guest books with you, consents to your partner with proof, or your staff confirm them
     at the desk. Each key matches at most ``PARTNER_API_RESOLVES_PER_KEY_DAY`` such guests a
-    day (429 beyond, flagged to the tourist office)."""
+    day (429 beyond, flagged to the tourist office).
+
+    A field that cannot be read (a phone, a birth date, a country...) does not refuse the
+    person: they are resolved without it and ``warnings`` says what was left out and why. 422
+    only when nothing identifying is left (no name, email or phone) or the JSON has the wrong
+    shape."""
     partner = _partner(request)
     key: PartnerApiKey = request.auth  # type: ignore[attr-defined]
     started = timezone.now()
@@ -144,6 +162,7 @@ def guests_resolve(request: HttpRequest, payload: PersonIn) -> Status[dict[str, 
             # Namespaces external ids per partner: two partners' "123" are different people.
             source_detail=f"api:{partner.slug}",
             partner=partner,
+            keep_partial=True,
         )
         if result.decision == Decision.MATCHED and result.guest is not None:
             # Resolution links the partner to what it resolves; a match on data the partner
@@ -164,7 +183,13 @@ def guests_resolve(request: HttpRequest, payload: PersonIn) -> Status[dict[str, 
     if result.decision == Decision.REJECTED or result.guest is None:
         return Status(422, {"detail": _("Some fields are invalid."), "errors": result.errors})
     status = 200 if result.decision == Decision.MATCHED else 201
-    return Status(status, {"decision": str(result.decision), "guest_id": result.guest.pk})
+    warnings = [
+        {"field": w.field, "code": str(w.code), "message": w.message} for w in result.warnings
+    ]
+    return Status(
+        status,
+        {"decision": str(result.decision), "guest_id": result.guest.pk, "warnings": warnings},
+    )
 
 
 @api.get(

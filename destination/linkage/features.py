@@ -17,7 +17,9 @@ import unicodedata
 from functools import lru_cache
 from typing import Any
 
-import phonenumbers
+from django.core.exceptions import ValidationError
+
+from destination.normalize import phone_read
 
 # Columns in the order of the table the model reads.
 COLUMNS = (
@@ -99,14 +101,6 @@ NICKNAME_GROUPS: dict[str, tuple[str, ...]] = {
     "margriet": ("griet",),
     "verena": ("vreni",),
 }
-
-# Country calling regions by the email's country domain and by language, for a phone written in
-# national format without a country.
-_TLD_REGION = {"fr": "FR", "be": "BE", "de": "DE", "uk": "GB", "it": "IT", "es": "ES",
-               "nl": "NL", "ch": "CH", "dk": "DK", "pl": "PL", "pt": "PT", "at": "AT",
-               "se": "SE", "no": "NO", "lu": "LU", "ie": "IE", "cz": "CZ"}  # fmt: skip
-_LANGUAGE_REGION = {"fr": "FR", "de": "DE", "en": "GB", "it": "IT", "es": "ES", "nl": "NL",
-                    "da": "DK", "pl": "PL", "pt": "PT", "sv": "SE", "nb": "NO", "cs": "CZ"}  # fmt: skip
 
 
 def _strip_accents(text: str) -> str:
@@ -190,36 +184,17 @@ def local_part_is_named(local: str | None, first: str | None, last: str | None) 
     return int(name_canon(letters) in {name_canon(m) for m in made if m})
 
 
-def region_hint(*, country: str = "", email_domain: str | None = None, language: str = "") -> str:
-    """The best guess of a phone's country: the person's country, else the email's country
-    domain (.be, .co.uk...), else the language; "" when nothing says."""
-    if country:
-        return country.upper()
-    if email_domain:
-        tld = email_domain.rsplit(".", 1)[-1]
-        if tld in _TLD_REGION:
-            return _TLD_REGION[tld]
-    return _LANGUAGE_REGION.get((language or "").split("-")[0].lower(), "")
-
-
 @lru_cache(maxsize=65536)
-def phone_canon(raw: str, region: str = "") -> str | None:
-    """E.164 when the number can be read (international, or national with a region), else its
-    digits as typed: a national number with no evidence of its country is kept for matching by
-    its last digits, never guessed."""
-    text = (raw or "").strip()
-    digits = re.sub(r"\D", "", text)
-    if len(digits) < 6:
-        return None
-    if text.startswith("00"):
-        text = "+" + text[2:]
+def phone_canon(raw: str, country: str = "", email: str = "", language: str = "") -> str | None:
+    """The phone as ``destination.normalize.phone_read`` reads it (the one rule): E.164 when
+    its own code, the country, the email's country domain or the language tells its country,
+    else its digits as typed (matched by its last digits, never guessed); None when it is no
+    phone number."""
     try:
-        parsed = phonenumbers.parse(text, region or None)
-    except phonenumbers.NumberParseException:
-        return digits
-    if phonenumbers.is_valid_number(parsed):
-        return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
-    return digits
+        reading = phone_read(raw, country=country, email=email, language=language)
+    except ValidationError:
+        return None
+    return reading.value if reading is not None else None
 
 
 def features_for(
@@ -238,10 +213,8 @@ def features_for(
     country_value = (country or "").strip().upper() or None
     language_value = (language or "").strip().lower().split("-")[0] or None
     phone_value = phone_canon(
-        phone or "",
-        region_hint(country=country_value or "", email_domain=email_domain,
-                    language=language_value or ""),
-    )  # fmt: skip
+        phone or "", country_value or "", email_value or "", (language or "").strip().lower()
+    )
     birth = _birth(birth_date)
     return {
         "unique_id": unique_id,

@@ -26,17 +26,20 @@ and no write when nothing changes.
 from __future__ import annotations
 
 import datetime as dt
+import multiprocessing
+import random
 import re
+import time
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from functools import cached_property, lru_cache
-from typing import Any
+from functools import cached_property, lru_cache, partial
+from typing import Any, TypeVar
 
 from django.core.exceptions import ValidationError
-from django.db import DEFAULT_DB_ALIAS, connection, transaction
+from django.db import DEFAULT_DB_ALIAS, OperationalError, connection, transaction
 from django.db.models import CharField, F, QuerySet, Value
 from django.db.models.functions import Cast
 from django.utils import timezone, translation
@@ -61,9 +64,11 @@ from destination.models import (
     Visibility,
 )
 from destination.normalize import (
+    PhoneEvidence,
+    PhoneReading,
     fold,
     normalize_email,
-    normalize_phone_for_country,
+    phone_read,
     validate_birth_date,
     validate_language,
 )
@@ -74,7 +79,9 @@ __all__ = [
     "Candidate",
     "CleanPerson",
     "Decision",
+    "FieldWarning",
     "PersonData",
+    "PersonReading",
     "ResolutionResult",
     "guest_candidates",
     "guest_resolve",
@@ -82,6 +89,7 @@ __all__ = [
     "match_keys_for",
     "match_keys_refresh",
     "name_skeleton",
+    "person_read",
     "person_validate",
 ]
 
@@ -128,14 +136,15 @@ REASON_LABELS: dict[str, Any] = {
 
 @dataclass(frozen=True)
 class PersonData:
-    """A person as a caller received it: raw strings, not yet validated."""
+    """A person as a caller received it: raw strings, not yet validated (a birth date may be a
+    date or an ISO string)."""
 
     first_name: str = ""
     last_name: str = ""
     email: str = ""
     phone: str = ""
     country: str = ""
-    birth_date: dt.date | None = None
+    birth_date: dt.date | str | None = None
     language: str = ""
     external_id: str = ""
     extra_emails: tuple[str, ...] = ()
@@ -151,11 +160,19 @@ class CleanPerson:
     first_folded: str = ""
     last_folded: str = ""
     emails: tuple[str, ...] = ()  # the first one is the primary
-    phones: tuple[str, ...] = ()
+    phones: tuple[str, ...] = ()  # E.164
     country: str = ""
     birth_date: dt.date | None = None
     language: str = ""
     external_id: str = ""
+    # National numbers nothing told the country of: their digits as typed, never stored as
+    # the guest's phones, kept for matching by their digits ("pt:" and "p:" blocking keys).
+    phones_as_typed: tuple[str, ...] = ()
+    # (E.164, evidence) of the phones whose country came from weaker evidence than their own
+    # code or the person's country (a known phone, the email's domain, the language): audited.
+    phones_read_by: tuple[tuple[str, str], ...] = ()
+    # The fields that could not be read and were left out (keep_partial): audited.
+    left_out: tuple[str, ...] = ()
 
     @property
     def name_folded(self) -> str:
@@ -169,6 +186,7 @@ class CleanPerson:
             birth_date=self.birth_date,
             emails=self.emails,
             phones=self.phones,
+            typed_phones=self.phones_as_typed,
         )
 
 
@@ -179,6 +197,20 @@ class Decision(StrEnum):
     REJECTED = "rejected"
 
 
+@dataclass(frozen=True)
+class FieldWarning:
+    """A field the person was kept without, or kept differently (a phone as typed)."""
+
+    class Code(StrEnum):
+        LEFT_OUT = "left_out"  # unreadable: the person was kept without it
+        PHONE_AS_TYPED = "phone_as_typed"  # no country for it: kept as typed, not as a phone
+
+    field: str
+    code: Code
+    message: str
+    value: str = ""  # PHONE_AS_TYPED: the digits kept
+
+
 @dataclass
 class ResolutionResult:
     decision: Decision
@@ -187,6 +219,7 @@ class ResolutionResult:
     errors: dict[str, list[str]] = field(default_factory=dict)
     # Codes from REASON_LABELS: why the guest was matched or sent to review.
     reasons: list[str] = field(default_factory=list)
+    warnings: list[FieldWarning] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -197,6 +230,8 @@ class Candidate:
 
 
 # --- Validation ---------------------------------------------------------------------------
+
+_T = TypeVar("_T")
 
 # Compiled once: libphonenumber's many patterns keep evicting re's own cache in bulk.
 _NON_ALNUM_RE = re.compile(r"[^a-z0-9]")
@@ -214,35 +249,62 @@ def _clean_country(raw: str) -> str:
     return str(code)
 
 
-def _clean_name(raw: str, errors: dict[str, list[str]], key: str) -> str:
+def _max_length(model: type[Guest] | type[GuestExternalRef], name: str, default: int) -> int:
+    model_field = model._meta.get_field(name)
+    return getattr(model_field, "max_length", None) or default
+
+
+def _clean_name(raw: str, problems: dict[str, list[str]], key: str) -> str:
     value = " ".join((raw or "").split())
-    max_length = Guest._meta.get_field(key).max_length or 150
+    max_length = _max_length(Guest, key, 150)
     if len(value) > max_length:
-        errors.setdefault(key, []).append(
+        problems.setdefault(key, []).append(
             _("Enter at most %(max)s characters.") % {"max": max_length}
         )
         return ""
     return value
 
 
-def person_validate(person: PersonData) -> tuple[CleanPerson, dict[str, list[str]]]:
-    """Validate and normalise a person. Returns the clean person and field-level errors (empty
-    when valid); never raises for bad input."""
-    errors: dict[str, list[str]] = {}
+@dataclass(frozen=True)
+class PersonReading:
+    """What ``person_read`` made of a person: the clean person, the errors that refuse it, and
+    the warnings of what it is kept without (or kept as typed)."""
 
-    def run(key: str, func: Any, *args: Any) -> Any:
+    person: CleanPerson
+    errors: dict[str, list[str]]
+    warnings: list[FieldWarning]
+
+
+# Fields a person may be kept without. The external id is the caller's key (re-running a file
+# changes nothing because of it): one that cannot be stored refuses the person.
+_DROPPABLE = frozenset(
+    {"first_name", "last_name", "email", "extra_emails", "phone", "extra_phones", "country",
+     "language", "birth_date"}
+)  # fmt: skip
+
+
+def person_read(person: PersonData, *, keep_partial: bool = False) -> PersonReading:
+    """Validate and normalise a person; never raises for bad input.
+
+    A field that cannot be read is an error that refuses the person, or, with
+    ``keep_partial`` (files and partner systems, where nobody is there to correct it), a
+    warning: the person is kept without that field. Either way the person is refused when no
+    name, no email and no phone remain. A national phone number nothing tells the country of
+    is kept as typed (a warning, never an error): see ``destination.normalize.phone_read``."""
+    problems: dict[str, list[str]] = {}
+
+    def run(key: str, func: Callable[..., _T], *args: Any) -> _T | None:
         try:
             return func(*args)
         except ValidationError as exc:
-            errors.setdefault(key, []).extend(str(m) for m in exc.messages)
+            problems.setdefault(key, []).extend(str(m) for m in exc.messages)
             return None
 
-    first_name = _clean_name(person.first_name, errors, "first_name")
-    last_name = _clean_name(person.last_name, errors, "last_name")
+    first_name = _clean_name(person.first_name, problems, "first_name")
+    last_name = _clean_name(person.last_name, problems, "last_name")
     country = run("country", _clean_country, person.country or "") or ""
     language = run("language", validate_language, person.language or "") or ""
     birth_date = run("birth_date", validate_birth_date, person.birth_date)
-    region = country or None
 
     emails: list[str] = []
     for key, values in (("email", [person.email]), ("extra_emails", person.extra_emails)):
@@ -251,18 +313,49 @@ def person_validate(person: PersonData) -> tuple[CleanPerson, dict[str, list[str
             if value and value not in emails:
                 emails.append(value)
     phones: list[str] = []
+    typed: list[str] = []
+    typed_fields: list[tuple[str, str, str]] = []
+    read_by: list[tuple[str, str]] = []
     for key, values in (("phone", [person.phone]), ("extra_phones", person.extra_phones)):
         for raw in values:
-            value = run(key, normalize_phone_for_country, raw, region)
-            if value and value not in phones:
-                phones.append(value)
+            reading = _phone_read_into(raw, key, problems, country, emails, language)
+            if reading is None:
+                continue
+            if reading.as_typed:
+                if reading.value not in typed:
+                    typed.append(reading.value)
+                    typed_fields.append((key, raw, reading.value))
+            elif reading.value not in phones:
+                phones.append(reading.value)
+                if reading.evidence in _WEAK_EVIDENCE:
+                    read_by.append((reading.value, str(reading.evidence)))
 
     external_id = (person.external_id or "").strip()
-    max_ref = GuestExternalRef._meta.get_field("external_id").max_length or 128
+    errors: dict[str, list[str]] = {}
+    max_ref = _max_length(GuestExternalRef, "external_id", 128)
     if len(external_id) > max_ref:
-        errors.setdefault("external_id", []).append(
-            _("Enter at most %(max)s characters.") % {"max": max_ref}
+        errors["external_id"] = [_("Enter at most %(max)s characters.") % {"max": max_ref}]
+        external_id = ""
+    warnings: list[FieldWarning] = []
+    if keep_partial:
+        for key, messages in problems.items():
+            warnings.extend(
+                FieldWarning(key, FieldWarning.Code.LEFT_OUT, _("Left out: %(reason)s") % {
+                    "reason": message})
+                for message in messages
+            )  # fmt: skip
+    else:
+        errors = {**problems, **errors}
+    warnings.extend(
+        FieldWarning(
+            key,
+            FieldWarning.Code.PHONE_AS_TYPED,
+            _("“%(value)s” is kept as typed, not as a phone number: nothing tells its country.")
+            % {"value": raw.strip()},
+            value=digits,
         )
+        for key, raw, digits in typed_fields
+    )
     clean = CleanPerson(
         first_name=first_name,
         last_name=last_name,
@@ -274,10 +367,49 @@ def person_validate(person: PersonData) -> tuple[CleanPerson, dict[str, list[str
         birth_date=birth_date,
         language=language,
         external_id=external_id,
+        phones_as_typed=tuple(typed),
+        phones_read_by=tuple(read_by),
+        left_out=tuple(problems) if keep_partial else (),
     )
     if not errors and not (clean.first_folded or clean.last_folded or emails or phones):
-        errors["__all__"] = [_("Give at least a name, an email address or a phone number.")]
-    return clean, errors
+        # What could not be read says why nothing is left.
+        errors = {**problems, "__all__": [str(NOTHING_IDENTIFYING)]}
+        warnings = []
+    return PersonReading(clean, errors, warnings)
+
+
+NOTHING_IDENTIFYING = gettext_lazy("Give at least a name, an email address or a phone number.")
+# Evidence of a phone's country weaker than its own code or the person's country: audited.
+_WEAK_EVIDENCE = frozenset(
+    {PhoneEvidence.KNOWN_PHONE, PhoneEvidence.EMAIL_DOMAIN, PhoneEvidence.LANGUAGE}
+)
+
+
+def _phone_read_into(
+    raw: str,
+    key: str,
+    problems: dict[str, list[str]],
+    country: str,
+    emails: list[str],
+    language: str,
+) -> PhoneReading | None:
+    """``phone_read`` with the person's evidence; a phone that is no number goes to
+    ``problems`` under ``key``."""
+    try:
+        return phone_read(
+            raw, country=country, email=emails[0] if emails else "", language=language
+        )
+    except ValidationError as exc:
+        problems.setdefault(key, []).extend(str(m) for m in exc.messages)
+        return None
+
+
+def person_validate(person: PersonData) -> tuple[CleanPerson, dict[str, list[str]]]:
+    """Validate and normalise a person, every unreadable field an error (``person_read``
+    without ``keep_partial``). Returns the clean person and field-level errors (empty when
+    valid); never raises for bad input."""
+    reading = person_read(person)
+    return reading.person, reading.errors
 
 
 # --- Blocking keys ------------------------------------------------------------------------
@@ -328,6 +460,7 @@ def match_keys_for(
     birth_date: dt.date | None,
     emails: Iterable[str],
     phones: Iterable[str],
+    typed_phones: Iterable[str] = (),
 ) -> set[str]:
     """The blocking keys of a person or guest (what fuzzy candidate search looks up).
 
@@ -336,7 +469,10 @@ def match_keys_for(
     - ``t:`` one name token's skeleton + birth date: a consonant typo in the other name still
       finds the person born that day;
     - ``e:`` the email's local part: the same person at another provider;
-    - ``p:`` the last 6 digits of a phone: a number read in the wrong region still collides.
+    - ``p:`` the last 6 digits of a phone: a number read in the wrong region still collides;
+    - ``pt:`` the digits of a phone kept as typed (no country said how to read it): the only
+      place it is kept, so ``match_keys_refresh`` keeps these keys; its ``p:`` key matches it
+      with the same number written with its country code.
     """
     keys: set[str] = set()
     skeletons = sorted({name_skeleton(t) for t in _tokens(first_folded, last_folded)})
@@ -353,7 +489,14 @@ def match_keys_for(
         digits = _NON_DIGIT_RE.sub("", phone)
         if len(digits) >= 8:
             keys.add("p:" + digits[-6:])
+    for digits in typed_phones:
+        keys.add(TYPED_PHONE_PREFIX + digits)
+        if len(digits) >= 8:
+            keys.add("p:" + digits[-6:])
     return keys
+
+
+TYPED_PHONE_PREFIX = "pt:"
 
 
 # --- Comparing identities -----------------------------------------------------------------
@@ -414,6 +557,20 @@ class _Profile:
     changed_fields: set[str] = field(default_factory=set)
     new_emails: list[str] = field(default_factory=list)
     new_phones: list[str] = field(default_factory=list)
+    new_typed: list[str] = field(default_factory=list)  # phones as typed (digits)
+    # How the incoming people were read, for the audit row (left-out fields, phones as typed).
+    notes: dict[str, Any] = field(default_factory=dict)
+
+    def note(self, person: CleanPerson) -> None:
+        if person.left_out:
+            self.notes.setdefault("fields_left_out", set()).update(person.left_out)
+        if person.phones_as_typed:
+            self.notes.setdefault("phones_as_typed", set()).update(person.phones_as_typed)
+        if person.phones_read_by:
+            self.notes.setdefault("phones_read_by", {}).update(dict(person.phones_read_by))
+
+    def audit_notes(self) -> dict[str, Any]:
+        return {k: sorted(v) if isinstance(v, set) else v for k, v in self.notes.items()}
 
     @property
     def guest(self) -> Guest:
@@ -427,7 +584,8 @@ class _Profile:
         if self.guest_obj is not None:
             return self.guest_obj.pk or 0
         assert self.row is not None
-        return self.row[0]
+        guest_id: int = self.row[0]
+        return guest_id
 
     @property
     def key(self) -> int:
@@ -465,16 +623,16 @@ def _name_similarity(person: CleanPerson, profile: _Profile) -> float:
     swapped = f"{person.last_folded} {person.first_folded}".strip()
     sim = max(fuzz.ratio(a, b), fuzz.ratio(swapped, b)) / 100
     if person.first_folded and person.last_folded and profile.first and profile.last:
-        direct = (
+        direct: float = (
             JaroWinkler.similarity(person.first_folded, profile.first)
             + JaroWinkler.similarity(person.last_folded, profile.last)
         ) / 2
-        swapped = (
+        crossed: float = (
             JaroWinkler.similarity(person.first_folded, profile.last)
             + JaroWinkler.similarity(person.last_folded, profile.first)
         ) / 2
         # Jaro-Winkler is generous with short names: it may confirm, never lead.
-        sim = max(sim, min(max(direct, swapped), sim + 0.05))
+        sim = max(sim, min(max(direct, crossed), sim + 0.05))
     return sim
 
 
@@ -503,7 +661,7 @@ def _fuzzy_score(
     ):
         reasons.append("email_local")
         contact_fragment = True
-    if any(k.startswith("p:") for k in shared_keys):
+    if any(k.startswith(("p:", TYPED_PHONE_PREFIX)) for k in shared_keys):
         reasons.append("phone_fragment")
         contact_fragment = True
     corroborated = corroborated or contact_fragment
@@ -548,13 +706,14 @@ def _guests_insert(guests: list[Guest], *, now: dt.datetime) -> None:
     names = ["uuid", "first_name", "last_name", "name_folded", "language", "country",
              "birth_date", "source", "source_detail", "created_by_id", "created_by_partner_id",
              "status", "created_at", "updated_at"]  # fmt: skip
-    meta = Guest._meta
+    # By field name or column attribute name ("created_by" or "created_by_id").
+    attnames = {n: f.attname for f in Guest._meta.concrete_fields for n in (f.name, f.attname)}
     for guest in guests:
         guest.created_at = guest.updated_at = now
     rows = [
         tuple(
             str(getattr(g, attname)) if n == "country" else getattr(g, attname)
-            for n, attname in ((n, meta.get_field(n).attname) for n in names)
+            for n, attname in ((n, attnames[n]) for n in names)
         )
         for g in guests
     ]
@@ -592,7 +751,8 @@ class _Sql:
     @cached_property
     def guest_columns(self) -> str:
         fields = [f for f in Guest._meta.concrete_fields if f.attname in _GUEST_COLUMNS]
-        return ", ".join(f"g.{connection.ops.quote_name(f.column)}" for f in fields)
+        # A concrete field always has a column.
+        return ", ".join(f"g.{connection.ops.quote_name(str(f.column))}" for f in fields)
 
     @cached_property
     def _tables(self) -> dict[str, str]:
@@ -869,13 +1029,13 @@ class _Batch:
             self._index(profile)
         # A merged guest's contacts lead to its survivor even if they were not moved to it.
         for email, gid in email_rows:
-            profile = profiles.get(gid)
-            if profile is not None and profile not in self.by_email[email]:
-                self.by_email[email].append(profile)
+            hit = profiles.get(gid)
+            if hit is not None and hit not in self.by_email[email]:
+                self.by_email[email].append(hit)
         for phone, gid in phone_rows:
-            profile = profiles.get(gid)
-            if profile is not None and profile not in self.by_phone[phone]:
-                self.by_phone[phone].append(profile)
+            hit = profiles.get(gid)
+            if hit is not None and hit not in self.by_phone[phone]:
+                self.by_phone[phone].append(hit)
 
     def _absorb(self, profiles: dict[int, _Profile]) -> dict[int, _Profile]:
         """Keep one profile object per guest: {requested id: the canonical profile}."""
@@ -916,6 +1076,11 @@ class _Batch:
                 hits.setdefault(profile.key, (profile, []))[1].append("email")
         for phone in person.phones:
             for profile in self.by_phone.get(phone, ()):
+                hits.setdefault(profile.key, (profile, []))[1].append("phone")
+        # A phone kept as typed is an exact contact too, by its digits (its "pt:" key, loaded
+        # with the candidates).
+        for digits in person.phones_as_typed:
+            for profile in self.by_key.get(TYPED_PHONE_PREFIX + digits, ()):
                 hits.setdefault(profile.key, (profile, []))[1].append("phone")
         return hits
 
@@ -990,8 +1155,11 @@ class _Batch:
             if phone not in profile.phones:
                 profile.phones.add(phone)
                 profile.new_phones.append(phone)
+        # Pruned of the ones the guest already has by _typed_known, after the decisions.
+        profile.new_typed.extend(d for d in person.phones_as_typed if d not in profile.new_typed)
+        profile.note(person)
         if not profile.is_new and (
-            profile.changed_fields or profile.new_emails or profile.new_phones
+            profile.changed_fields or profile.new_emails or profile.new_phones or profile.new_typed
         ):
             self.enriched[profile.key] = profile
         self._index(profile)
@@ -1022,7 +1190,9 @@ class _Batch:
             is_new=True,
             new_emails=list(person.emails),
             new_phones=list(person.phones),
+            new_typed=list(person.phones_as_typed),
         )
+        profile.note(person)
         self.new_profiles.append(profile)
         self._index(profile)
         for key in person.match_keys:
@@ -1081,9 +1251,9 @@ class _Batch:
                 Guest.objects.bulk_update(changed, [*fields, "updated_at"])
 
         now = ctx.now
-        emails: list[tuple] = []
-        phones: list[tuple] = []
-        keys: list[tuple] = []
+        emails: list[tuple[Any, ...]] = []
+        phones: list[tuple[Any, ...]] = []
+        keys: list[tuple[Any, ...]] = []
         touched = [*self.new_profiles, *self.enriched.values()]
         for profile in touched:
             gid = profile.guest_id
@@ -1104,6 +1274,7 @@ class _Batch:
                     birth_date=profile.birth_date,
                     emails=profile.emails,
                     phones=profile.phones,
+                    typed_phones=profile.new_typed,
                 )
             )
         insert_rows(
@@ -1111,7 +1282,8 @@ class _Batch:
             emails,
         )  # fmt: skip
         insert_rows(GuestPhone, ["guest_id", "phone", "is_primary", "created_at"], phones)
-        insert_rows(MatchKey, ["guest_id", "key"], keys)
+        # Sorted, like every insert two imports may race on: rows taken in one order.
+        insert_rows(MatchKey, ["guest_id", "key"], sorted(keys))
 
         if self.stale_refs:
             GuestExternalRef.objects.filter(
@@ -1151,15 +1323,16 @@ class _Batch:
             ],
             ignore_conflicts=False,
         )  # fmt: skip
-        audits = [
-            (g.pk, AuditEntry.Action.CREATE, actor_id, partner_id, {**data, "via": DETECTED_BY},
-             now)
-            for g in new_guests
+        audits: list[tuple[Any, ...]] = [
+            (p.guest.pk, AuditEntry.Action.CREATE, actor_id, partner_id,
+             {**data, "via": DETECTED_BY, **p.audit_notes()}, now)
+            for p in self.new_profiles
         ]  # fmt: skip
         audits += [
             (p.guest.pk, AuditEntry.Action.CHANGE, actor_id, partner_id,
              {**data, "via": DETECTED_BY, "fields": sorted(p.changed_fields),
-              "emails_added": len(p.new_emails), "phones_added": len(p.new_phones)},
+              "emails_added": len(p.new_emails), "phones_added": len(p.new_phones),
+              **p.audit_notes()},
              now)
             for p in self.enriched.values()
         ]  # fmt: skip
@@ -1190,7 +1363,7 @@ class _Batch:
                     first_seen_at=ctx.now,
                     last_seen_at=ctx.now,
                 )
-                for g in guests.values()
+                for _pk, g in sorted(guests.items())
             ],
             update_conflicts=True,
             unique_fields=["partner", "guest"],
@@ -1216,6 +1389,7 @@ class _Batch:
         if self._settled(person):
             return self._unknown_keys(person)
         keys = {_email_key(e) for e in person.emails} | {_phone_key(p) for p in person.phones}
+        keys |= {_phone_key(TYPED_PHONE_PREFIX + d) for d in person.phones_as_typed}
         if person.external_id:
             keys.add(_ref_key(self.ctx.ref_source, person.external_id))
         return keys
@@ -1225,6 +1399,34 @@ class _Batch:
         self._fetch_candidates(unresolved)
         for index, person in self.people:
             self._decide(index, person)
+        self._typed_known()
+
+    def _typed_known(self) -> None:
+        """Drop the phones as typed that matched guests already have (their "pt:" keys), so
+        sending a person again changes nothing. One query, only when there are some."""
+        wanted = {
+            (p.guest_id, TYPED_PHONE_PREFIX + d)
+            for p in self.enriched.values()
+            for d in p.new_typed
+        }
+        if not wanted:
+            return
+        known = set(
+            MatchKey.objects.filter(
+                any_id("guest_id", {gid for gid, _k in wanted}),
+                any_text("key", {k for _g, k in wanted}),
+            ).values_list("guest_id", "key")
+        )
+        for key, profile in list(self.enriched.items()):
+            profile.new_typed = [
+                d for d in profile.new_typed
+                if (profile.guest_id, TYPED_PHONE_PREFIX + d) not in known
+            ]  # fmt: skip
+            if not profile.new_typed:
+                profile.notes.pop("phones_as_typed", None)
+            if not (profile.changed_fields or profile.new_emails or profile.new_phones
+                    or profile.new_typed):  # fmt: skip
+                del self.enriched[key]
 
     def _has_writes(self) -> bool:
         return bool(
@@ -1288,40 +1490,67 @@ def guest_resolve_many(
     partner: Partner | None = None,
     actor: User | None = None,
     batch_size: int = 1000,
+    keep_partial: bool = False,
+    validation_processes: int = 0,
 ) -> list[ResolutionResult]:
     """Resolve many people to guests, in batches of ``batch_size``: each batch is one
     transaction with a fixed number of queries. Results come back in the input order; rejected
     people (validation errors) write nothing.
 
-    With several batches, a second thread validates the next batches while this one waits on
-    the database for the current one: validation is pure Python (phone numbers, countries,
-    names) and the database driver releases the GIL while it waits, so the two overlap."""
+    ``keep_partial`` (an import, a partner's system: nobody is there to correct a field) keeps
+    a person without the fields that cannot be read, each named in ``result.warnings``; only a
+    person with no name, no email and no phone left is rejected (see ``person_read``).
+
+    With several batches, the next batches are validated while this thread waits on the
+    database for the current one: by a second thread (validation is pure Python, phone
+    numbers, countries, names, and the database driver releases the GIL while it waits), or,
+    with ``validation_processes`` > 0, by that many forked processes, so validation runs on
+    another core while this one writes (a bulk import: the thread shares one core's GIL). The
+    forked processes only read people; they never touch the database. A batch that meets a
+    deadlock outside a caller's transaction is retried (see ``_resolve_batch_retrying``)."""
     results: list[ResolutionResult | None] = [None] * len(people)
     batch_size = max(1, batch_size)
     starts = range(0, len(people), batch_size)
+    warnings: dict[int, list[FieldWarning]] = {}
+
+    def accept(readings: list[tuple[int, PersonReading]]) -> list[tuple[int, CleanPerson]]:
+        valid: list[tuple[int, CleanPerson]] = []
+        for index, reading in readings:
+            if reading.errors:
+                results[index] = ResolutionResult(Decision.REJECTED, errors=reading.errors)
+            else:
+                valid.append((index, reading.person))
+                if reading.warnings:
+                    warnings[index] = reading.warnings
+        return valid
 
     def validate(start: int) -> list[tuple[int, CleanPerson]]:
-        valid: list[tuple[int, CleanPerson]] = []
-        for index in range(start, min(start + batch_size, len(people))):
-            clean, errors = person_validate(people[index])
-            if errors:
-                results[index] = ResolutionResult(Decision.REJECTED, errors=errors)
-            else:
-                valid.append((index, clean))
-        return valid
+        return accept(_read_slice(people, start, start + batch_size, keep_partial))
 
     def resolve(valid: list[tuple[int, CleanPerson]]) -> None:
         if not valid:
             return
-        for index, result in _resolve_batch(
+        valid = _typed_phones_read(valid)
+        typed = {index: person.phones_as_typed for index, person in valid}
+        for index, result in _resolve_batch_retrying(
             valid, source=source, source_detail=source_detail, partner=partner, actor=actor
         ).items():
+            # A phone as typed that a known phone read after all is no longer a warning.
+            result.warnings = [
+                w for w in warnings.pop(index, [])
+                if w.code != FieldWarning.Code.PHONE_AS_TYPED or w.value in typed[index]
+            ]  # fmt: skip
             results[index] = result
 
+    language = translation.get_language()
     if len(starts) == 1:
         resolve(validate(0))
+    elif validation_processes > 0:
+        for readings in _read_in_processes(
+            people, starts, batch_size, keep_partial, language, validation_processes
+        ):
+            resolve(accept(readings))
     else:
-        language = translation.get_language()
 
         def validate_in_thread(start: int) -> list[tuple[int, CleanPerson]]:
             with translation.override(language):  # error messages in the caller's language
@@ -1331,6 +1560,148 @@ def guest_resolve_many(
             for valid in pool.map(validate_in_thread, starts):
                 resolve(valid)
     return [r for r in results if r is not None]
+
+
+def _read_slice(
+    people: Sequence[PersonData], start: int, stop: int, keep_partial: bool
+) -> list[tuple[int, PersonReading]]:
+    return [
+        (index, person_read(people[index], keep_partial=keep_partial))
+        for index in range(start, min(stop, len(people)))
+    ]
+
+
+# The people a forked validation process reads: set in the child by ``_forked_init``, whose
+# arguments a fork hands over in memory (never pickled).
+_FORKED_PEOPLE: Sequence[PersonData] = ()
+
+
+def _forked_init(people: Sequence[PersonData]) -> None:
+    global _FORKED_PEOPLE  # in the child process only
+    _FORKED_PEOPLE = people
+
+
+def _read_forked(
+    start: int, batch_size: int, keep_partial: bool, language: str | None
+) -> list[tuple[int, PersonReading]]:
+    with translation.override(language):  # error messages in the caller's language
+        return _read_slice(_FORKED_PEOPLE, start, start + batch_size, keep_partial)
+
+
+def _read_in_processes(
+    people: Sequence[PersonData],
+    starts: range,
+    batch_size: int,
+    keep_partial: bool,
+    language: str | None,
+    processes: int,
+) -> Iterator[list[tuple[int, PersonReading]]]:
+    """The readings of each batch, in order, validated ahead by forked processes. Fork (not
+    spawn) so a child needs neither Django set up again nor the people pickled to it; children
+    only read and return readings, and end without closing the parent's database connection."""
+    context = multiprocessing.get_context("fork")
+    with context.Pool(processes=processes, initializer=_forked_init, initargs=(people,)) as pool:
+        read = partial(
+            _read_forked, batch_size=batch_size, keep_partial=keep_partial, language=language
+        )
+        yield from pool.imap(read, starts)
+
+
+# A batch that meets a deadlock (or a serialisation failure) is retried this many times.
+DEADLOCK_RETRIES = 3
+_RETRY_SQLSTATES = frozenset({"40P01", "40001"})  # deadlock_detected, serialization_failure
+
+
+def _resolve_batch_retrying(
+    people: list[tuple[int, CleanPerson]],
+    *,
+    source: Guest.Source | str,
+    source_detail: str,
+    partner: Partner | None,
+    actor: User | None,
+) -> dict[int, ResolutionResult]:
+    """``_resolve_batch``, retried after a deadlock: keys are locked in sorted order, but two
+    imports enriching the same guests may still meet on rows nobody locks first (links, blocking
+    keys). The batch's own block is a savepoint inside a caller's transaction, so it is rolled
+    back alone; never when the caller's transaction itself is marked for rollback."""
+    for attempt in range(DEADLOCK_RETRIES + 1):
+        try:
+            return _resolve_batch(
+                people, source=source, source_detail=source_detail, partner=partner, actor=actor
+            )
+        except OperationalError as exc:
+            sqlstate = getattr(exc.__cause__, "sqlstate", None)
+            if (
+                sqlstate not in _RETRY_SQLSTATES
+                or connection.needs_rollback
+                or attempt == DEADLOCK_RETRIES
+            ):
+                raise
+            time.sleep(0.05 * (attempt + 1) * (1 + random.random()))
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _typed_phones_read(people: list[tuple[int, CleanPerson]]) -> list[tuple[int, CleanPerson]]:
+    """Read the phones kept as typed with the next evidence: the phones of the guests the
+    person may be (same email, or a phone ending with the same digits). A number that one of
+    them reads the same way becomes that phone (E.164); the others stay as typed. Two queries,
+    only for a batch with phones as typed."""
+    typed = [(i, p) for i, p in people if p.phones_as_typed]
+    if not typed:
+        return people
+    emails = {e for _i, p in typed for e in p.emails}
+    fragments = {f"p:{d[-6:]}" for _i, p in typed for d in p.phones_as_typed if len(d) >= 8}
+    parts: list[QuerySet[Any, Any]] = []
+    if emails:
+        parts.append(
+            GuestEmail.objects.filter(any_text("email_normalized", emails))
+            .annotate(value=F("email_normalized"))
+            .values_list("value", "guest_id")
+            .order_by()
+        )
+    if fragments:
+        parts.append(
+            MatchKey.objects.filter(any_text("key", fragments))
+            .annotate(value=F("key"))
+            .values_list("value", "guest_id")
+            .order_by()
+        )
+    if not parts:
+        return people
+    hits: dict[str, set[int]] = defaultdict(set)
+    for value, gid in parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0]:
+        hits[value].add(gid)
+    ids = {gid for gids in hits.values() for gid in gids}
+    phones_of: dict[int, set[str]] = defaultdict(set)
+    for gid, phone in (
+        GuestPhone.objects.filter(any_id("guest_id", ids))
+        .annotate(text=Cast("phone", output_field=CharField()))
+        .values_list("guest_id", "text")
+    ):
+        phones_of[gid].add(phone)
+    changed: dict[int, CleanPerson] = {}
+    for index, person in typed:
+        gids = {g for e in person.emails for g in hits.get(e, ())}
+        gids |= {g for d in person.phones_as_typed for g in hits.get(f"p:{d[-6:]}", ())}
+        known = sorted({ph for g in gids for ph in phones_of.get(g, ())})
+        if not known:
+            continue
+        phones, still, read_by = list(person.phones), [], list(person.phones_read_by)
+        for digits in person.phones_as_typed:
+            reading = phone_read(digits, known_phones=known)
+            if reading is None or reading.as_typed:
+                still.append(digits)
+            elif reading.value not in phones:
+                phones.append(reading.value)
+                read_by.append((reading.value, str(reading.evidence)))
+        if len(still) < len(person.phones_as_typed):
+            changed[index] = replace(
+                person,
+                phones=tuple(phones),
+                phones_as_typed=tuple(still),
+                phones_read_by=tuple(read_by),
+            )
+    return [(i, changed.get(i, p)) for i, p in people]
 
 
 def _resolve_batch(
@@ -1363,10 +1734,16 @@ def guest_resolve(
     source_detail: str = "",
     partner: Partner | None = None,
     actor: User | None = None,
+    keep_partial: bool = False,
 ) -> ResolutionResult:
     """Resolve one person: the same code path as ``guest_resolve_many``."""
     return guest_resolve_many(
-        [person], source=source, source_detail=source_detail, partner=partner, actor=actor
+        [person],
+        source=source,
+        source_detail=source_detail,
+        partner=partner,
+        actor=actor,
+        keep_partial=keep_partial,
     )[0]
 
 
@@ -1377,6 +1754,12 @@ def match_keys_refresh(guest_ids: Iterable[int]) -> None:
     ids = sorted(set(guest_ids))
     for start in range(0, len(ids), 1000):
         chunk = ids[start : start + 1000]
+        # A phone kept as typed lives only in its "pt:" key: kept for the active guests.
+        typed: dict[int, list[str]] = defaultdict(list)
+        for gid, key in MatchKey.objects.filter(
+            guest_id__in=chunk, key__startswith=TYPED_PHONE_PREFIX
+        ).values_list("guest_id", "key"):
+            typed[gid].append(key.removeprefix(TYPED_PHONE_PREFIX))
         MatchKey.objects.filter(guest_id__in=chunk).delete()
         active = Guest.objects.filter(id__in=chunk, status=Guest.Status.ACTIVE).values_list(
             "id", flat=True
@@ -1392,6 +1775,7 @@ def match_keys_refresh(guest_ids: Iterable[int]) -> None:
                     birth_date=p.birth_date,
                     emails=p.emails,
                     phones=p.phones,
+                    typed_phones=typed.get(gid, ()),
                 )
             ],
             ignore_conflicts=True,
@@ -1438,20 +1822,5 @@ def guest_candidates(person_or_guest: PersonData | Guest, *, limit: int = 10) ->
 
 
 def _lenient_clean(person: PersonData) -> CleanPerson:
-    clean, errors = person_validate(person)
-    if not errors:
-        return clean
-    # Keep what is valid: drop each field that failed and validate again.
-    blanked = {
-        "email": "", "phone": "", "country": "", "language": "", "birth_date": None,
-        "extra_emails": (), "extra_phones": (), "first_name": "", "last_name": "",
-        "external_id": "",
-    }  # fmt: skip
-    fixed = PersonData(
-        **{
-            name: blanked[name] if name in errors else getattr(person, name)
-            for name in PersonData.__dataclass_fields__
-        }
-    )
-    clean, _errors = person_validate(fixed)
-    return clean
+    """Keep what is valid: the person without the fields that cannot be read."""
+    return person_read(person, keep_partial=True).person

@@ -1,4 +1,5 @@
-"""The import_guests command: summary, report, rejected rows, bad headers, idempotent re-runs."""
+"""The import_guests command: summary, report, rows kept without an unreadable field (with a
+warning), rejected rows, bad headers, idempotent re-runs."""
 
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ GOOD_AND_BAD = HEADER + (
     "A8,Eva,Date,eva@example.com,,XX,31/02/2001,\n"  # impossible date, unknown country
     "\n"
     "A9,,,only.email@example.com,,,,\n"
+    "A10,,,not-an-email,12,,,\n"  # nothing identifying left: refused
 )
 
 
@@ -84,46 +86,65 @@ def test_mixed_file_is_resolved_reported_and_summarised(tmp_path):
         "A7",
         "A8",
         "A9",
+        "A10",
     ]
-    assert list(rows[0]) == ["external_id", "guest_id", "decision", "review_with", "reason"]
+    assert list(rows[0]) == [
+        "external_id", "guest_id", "decision", "review_with", "reason", "warnings"
+    ]  # fmt: skip
     decisions = {r["external_id"] or "-": r["decision"] for r in rows}
     assert decisions["A1"] == "created"
     assert decisions["A2"] == "matched"
     assert decisions["A3"] == "review"
     assert decisions["A9"] == "created"  # only an email is enough to create a guest
-    for key in ("A4", "A5", "-", "A6", "A7", "A8"):
+    # One unreadable field: the person is kept without it, with a warning.
+    for key in ("A4", "A5", "A7", "A8"):
+        assert decisions[key] == "created", key
+    for key in ("-", "A6", "A10"):
         assert decisions[key] == "rejected", key
     by_id = {r["external_id"]: r for r in rows}
     assert by_id["A2"]["guest_id"] == by_id["A1"]["guest_id"]
     assert by_id["A3"]["review_with"] == by_id["A1"]["guest_id"]
-    assert "email" in by_id["A4"]["reason"]
-    assert "phone" in by_id["A5"]["reason"]
+    assert (
+        by_id["A4"]["warnings"] == "email: Left out: “not-an-email” is not a valid email address."
+    )
+    assert by_id["A5"]["warnings"] == "phone: Left out: “12” is not a valid phone number."
+    assert by_id["A7"]["warnings"].startswith("birth_date: Left out:")
+    assert "future" in by_id["A7"]["warnings"]
+    assert "birth_date: Left out: “31/02/2001” is not a valid date" in by_id["A8"]["warnings"]
+    assert "country: Left out: “XX” is not a known country." in by_id["A8"]["warnings"]
+    assert all(by_id[k]["reason"] == "" for k in ("A4", "A5", "A7", "A8"))
     assert "external id is missing" in rows[5]["reason"]
     assert "several lines (8, 9)" in by_id["A6"]["reason"]
-    assert "future" in by_id["A7"]["reason"]
-    assert "birth_date" in by_id["A8"]["reason"] and "country" in by_id["A8"]["reason"]
+    assert "at least a name, an email address or a phone number" in by_id["A10"]["reason"]
+    assert "email: “not-an-email” is not a valid email address" in by_id["A10"]["reason"]
+    assert "phone: “12” is not a valid phone number" in by_id["A10"]["reason"]
     assert all(r["guest_id"] == "" for r in rows if r["decision"] == "rejected")
+    assert all(r["warnings"] == "" for r in rows if r["external_id"] in ("A1", "A2", "A3", "A9"))
 
     assert "Matched: 1" in out
-    assert "Created: 2" in out
+    assert "Created: 6" in out
     assert "Sent to review: 1" in out
-    assert "Rejected: 7" in out
-    assert "line 5 (A4)" in out
+    assert "Rejected: 4" in out
+    # Warnings are counted apart from the refusals.
+    assert "Imported with warnings: 4 (5 fields left out or kept as typed)" in out
+    assert "line 6 (A5): phone: Left out:" in out
+    assert "line 14 (A10)" in out
 
-    assert Guest.objects.count() == 3
+    assert Guest.objects.count() == 7
+    keller = Guest.objects.get(last_name="Keller")
+    assert not keller.emails.exists() and str(keller.country) == "CH"
+    eva = Guest.objects.get(last_name="Date")
+    assert eva.birth_date is None and not eva.country
+    # What resolution read and left out is audited (the date was already read by the command).
+    assert eva.audit_entries.get(action="create").details["fields_left_out"] == ["country"]
     assert set(Guest.objects.values_list("source", "source_detail")) == {("import", "legacy")}
     assert set(GuestExternalRef.objects.values_list("external_id", flat=True)) == {
-        "A1",
-        "A2",
-        "A3",
-        "A9",
-    }
+        "A1", "A2", "A3", "A4", "A5", "A7", "A8", "A9"
+    }  # fmt: skip
     assert PossibleDuplicate.objects.count() == 1
-    assert PartnerGuestLink.objects.filter(partner=partner, reason="imported").count() == 3
+    assert PartnerGuestLink.objects.filter(partner=partner, reason="imported").count() == 7
     # Rejected rows wrote nothing.
-    assert not Guest.objects.filter(
-        last_name__in=["Keller", "Frei", "Id", "One", "Two", "Futur", "Date"]
-    ).exists()
+    assert not Guest.objects.filter(last_name__in=["Id", "One", "Two"]).exists()
 
 
 def test_rerunning_the_same_file_changes_nothing(tmp_path):
@@ -142,9 +163,13 @@ def test_same_people_under_another_source_are_matched_not_duplicated(tmp_path):
     run(write(tmp_path, GOOD_AND_BAD), "--source", "legacy")
     guests = Guest.objects.count()
     out = run(write(tmp_path, GOOD_AND_BAD, "again.csv"), "--source", "booking-engine")
-    assert Guest.objects.count() == guests
+    # Everyone with a readable contact is matched. Anna Keller, kept without her unreadable
+    # email, has nothing but a name: a new guest, queued for review with the first one.
+    assert Guest.objects.count() == guests + 1
     assert "Created: 0" in out
-    assert "Sent to review: 0" in out
+    assert "Sent to review: 1" in out
+    kellers = Guest.objects.filter(last_name="Keller").values_list("pk", flat=True)
+    assert PossibleDuplicate.objects.filter(guest_a__in=kellers, guest_b__in=kellers).count() == 1
 
 
 @pytest.mark.parametrize(

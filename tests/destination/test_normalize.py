@@ -11,7 +11,11 @@ from django.utils import timezone
 from destination.forms import GuestForm
 from destination.models import Guest
 from destination.normalize import (
+    PhoneEvidence,
     normalize_phone_for_country,
+    phone_read,
+    region_for_email,
+    region_for_language,
     validate_birth_date,
     validate_language,
 )
@@ -92,3 +96,76 @@ def test_the_form_and_resolution_read_the_phone_after_the_country(db):
     )
     assert not errors
     assert form.cleaned_data["phone"] == clean.phones[0] == "+41791234567"
+
+
+# --- phone_read: the best evidence of a phone's country (issue 14) --------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "evidence", "value", "kwargs"),
+    [
+        # Its own country code wins over everything else.
+        ("+32 470 12 34 56", "international", "+32470123456", {"country": "FR"}),
+        ("0032 470 12 34 56", "international", "+32470123456", {}),
+        # The person's (or the row's) country.
+        ("079 123 45 67", "country", "+41791234567", {"country": "CH", "email": "a@b.be"}),
+        # A phone the candidate guest already has, read the same way in its region.
+        ("0470 12 34 56", "known_phone", "+32470123456", {"known_phones": ["+32470123456"]}),
+        # Another number of the one country the guest's phones are from.
+        ("0471 99 88 77", "known_phone", "+32471998877", {"known_phones": ["+32470123456"]}),
+        # The email's country domain, second-level ones included.
+        ("0470 12 34 56", "email_domain", "+32470123456", {"email": "an@skynet.be"}),
+        ("07911 123456", "email_domain", "+447911123456", {"email": "jo@mail.co.uk"}),
+        ("20 12 34 56", "email_domain", "+4520123456", {"email": "mette@jubii.dk"}),
+        ("347 123 4567", "email_domain", "+393471234567", {"email": "g@libero.it"}),
+        # The language's region: a tag's region, or a language spoken mostly in one country.
+        ("20 12 34 56", "language", "+4520123456", {"language": "da"}),
+        ("079 123 45 67", "language", "+41791234567", {"language": "de-CH"}),
+        # The destination's region is only for forms, and only when no country was given.
+        ("06 12 34 56 78", "default", "+33612345678", {"default_region": "FR"}),
+        # Nothing says: kept as typed (its digits), never guessed.
+        ("06 12 34 56 78", "as_typed", "0612345678", {"email": "x@gmail.com"}),
+        # A country that does not read it: kept as typed, the destination's region no stand-in.
+        ("0470 12 34 56 7", "as_typed", "04701234567", {"country": "FR", "default_region": "FR"}),
+    ],
+)
+def test_phone_read_uses_the_best_evidence(raw, evidence, value, kwargs):
+    reading = phone_read(raw, **kwargs)
+    assert (reading.evidence, reading.value) == (evidence, value)
+    assert reading.as_typed == (evidence == PhoneEvidence.AS_TYPED)
+
+
+def test_phone_read_evidence_comes_in_order():
+    # The country before the email's domain, the email's domain before the language.
+    assert phone_read("0470 12 34 56", country="BE", email="a@b.it").evidence == "country"
+    assert phone_read("347 123 4567", email="a@b.it", language="da").evidence == "email_domain"
+    # A known phone before the email's domain: the guest's own number, read as it is stored.
+    reading = phone_read("0470 12 34 56", email="a@b.nl", known_phones=["+32470123456"])
+    assert reading.evidence == "known_phone"
+    # Evidence that cannot read the number says nothing: the next one is asked.
+    assert phone_read("0470 12 34 56", email="a@b.dk", language="nl-be").evidence == "language"
+
+
+@pytest.mark.parametrize("raw", ["12", "zzz", "06 12 34 56 78 ext. 2", "+33 6 12", "1" * 16])
+def test_phone_read_refuses_what_is_no_phone_number(raw):
+    with pytest.raises(ValidationError) as exc:
+        phone_read(raw, country="FR")
+    assert exc.value.code == "invalid_phone"
+
+
+def test_phone_read_blank_is_none_and_forms_never_keep_as_typed():
+    assert phone_read("  ") is None
+    # normalize_phone (forms) reads with the destination's region when no country is given,
+    # and refuses a number its country does not read rather than keep it as typed.
+    assert normalize_phone_for_country("06 12 34 56 78", "") == "+33612345678"
+    with pytest.raises(ValidationError):
+        normalize_phone_for_country("0470 12 34 56 7", "CH")
+
+
+def test_regions_of_emails_and_languages():
+    assert region_for_email("a@b.co.uk") == "GB"
+    assert region_for_email("a@gmail.com") == ""
+    assert region_for_email("") == ""
+    assert region_for_language("pt_BR") == "BR"
+    assert region_for_language("sv") == "SE"
+    assert region_for_language("xx") == ""

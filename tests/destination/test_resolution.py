@@ -580,3 +580,227 @@ def test_resolution_benchmark_builds_and_measures_on_a_small_database():
     assert figures["bulk"]["n"] == 200
     assert sum(figures["bulk"]["decisions"].values()) == 200
     assert any("people/s" in line for line in lines)
+
+
+# --- Keep every person (issue 14) ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("data", "field", "kept"),
+    [
+        ({"phone": "12"}, "phone", {"emails": 1, "phones": 0, "birth_date": True}),
+        ({"birth_date": "1980-02-31"}, "birth_date", {"emails": 1, "phones": 1, "birth_date": False}),
+        ({"country": "Atlantis"}, "country", {"emails": 1, "phones": 1, "birth_date": True}),
+        ({"email": "jean@"}, "email", {"emails": 0, "phones": 1, "birth_date": True}),
+        ({"language": "klingon"}, "language", {"emails": 1, "phones": 1, "birth_date": True}),
+    ],
+)  # fmt: skip
+def test_keep_partial_keeps_the_person_without_the_unreadable_field(data, field, kept):
+    result = guest_resolve(jean(**data), source=Guest.Source.IMPORT, keep_partial=True)
+    assert result.decision == Decision.CREATED
+    assert result.errors == {}
+    [warning] = result.warnings
+    assert (warning.field, warning.code) == (field, "left_out")
+    assert warning.message.startswith("Left out: “")
+    guest = result.guest
+    assert {
+        "emails": guest.emails.count(),
+        "phones": guest.phones.count(),
+        "birth_date": guest.birth_date is not None,
+    } == kept
+    audit = AuditEntry.objects.get(guest=guest, action=AuditEntry.Action.CREATE)
+    assert audit.details["fields_left_out"] == [field]
+    # Without keep_partial (a form: someone is there to correct it) the field still refuses.
+    assert guest_resolve(jean(external_id="other", **data), source=SRC).decision == "rejected"
+
+
+def test_keep_partial_refuses_only_when_nothing_identifying_remains():
+    result = guest_resolve(
+        PersonData(email="jean@", phone="12", country="FR"), source=SRC, keep_partial=True
+    )
+    assert result.decision == Decision.REJECTED
+    assert set(result.errors) == {"email", "phone", "__all__"}
+    assert result.warnings == []
+    assert Guest.objects.count() == 0
+    # The external id is the caller's key: one that cannot be stored still refuses.
+    too_long = guest_resolve(jean(external_id="x" * 200), source=SRC, keep_partial=True)
+    assert list(too_long.errors) == ["external_id"]
+
+
+def test_keep_partial_warnings_keep_their_place_in_bulk_and_the_callers_language():
+    people = _people(4)
+    people[1] = PersonData(first_name="Bad", last_name="Phone", phone="12")
+    with translation.override("fr"):
+        results = guest_resolve_many(people, source=SRC, batch_size=2, keep_partial=True)
+    assert [r.decision for r in results] == ["created"] * 4
+    assert [len(r.warnings) for r in results] == [0, 1, 0, 0]
+    assert results[1].warnings[0].message.startswith("Laissé de côté : « 12 »")
+
+
+def test_a_national_phone_with_nothing_to_read_it_is_kept_as_typed():
+    person = PersonData(first_name="An", last_name="Peeters", phone="0470 12 34 56")
+    result = guest_resolve(person, source=SRC)
+    [warning] = result.warnings
+    assert (warning.field, warning.code, warning.value) == ("phone", "phone_as_typed", "0470123456")
+    guest = result.guest
+    # Not stored as a phone (not E.164: never guessed), kept for matching by its digits.
+    assert not guest.phones.exists()
+    keys = set(guest.match_keys.values_list("key", flat=True))
+    assert {"pt:0470123456", "p:123456"} <= keys
+    audit = AuditEntry.objects.get(guest=guest, action=AuditEntry.Action.CREATE)
+    assert audit.details["phones_as_typed"] == ["0470123456"]
+    # Sending the person again changes nothing: the digits as typed are an exact contact.
+    audits, guests = AuditEntry.objects.count(), Guest.objects.count()
+    again = guest_resolve(person, source=SRC)
+    assert (again.decision, again.guest.pk) == (Decision.MATCHED, guest.pk)
+    assert (AuditEntry.objects.count(), Guest.objects.count()) == (audits, guests)
+    # Kept through a refresh of the blocking keys (after an edit, a merge).
+    match_keys_refresh([guest.pk])
+    assert guest.match_keys.filter(key="pt:0470123456").exists()
+    # The same number written with its country code meets it through its digits.
+    later = guest_resolve(
+        PersonData(first_name="An", last_name="Peters", phone="+32 470 12 34 56"), source=SRC
+    )
+    assert later.decision == Decision.REVIEW
+    assert "phone_fragment" in later.reasons
+    assert AuditEntry.objects.count() > audits
+
+
+def test_a_known_phone_of_the_candidate_guest_reads_a_national_number():
+    known = guest_resolve(
+        PersonData(first_name="An", last_name="Peeters", email="an@mail.example",
+                   phone="+32 470 12 34 56"),
+        source=SRC,
+    ).guest  # fmt: skip
+    # Same email, the phone typed nationally with no country: read as the guest's own phone.
+    result = guest_resolve(
+        PersonData(first_name="An", last_name="Peeters", email="an@mail.example",
+                   phone="0470 12 34 56"),
+        source=SRC,
+    )  # fmt: skip
+    assert (result.decision, result.guest.pk) == (Decision.MATCHED, known.pk)
+    assert result.warnings == []
+    assert list(known.phones.values_list("phone", flat=True)) == ["+32470123456"]
+    # No email in common: the guest whose phone ends with the same digits is asked too, and
+    # the phone read through it is an exact match.
+    by_phone = guest_resolve(
+        PersonData(first_name="An", last_name="Peeters", phone="0470 12 34 56"), source=SRC
+    )
+    assert (by_phone.decision, by_phone.guest.pk) == (Decision.MATCHED, known.pk)
+    assert by_phone.reasons[:1] == ["phone"]
+
+
+def test_the_email_domain_reads_a_national_phone_and_is_audited():
+    result = guest_resolve(
+        PersonData(first_name="Mette", last_name="Holm", email="mette@jubii.dk", phone="20123456"),
+        source=SRC,
+    )
+    assert result.warnings == []
+    assert list(result.guest.phones.values_list("phone", flat=True)) == ["+4520123456"]
+    audit = AuditEntry.objects.get(guest=result.guest, action=AuditEntry.Action.CREATE)
+    assert audit.details["phones_read_by"] == {"+4520123456": "email_domain"}
+
+
+# --- Validation in forked processes, deadlock retry -----------------------------------------
+
+
+def test_bulk_validates_in_forked_processes_with_the_same_results():
+    """validation_processes: batches validated ahead by forked processes give the same results,
+    in the same order, with messages in the caller's language, as the validating thread."""
+    people = _people(7)
+    people[2] = PersonData(email="not-an-email")
+    people[6] = PersonData(first_name="Kept", last_name="Anyway", phone="12")
+    with translation.override("fr"):
+        forked = guest_resolve_many(
+            people, source=SRC, batch_size=2, validation_processes=2, keep_partial=True
+        )
+    assert [r.decision for r in forked] == [
+        "created", "created", "rejected", "created", "created", "created", "created"
+    ]  # fmt: skip
+    assert "n'est pas une adresse" in forked[2].errors["email"][0]
+    assert forked[6].warnings[0].message.startswith("Laissé de côté")
+    again = guest_resolve_many(people, source=SRC, batch_size=3, validation_processes=1)
+    assert [r.guest.pk for r in again if r.guest] == [
+        r.guest.pk for i, r in enumerate(forked) if i not in (2, 6)
+    ]
+
+
+def test_a_batch_that_meets_a_deadlock_is_retried(monkeypatch):
+    from django.db import OperationalError
+
+    from destination.services import resolution
+
+    class Deadlock(Exception):
+        sqlstate = "40P01"
+
+    real = resolution._resolve_batch
+    calls: list[int] = []
+
+    def flaky(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise OperationalError("deadlock detected") from Deadlock()
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(resolution, "_resolve_batch", flaky)
+    monkeypatch.setattr(resolution.time, "sleep", lambda _s: None)
+    [result] = guest_resolve_many([jean()], source=SRC)
+    assert result.decision == Decision.CREATED and len(calls) == 2
+    # Another error is not retried.
+    calls.clear()
+
+    def broken(*args, **kwargs):
+        calls.append(1)
+        raise OperationalError("server closed the connection")
+
+    monkeypatch.setattr(resolution, "_resolve_batch", broken)
+    with pytest.raises(OperationalError):
+        guest_resolve_many([jean(email="other@example.com")], source=SRC)
+    assert len(calls) == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_simultaneous_imports_of_overlapping_files_create_each_person_once(tmp_path):
+    """Two import commands at once (two processes, each validating in a forked process) on
+    files that share half their people: every person once, no deadlock left unhandled."""
+    import os
+    import subprocess
+    import sys
+
+    from django.db.models import Count
+
+    header = "external_id,first_name,last_name,email,phone,country,birth_date,language\n"
+
+    def line(i: int) -> str:
+        return f"X{i},Name{i},Family{i},p{i}@race.example,+3361{i:07d},FR,,fr\n"
+
+    shared = list(range(0, 300))
+    files = []
+    for name, own in (("a", range(1000, 1300)), ("b", range(2000, 2300))):
+        rows = [line(i) for i in [*shared, *own]]
+        if name == "b":
+            rows.reverse()  # the shared people in the other order
+        path = tmp_path / f"{name}.csv"
+        path.write_text(header + "".join(rows), encoding="utf-8")
+        files.append(path)
+    settings_dict = connection.settings_dict
+    url = (
+        f"postgres://{settings_dict['USER']}@{settings_dict['HOST']}:{settings_dict['PORT']}/"
+        f"{settings_dict['NAME']}"
+    )
+    env = {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "destination.settings.test"}
+    commands = [
+        [sys.executable, "manage.py", "import_guests", str(path), "--source", "race",
+         "--batch-size", "50", "--validation-processes", "1"]
+        for path in files
+    ]  # fmt: skip
+    running = [subprocess.Popen(c, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+               for c in commands]  # fmt: skip
+    outputs = [p.communicate(timeout=300) for p in running]
+    assert [p.returncode for p in running] == [0, 0], outputs
+    assert Guest.objects.count() == 900
+    assert GuestEmail.objects.count() == 900
+    assert GuestExternalRef.objects.filter(source="race").count() == 900
+    # Each shared person resolved once: by the first import, matched by the second.
+    assert not Guest.objects.values("name_folded").annotate(n=Count("id")).filter(n__gt=1).exists()

@@ -1,11 +1,14 @@
 """Import guests from a CSV file through identity resolution.
 
     python manage.py import_guests FILE.csv --source NAME [--report REPORT.csv] [--partner SLUG]
+        [--batch-size N] [--validation-processes N]
 
 Every row goes through ``guest_resolve_many``: known people are matched (and enriched), new ones
-created, doubtful ones created and queued for review. A row that fails validation is reported
-and writes nothing. ``(source, external_id)`` is remembered, so running the same file again
-changes nothing.
+created, doubtful ones created and queued for review. A row with a field that cannot be read (a
+phone, a malformed birth date, an unknown country) is imported without that field, with a
+warning in the report's ``warnings`` column; a row is refused only when its external id is
+missing or repeated, or when no name, no email and no phone remain, and then writes nothing.
+``(source, external_id)`` is remembered, so running the same file again changes nothing.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,10 +28,11 @@ from destination.models import Guest, GuestExternalRef
 from destination.services.resolution import (
     REASON_LABELS,
     Decision,
+    FieldWarning,
     PersonData,
     ResolutionResult,
     guest_resolve_many,
-    person_validate,
+    person_read,
 )
 from partners.models import Partner  # layering exception: destination/__init__.py
 
@@ -41,7 +46,7 @@ COLUMNS = (
     "birth_date",
     "language",
 )
-REPORT_COLUMNS = ("external_id", "guest_id", "decision", "review_with", "reason")
+REPORT_COLUMNS = ("external_id", "guest_id", "decision", "review_with", "reason", "warnings")
 DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y")
 MAX_REJECTED_SHOWN = 50
 
@@ -52,6 +57,8 @@ class Row:
     external_id: str
     person: PersonData | None = None
     errors: dict[str, list[str]] = field(default_factory=dict)
+    # What the row was kept without (read here, like a malformed date, or by resolution).
+    warnings: list[FieldWarning] = field(default_factory=list)
     result: ResolutionResult | None = None
 
 
@@ -77,6 +84,10 @@ def format_errors(errors: dict[str, list[str]]) -> str:
     return "; ".join(parts)
 
 
+def format_warnings(warnings: list[FieldWarning]) -> str:
+    return "; ".join(f"{w.field}: {w.message}" for w in warnings)
+
+
 class Command(BaseCommand):
     help = "Import guests from a CSV file through identity resolution."
 
@@ -88,6 +99,13 @@ class Command(BaseCommand):
         parser.add_argument("--report", type=Path, help="Write one result row per input row.")
         parser.add_argument("--partner", help="Slug of the partner the guests are imported for.")
         parser.add_argument("--batch-size", type=int, default=1000)
+        parser.add_argument(
+            "--validation-processes",
+            type=int,
+            default=0,
+            help="Validate the next batches in this many forked processes while this one writes "
+            "(a large file on a machine with a spare core); 0: a thread.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         source: str = options["source"].strip()
@@ -114,9 +132,12 @@ class Command(BaseCommand):
             source_detail=source,
             partner=partner,
             batch_size=options["batch_size"],
+            keep_partial=True,
+            validation_processes=max(0, options["validation_processes"]),
         )
         for row, result in zip(valid, results, strict=True):
             row.result = result
+            row.warnings.extend(result.warnings)
             if result.decision == Decision.REJECTED:
                 row.errors = result.errors
         if options["report"]:
@@ -175,7 +196,13 @@ class Command(BaseCommand):
         try:
             birth_date = parse_birth_date(get("birth_date"))
         except ValueError as exc:
-            row.errors["birth_date"] = [str(exc)]
+            row.warnings.append(
+                FieldWarning(
+                    "birth_date",
+                    FieldWarning.Code.LEFT_OUT,
+                    _("Left out: %(reason)s") % {"reason": exc},
+                )
+            )
             birth_date = None
         row.person = PersonData(
             external_id=row.external_id,
@@ -188,11 +215,8 @@ class Command(BaseCommand):
             language=get("language"),
         )
         if row.errors:
-            # Report every problem of the row at once, not only the first one found.
-            _clean, more = person_validate(row.person)
-            for name, messages in more.items():
-                if name != "__all__":
-                    row.errors.setdefault(name, []).extend(messages)
+            # Refused for its id: report what else would have been left out, all at once.
+            row.warnings.extend(person_read(row.person, keep_partial=True).warnings)
         return row
 
     def check_duplicates(self, rows: list[Row]) -> None:
@@ -238,6 +262,7 @@ class Command(BaseCommand):
                         decision,
                         review_with,
                         self.reason(row),
+                        format_warnings(row.warnings),
                     ]
                 )
 
@@ -252,13 +277,22 @@ class Command(BaseCommand):
         self.stdout.write(_("Sent to review: %(n)s") % {"n": counts[Decision.REVIEW]})
         self.stdout.write(_("Rejected: %(n)s") % {"n": counts[Decision.REJECTED]})
         rejected = [row for row in rows if row.errors]
-        for row in rejected[:MAX_REJECTED_SHOWN]:
+        self.lines(rejected, self.reason)
+        # Imported rows kept without a field, apart from the refusals.
+        warned = [row for row in rows if row.warnings and not row.errors]
+        self.stdout.write(
+            _("Imported with warnings: %(n)s (%(fields)s fields left out or kept as typed)")
+            % {"n": len(warned), "fields": sum(len(row.warnings) for row in warned)}
+        )
+        self.lines(warned, lambda row: format_warnings(row.warnings))
+
+    def lines(self, rows: list[Row], text: Callable[[Row], str]) -> None:
+        for row in rows[:MAX_REJECTED_SHOWN]:
             self.stdout.write(
                 _("  line %(line)s (%(id)s): %(reason)s")
-                % {"line": row.line, "id": row.external_id or "-", "reason": self.reason(row)}
+                % {"line": row.line, "id": row.external_id or "-", "reason": text(row)}
             )
-        if len(rejected) > MAX_REJECTED_SHOWN:
+        if len(rows) > MAX_REJECTED_SHOWN:
             self.stdout.write(
-                _("  ... and %(n)s more, see the report.")
-                % {"n": len(rejected) - MAX_REJECTED_SHOWN}
+                _("  ... and %(n)s more, see the report.") % {"n": len(rows) - MAX_REJECTED_SHOWN}
             )
