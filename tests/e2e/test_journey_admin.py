@@ -10,6 +10,7 @@ from playwright.sync_api import expect
 
 from newsletters.journey_seed import journeys_demo_create
 from newsletters.models import Journey, JourneyStep
+from tests.content.helpers import wagtail_roots_ensure
 from tests.e2e.helpers import axe_violations, staff_sign_in
 from tests.factories import UserFactory
 
@@ -19,6 +20,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def test_the_marketing_team_edits_a_journeys_step_in_the_admin(
     live_server, page: Browser, screenshot
 ):
+    # Browser tests flush the database between tests, Wagtail's root page with it: the
+    # dashboard needs one.
+    wagtail_roots_ensure()
     journeys_demo_create(active=True)
     stay = Journey.objects.get(slug="stay")
     editor = UserFactory(email="marketing@destination.example", first_name="Camille")
