@@ -339,6 +339,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true")
     parser.add_argument("--reuse", action="store_true")
     parser.add_argument("--explain", action="store_true")
+    parser.add_argument(
+        "--skip-baselines",
+        action="store_true",
+        help="measure the segments only: no index drop and rebuild, no per-guest loop",
+    )
     args = parser.parse_args(argv)
 
     url = database_url(args.db) if args.reuse else database_create(args.db)
@@ -375,6 +380,12 @@ def main(argv: list[str] | None = None) -> int:
     print(p_timings.line(TARGET_P95_MS) + f"; count = {p_count:,}; {load_line()}", flush=True)
     if args.explain:
         print(explain(rules))
+
+    if args.skip_baselines:
+        print(f"after: {load_line()}")
+        if not args.keep:
+            database_drop(args.db)
+        return 0
 
     segment_indexes_drop()
     try:
