@@ -1,12 +1,28 @@
 """Django admin for operators: offers with their sessions, bookings with party and payments.
-Seat counts and payments are read-only here: they change only through the services."""
+Seat counts and payments are read-only here: they change only through the services. Once a row
+exists, its owner does not move: an offer's partner, a session's offer, a booking's session and
+partner (``fixed_once_saved``). Seats were taken on that session, and a booking's partner is its
+offer's: newsletters' segments reach a partner kind's bookings through the session's offer."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin
+from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from bookings.models import Booking, BookingEvent, Offer, Participant, Payment, Session, StripeEvent
+
+
+class _FixedOnceSaved:
+    """Adds ``fixed_once_saved`` to the read-only fields of an existing row (not on "add")."""
+
+    fixed_once_saved: tuple[str, ...] = ()
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        fields = list(super().get_readonly_fields(request, obj))  # type: ignore[misc]
+        return fields + list(self.fixed_once_saved) if obj is not None else fields
 
 
 class SessionInline(admin.TabularInline):
@@ -18,7 +34,8 @@ class SessionInline(admin.TabularInline):
 
 
 @admin.register(Offer)
-class OfferAdmin(admin.ModelAdmin):
+class OfferAdmin(_FixedOnceSaved, admin.ModelAdmin):
+    fixed_once_saved = ("partner",)
     list_display = ["title_en", "partner", "kind", "price_cents", "pricing", "is_published"]
     list_filter = ["kind", "is_published", "partner"]
     search_fields = ["title_en", "title_fr", "slug", "partner__name"]
@@ -28,7 +45,8 @@ class OfferAdmin(admin.ModelAdmin):
 
 
 @admin.register(Session)
-class SessionAdmin(admin.ModelAdmin):
+class SessionAdmin(_FixedOnceSaved, admin.ModelAdmin):
+    fixed_once_saved = ("offer",)
     list_display = ["offer", "starts_at", "ends_at", "capacity", "seats_taken"]
     list_filter = ["offer__kind", "offer__partner"]
     date_hierarchy = "starts_at"
@@ -56,7 +74,8 @@ class PaymentInline(admin.TabularInline):
 
 
 @admin.register(Booking)
-class BookingAdmin(admin.ModelAdmin):
+class BookingAdmin(_FixedOnceSaved, admin.ModelAdmin):
+    fixed_once_saved = ("session", "partner")
     list_display = ["reference", "session", "booker", "status", "seats", "total_cents",
                     "paid_cents", "balance", "balance_overdue_at", "created_at"]  # fmt: skip
     list_filter = ["status", "payment_method", "channel", "partner"]

@@ -463,7 +463,12 @@ class _Compiler:
         if "partner" in node:
             sub = sub.filter(partner_id=node["partner"])
         if "partner_kind" in node:
-            sub = sub.filter(partner__kind=node["partner_kind"])
+            # Through the session's offer rather than ``Booking.partner``: the same partner (a
+            # booking keeps its offer's partner, and neither its session nor an offer's partner
+            # ever changes: bookings.admin keeps them read-only), but PostgreSQL then starts from the few sessions of that kind's
+            # offers in the season (``session_offer_start_idx``) and reads only their bookings
+            # (``booking_session_booker_idx``), not every booking those partners ever had.
+            sub = sub.filter(session__offer__partner__kind=node["partner_kind"])
         if "offer_kind" in node:
             sub = sub.filter(session__offer__kind=node["offer_kind"])
         if "season" in node:
