@@ -252,8 +252,9 @@ class Booking(TimeStampedModel):
             models.Index(fields=["booker", "-created_at"], name="booking_booker_idx"),
             models.Index(fields=["status", "hold_expires_at"], name="booking_hold_idx"),
             models.Index(fields=["status", "balance_due_on"], name="booking_balance_idx"),
-            # Segments' "booked with a partner (kind) in a season", often under NOT: a few
-            # partners' bookings with session, status and booker from the index alone. INCLUDE
+            # Segments' "booked with a partner in a season", often under NOT: a few partners'
+            # bookings with session, status and booker from the index alone (a partner *kind*
+            # goes through the season's sessions and booking_session_booker_idx). INCLUDE
             # is PostgreSQL's; elsewhere Django builds the index on the key columns only.
             models.Index(
                 fields=["partner", "session"],
