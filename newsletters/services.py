@@ -385,6 +385,11 @@ class GuestEmail(EmailMultiAlternatives):
     78, Python's email package writes a List-Unsubscribe URL longer than a line as RFC 2047
     encoded words, which mail clients do not decode there: the one-click link would break."""
 
+    # anymail's per-message options, set only when the backend is anymail's (declared, not
+    # assigned: an unset attribute is what tells anymail to leave the provider's default).
+    track_opens: bool
+    track_clicks: bool
+
     def message(
         self, *, policy: email.policy.Policy | None = email.policy.default
     ) -> email.message.EmailMessage:
@@ -404,7 +409,21 @@ def message_build(message: Message) -> EmailMultiAlternatives:
         headers=_message_headers(message, brand_name=brand["brand_name"]),
     )
     email.attach_alternative(rendered.html, "text/html")
+    if settings.NEWSLETTER_ESP_TRACKING_OFF and _backend_is_anymail():
+        # Our own pixel and redirector count opens and clicks (newsletters.tracking): the
+        # provider's would rewrite our signed links and add a second pixel. anymail passes
+        # these to each ESP's API; one that cannot switch tracking per message refuses the
+        # send before calling its API (AnymailUnsupportedFeature, a permanent failure that
+        # names this setting): set NEWSLETTER_ESP_TRACKING_OFF=false and switch it off in the
+        # provider's dashboard instead.
+        email.track_opens = False
+        email.track_clicks = False
     return email
+
+
+def _backend_is_anymail() -> bool:
+    path = settings.NEWSLETTER_EMAIL_BACKEND or settings.EMAIL_BACKEND
+    return path.startswith("anymail.")
 
 
 # --- Sending --------------------------------------------------------------------------------
@@ -455,7 +474,9 @@ def _classify(exc: BaseException) -> str:
     status = getattr(exc, "status_code", None)  # anymail's API errors
     if isinstance(status, int) and 400 <= status < 500 and status != 429:
         return _Outcome.PERMANENT
-    if type(exc).__name__ == "AnymailRecipientsRefused":
+    if type(exc).__name__ in ("AnymailRecipientsRefused", "AnymailUnsupportedFeature"):
+        # Refused by anymail before the provider's API was called (an unsupported feature
+        # such as per-message tracking settings): nothing was sent, and a retry would fail too.
         return _Outcome.PERMANENT
     return _Outcome.IN_DOUBT
 

@@ -366,6 +366,13 @@ SITE_URL_DEFAULT = site_url_from_addr(os.environ.get("DEMO_ADDR"))
 NEWSLETTER_SITE_URL = os.environ.get("NEWSLETTER_SITE_URL", SITE_URL_DEFAULT)
 # Another backend for guest email than EMAIL_BACKEND (e.g. an anymail ESP); empty: EMAIL_BACKEND.
 NEWSLETTER_EMAIL_BACKEND = os.environ.get("NEWSLETTER_EMAIL_BACKEND", "")
+# With an anymail backend, ask the provider not to track (our own pixel and redirector do):
+# false for a provider that cannot switch it per message (then switch it off in its dashboard).
+NEWSLETTER_ESP_TRACKING_OFF = os.environ.get("NEWSLETTER_ESP_TRACKING_OFF", "true").lower() not in (
+    "0",
+    "false",
+    "no",
+)
 # The Celery queue of the send tasks (a dedicated email worker); empty: the default queue.
 NEWSLETTER_CELERY_QUEUE = os.environ.get("NEWSLETTER_CELERY_QUEUE", "")
 # Most marketing emails a guest gets per rolling window, whatever partner or journey sends.

@@ -410,3 +410,36 @@ def test_erasing_a_guest_anonymises_their_messages_and_stops_queued_ones(
     assert queued.skip_reason == Message.SkipReason.GUEST_INACTIVE
     assert message_send(message_id=queued.pk) == Message.Status.SKIPPED
     assert len(mail.outbox) == 1
+
+
+def test_with_an_anymail_provider_its_own_tracking_is_switched_off(settings):
+    """Our pixel and redirector count opens and clicks; the provider is asked not to."""
+    settings.NEWSLETTER_EMAIL_BACKEND = "anymail.backends.test.EmailBackend"
+    guest = guest_make(language="en")
+    grant(guest, purpose="newsletter")
+    message = marketing(guest)
+    message_send(message_id=message.pk)
+    message.refresh_from_db()
+    assert message.status == Message.Status.SENT
+    params = mail.outbox[-1].anymail_test_params
+    assert params["track_opens"] is False and params["track_clicks"] is False
+
+
+def test_smtp_gets_no_provider_options(settings):
+    settings.NEWSLETTER_EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    message = transactional(guest_make(language="en"))
+    message_send(message_id=message.pk)
+    assert not hasattr(mail.outbox[-1], "track_clicks")
+
+
+def test_a_provider_that_cannot_switch_tracking_per_message_fails_the_email_for_good(
+    settings, failing
+):
+    from anymail.exceptions import AnymailUnsupportedFeature
+
+    failing.errors = [AnymailUnsupportedFeature("Amazon SES does not support track_clicks")]
+    message = transactional(guest_make(language="en"))
+    message_send(message_id=message.pk)
+    message.refresh_from_db()
+    assert message.status == Message.Status.FAILED  # permanent: not retried, not in doubt
+    assert "track_clicks" in message.error
