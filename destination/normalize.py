@@ -243,6 +243,11 @@ def mask_email(email: str) -> str:
     return f"{local[0]}•••{local[-1]}@{domain}"
 
 
+# A phone that no evidence could read is kept by its digits under this blocking-key prefix
+# (``MatchKey``), for matching only: never stored as a ``GuestPhone``, shown as typed.
+TYPED_PHONE_PREFIX = "pt:"
+
+
 def mask_phone(e164: str) -> str:
     """ "+33612345678" -> "+33 ••• ••• 678"."""
     if len(e164) < 6:

@@ -49,11 +49,12 @@ from destination.models import (
     Guest,
     GuestEmail,
     GuestPhone,
+    MatchKey,
     Purpose,
     TimelineEvent,
     Visibility,
 )
-from destination.normalize import mask_email, mask_phone
+from destination.normalize import TYPED_PHONE_PREFIX, mask_email, mask_phone
 from partners.models import Interaction, Membership, Partner, PartnerGuestLink, Section, SharingRule
 
 if TYPE_CHECKING:
@@ -317,15 +318,25 @@ def guest_profile_for(
                 "phone", "is_primary"
             )
         ]
+        # Numbers no evidence could read (no country code, no country, nothing else): kept as
+        # typed, by their digits, for matching only (resolution's "pt:" keys), never as a phone.
+        typed = [
+            key.removeprefix(TYPED_PHONE_PREFIX)
+            for key in MatchKey.objects.filter(
+                guest=guest, key__startswith=TYPED_PHONE_PREFIX
+            ).values_list("key", flat=True)
+        ]
         if access.can(Section.CONTACT):
             profile["contact"] = {
                 "emails": [{"email": e, "is_primary": p} for e, p in emails],
                 "phones": [{"phone": n, "is_primary": p} for n, p in phones],
+                "phones_as_typed": typed,
             }
         else:
             profile["contact_hint"] = {
                 "emails": [mask_email(e) for e, _p in emails],
-                "phones": [mask_phone(n) for n, _p in phones],
+                "phones": [mask_phone(n) for n, _p in phones]
+                + [f"••• ••• {d[-3:]}" for d in typed],
             }
     if access.can(Section.INTERESTS):
         profile["interests"] = [

@@ -64,6 +64,7 @@ from destination.models import (
     Visibility,
 )
 from destination.normalize import (
+    TYPED_PHONE_PREFIX,
     PhoneEvidence,
     PhoneReading,
     fold,
@@ -494,9 +495,6 @@ def match_keys_for(
         if len(digits) >= 8:
             keys.add("p:" + digits[-6:])
     return keys
-
-
-TYPED_PHONE_PREFIX = "pt:"
 
 
 # --- Comparing identities -----------------------------------------------------------------

@@ -135,8 +135,11 @@ def test_mixed_file_is_resolved_reported_and_summarised(tmp_path):
     assert not keller.emails.exists() and str(keller.country) == "CH"
     eva = Guest.objects.get(last_name="Date")
     assert eva.birth_date is None and not eva.country
-    # What resolution read and left out is audited (the date was already read by the command).
-    assert eva.audit_entries.get(action="create").details["fields_left_out"] == ["country"]
+    # Every field left out is audited, the date the command could not read included.
+    assert eva.audit_entries.get(action="create").details["fields_left_out"] == [
+        "birth_date",
+        "country",
+    ]
     assert set(Guest.objects.values_list("source", "source_detail")) == {("import", "legacy")}
     assert set(GuestExternalRef.objects.values_list("external_id", flat=True)) == {
         "A1", "A2", "A3", "A4", "A5", "A7", "A8", "A9"

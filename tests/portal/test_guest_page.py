@@ -12,6 +12,7 @@ from django.utils import timezone
 from destination.models import AuditEntry, Guest, TimelineEvent, Visibility
 from destination.services.gdpr import guest_erase
 from destination.services.merge import guest_merge
+from destination.services.resolution import PersonData, guest_resolve
 from partners.access import guest_access
 from partners.services import interaction_log
 from portal.selectors import timeline_page
@@ -270,3 +271,25 @@ def test_the_page_reads_the_staff_members_membership_once(client, steward, offic
         q["sql"] for q in ctx.captured_queries if 'FROM "partners_membership"' in q["sql"]
     ]
     assert len(membership_reads) == 1, membership_reads
+
+
+def test_a_phone_kept_as_typed_shows_as_typed_and_masked_for_an_unrelated_partner(
+    client, agent, rental_agent, school, guest
+):
+    """Resolution keeps a number nothing could read (no country anywhere) by its digits,
+    for matching only: the guest page shows it as typed, never as a callable phone."""
+    result = guest_resolve(
+        PersonData(first_name="Ola", last_name="Nordmann", phone="612 34 5678"),
+        source=Guest.Source.IMPORT,
+        keep_partial=True,
+    )
+    typed_guest = result.guest
+    assert typed_guest is not None and not typed_guest.phones.exists()
+    PartnerGuestLinkFactory(partner=school, guest=typed_guest)
+    client.force_login(agent)
+    html = client.get(url(typed_guest)).content.decode()
+    assert "612345678" in html and "as typed, country unknown" in html
+    assert 'href="tel:612345678"' not in html
+    client.force_login(rental_agent)
+    html = client.get(url(typed_guest)).content.decode()
+    assert "612345678" not in html and "••• ••• 678" in html

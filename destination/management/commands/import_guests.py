@@ -137,7 +137,10 @@ class Command(BaseCommand):
         )
         for row, result in zip(valid, results, strict=True):
             row.result = result
-            row.warnings.extend(result.warnings)
+            # A field already warned about here (a date in none of the accepted formats) is left
+            # out by resolution too, which audits it: one warning for it in the report.
+            warned = {w.field for w in row.warnings}
+            row.warnings.extend(w for w in result.warnings if w.field not in warned)
             if result.decision == Decision.REJECTED:
                 row.errors = result.errors
         if options["report"]:
@@ -193,6 +196,7 @@ class Command(BaseCommand):
         row = Row(line=line, external_id=get("external_id"))
         if not row.external_id:
             row.errors["external_id"] = [_("The external id is missing.")]
+        birth_date: dt.date | str | None
         try:
             birth_date = parse_birth_date(get("birth_date"))
         except ValueError as exc:
@@ -203,7 +207,9 @@ class Command(BaseCommand):
                     _("Left out: %(reason)s") % {"reason": exc},
                 )
             )
-            birth_date = None
+            # Passed on as typed: resolution cannot read it either, leaves it out and writes it
+            # in the audit row's fields_left_out, like every other field it drops.
+            birth_date = get("birth_date")
         row.person = PersonData(
             external_id=row.external_id,
             first_name=get("first_name"),
