@@ -51,7 +51,7 @@ from newsletters.models import (
     TrackingHit,
 )
 from newsletters.segments import REAL_BOOKING_STATUSES
-from newsletters.tracking import TRAP_LINK_INDEX, Reason
+from newsletters.tracking import REAL_CLICK, TRAP_LINK_INDEX, Reason
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
@@ -113,15 +113,18 @@ def _suppressed(reason: str, prefix: str) -> Exists:
     )
 
 
-def _message_counts(rows: QuerySet[Any], prefix: str) -> QuerySet[Any]:
+def _message_counts(prefix: str = "") -> dict[str, Count]:
+    """Sent, delivered, bounced and complained, over messages (``prefix`` "") or over rows
+    that reach their message through ``prefix`` (a journey's due rows: "message__")."""
     sent = Q(**{f"{prefix}status": Message.Status.SENT})
-    counted: QuerySet[Any] = rows.annotate(
-        sent=Count("pk"),
-        delivered=Count("pk", filter=sent),
-        bounced=Count("pk", filter=sent & Q(_suppressed(Suppression.Reason.BOUNCE, prefix))),
-        complained=Count("pk", filter=sent & Q(_suppressed(Suppression.Reason.COMPLAINT, prefix))),
-    )
-    return counted
+    return {
+        "sent": Count("pk"),
+        "delivered": Count("pk", filter=sent),
+        "bounced": Count("pk", filter=sent & Q(_suppressed(Suppression.Reason.BOUNCE, prefix))),
+        "complained": Count(
+            "pk", filter=sent & Q(_suppressed(Suppression.Reason.COMPLAINT, prefix))
+        ),
+    }
 
 
 def _unsubscribed_message_ids() -> QuerySet[Any]:
@@ -137,11 +140,10 @@ def _hit_counts(hits: QuerySet[TrackingHit], group: str | None) -> list[dict[str
     """Two aggregates over the hits: uniques per group, then counts per kind, verdict and
     reason per group (one query each)."""
     keys = [group] if group else []
-    real_click = Q(kind=CLICK, verdict=HUMAN, settled=True, link_index__gt=TRAP_LINK_INDEX)
     aggregates = {
         "human_opens_unique": Count("message", distinct=True, filter=Q(kind=OPEN, verdict=HUMAN)),
-        "human_clicks_unique": Count("message", distinct=True, filter=real_click),
-        "human_clicks": Count("pk", filter=real_click),
+        "human_clicks_unique": Count("message", distinct=True, filter=REAL_CLICK),
+        "human_clicks": Count("pk", filter=REAL_CLICK),
         "clicks_pending": Count("pk", filter=Q(kind=CLICK, settled=False)),
     }
     if group is None:
@@ -235,10 +237,7 @@ def _revenue(
     ``click_hits``, per booking partner (only ``partner_id``'s when given): one query."""
     window = dt.timedelta(days=days)
     clicked = click_hits.filter(
-        kind=CLICK,
-        verdict=HUMAN,
-        settled=True,
-        link_index__gt=TRAP_LINK_INDEX,
+        REAL_CLICK,
         message__guest=OuterRef("booker"),
         at__lte=OuterRef("created_at"),
         at__gte=OuterRef("created_at") - window,
@@ -296,15 +295,9 @@ def campaign_report(
     its own campaign's report does not learn other partners' bookings)."""
     days = settings.NEWSLETTER_ATTRIBUTION_DAYS if attribution_days is None else attribution_days
     messages = Message.objects.filter(dedupe_key__startswith=campaign.dedupe_prefix)
-    sent = Q(status=Message.Status.SENT)
-    totals = messages.aggregate(
-        sent=Count("pk"),
-        delivered=Count("pk", filter=sent),
-        bounced=Count("pk", filter=sent & Q(_suppressed(Suppression.Reason.BOUNCE, ""))),
-        complained=Count("pk", filter=sent & Q(_suppressed(Suppression.Reason.COMPLAINT, ""))),
-    )
+    totals = messages.aggregate(**_message_counts())
     hits = TrackingHit.objects.filter(campaign=campaign)
-    counts = TrackingCount.objects.filter(scope=f"campaign:{campaign.pk}").values(
+    counts = TrackingCount.objects.filter(campaign=campaign).values(
         "kind", "verdict", "reason", n=F("count")
     )
     unsubscribed = messages.filter(pk__in=_unsubscribed_message_ids()).aggregate(n=Count("pk"))
@@ -329,7 +322,7 @@ def journey_report(journey: Journey, *, attribution_days: int | None = None) -> 
     days = settings.NEWSLETTER_ATTRIBUTION_DAYS if attribution_days is None else attribution_days
     steps = list(journey.steps.order_by("sort_order", "pk"))
     dues = EnrolmentStep.objects.filter(step__journey=journey, message__isnull=False)
-    message_rows = _message_counts(dues.values("step_id"), "message__").order_by()
+    message_rows = dues.values("step_id").annotate(**_message_counts("message__")).order_by()
     hits = TrackingHit.objects.filter(journey_step__journey=journey)
     counts = TrackingCount.objects.filter(journey_step__journey=journey).values(
         "kind", "verdict", "reason", step_id=F("journey_step_id"), n=F("count")

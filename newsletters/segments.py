@@ -70,6 +70,7 @@ from destination.models import (
     Purpose,
 )
 from destination.normalize import mask_email
+from newsletters.tracking import REAL_CLICK
 from partners.access import _guests_opening_q, guest_access_bulk
 from partners.models import Partner, Section
 
@@ -505,13 +506,7 @@ class _Compiler:
         # The settled human clicks of newsletters' tracking (``TrackingHit``; not imported: the
         # models import this module). Machine clicks, the trap and unsettled clicks never count.
         hits = apps.get_model("newsletters", "TrackingHit")._default_manager
-        sub = hits.filter(
-            message__guest=OuterRef("pk"),
-            kind="click",
-            verdict="human",
-            settled=True,
-            link_index__gt=0,
-        )
+        sub = hits.filter(REAL_CLICK, message__guest=OuterRef("pk"))
         if "campaign" in node:
             sub = sub.filter(campaign_id=node["campaign"])
         if "within_days" in node:

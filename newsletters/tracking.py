@@ -41,6 +41,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core import signing
+from django.db.models import Q
 from django.utils.encoding import force_bytes, force_str
 from ua_parser import parse_device, parse_user_agent
 
@@ -369,6 +370,14 @@ class HitKind(StrEnum):
 class Verdict(StrEnum):
     HUMAN = "human"
     MACHINE = "machine"
+
+
+# A click that counts as a person's, once stored (``TrackingHit``): human after the settle pass,
+# never the trap link. The one definition the reports, the revenue attribution and the
+# ``clicked`` segment rule filter with.
+REAL_CLICK = Q(
+    kind=HitKind.CLICK, verdict=Verdict.HUMAN, settled=True, link_index__gt=TRAP_LINK_INDEX
+)
 
 
 class Reason(StrEnum):
