@@ -11,9 +11,13 @@ the same number (``ALLAUTH_TRUSTED_PROXY_COUNT``) for its sign-in limits.
 from __future__ import annotations
 
 import ipaddress
+from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest
+from django.utils import timezone
+
+USER_AGENT_PROVED = 500
 
 
 def _clean_ip(value: str | None) -> str | None:
@@ -44,3 +48,13 @@ def client_ip(request: HttpRequest) -> str | None:
     if len(forwarded) < hops:
         return remote
     return _clean_ip(forwarded[-hops]) or remote
+
+
+def request_evidence(request: HttpRequest) -> dict[str, Any]:
+    """The request as a consent proof's evidence: the client's address, its user agent
+    (trimmed) and when it came."""
+    return {
+        "ip": client_ip(request),
+        "user_agent": request.META.get("HTTP_USER_AGENT", "")[:USER_AGENT_PROVED],
+        "at": timezone.now().isoformat(),
+    }

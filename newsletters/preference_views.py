@@ -11,12 +11,12 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
-from django.utils import timezone, translation
+from django.utils import translation
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from destination.errors import DomainError, form_add_domain_error
-from destination.http import client_ip
+from destination.http import request_evidence
 from destination.models import Destination
 from newsletters.preference_forms import PreferencesForm
 from newsletters.preferences import (
@@ -61,11 +61,7 @@ def preferences(request: HttpRequest, token: str) -> HttpResponse:
         left = False
         status = 200
         if request.method == "POST":
-            evidence = {
-                "ip": client_ip(request),
-                "user_agent": request.META.get("HTTP_USER_AGENT", "")[:500],
-                "at": timezone.now().isoformat(),
-            }
+            evidence = request_evidence(request)
             try:
                 if "leave" in request.POST:
                     preferences_leave_all(message=message, evidence=evidence)

@@ -23,7 +23,6 @@ Everything of one submission is written in one transaction with the guest's row 
 
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -42,6 +41,7 @@ from destination.models import (
     Guest,
     Purpose,
 )
+from destination.normalize import fold
 from destination.services.consent import consent_object, consent_record, consent_wording_current
 from destination.services.guests import guest_lock_active, guest_update
 from newsletters.models import Message
@@ -121,7 +121,8 @@ def preferences_read(*, message: Message, language: str) -> Preferences:
     if message.partner_id is not None and message.partner_id not in offers:
         partner = Partner.objects.get(pk=message.partner_id)
         offers[partner.pk] = PartnerChoice(partner=partner, granted=False)
-    partners = sorted(offers.values(), key=lambda c: (_sort_key(c.partner.name), c.partner.pk))
+    # Names in reading order whatever their accents ("École" among the E's).
+    partners = sorted(offers.values(), key=lambda c: (fold(c.partner.name), c.partner.pk))
     return Preferences(
         guest=guest,
         newsletter=newsletter,
@@ -130,11 +131,6 @@ def preferences_read(*, message: Message, language: str) -> Preferences:
         newsletter_wording=newsletter_wording(language),
         offers_wording=consent_wording_current(purpose=Purpose.PARTNER_OFFERS, language=language),
     )
-
-
-def _sort_key(name: str) -> str:
-    """Names in reading order whatever their accents ("École" among the E's)."""
-    return "".join(c for c in unicodedata.normalize("NFKD", name.casefold()) if c.isascii())
 
 
 def _evidence(message: Message, request_evidence: dict[str, Any], change: str) -> dict[str, Any]:

@@ -335,18 +335,21 @@ def _message_claim(*, message_id: int, now: datetime) -> Message | None:
 # --- Building the email ---------------------------------------------------------------------
 
 
-def unsubscribe_url(message: Message) -> str:
+def _recipient_page_url(message: Message, route: str) -> str:
+    """A page of the message's recipient, reached with its signed token (it names the guest
+    only through the row), on the public site."""
     token = unsubscribe_token(message_uuid=message.uuid)
-    path = reverse("newsletters:unsubscribe", kwargs={"token": token})
+    path = reverse(route, kwargs={"token": token})
     return settings.NEWSLETTER_SITE_URL.rstrip("/") + path
+
+
+def unsubscribe_url(message: Message) -> str:
+    return _recipient_page_url(message, "newsletters:unsubscribe")
 
 
 def preferences_url(message: Message) -> str:
-    """The preference centre of the message's recipient (``newsletters.preference_views``):
-    the same signed token as the unsubscribe link, so it names the guest only through the row."""
-    token = unsubscribe_token(message_uuid=message.uuid)
-    path = reverse("newsletters:preferences", kwargs={"token": token})
-    return settings.NEWSLETTER_SITE_URL.rstrip("/") + path
+    """The preference centre of the message's recipient (``newsletters.preference_views``)."""
+    return _recipient_page_url(message, "newsletters:preferences")
 
 
 def list_id(message: Message, *, brand_name: str) -> str:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.utils import timezone, translation
+from django.utils import translation
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from destination.http import client_ip
+from destination.http import request_evidence
 from destination.models import Destination
 from newsletters.models import Message
 from newsletters.selectors import message_get_by_token
@@ -33,9 +33,7 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
             withdrawn = message_unsubscribe(
                 message=message,
                 evidence={
-                    "ip": client_ip(request),
-                    "user_agent": request.META.get("HTTP_USER_AGENT", "")[:500],
-                    "at": timezone.now().isoformat(),
+                    **request_evidence(request),
                     "via": "page_button" if "confirm" in request.POST else "one_click_post",
                 },
             )
