@@ -249,9 +249,12 @@ TYPED_PHONE_PREFIX = "pt:"
 
 
 def mask_phone(e164: str) -> str:
-    """ "+33612345678" -> "+33 ••• ••• 678"."""
+    """ "+33612345678" -> "+33 ••• ••• 678"; a number kept as typed (digits, no country code)
+    shows its last digits only: "612345678" -> "••• ••• 678"."""
     if len(e164) < 6:
         return "•••"
+    if not e164.startswith("+"):
+        return f"••• ••• {e164[-3:]}"
     return f"{e164[:3]} ••• ••• {e164[-3:]}"
 
 

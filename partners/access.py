@@ -335,8 +335,7 @@ def guest_profile_for(
         else:
             profile["contact_hint"] = {
                 "emails": [mask_email(e) for e, _p in emails],
-                "phones": [mask_phone(n) for n, _p in phones]
-                + [f"••• ••• {d[-3:]}" for d in typed],
+                "phones": [mask_phone(n) for n, _p in phones] + [mask_phone(d) for d in typed],
             }
     if access.can(Section.INTERESTS):
         profile["interests"] = [
