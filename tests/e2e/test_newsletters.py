@@ -4,6 +4,7 @@ progress. Screenshots: the newsletter at desktop and phone width, the campaign r
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import pytest
@@ -33,6 +34,36 @@ def site_with_stories(live_server, settings):
     index.save_revision().publish()
     yield index
     cache.clear()
+
+
+def _campaign_messages(
+    campaign: Campaign,
+    states: list[str],
+    *,
+    address: str,
+    skip_reason: str,
+    sent_at: dt.datetime,
+) -> list[Message]:
+    """One message per state, each to a new guest, as the campaign's snapshot writes them."""
+    messages = []
+    for n, status in enumerate(states):
+        guest = GuestFactory()
+        messages.append(
+            Message.objects.create(
+                source="campaign",
+                kind="marketing",
+                purpose="newsletter",
+                dedupe_key=f"campaign:{campaign.pk}:guest:{guest.pk}",
+                guest=guest,
+                address=address.format(n=n),
+                language="en",
+                template="newsletter:1",
+                status=status,
+                skip_reason=skip_reason if status == "skipped" else "",
+                sent_at=sent_at if status == "sent" else None,
+            )
+        )
+    return messages
 
 
 def test_an_editor_composes_previews_and_tests_a_newsletter(
@@ -106,22 +137,13 @@ def test_an_editor_composes_previews_and_tests_a_newsletter(
     campaign = Campaign.objects.create(
         name="December newsletter", page=newsletter, segment=segment, status="sending"
     )
-    states = ["sent"] * 12 + ["queued"] * 5 + ["skipped"] * 3 + ["failed"]
-    for n, status in enumerate(states):
-        guest = GuestFactory()
-        Message.objects.create(
-            source="campaign",
-            kind="marketing",
-            purpose="newsletter",
-            dedupe_key=f"campaign:{campaign.pk}:guest:{guest.pk}",
-            guest=guest,
-            address=f"g{n}@example.org",
-            language="en",
-            template="newsletter:1",
-            status=status,
-            skip_reason="no_consent" if status == "skipped" else "",
-            sent_at=campaign.created_at if status == "sent" else None,
-        )
+    _campaign_messages(
+        campaign,
+        ["sent"] * 12 + ["queued"] * 5 + ["skipped"] * 3 + ["failed"],
+        address="g{n}@example.org",
+        skip_reason="no_consent",
+        sent_at=campaign.created_at,
+    )
     page.set_viewport_size({"width": 1366, "height": 900})
     page.goto(f"{live_server.url}/cms/newsletters/campaigns/{campaign.pk}/report/")
     expect(page.locator("[data-count=sent]")).to_have_text("12")
@@ -139,7 +161,6 @@ def test_the_campaign_report_tells_people_from_machines(
     """A campaign's report with its progress and what people did: human opens and clicks,
     machine events apart (the headless browser's own click through the real redirector among
     them), unsubscribes, bounces, complaints and revenue per partner."""
-    import datetime as dt
 
     from django.utils import timezone
 
@@ -159,25 +180,13 @@ def test_the_campaign_report_tells_people_from_machines(
         name="January newsletter", page=newsletter, segment=segment, status="sending"
     )
     sent_at = timezone.now() - dt.timedelta(days=3)
-    states = ["sent"] * 16 + ["queued"] * 3 + ["skipped"] * 2
-    messages = []
-    for n, status in enumerate(states):
-        guest = GuestFactory()
-        messages.append(
-            Message.objects.create(
-                source="campaign",
-                kind="marketing",
-                purpose="newsletter",
-                dedupe_key=f"campaign:{campaign.pk}:guest:{guest.pk}",
-                guest=guest,
-                address=f"skier{n}@example.org",
-                language="en",
-                template="newsletter:1",
-                status=status,
-                skip_reason="frequency_cap" if status == "skipped" else "",
-                sent_at=sent_at if status == "sent" else None,
-            )
-        )
+    messages = _campaign_messages(
+        campaign,
+        ["sent"] * 16 + ["queued"] * 3 + ["skipped"] * 2,
+        address="skier{n}@example.org",
+        skip_reason="frequency_cap",
+        sent_at=sent_at,
+    )
     urls = [
         "https://www.val-neige.example/offers/ski-week/",
         "https://www.val-neige.example/events/",
