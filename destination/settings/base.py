@@ -368,11 +368,7 @@ NEWSLETTER_SITE_URL = os.environ.get("NEWSLETTER_SITE_URL", SITE_URL_DEFAULT)
 NEWSLETTER_EMAIL_BACKEND = os.environ.get("NEWSLETTER_EMAIL_BACKEND", "")
 # With an anymail backend, ask the provider not to track (our own pixel and redirector do):
 # false for a provider that cannot switch it per message (then switch it off in its dashboard).
-NEWSLETTER_ESP_TRACKING_OFF = os.environ.get("NEWSLETTER_ESP_TRACKING_OFF", "true").lower() not in (
-    "0",
-    "false",
-    "no",
-)
+NEWSLETTER_ESP_TRACKING_OFF = env_bool("NEWSLETTER_ESP_TRACKING_OFF", True)
 # The Celery queue of the send tasks (a dedicated email worker); empty: the default queue.
 NEWSLETTER_CELERY_QUEUE = os.environ.get("NEWSLETTER_CELERY_QUEUE", "")
 # Most marketing emails a guest gets per rolling window, whatever partner or journey sends.
