@@ -69,6 +69,7 @@ from destination.normalize import (
     PhoneReading,
     fold,
     normalize_email,
+    phone_digits,
     phone_read,
     validate_birth_date,
     validate_language,
@@ -236,7 +237,6 @@ _T = TypeVar("_T")
 
 # Compiled once: libphonenumber's many patterns keep evicting re's own cache in bulk.
 _NON_ALNUM_RE = re.compile(r"[^a-z0-9]")
-_NON_DIGIT_RE = re.compile(r"\D")
 
 
 @lru_cache(maxsize=1024)
@@ -486,15 +486,17 @@ def match_keys_for(
         local = _email_local(email)
         if len(local) >= 4 and local not in GENERIC_LOCAL_PARTS:
             keys.add("e:" + local[:100])
-    for phone in phones:
-        digits = _NON_DIGIT_RE.sub("", phone)
-        if len(digits) >= 8:
-            keys.add("p:" + digits[-6:])
-    for digits in typed_phones:
-        keys.add(TYPED_PHONE_PREFIX + digits)
-        if len(digits) >= 8:
-            keys.add("p:" + digits[-6:])
+    keys |= {TYPED_PHONE_PREFIX + digits for digits in typed_phones}
+    for digits in [*(phone_digits(phone) for phone in phones), *typed_phones]:
+        if tail := _phone_tail_key(digits):
+            keys.add(tail)
     return keys
+
+
+def _phone_tail_key(digits: str) -> str | None:
+    """The blocking key of a phone's last six digits ("p:345678"), for numbers long enough to
+    be one (8 digits or more), whether read to E.164 or kept as typed."""
+    return "p:" + digits[-6:] if len(digits) >= 8 else None
 
 
 # --- Comparing identities -----------------------------------------------------------------
@@ -1648,7 +1650,7 @@ def _typed_phones_read(people: list[tuple[int, CleanPerson]]) -> list[tuple[int,
     if not typed:
         return people
     emails = {e for _i, p in typed for e in p.emails}
-    fragments = {f"p:{d[-6:]}" for _i, p in typed for d in p.phones_as_typed if len(d) >= 8}
+    fragments = {tail for _i, p in typed for d in p.phones_as_typed if (tail := _phone_tail_key(d))}
     parts: list[QuerySet[Any, Any]] = []
     if emails:
         parts.append(
@@ -1680,7 +1682,8 @@ def _typed_phones_read(people: list[tuple[int, CleanPerson]]) -> list[tuple[int,
     changed: dict[int, CleanPerson] = {}
     for index, person in typed:
         gids = {g for e in person.emails for g in hits.get(e, ())}
-        gids |= {g for d in person.phones_as_typed for g in hits.get(f"p:{d[-6:]}", ())}
+        tails = [t for d in person.phones_as_typed if (t := _phone_tail_key(d))]
+        gids |= {g for tail in tails for g in hits.get(tail, ())}
         known = sorted({ph for g in gids for ph in phones_of.get(g, ())})
         if not known:
             continue
