@@ -310,6 +310,34 @@ def import_people(
     return people
 
 
+def _import_once(
+    people: list[Any], *, batch_size: int, validation_processes: int, workers: int
+) -> tuple[float, Counter[str]]:
+    """Resolve ``people`` as an import does; returns (seconds, decisions)."""
+    from destination.models import Guest
+    from destination.services.resolution import guest_resolve_many
+    from destination.services.resolution_workers import guest_resolve_parallel
+
+    start = time.perf_counter()
+    if workers > 1:
+        results = guest_resolve_parallel(
+            people,
+            workers=workers,
+            source=Guest.Source.IMPORT,
+            source_detail="bench-import",
+            batch_size=batch_size,
+        )
+    else:
+        results = guest_resolve_many(
+            people,
+            source=Guest.Source.IMPORT,
+            source_detail="bench-import",
+            batch_size=batch_size,
+            validation_processes=validation_processes,
+        )
+    return time.perf_counter() - start, Counter(str(r.decision) for r in results)
+
+
 def measure_bulk(
     first_id: int,
     n_guests: int,
@@ -320,44 +348,60 @@ def measure_bulk(
     batch_size: int = 1000,
     new_start: int = 0,
     validation_processes: int = 0,
+    workers: int = 1,
     log: Log = print,
 ) -> dict[str, Any]:
     """``new_start``: the factory's number of the first new person (default: right after the
-    built guests); a reused database needs people no earlier run imported."""
-    from destination.models import Guest
-    from destination.services.resolution import guest_resolve, guest_resolve_many
+    built guests); a reused database needs people no earlier run imported.
 
-    people = import_people(
-        first_id, n_guests, size, new_start=new_start or n_guests, factory=factory, seed=23
+    With ``workers`` > 1 the import runs on that many worker processes
+    (``guest_resolve_parallel``), and a second import of the same size and mix (other people)
+    runs on one worker right after it: the ratio between the two is measured in the same run."""
+    from destination.models import Guest
+    from destination.services.resolution import guest_resolve
+
+    new_start = new_start or n_guests
+    people = import_people(first_id, n_guests, size, new_start=new_start, factory=factory, seed=23)
+    elapsed, decisions = _import_once(
+        people, batch_size=batch_size, validation_processes=validation_processes, workers=workers
     )
-    start = time.perf_counter()
-    results = guest_resolve_many(
-        people,
-        source=Guest.Source.IMPORT,
-        source_detail="bench-import",
-        batch_size=batch_size,
-        validation_processes=validation_processes,
-    )
-    elapsed = time.perf_counter() - start
     rate = len(people) / elapsed
-    decisions = Counter(str(r.decision) for r in results)
     verdict = "OK" if rate >= TARGET_BULK_PER_S else "MISSED"
+    how = (
+        f"{workers} worker processes"
+        if workers > 1
+        else "validation "
+        + (
+            f"in {validation_processes} forked process(es)"
+            if validation_processes
+            else "in a thread"
+        )
+    )
     log(
-        f"bulk import (guest_resolve_many, batches of {batch_size}, validation "
-        f"{f'in {validation_processes} forked process(es)' if validation_processes else 'in a thread'}"
-        f"): {len(people):,} people in "
+        f"bulk import (batches of {batch_size}, {how}): {len(people):,} people in "
         f"{elapsed:.1f} s = {rate:,.0f} people/s (target >= {TARGET_BULK_PER_S:,.0f}/s: "
-        f"{verdict}); decisions {dict(sorted(decisions.items()))}"
+        f"{verdict}); decisions {dict(sorted(decisions.items()))}; load {_load()}"
     )
     figures: dict[str, Any] = {"rate": rate, "decisions": dict(decisions), "n": len(people)}
+    next_start = new_start + size
+    if workers > 1:
+        # Existing people of another seed, new people after the first import's.
+        one = import_people(first_id, n_guests, size, new_start=next_start, factory=factory,
+                            seed=31)  # fmt: skip
+        next_start += size
+        one_elapsed, one_decisions = _import_once(
+            one, batch_size=batch_size, validation_processes=validation_processes, workers=1
+        )
+        one_rate = len(one) / one_elapsed
+        log(
+            f"  baseline: the same import on one worker = {one_rate:,.0f} people/s; "
+            f"{workers} workers are {rate / one_rate:.2f}x; decisions "
+            f"{dict(sorted(one_decisions.items()))}; load {_load()}"
+        )
+        figures["one_worker_rate"] = one_rate
     if baseline:
         sample = import_people(
-            first_id,
-            n_guests,
-            baseline,
-            new_start=(new_start or n_guests) + size,
-            factory=factory,
-            seed=29,
+            first_id, n_guests, baseline, new_start=next_start, factory=factory, seed=29
         )
         start = time.perf_counter()
         for person in sample:
@@ -371,6 +415,11 @@ def measure_bulk(
     return figures
 
 
+def _load() -> str:
+    with open("/proc/loadavg") as handle:
+        return " ".join(handle.read().split()[:3])
+
+
 def benchmark(
     *,
     guests: int,
@@ -381,6 +430,7 @@ def benchmark(
     bulk_baseline: int = 1000,
     batch_size: int = 1000,
     validation_processes: int = 0,
+    workers: int = 1,
     reuse: bool = False,
     log: Log = print,
 ) -> dict[str, Any]:
@@ -407,7 +457,7 @@ def benchmark(
     figures["search"] = measure_search(first_id, guests, searches, search_baseline, log=log)
     figures["bulk"] = measure_bulk(
         first_id, guests, import_size, bulk_baseline, factory=factory, batch_size=batch_size,
-        new_start=new_start, validation_processes=validation_processes, log=log,
+        new_start=new_start, validation_processes=validation_processes, workers=workers, log=log,
     )  # fmt: skip
     return figures
 
@@ -426,6 +476,13 @@ def main(argv: list[str] | None = None) -> None:
         type=int,
         default=0,
         help="validate the import in this many forked processes (0: a thread, as before)",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="import on this many worker processes (guest_resolve_parallel); > 1 also measures "
+        "one worker on a second import of the same mix, for the ratio",
     )
     parser.add_argument("--db", default="crm_bench_resolution")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
@@ -458,6 +515,7 @@ def main(argv: list[str] | None = None) -> None:
             bulk_baseline=args.bulk_baseline,
             batch_size=args.batch_size,
             validation_processes=args.validation_processes,
+            workers=args.workers,
             reuse=args.reuse,
             log=log,
         )

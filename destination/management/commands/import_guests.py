@@ -1,7 +1,7 @@
 """Import guests from a CSV file through identity resolution.
 
     python manage.py import_guests FILE.csv --source NAME [--report REPORT.csv] [--partner SLUG]
-        [--batch-size N] [--validation-processes N]
+        [--batch-size N] [--validation-processes N] [--workers N]
 
 Every row goes through ``guest_resolve_many``: known people are matched (and enriched), new ones
 created, doubtful ones created and queued for review. A row with a field that cannot be read (a
@@ -34,6 +34,7 @@ from destination.services.resolution import (
     guest_resolve_many,
     person_read,
 )
+from destination.services.resolution_workers import guest_resolve_parallel
 from partners.models import Partner  # layering exception: destination/__init__.py
 
 COLUMNS = (
@@ -100,6 +101,15 @@ class Command(BaseCommand):
         parser.add_argument("--partner", help="Slug of the partner the guests are imported for.")
         parser.add_argument("--batch-size", type=int, default=1000)
         parser.add_argument(
+            "--workers",
+            type=int,
+            default=1,
+            help="Resolve the batches on this many worker processes, each with its own database "
+            "connection (PostgreSQL; a large file on a machine with spare cores). People of the "
+            "file who share no email, phone or id and land in batches resolved at the same "
+            "moment are not suggested as duplicates of each other: dedupe_guests finds them.",
+        )
+        parser.add_argument(
             "--validation-processes",
             type=int,
             default=0,
@@ -126,15 +136,27 @@ class Command(BaseCommand):
         rows = self.read(options["file"])
         self.check_duplicates(rows)
         valid = [row for row in rows if not row.errors]
-        results = guest_resolve_many(
-            [row.person for row in valid if row.person is not None],
-            source=Guest.Source.IMPORT,
-            source_detail=source,
-            partner=partner,
-            batch_size=options["batch_size"],
-            keep_partial=True,
-            validation_processes=max(0, options["validation_processes"]),
-        )
+        people = [row.person for row in valid if row.person is not None]
+        if options["workers"] > 1:
+            results = guest_resolve_parallel(
+                people,
+                workers=options["workers"],
+                source=Guest.Source.IMPORT,
+                source_detail=source,
+                partner=partner,
+                batch_size=options["batch_size"],
+                keep_partial=True,
+            )
+        else:
+            results = guest_resolve_many(
+                people,
+                source=Guest.Source.IMPORT,
+                source_detail=source,
+                partner=partner,
+                batch_size=options["batch_size"],
+                keep_partial=True,
+                validation_processes=max(0, options["validation_processes"]),
+            )
         for row, result in zip(valid, results, strict=True):
             row.result = result
             # A field already warned about here (a date in none of the accepted formats) is left
