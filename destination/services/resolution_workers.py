@@ -65,15 +65,16 @@ def guest_resolve_parallel(
 ) -> list[ResolutionResult]:
     """``guest_resolve_many`` over ``people`` with ``workers`` processes taking the batches in
     turn; results in the input order, as ``guest_resolve_many`` returns them. With one worker,
-    one batch, inside a transaction (the workers' commits would escape it) or on SQLite (one
-    writer at a time: a second worker would only wait), it is ``guest_resolve_many`` in this
-    process."""
+    one batch, inside a transaction (the workers' commits would escape it), on SQLite (one
+    writer at a time: a second worker would only wait) or in a daemonic process (a Celery
+    prefork worker may not have children), it is ``guest_resolve_many`` in this process."""
     batch_size = max(1, batch_size)
     if (
         workers <= 1
         or len(people) <= batch_size
         or connection.in_atomic_block
         or connection.vendor != "postgresql"
+        or multiprocessing.current_process().daemon
     ):
         return guest_resolve_many(
             people,
