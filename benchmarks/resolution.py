@@ -39,6 +39,7 @@ from benchmarks._common import (
     database_drop,
     database_url,
     django_setup,
+    load_line,
     timed,
 )
 
@@ -315,26 +316,17 @@ def _import_once(
 ) -> tuple[float, Counter[str]]:
     """Resolve ``people`` as an import does; returns (seconds, decisions)."""
     from destination.models import Guest
-    from destination.services.resolution import guest_resolve_many
     from destination.services.resolution_workers import guest_resolve_parallel
 
     start = time.perf_counter()
-    if workers > 1:
-        results = guest_resolve_parallel(
-            people,
-            workers=workers,
-            source=Guest.Source.IMPORT,
-            source_detail="bench-import",
-            batch_size=batch_size,
-        )
-    else:
-        results = guest_resolve_many(
-            people,
-            source=Guest.Source.IMPORT,
-            source_detail="bench-import",
-            batch_size=batch_size,
-            validation_processes=validation_processes,
-        )
+    results = guest_resolve_parallel(
+        people,
+        workers=workers,
+        source=Guest.Source.IMPORT,
+        source_detail="bench-import",
+        batch_size=batch_size,
+        validation_processes=validation_processes,
+    )
     return time.perf_counter() - start, Counter(str(r.decision) for r in results)
 
 
@@ -380,7 +372,7 @@ def measure_bulk(
     log(
         f"bulk import (batches of {batch_size}, {how}): {len(people):,} people in "
         f"{elapsed:.1f} s = {rate:,.0f} people/s (target >= {TARGET_BULK_PER_S:,.0f}/s: "
-        f"{verdict}); decisions {dict(sorted(decisions.items()))}; load {_load()}"
+        f"{verdict}); decisions {dict(sorted(decisions.items()))}; {load_line()}"
     )
     figures: dict[str, Any] = {"rate": rate, "decisions": dict(decisions), "n": len(people)}
     next_start = new_start + size
@@ -396,7 +388,7 @@ def measure_bulk(
         log(
             f"  baseline: the same import on one worker = {one_rate:,.0f} people/s; "
             f"{workers} workers are {rate / one_rate:.2f}x; decisions "
-            f"{dict(sorted(one_decisions.items()))}; load {_load()}"
+            f"{dict(sorted(one_decisions.items()))}; {load_line()}"
         )
         figures["one_worker_rate"] = one_rate
     if baseline:
@@ -413,11 +405,6 @@ def measure_bulk(
         )
         figures["one_by_one_rate"] = one_rate
     return figures
-
-
-def _load() -> str:
-    with open("/proc/loadavg") as handle:
-        return " ".join(handle.read().split()[:3])
 
 
 def benchmark(

@@ -37,19 +37,17 @@ from destination.services.resolution import PersonData, ResolutionResult, guest_
 _WORK: dict[str, Any] = {}
 
 
-def _worker_init(people: Sequence[PersonData], options: dict[str, Any]) -> None:
-    _WORK["people"] = people
-    _WORK["options"] = options
+def _worker_init(people: Sequence[PersonData], options: dict[str, Any], language: str) -> None:
+    _WORK.update(people=people, options=options, language=language)
     # Close this child's own connection when it exits normally (Pool.close + join).
     multiprocessing_util.Finalize(None, connections.close_all, exitpriority=10)
 
 
 def _worker_resolve(start: int) -> tuple[int, list[ResolutionResult]]:
     people: Sequence[PersonData] = _WORK["people"]
-    options = dict(_WORK["options"])
-    language = options.pop("language")
+    options: dict[str, Any] = _WORK["options"]
     stop = min(start + options["batch_size"], len(people))
-    with translation.override(language):  # messages in the caller's language
+    with translation.override(_WORK["language"]):  # messages in the caller's language
         return start, guest_resolve_many(people[start:stop], **options)
 
 
@@ -62,12 +60,14 @@ def guest_resolve_parallel(
     partner: Any = None,
     batch_size: int = 1000,
     keep_partial: bool = False,
+    validation_processes: int = 0,
 ) -> list[ResolutionResult]:
     """``guest_resolve_many`` over ``people`` with ``workers`` processes taking the batches in
     turn; results in the input order, as ``guest_resolve_many`` returns them. With one worker,
     one batch, inside a transaction (the workers' commits would escape it), on SQLite (one
     writer at a time: a second worker would only wait) or in a daemonic process (a Celery
-    prefork worker may not have children), it is ``guest_resolve_many`` in this process."""
+    prefork worker may not have children), it is ``guest_resolve_many`` in this process, with
+    ``validation_processes`` (see there). Callers call this one whatever ``workers`` is."""
     batch_size = max(1, batch_size)
     if (
         workers <= 1
@@ -83,6 +83,7 @@ def guest_resolve_parallel(
             partner=partner,
             batch_size=batch_size,
             keep_partial=keep_partial,
+            validation_processes=validation_processes,
         )
     options = {
         "source": source,
@@ -90,12 +91,14 @@ def guest_resolve_parallel(
         "partner": partner,
         "batch_size": batch_size,
         "keep_partial": keep_partial,
-        "language": translation.get_language(),
     }
     connections.close_all()  # no socket shared with the children; reopened on next use
-    results: list[ResolutionResult] = []
     context = multiprocessing.get_context("fork")
-    pool = context.Pool(processes=workers, initializer=_worker_init, initargs=(people, options))
+    pool = context.Pool(
+        processes=workers,
+        initializer=_worker_init,
+        initargs=(people, options, translation.get_language()),
+    )
     try:
         by_start = dict(pool.imap_unordered(_worker_resolve, range(0, len(people), batch_size)))
         pool.close()
@@ -104,6 +107,4 @@ def guest_resolve_parallel(
         raise
     finally:
         pool.join()
-    for start in sorted(by_start):
-        results.extend(by_start[start])
-    return results
+    return [result for start in sorted(by_start) for result in by_start[start]]

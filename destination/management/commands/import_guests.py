@@ -3,10 +3,10 @@
     python manage.py import_guests FILE.csv --source NAME [--report REPORT.csv] [--partner SLUG]
         [--batch-size N] [--validation-processes N] [--workers N]
 
-Every row goes through ``guest_resolve_many``: known people are matched (and enriched), new ones
-created, doubtful ones created and queued for review. A row with a field that cannot be read (a
-phone, a malformed birth date, an unknown country) is imported without that field, with a
-warning in the report's ``warnings`` column; a row is refused only when its external id is
+Every row goes through ``guest_resolve_many`` (on ``--workers`` processes:
+``guest_resolve_parallel``): known people are matched (and enriched), new ones created,
+doubtful ones created and queued for review. A row with a field that cannot be read (a phone, a
+malformed birth date, an unknown country) is imported without that field, with a warning in the report's ``warnings`` column; a row is refused only when its external id is
 missing or repeated, or when no name, no email and no phone remain, and then writes nothing.
 ``(source, external_id)`` is remembered, so running the same file again changes nothing.
 """
@@ -31,7 +31,6 @@ from destination.services.resolution import (
     FieldWarning,
     PersonData,
     ResolutionResult,
-    guest_resolve_many,
     person_read,
 )
 from destination.services.resolution_workers import guest_resolve_parallel
@@ -136,27 +135,16 @@ class Command(BaseCommand):
         rows = self.read(options["file"])
         self.check_duplicates(rows)
         valid = [row for row in rows if not row.errors]
-        people = [row.person for row in valid if row.person is not None]
-        if options["workers"] > 1:
-            results = guest_resolve_parallel(
-                people,
-                workers=options["workers"],
-                source=Guest.Source.IMPORT,
-                source_detail=source,
-                partner=partner,
-                batch_size=options["batch_size"],
-                keep_partial=True,
-            )
-        else:
-            results = guest_resolve_many(
-                people,
-                source=Guest.Source.IMPORT,
-                source_detail=source,
-                partner=partner,
-                batch_size=options["batch_size"],
-                keep_partial=True,
-                validation_processes=max(0, options["validation_processes"]),
-            )
+        results = guest_resolve_parallel(
+            [row.person for row in valid if row.person is not None],
+            workers=options["workers"],
+            source=Guest.Source.IMPORT,
+            source_detail=source,
+            partner=partner,
+            batch_size=options["batch_size"],
+            keep_partial=True,
+            validation_processes=max(0, options["validation_processes"]),
+        )
         for row, result in zip(valid, results, strict=True):
             row.result = result
             # A field already warned about here (a date in none of the accepted formats) is left
