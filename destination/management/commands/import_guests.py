@@ -6,8 +6,9 @@
 Every row goes through ``guest_resolve_many`` (on ``--workers`` processes:
 ``guest_resolve_parallel``): known people are matched (and enriched), new ones created,
 doubtful ones created and queued for review. A row with a field that cannot be read (a phone, a
-malformed birth date, an unknown country) is imported without that field, with a warning in the report's ``warnings`` column; a row is refused only when its external id is
-missing or repeated, or when no name, no email and no phone remain, and then writes nothing.
+malformed birth date, an unknown country) is imported without that field, with a warning in
+the report's ``warnings`` column; a row is refused only when its external id is missing or
+repeated, or when no name, no email and no phone remain, and then writes nothing.
 ``(source, external_id)`` is remembered, so running the same file again changes nothing.
 """
 
