@@ -18,18 +18,22 @@ Deterministic (one ``random.Random(seed)``), no network; the word lists are belo
 from __future__ import annotations
 
 import datetime as dt
+import json
 import random
 import unicodedata
+from bisect import bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
-from itertools import combinations
+from functools import cache
+from itertools import accumulate, combinations
+from pathlib import Path
 
 import phonenumbers
 
 TUNING_SEED = 14_2026  # thresholds are chosen on this set...
 TEST_SEED = 14_1123  # ...and the figures reported on this one
 
-FIRST_NAMES: dict[str, dict[str, list[str]]] = {
+HEAD_FIRST_NAMES: dict[str, dict[str, list[str]]] = {
     "FR": {
         "m": ["Jean", "Louis", "Pierre", "Mathéo", "Hugo", "Étienne", "François", "Noël", "Gaël",
               "Théo", "Raphaël", "Jérôme", "Antoine", "Benoît", "Clément", "Julien", "Mickaël",
@@ -87,7 +91,7 @@ FIRST_NAMES: dict[str, dict[str, list[str]]] = {
         "f": ["Inês", "Conceição", "Leonor", "Beatriz", "Mariana", "Sofia", "Joana"],
     },
 }  # fmt: skip
-LAST_NAMES: dict[str, list[str]] = {
+HEAD_LAST_NAMES: dict[str, list[str]] = {
     "FR": ["Martin", "Bernard", "Dubois", "Lefèvre", "Lefebvre", "Moreau", "Laurent", "Girard",
            "Rousseau", "Fournier", "Mercier", "Bonnet", "Chevalier", "Gauthier", "Perrin",
            "Morel", "Faure", "André", "Blanchard", "Garnier", "Rivière", "Lemaître", "Boucher",
@@ -158,6 +162,92 @@ NICKNAMES = {"William": "Bill", "Charles": "Charlie", "Thomas": "Tom", "Maximili
              "Frederik": "Frede", "Margriet": "Griet", "Verena": "Vreni"}  # fmt: skip
 TRANSLITERATION = {"ä": "ae", "ö": "oe", "ü": "ue", "Ä": "Ae", "Ö": "Oe", "Ü": "Ue", "ß": "ss",
                    "ø": "oe", "Ø": "Oe", "å": "aa", "Å": "Aa", "æ": "ae", "ł": "l", "Ł": "L"}  # fmt: skip
+
+
+# -- Name frequencies ------------------------------------------------------------------------
+# Real name frequencies have a long tail: in a country's guest base the commonest surname is
+# under 1 % of people, and most people share their surname with few others. Each list is the
+# hand-written head above, then Faker's names for the country (``names.json``, written by
+# ``names_from_faker.py``), then, for surnames, names synthesised from the country's own list
+# from the country's own list, so that a base of a million guests has as many distinct
+# surnames as a real one. Ranks are drawn by a Zipf-Mandelbrot law p(r) ~ 1 / (r + q).
+NAMES_FILE = Path(__file__).with_name("names.json")
+SURNAMES_PER_COUNTRY_WEIGHT = 2000  # FR (weight 30) gets 60,000 surnames, DK (4) 8,000
+ZIPF_Q_LAST = 15.0  # top surname about 0.8 % of a country's people
+ZIPF_Q_FIRST = 8.0  # top first name about 3 %
+
+
+@dataclass(frozen=True)
+class NameList:
+    names: tuple[str, ...]
+    cumulative: tuple[float, ...]
+    # Two unrelated people share a name with probability p(name)^2: namesakes (the homonyms of
+    # the file) are drawn with these weights, so they mostly carry common names, as in life.
+    cumulative_namesake: tuple[float, ...]
+
+    @classmethod
+    def zipf(cls, names: list[str], q: float) -> NameList:
+        weights = [1.0 / (rank + q) for rank in range(1, len(names) + 1)]
+        return cls(
+            tuple(names),
+            tuple(accumulate(weights)),
+            tuple(accumulate(w * w for w in weights)),
+        )
+
+    def draw(self, rng: random.Random, *, namesake: bool = False) -> str:
+        cumulative = self.cumulative_namesake if namesake else self.cumulative
+        i = bisect_right(cumulative, rng.random() * cumulative[-1])
+        return self.names[min(i, len(self.names) - 1)]
+
+    def share_of_top(self) -> float:
+        return self.cumulative[0] / self.cumulative[-1]
+
+
+_VOWELS = set("aeiouyàâäáãåæèéêëìíîïòóôöõøùúûüý")
+
+
+def _synthesise(names: list[str], count: int, seed: str) -> list[str]:
+    """``count`` new surnames in the style of ``names``: the start of one of them joined to the
+    end of another where a consonant meets a vowel (Bern|ard + Font|aine: Bernaine), drawn with a
+    ``random.Random(seed)`` (the lists never depend on the file's seed)."""
+    rng = random.Random(seed)
+    heads: set[str] = set()
+    tails: set[str] = set()
+    for name in names:
+        if not name.isalpha() or len(name) < 5:
+            continue
+        low = name.lower()
+        for i in range(2, len(name) - 2):
+            if low[i - 1] not in _VOWELS and low[i] in _VOWELS:
+                heads.add(name[:i])
+                tails.add(low[i:])
+    head_list, tail_list = sorted(heads), sorted(tails)
+    seen = {n.casefold() for n in names}
+    out: list[str] = []
+    for _ in range(count * 20):
+        if len(out) == count or not head_list:
+            break
+        name = rng.choice(head_list) + rng.choice(tail_list)
+        if 4 <= len(name) <= 14 and name.casefold() not in seen:
+            seen.add(name.casefold())
+            out.append(name)
+    return out
+
+
+@cache
+def name_lists() -> dict[str, dict[str, NameList]]:
+    data = json.loads(NAMES_FILE.read_text(encoding="utf-8"))["names"]
+    out: dict[str, dict[str, NameList]] = {}
+    for country, lists in data.items():
+        surnames = list(lists["last"])
+        wanted = SURNAMES_PER_COUNTRY_WEIGHT * COUNTRY_WEIGHTS[country]
+        surnames += _synthesise(surnames, max(0, wanted - len(surnames)), f"surnames {country}")
+        out[country] = {
+            "m": NameList.zipf(lists["m"], ZIPF_Q_FIRST),
+            "f": NameList.zipf(lists["f"], ZIPF_Q_FIRST),
+            "last": NameList.zipf(surnames, ZIPF_Q_LAST),
+        }
+    return out
 
 
 @dataclass(frozen=True)
@@ -252,14 +342,12 @@ class _Gen:
     def country(self) -> str:
         return self.rng.choices(self.countries, self.weights)[0]
 
-    def first(self, country: str, gender: str | None = None) -> str:
-        return self.rng.choice(FIRST_NAMES[country][gender or self.rng.choice("mf")])
+    def first(self, country: str, gender: str | None = None, *, namesake: bool = False) -> str:
+        names = name_lists()[country][gender or self.rng.choice("mf")]
+        return names.draw(self.rng, namesake=namesake)
 
-    def last(self, country: str) -> str:
-        # A few surnames are very common (Martin, Müller, Smith): a long-tailed distribution, so
-        # the term-frequency adjustment has something to learn.
-        names = LAST_NAMES[country]
-        return names[min(int(self.rng.paretovariate(1.2)) - 1, len(names) - 1)]
+    def last(self, country: str, *, namesake: bool = False) -> str:
+        return name_lists()[country]["last"].draw(self.rng, namesake=namesake)
 
     def birth(self, lo: int = 1945, hi: int = 2012) -> dt.date:
         return dt.date(self.rng.randint(lo, hi), self.rng.randint(1, 12), self.rng.randint(1, 28))
@@ -500,7 +588,7 @@ def build(*, seed: int = TEST_SEED, entities: int = 3000, duplicates: float = 0.
         hard["twin"].add((pair[0].entity, pair[1].entity))
     for _ in range(homonyms):
         country = g.country()
-        first, last = g.first(country), g.last(country)
+        first, last = g.first(country, namesake=True), g.last(country, namesake=True)
         pair = [g.person(g.entity_id(), "homonym", country=country, first_name=first,
                          last_name=last) for _ in range(2)]  # fmt: skip
         originals += pair
