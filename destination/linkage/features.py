@@ -126,20 +126,36 @@ def name_canon(raw: str) -> str | None:
 
 
 def _nick_index() -> dict[str, str]:
-    index: dict[str, str] = {}
-    for name, nicks in NICKNAME_GROUPS.items():
-        key = name_canon(name) or name
-        index.setdefault(key, key)
+    """Every name and nickname -> one key for its group. Groups sharing a nickname are one
+    group (Max is Maxime's and Maximilian's, Lisa Elizabeth's and Elisabeth's), keyed by the
+    group's first name in the table ("bill" and "william" -> "william")."""
+    parent: dict[str, str] = {}
+
+    def find(x: str) -> str:
+        parent.setdefault(x, x)
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    mains = [name_canon(name) or name for name in NICKNAME_GROUPS]
+    for main, nicks in zip(mains, NICKNAME_GROUPS.values(), strict=True):
         for nick in nicks:
-            index.setdefault(name_canon(nick) or nick, key)
-    return index
+            a, b = find(main), find(name_canon(nick) or nick)
+            if a != b:
+                parent[b] = a
+    key_of_root: dict[str, str] = {}
+    for main in mains:  # the table's order: the first main name of a group is its key
+        key_of_root.setdefault(find(main), main)
+    return {name: key_of_root[find(name)] for name in list(parent)}
 
 
 _NICK = _nick_index()
 
 
 def name_nick(canon: str | None) -> str | None:
-    """The name a known nickname stands for ("bill" -> "william"), else the name itself."""
+    """The key of a known name's group of nicknames ("bill" -> "william"), else the name
+    itself."""
     if canon is None:
         return None
     # A compound first name ("Maria Jose") is looked up by its first part too.

@@ -20,7 +20,7 @@ from typing import Any
 
 from destination.linkage.comparisons import BLOCKING_RULES_SQL, COMPARISONS, splink_comparisons
 from destination.linkage.features import COLUMNS
-from destination.linkage.scorer import Scorer, constraint_for
+from destination.linkage.scorer import NEVER, Scorer, constraint_for
 
 MODEL_FORMAT = 1
 # Training pairs for u: enough for stable rare levels, small enough for a quick retrain.
@@ -147,7 +147,7 @@ def model_train(
         training.estimate_parameters_using_expectation_maximisation(
             rule, estimate_without_term_frequencies=True, max_pairs=EM_MAX_PAIRS
         )
-    settings = _probabilities_floor(linker.misc.save_model_to_json())
+    settings = _swapped_u_independent(_probabilities_floor(linker.misc.save_model_to_json()))
     if backend == "duckdb":
         counts = _first_name_counts(db_api, sdf)
         count_sql = f"SELECT count(*) FROM {sdf.physical_name}"  # noqa: S608
@@ -187,6 +187,26 @@ def _probabilities_floor(settings: dict[str, Any]) -> dict[str, Any]:
                 # Splink and the Python scorer read the same value.
                 if level.get(key) is None or level[key] < floor:
                     level[key] = floor
+    return settings
+
+
+SWAPPED_LEVEL = "first and last names swapped"
+
+
+def _swapped_u_independent(settings: dict[str, Any]) -> dict[str, Any]:
+    """Two strangers agree crosswise on both names about as rarely as they agree on both names
+    the right way round: the swapped level's u is the product of the two names' exact-level
+    u, as the model assumes for independent fields. Sampled pairs almost never show a swap
+    between strangers, so the sampled u was the floor, not a measure, and cost a swapped
+    record three to four bits against the same record written the right way round."""
+    by_name = {c["output_column_name"]: c for c in settings["comparisons"]}
+    exact_u = []
+    for name in ("first_name", "last_name"):
+        levels = by_name[name]["comparison_levels"]
+        exact_u.append(next(lv["u_probability"] for lv in levels if lv.get("tf_adjustment_column")))
+    for level in by_name["first_name"]["comparison_levels"]:
+        if level.get("label_for_charts") == SWAPPED_LEVEL:
+            level["u_probability"] = max(exact_u[0] * exact_u[1], FLOORS["u_probability"] / 100)
     return settings
 
 
@@ -276,9 +296,9 @@ class Thresholds:
 
 
 def decide(pair: Pair, thresholds: Thresholds) -> str:
-    """ "auto", "review" or "none" for one scored pair: households are never merged nor
-    suggested, twins never merged automatically."""
-    if pair.constraint == "household" or pair.match_weight < thresholds.review_match_weight:
+    """ "auto", "review" or "none" for one scored pair: households and twins are never merged
+    nor suggested, a possibly mistyped first name never merged automatically."""
+    if pair.constraint in NEVER or pair.match_weight < thresholds.review_match_weight:
         return "none"
     if pair.match_weight >= thresholds.auto_match_weight and pair.constraint is None:
         return "auto"

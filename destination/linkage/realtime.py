@@ -61,7 +61,7 @@ class Verdict:
         return reason_codes(self.score.levels, self.score.weights)
 
 
-_CONSTRAINT_RANK = {"household": 2, "twins": 1, None: 0}
+_CONSTRAINT_RANK = {"household": 3, "twins": 2, "name_typo": 1, None: 0}
 
 
 def verdict_for(

@@ -7,9 +7,10 @@ same match weight as Splink's SQL: the prior, plus log2(m/u) of each comparison'
 the term-frequency adjustment of the surname.
 
 The family rules are applied after scoring, as hard constraints, the same way in both paths
-(``constraint_for``): a household (a shared email or phone, different first names, different
-birth dates) is never merged nor suggested; twins (same surname and birth date, different
-first names that are both real names) are never merged automatically.
+(``constraint_for``): a household (a shared email or phone, and first names clearly different,
+or birth dates) and twins (same surname and birth date, first names clearly different) are
+never merged nor suggested; two first names that may be one mistyped (Chatal and Charlotte on
+the family address, no birth date to tell) are a person's decision, never merged automatically.
 """
 
 from __future__ import annotations
@@ -18,12 +19,17 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from rapidfuzz.distance import OSA
+
 from destination.linkage.comparisons import COMPARISONS, TF_MINIMUM_U, Row
 
 M_U_CLAMP_MIN = 1e-300  # as Splink clamps m and u before taking logs
 
 HOUSEHOLD = "household"
 TWINS = "twins"
+NAME_TYPO = "name_typo"
+# Never merged nor suggested: the family rules say these are two people.
+NEVER = frozenset({HOUSEHOLD, TWINS})
 
 # First-name levels that say "the same first name, written differently".
 _SAME_FIRST = frozenset({"same without accents", "known nickname"})
@@ -34,6 +40,12 @@ _CLOSE_FIRST = _SAME_FIRST | {
 }
 # Birth-date levels that say "the same date, mistyped".
 _SAME_BIRTH = frozenset({"exact", "day and month swapped", "one digit off"})
+_SWAPPED = frozenset({"first and last names swapped", "one name crosswise"})
+_SAME_LAST = frozenset({"same without accents", "Jaro-Winkler >= 0.92"})
+# An address shared: the same email, or its local part at two providers when it is not made
+# of the names (famille.faure, dubois.twins: a family's, wherever it is hosted).
+_SHARED_EMAIL = frozenset({"exact", "same local part"})
+MAX_TYPO_EDITS = 2
 # A first name seen this many times in the trained base is a real name, not a typo: two real,
 # different first names on one surname and birth date are twins, not a misspelling.
 KNOWN_NAME_MIN_COUNT = 3
@@ -129,41 +141,47 @@ class Scorer:
         return score
 
 
+def _far_apart(first_level: str, left: Row, right: Row) -> bool:
+    """Two first names no typo explains: not alike by the close name levels and more than two
+    edits apart (a typo is one or two: Lousi for Louis, Cjdaic for Cedric; Jesper is not Jens)."""
+    if first_level in _CLOSE_FIRST:
+        return False
+    a, b = left["first_canon"] or "", right["first_canon"] or ""
+    return int(OSA.distance(a, b)) > MAX_TYPO_EDITS
+
+
 def constraint_for(
     left: Row, right: Row, levels: dict[str, str], first_name_counts: dict[str, int]
 ) -> str | None:
     """The family rules, applied after scoring (see the module docstring)."""
     first = levels["first_name"]
     birth = levels["birth_date"]
-    shared_contact = levels["email"] == "exact" or levels["phone"] in {
+    shared_contact = levels["email"] in _SHARED_EMAIL or levels["phone"] in {
         "exact",
         "same last 8 digits",
     }
     # A parent and the child named after them: one address, one name, birth dates far apart.
     if shared_contact and birth == "all other":
         return HOUSEHOLD
-    if first in _SAME_FIRST or first == "null":
+    if first in _SAME_FIRST or first in _SWAPPED or first == "null":
         return None
+    far = _far_apart(first, left, right)
+    # Both names known to the base (Louis and Louise): no typo, or not certainly one.
     both_real = (
         first_name_counts.get(left["first_canon"], 0) >= KNOWN_NAME_MIN_COUNT
         and first_name_counts.get(right["first_canon"], 0) >= KNOWN_NAME_MIN_COUNT
     )
-    different_first = first not in _CLOSE_FIRST or both_real
-    # Two first names nothing alike on one address: a household, whatever else agrees. Two
-    # close names (a typo) on one address are a household only when the birth dates differ.
-    if (
-        shared_contact
-        and different_first
-        and (first == "all other" or (birth != "null" and birth not in _SAME_BIRTH))
-    ):
-        # Unless one of the two first names is no name the base knows (a mangled "Cjdaic" for
-        # "Cedric") on the same birth date: possibly one person, so a person decides (never
-        # merged automatically).
-        if birth == "exact" and not both_real:
+    typo = first in _CLOSE_FIRST and not both_real  # Lousi for Louis: one person
+    if shared_contact:
+        # Two first names on one address: two people when nothing alike or born on other
+        # days; one person when one is plainly mistyped; otherwise a person says.
+        if far or (birth != "null" and birth not in _SAME_BIRTH):
+            return HOUSEHOLD
+        return None if typo else NAME_TYPO
+    if birth == "exact" and levels["last_name"] in _SAME_LAST:
+        if far:
             return TWINS
-        return HOUSEHOLD
-    if birth == "exact" and levels["last_name"] == "same without accents" and different_first:
-        return TWINS
+        return None if typo else NAME_TYPO
     return None
 
 

@@ -61,14 +61,37 @@ def test_family_rules_are_hard_constraints():
                   email="dubois.twins@free.fr")  # fmt: skip
     twin_b = _row(4, first_name="Louise", last_name="Dubois", birth_date=dt.date(2001, 2, 3),
                   email="dubois.twins@free.fr")  # fmt: skip
-    score = scorer.score(twin_a, twin_b)
-    assert score.constraint == "twins"
     thresholds = Thresholds(auto_match_weight=-100, review_match_weight=-200)
-    assert decide(_pair(score), thresholds) == "review"  # never automatic, whatever the weight
+    # Louis and Louise, one letter apart, both real names, on one address and birth date:
+    # twins or one name mistyped; a person says, never the machine, whatever the weight.
+    score = scorer.score(twin_a, twin_b)
+    assert score.constraint == "name_typo"
+    assert decide(_pair(score), thresholds) == "review"
+    # Twins whose names are nothing alike: two people, never merged nor suggested, with or
+    # without a shared address.
+    other = _row(8, first_name="Camille", last_name="Dubois", birth_date=dt.date(2001, 2, 3))
+    score = scorer.score(twin_a, other)
+    assert score.constraint == "twins"
+    assert decide(_pair(score), thresholds) == "none"
+    shared = _row(9, first_name="Camille", last_name="Dubois", birth_date=dt.date(2001, 2, 3),
+                  email="dubois.twins@free.fr")  # fmt: skip
+    assert scorer.score(twin_a, shared).constraint == "household"
     # A typo on one side is not a twin: the misspelt name is not a known first name.
     typo = _row(5, first_name="Lousi", last_name="Dubois", birth_date=dt.date(2001, 2, 3),
                 email="dubois.twins@free.fr")  # fmt: skip
     assert scorer.score(twin_a, typo).constraint is None
+    # Two edits on the family address (Cjdaic for Cedric): perhaps one person, for a person.
+    cedric = _row(10, first_name="Cedric", last_name="Roux", email="famille.roux@free.fr",
+                  birth_date=dt.date(1980, 1, 2))  # fmt: skip
+    mangled = _row(11, first_name="Cjdaic", last_name="Roux", email="famille.roux@free.fr",
+                   birth_date=dt.date(1980, 1, 2))  # fmt: skip
+    score = scorer.score(cedric, mangled)
+    assert score.constraint == "name_typo"
+    assert decide(_pair(score), thresholds) == "review"
+    # The family address's local part at another provider is the same address.
+    moved = _row(12, first_name="Camille", last_name="Dubois", birth_date=dt.date(2001, 2, 3),
+                 email="dubois.twins@gmail.com")  # fmt: skip
+    assert scorer.score(twin_a, moved).constraint == "household"
     # The same person again, accents dropped and names swapped: no constraint, a merge.
     same = _row(6, first_name="Martin", last_name="Jean", email=" FAMILLE.MARTIN@orange.fr",
                 birth_date=dt.date(1970, 3, 4))  # fmt: skip
