@@ -164,11 +164,12 @@ def test_current_resolver_on_linkage_people():
 MODEL_MIN_AUTO_PRECISION = 0.999
 MODEL_MIN_AUTO_RECALL = 0.85
 MODEL_MIN_REVIEW_PRECISION = 0.7
-MODEL_MIN_REVIEW_TOP_HALF_PRECISION = 0.85
-# Target 0.99, not met (README): what is left are pairs that agree on the name alone. This
-# floor keeps what the model v1 reaches; ``test_linkage_model_recall_with_review_target``
-# asserts the target and fails (strictly expected) until it is met.
-MODEL_MIN_RECALL_WITH_REVIEW = 0.97
+MODEL_MIN_REVIEW_TOP_HALF_PRECISION = 0.9
+# Target 0.99, not met (README): what is left are pairs that agree on the name alone, as the
+# file's homonyms do. This floor keeps what the shipped model reaches (0.984);
+# ``test_linkage_model_recall_with_review_target`` asserts the target and fails (strictly
+# expected) until it is met.
+MODEL_MIN_RECALL_WITH_REVIEW = 0.98
 TARGET_RECALL_WITH_REVIEW = 0.99
 
 
@@ -203,7 +204,7 @@ def test_linkage_model_on_linkage_people():
     assert figures.review_top_half_precision >= MODEL_MIN_REVIEW_TOP_HALF_PRECISION
 
 
-@pytest.mark.xfail(strict=True, reason="recall of automatic + review is 0.97 for a 0.99 target")
+@pytest.mark.xfail(strict=True, reason="recall of automatic + review is 0.984 for a 0.99 target")
 def test_linkage_model_recall_with_review_target():
     figures = _model_figures()
     assert figures.recall_with_review >= TARGET_RECALL_WITH_REVIEW, figures.report()
