@@ -88,6 +88,13 @@ def test_family_rules_are_hard_constraints():
     score = scorer.score(cedric, mangled)
     assert score.constraint == "name_typo"
     assert decide(_pair(score), thresholds) == "review"
+    # Twins named with a name and its nickname, both known: a person decides.
+    counts.update({"william": 10, "liam": 10})
+    will = _row(13, first_name="William", last_name="Hughes", birth_date=dt.date(2009, 5, 6))
+    liam = _row(14, first_name="Liam", last_name="Hughes", birth_date=dt.date(2009, 5, 6))
+    score = scorer.score(will, liam)
+    assert score.constraint == "name_typo"
+    assert decide(_pair(score), thresholds) == "review"
     # The family address's local part at another provider is the same address.
     moved = _row(12, first_name="Camille", last_name="Dubois", birth_date=dt.date(2001, 2, 3),
                  email="dubois.twins@gmail.com")  # fmt: skip
