@@ -5,13 +5,22 @@ How a person is resolved, in order:
 
 1. A known external id (``GuestExternalRef``: same source, same id) resolves straight to its
    guest: re-running an import changes nothing.
-2. Exact contact: a guest with the same normalised email or phone. It is attached automatically
-   only when nothing in the identity contradicts it (same first name up to a typo in the middle
-   of the word, compatible last name, no two different known birth dates): a family shares one
-   address, and a parent is not their child.
-3. Fuzzy candidates found through blocking keys (``MatchKey``) and scored with rapidfuzz. A
-   strong candidate, or an exact contact whose identity disagrees, never merges: a new guest is
-   created and the pair goes to the "possible duplicates" review queue.
+2. Exact contact: a guest with the same normalised email or phone, scored by the linkage model
+   (``destination.linkage``: the active version's weights and family rules, the ones
+   ``dedupe_guests`` uses on the whole base). It is attached when the identity check does not
+   refuse it (same first name up to a typo in the middle of the word, compatible last name, no
+   two different known birth dates), no family rule holds (a household on one address is never
+   merged, twins never automatically), and either the model says "automatic" or nothing the
+   two know disagrees (an email alone, a name and a phone: the shared contact identifies them).
+   Otherwise the pair goes to the "possible duplicates" review queue when the model scores it
+   at least at its review threshold, and a new guest is created.
+3. Fuzzy candidates found through blocking keys (``MatchKey``) and scored by the same model.
+   They never merge: from the review threshold up a new guest is created and the pair is
+   queued, ordered by the model's match probability, with its reasons.
+
+Every review row names the model version that scored it (``detected_by``
+"resolution/linkage:vN", the score is its match probability), as the audit rows of the guests it
+created or enriched do: a new version decides new resolutions only, never past ones.
 
 Work is set-based per batch: one query per kind of lookup for the whole batch (exact keys,
 guests with their contacts, blocking keys) and one multi-row insert per table (``bulk_create``;
@@ -20,7 +29,8 @@ created twice by simultaneous resolutions (a guest for a new email or phone, a c
 a guest) is serialised on ``ResolutionKey`` rows: inserted, locked in sorted order, then looked
 up again; two simultaneous resolutions of the same new email create one guest. Known people
 need no lock: resolving one by email or phone is two reads on PostgreSQL (three elsewhere),
-and no write when nothing changes.
+and no write when nothing changes. The model is read once per process and interval
+(``linkage_model_cached``: one query when its cache is cold, none otherwise).
 """
 
 from __future__ import annotations
@@ -30,7 +40,7 @@ import multiprocessing
 import random
 import re
 import time
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -46,10 +56,12 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django_countries import countries
-from rapidfuzz import fuzz
-from rapidfuzz.distance import OSA, JaroWinkler
+from rapidfuzz.distance import OSA
 
 from destination.db import any_id, any_text, binary_cursor, insert_rows, insert_rows_returning
+from destination.linkage.realtime import Side, Verdict, verdict_for
+from destination.linkage.scorer import HOUSEHOLD, Scorer
+from destination.linkage.store import CurrentModel, linkage_model_cached
 from destination.models import (
     AuditEntry,
     Guest,
@@ -102,16 +114,20 @@ DETECTED_BY = "resolution"
 MAX_REVIEW_CANDIDATES = 5
 # A blocking key shared by more guests than this says nothing: skipped.
 MAX_BLOCK_SIZE = 200
-# Name similarity (0..1, order-insensitive) needed for a review candidate...
-NAME_MIN_CORROBORATED = 0.75  # ...with a corroborating fact (same birth date, phone, email)
-NAME_MIN_ALONE = 0.92  # ...with nothing but the name (and no contradiction)
-# ...and a name alone counts only when it is rare: with more namesakes than this, an unrelated
-# homonym is likelier than a duplicate, and the review queue would fill with them.
-MAX_NAMESAKES_FOR_NAME_ALONE = 3
-# So a full-name key ("n:") shared by more guests is not even loaded: a namesake who is the same
-# person also shares a birth date, email or phone key, and is found through that key.
-MAX_NAME_BLOCK_SIZE = MAX_NAMESAKES_FOR_NAME_ALONE
-NAME_MIN_CONFLICTING = 0.9  # ...when the birth dates differ but a contact fragment is shared
+# A full-name key ("n:") shared by more guests is not even loaded: with that many namesakes an
+# unrelated homonym is likelier than a duplicate, and a namesake who is the same person also
+# shares a birth date, email or phone key, and is found through that key.
+MAX_NAME_BLOCK_SIZE = 3
+# The model's levels that say two people differ, whatever their trained weight: an exact
+# contact whose other fields reach none of them is attached even when the model, missing
+# fields, stays below its automatic threshold (an email alone, a name and a phone). A second
+# email or phone that differs is not one: people have several.
+DISAGREEING_LEVELS: dict[str, frozenset[str]] = {
+    "first_name": frozenset({"all other"}),
+    "last_name": frozenset({"all other"}),
+    "birth_date": frozenset({"same year", "all other"}),
+    "country": frozenset({"all other"}),
+}
 # Local parts of an email that say nothing about a person.
 GENERIC_LOCAL_PARTS = frozenset(
     {"info", "contact", "booking", "bookings", "reservation", "reservations", "hello", "mail",
@@ -222,6 +238,11 @@ class ResolutionResult:
     # Codes from REASON_LABELS: why the guest was matched or sent to review.
     reasons: list[str] = field(default_factory=list)
     warnings: list[FieldWarning] = field(default_factory=list)
+    # The linkage model version that scored the decision ("linkage:v3"), and its match
+    # probability for the guest matched (MATCHED through an exact contact) or the best review
+    # candidate (REVIEW); empty for decisions the model took no part in (a known external id).
+    model: str = ""
+    score: float | None = None
 
 
 @dataclass(frozen=True)
@@ -537,6 +558,11 @@ def _guest_columns() -> list[str]:
     return [f.attname for f in Guest._meta.concrete_fields if f.attname in _GUEST_COLUMNS]
 
 
+@lru_cache(maxsize=1)
+def _guest_column_index() -> dict[str, int]:
+    return {name: i for i, name in enumerate(_guest_columns())}
+
+
 @dataclass(eq=False)
 class _Profile:
     """What resolution knows about a guest of the batch (from the database or created now).
@@ -553,13 +579,17 @@ class _Profile:
     guest_obj: Guest | None = None
     row: tuple[Any, ...] | None = None
     is_new: bool = False
-    contacts_loaded: bool = True
     changed_fields: set[str] = field(default_factory=set)
     new_emails: list[str] = field(default_factory=list)
     new_phones: list[str] = field(default_factory=list)
     new_typed: list[str] = field(default_factory=list)  # phones as typed (digits)
+    # The guest's phones kept as typed that the batch knows of (from their "pt:" keys).
+    typed: set[str] = field(default_factory=set)
     # How the incoming people were read, for the audit row (left-out fields, phones as typed).
     notes: dict[str, Any] = field(default_factory=dict)
+    # Bumped whenever the batch changes what it knows of the guest: a verdict scored before is
+    # stale (see _Batch._verdict).
+    revision: int = 0
 
     def note(self, person: CleanPerson) -> None:
         if person.left_out:
@@ -578,6 +608,15 @@ class _Profile:
             assert self.row is not None
             self.guest_obj = Guest.from_db(DEFAULT_DB_ALIAS, _guest_columns(), self.row)
         return self.guest_obj
+
+    @property
+    def names(self) -> tuple[str, str]:
+        """The first and last names as written (the model folds them its own way)."""
+        if self.guest_obj is not None:
+            return self.guest_obj.first_name, self.guest_obj.last_name
+        assert self.row is not None
+        at = _guest_column_index()
+        return self.row[at["first_name"]] or "", self.row[at["last_name"]] or ""
 
     @property
     def guest_id(self) -> int:
@@ -611,85 +650,6 @@ def _identity_check(person: CleanPerson, profile: _Profile) -> tuple[bool, int, 
             return False, 0, ["last_name_differs"]
         strength += 1
     return True, strength, ["name"] if strength else []
-
-
-def _name_similarity(person: CleanPerson, profile: _Profile) -> float:
-    a = person.name_folded
-    b = f"{profile.first} {profile.last}".strip()
-    if not a or not b:
-        return 0.0
-    # Both orders, so swapped first/last names compare like the right order (token_sort_ratio
-    # would not: a typo in the first letter reorders the sorted tokens).
-    swapped = f"{person.last_folded} {person.first_folded}".strip()
-    sim = max(fuzz.ratio(a, b), fuzz.ratio(swapped, b)) / 100
-    if person.first_folded and person.last_folded and profile.first and profile.last:
-        direct: float = (
-            JaroWinkler.similarity(person.first_folded, profile.first)
-            + JaroWinkler.similarity(person.last_folded, profile.last)
-        ) / 2
-        crossed: float = (
-            JaroWinkler.similarity(person.first_folded, profile.last)
-            + JaroWinkler.similarity(person.last_folded, profile.first)
-        ) / 2
-        # Jaro-Winkler is generous with short names: it may confirm, never lead.
-        sim = max(sim, min(max(direct, crossed), sim + 0.05))
-    return sim
-
-
-def _fuzzy_score(
-    person: CleanPerson, profile: _Profile, shared_keys: set[str], namesakes: int = 0
-) -> tuple[float, list[str]] | None:
-    """Score a candidate found through the blocking keys it shares with the person; None when
-    it is not worth a review."""
-    name_sim = _name_similarity(person, profile)
-    reasons: list[str] = []
-    corroborated = False
-    if person.birth_date and profile.birth_date:
-        birth_conflict = person.birth_date != profile.birth_date
-        if not birth_conflict:
-            reasons.append("birth_date")
-            corroborated = True
-    else:
-        birth_conflict = False
-    contact_fragment = False
-    person_locals = {_email_local(e) for e in person.emails}
-    profile_locals = {_email_local(e) for e in profile.emails}
-    if any(k.startswith("e:") for k in shared_keys) or any(
-        len(a) >= 4 and a not in GENERIC_LOCAL_PARTS and fuzz.ratio(a, b) >= 90
-        for a in person_locals
-        for b in profile_locals
-    ):
-        reasons.append("email_local")
-        contact_fragment = True
-    if any(k.startswith(("p:", TYPED_PHONE_PREFIX)) for k in shared_keys):
-        reasons.append("phone_fragment")
-        contact_fragment = True
-    corroborated = corroborated or contact_fragment
-    country_conflict = bool(
-        person.country and profile.country and person.country != profile.country
-    )
-    if person.country and person.country == profile.country:
-        reasons.append("country")
-
-    if birth_conflict:
-        ok = contact_fragment and name_sim >= NAME_MIN_CONFLICTING
-        reasons.append("birth_date_differs")
-    elif corroborated:
-        ok = name_sim >= NAME_MIN_CORROBORATED
-    else:
-        ok = (
-            name_sim >= NAME_MIN_ALONE
-            and not country_conflict
-            and namesakes <= MAX_NAMESAKES_FOR_NAME_ALONE
-        )
-    if not ok:
-        return None
-    score = 0.6 * name_sim
-    score += 0.2 if "birth_date" in reasons else 0.0
-    score += 0.15 if contact_fragment else 0.0
-    score += 0.05 if "country" in reasons else 0.0
-    score -= 0.2 if birth_conflict else 0.0
-    return round(min(score, 0.99), 3), ["name", *reasons]
 
 
 # --- The batch engine ---------------------------------------------------------------------
@@ -807,12 +767,10 @@ _SQL = _Sql()
 def _load_profiles(
     guest_ids: Iterable[int],
     *,
-    contacts: bool = True,
     preloaded: Sequence[tuple[Any, ...]] = (),
 ) -> dict[int, _Profile]:
     """Load guests with their emails and phones (one query on PostgreSQL), following merges to the
     survivor. Returns {requested id: profile of the active guest}; erased guests are left out.
-    Fuzzy candidates are loaded without contacts: their shared blocking keys say enough.
     ``preloaded`` rows (guest columns then the two contact arrays, as ``_Sql.exact`` returns
     them on PostgreSQL) need no query of their own."""
     wanted = set(guest_ids)
@@ -825,7 +783,7 @@ def _load_profiles(
     emails: dict[int, set[str]] = defaultdict(set)
     phones: dict[int, set[str]] = defaultdict(set)
     # PostgreSQL: the contacts come with the guest rows, as arrays (one round trip, not two).
-    inline = contacts and connection.vendor == "postgresql"
+    inline = connection.vendor == "postgresql"
     done = {values[0] for values in preloaded}
     to_fetch = wanted - done
     batches: list[Iterable[tuple[Any, ...]]] = [preloaded]
@@ -863,7 +821,7 @@ def _load_profiles(
 
     finals = {gid: final(gid) for gid in wanted}
     active_ids = {gid for gid in finals.values() if gid is not None}
-    if active_ids and contacts and not inline:
+    if active_ids and not inline:
         rows = (
             GuestEmail.objects.filter(any_id("guest_id", active_ids))
             .annotate(kind=Value("e"), value=F("email_normalized"))
@@ -888,11 +846,36 @@ def _load_profiles(
             country=str(guests[gid][at["country"]] or ""),
             emails=emails[gid],
             phones=phones[gid],
-            contacts_loaded=contacts,
         )
         for gid in active_ids
     }
     return {gid: profiles[fid] for gid, fid in finals.items() if fid is not None}
+
+
+@dataclass(frozen=True)
+class _Review:
+    """A guest to suggest as the person's possible duplicate, with the model's verdict."""
+
+    profile: _Profile
+    verdict: Verdict
+    reasons: list[str]
+
+    @property
+    def probability(self) -> float:
+        return round(self.verdict.score.match_probability, 6)
+
+
+def _reasons(contact_reasons: Iterable[str], verdict: Verdict) -> list[str]:
+    """The model's reason codes, heaviest first, after the exact contacts that found the guest
+    (a contact held through a merged guest is one too)."""
+    codes = sorted(set(contact_reasons))
+    return codes + [code for code in verdict.reasons if code not in codes]
+
+
+def _disagrees(verdict: Verdict) -> bool:
+    return any(
+        verdict.score.levels.get(name) in levels for name, levels in DISAGREEING_LEVELS.items()
+    )
 
 
 @dataclass
@@ -925,7 +908,78 @@ class _Batch:
         self.results: dict[int, ResolutionResult] = {}
         self.new_refs: dict[str, _Profile] = {}
         self.loaded: dict[int, _Profile] = {}
-        self.key_counts: Counter[str] = Counter()
+        # (person, guest profile, its revision) -> the model's verdict: a person is weighed
+        # against a guest several times (lock planning, then the decision).
+        self.verdicts: dict[tuple[int, int, int], Verdict] = {}
+
+    # -- the model -----------------------------------------------------------------------
+
+    @cached_property
+    def model(self) -> CurrentModel:
+        """The active linkage model, read once per batch (and cached per process: no query
+        while ``linkage_model_cached`` is warm)."""
+        return linkage_model_cached()
+
+    @cached_property
+    def scorer(self) -> Scorer:
+        return self.model.scorer()
+
+    @property
+    def detected_by(self) -> str:
+        return f"{DETECTED_BY}/{self.model.label}"
+
+    def _verdict(self, person: CleanPerson, profile: _Profile) -> Verdict:
+        """The model's verdict on the person and this guest. The contacts they share come
+        first on both sides (the model compares a few contact points per side), a contact the
+        guest holds through a merged guest or a phone kept as typed included."""
+        cache_key = (id(person), profile.key, profile.revision)
+        verdict = self.verdicts.get(cache_key)
+        if verdict is not None:
+            return verdict
+        emails = [
+            e for e in person.emails if e in profile.emails or profile in self.by_email.get(e, ())
+        ]
+        phones = [
+            p for p in person.phones if p in profile.phones or profile in self.by_phone.get(p, ())
+        ]
+        typed = [
+            d
+            for d in person.phones_as_typed
+            if d in profile.typed or profile in self.by_key.get(TYPED_PHONE_PREFIX + d, ())
+        ]
+        first, last = profile.names
+        candidate = Side(
+            first_name=first,
+            last_name=last,
+            emails=(*emails, *sorted(profile.emails - set(emails))),
+            phones=(
+                *phones,
+                *typed,
+                *sorted(profile.phones - set(phones)),
+                *sorted(profile.typed - set(typed)),
+            ),
+            country=profile.country,
+            birth_date=profile.birth_date,
+        )
+        incoming = Side(
+            first_name=person.first_name,
+            last_name=person.last_name,
+            emails=(*emails, *(e for e in person.emails if e not in emails)),
+            phones=(
+                *phones,
+                *typed,
+                *(p for p in person.phones if p not in phones),
+                *(d for d in person.phones_as_typed if d not in typed),
+            ),
+            country=person.country,
+            birth_date=person.birth_date,
+            language=person.language,
+        )
+        verdict = verdict_for(
+            incoming, candidate, scorer=self.scorer, thresholds=self.model.thresholds
+        )
+        self.verdicts[cache_key] = verdict
+        return verdict
 
     # -- lookups -------------------------------------------------------------------------
 
@@ -1019,6 +1073,7 @@ class _Batch:
         phone_rows: list[tuple[str, int]],
         loaded: dict[int, _Profile],
     ) -> None:
+        self.verdicts.clear()  # what the guests share with the people may have changed
         profiles = self._absorb(loaded)
         for external_id, gid in ref_rows:
             if gid in profiles:
@@ -1047,18 +1102,33 @@ class _Batch:
             wanted |= person.match_keys
         if not wanted:
             return
-        rows = list(MatchKey.objects.filter(any_text("key", wanted)).values_list("key", "guest_id"))
+        self.verdicts.clear()  # phones kept as typed are exact contacts through their keys
+        query = MatchKey.objects.filter(any_text("key", wanted)).values_list("key", "guest_id")
+        tails = {k for k in wanted if k.startswith("p:")}
+        if tails:
+            # In the same statement, the phones kept as typed ("pt:" keys) of the guests whose
+            # phone ends like the person's: the model compares their last digits.
+            typed_keys = MatchKey.objects.filter(
+                key__startswith=TYPED_PHONE_PREFIX,
+                guest_id__in=MatchKey.objects.filter(any_text("key", tails)).values("guest_id"),
+            ).values_list("key", "guest_id")
+            query = query.order_by().union(typed_keys.order_by(), all=True)
         by_key: dict[str, list[int]] = defaultdict(list)
-        for key, gid in rows:
-            by_key[key].append(gid)
-            self.key_counts[key] += 1
+        typed_of: dict[int, set[str]] = defaultdict(set)
+        for key, gid in sorted(set(query)):
+            if key in wanted:
+                by_key[key].append(gid)
+            if key.startswith(TYPED_PHONE_PREFIX):
+                typed_of[gid].add(key.removeprefix(TYPED_PHONE_PREFIX))
         by_key = {
             k: v
             for k, v in by_key.items()
             if len(v) <= (MAX_NAME_BLOCK_SIZE if k.startswith("n:") else MAX_BLOCK_SIZE)
         }
         missing = {gid for gids in by_key.values() for gid in gids} - set(self.loaded)
-        profiles = self._absorb(_load_profiles(missing, contacts=False))
+        # With their contacts: the model weighs a different phone or address as much as a
+        # shared one (no extra query on PostgreSQL, one elsewhere).
+        profiles = self._absorb(_load_profiles(missing))
         for key, gids in by_key.items():
             seen: set[int] = set()
             for gid in gids:
@@ -1066,6 +1136,10 @@ class _Batch:
                 if profile is not None and profile.key not in seen:
                     seen.add(profile.key)
                     self.by_key[key].append(profile)
+        for gid, digits in typed_of.items():
+            profile = self.loaded.get(gid) or profiles.get(gid)
+            if profile is not None:
+                profile.typed |= digits
 
     # -- decisions -----------------------------------------------------------------------
 
@@ -1086,50 +1160,52 @@ class _Batch:
 
     def _best_compatible(
         self, person: CleanPerson
-    ) -> tuple[_Profile | None, list[str], dict[int, tuple[_Profile, list[str]]]]:
-        """The exact-contact guest to attach to, if one is unambiguous; also returns the exact
-        hits that disagree (for review)."""
-        hits = self._exact(person)
-        compatible: list[tuple[int, int, float, int, _Profile, list[str]]] = []
-        incompatible: dict[int, tuple[_Profile, list[str]]] = {}
-        for key, (profile, contact_reasons) in hits.items():
-            ok, strength, name_reasons = _identity_check(person, profile)
-            reasons = sorted(set(contact_reasons)) + name_reasons
-            if ok:
-                order = profile.guest_id
-                compatible.append(
-                    (strength, len(set(contact_reasons)), _name_similarity(person, profile),
-                     -order, profile, reasons)
-                )  # fmt: skip
-            else:
-                incompatible[key] = (profile, reasons)
-        if not compatible:
-            return None, [], incompatible
-        compatible.sort(key=lambda c: c[:4], reverse=True)
-        best = compatible[0]
-        if len(compatible) > 1 and best[0] == 0:
+    ) -> tuple[_Profile | None, Verdict | None, list[str], dict[int, _Review]]:
+        """The exact-contact guest to attach to, if one is unambiguous, with the model's verdict
+        and the reasons; also returns the exact hits to review (see the module docstring)."""
+        matchable: list[tuple[tuple[bool, int, int, float, int], _Profile, Verdict, list[str]]]
+        matchable = []
+        review: dict[int, _Review] = {}
+        for key, (profile, contact_reasons) in self._exact(person).items():
+            verdict = self._verdict(person, profile)
+            constraint = verdict.score.constraint
+            if constraint == HOUSEHOLD:
+                continue  # a family rule: never merged nor suggested
+            ok, strength, _name_reasons = _identity_check(person, profile)
+            reasons = _reasons(contact_reasons, verdict)
+            auto = verdict.decision == "auto"
+            if ok and constraint is None and (auto or not _disagrees(verdict)):
+                order = (auto, strength, len(set(contact_reasons)), verdict.score.match_weight,
+                         -profile.guest_id)  # fmt: skip
+                matchable.append((order, profile, verdict, reasons))
+            elif verdict.decision != "none":
+                review[key] = _Review(profile, verdict, reasons)
+        if not matchable:
+            return None, None, [], review
+        matchable.sort(key=lambda m: m[0], reverse=True)
+        _order, best, verdict, reasons = matchable[0]
+        auto, strength = _order[0], _order[1]
+        if len(matchable) > 1 and not auto and strength == 0:
             # Nothing but a shared contact, and several people behind it (a family address).
-            for _s, _n, _sim, _o, profile, reasons in compatible:
-                incompatible[profile.key] = (profile, reasons)
-            return None, [], incompatible
-        return best[4], best[5], incompatible
+            for _o, profile, other_verdict, other_reasons in matchable:
+                review[profile.key] = _Review(profile, other_verdict, other_reasons)
+            return None, None, [], review
+        return best, verdict, reasons, review
 
-    def _fuzzy(
-        self, person: CleanPerson, exclude: set[int]
-    ) -> list[tuple[_Profile, float, list[str]]]:
-        keys = person.match_keys
-        namesakes = max((self.key_counts[k] for k in keys if k.startswith("n:")), default=0)
-        seen: dict[int, tuple[_Profile, set[str]]] = {}
-        for key in keys:
+    def _fuzzy(self, person: CleanPerson, exclude: set[int]) -> list[_Review]:
+        """The guests sharing a blocking key with the person that the model scores at least at
+        its review threshold (no family rule against them), the most probable first."""
+        seen: dict[int, _Profile] = {}
+        for key in person.match_keys:
             for profile in self.by_key.get(key, ()):
                 if profile.key not in exclude:
-                    seen.setdefault(profile.key, (profile, set()))[1].add(key)
+                    seen.setdefault(profile.key, profile)
         scored = []
-        for profile, shared in seen.values():
-            result = _fuzzy_score(person, profile, shared, namesakes)
-            if result is not None:
-                scored.append((profile, result[0], result[1]))
-        scored.sort(key=lambda s: (-s[1], s[0].guest_id))
+        for profile in seen.values():
+            verdict = self._verdict(person, profile)
+            if verdict.decision != "none":
+                scored.append(_Review(profile, verdict, _reasons([], verdict)))
+        scored.sort(key=lambda r: (-r.verdict.score.match_weight, r.profile.guest_id))
         return scored
 
     def _enrich(self, profile: _Profile, person: CleanPerson) -> None:
@@ -1157,7 +1233,9 @@ class _Batch:
                 profile.new_phones.append(phone)
         # Pruned of the ones the guest already has by _typed_known, after the decisions.
         profile.new_typed.extend(d for d in person.phones_as_typed if d not in profile.new_typed)
+        profile.typed.update(person.phones_as_typed)
         profile.note(person)
+        profile.revision += 1
         if not profile.is_new and (
             profile.changed_fields or profile.new_emails or profile.new_phones or profile.new_typed
         ):
@@ -1191,43 +1269,56 @@ class _Batch:
             new_emails=list(person.emails),
             new_phones=list(person.phones),
             new_typed=list(person.phones_as_typed),
+            typed=set(person.phones_as_typed),
         )
         profile.note(person)
         self.new_profiles.append(profile)
         self._index(profile)
         for key in person.match_keys:
             self.by_key[key].append(profile)
-            self.key_counts[key] += 1
         return profile
 
     def _decide(self, index: int, person: CleanPerson) -> None:
         target: _Profile | None = None
+        verdict: Verdict | None = None
         reasons: list[str] = []
         if person.external_id:
             target = self.new_refs.get(person.external_id) or self.refs.get(person.external_id)
             reasons = ["external_id"]
-        review: dict[int, tuple[_Profile, float, list[str]]] = {}
+        review: dict[int, _Review] = {}
         if target is None:
-            target, reasons, incompatible = self._best_compatible(person)
+            target, verdict, reasons, review = self._best_compatible(person)
             if target is None:
-                for key, (profile, why) in incompatible.items():
-                    review[key] = (profile, 0.9 if "email" in why or "phone" in why else 0.5, why)
-                for profile, score, why in self._fuzzy(person, exclude=set(review)):
-                    review.setdefault(profile.key, (profile, score, why))
+                # Every exact hit was weighed already, the ones left out included.
+                exclude = set(self._exact(person))
+                for candidate in self._fuzzy(person, exclude=exclude):
+                    review.setdefault(candidate.profile.key, candidate)
         if target is not None:
             self._enrich(target, person)
             result = ResolutionResult(Decision.MATCHED, guest=target.guest, reasons=reasons)
+            if verdict is not None:
+                result.model = self.model.label
+                result.score = round(verdict.score.match_probability, 6)
+                target.notes["model"] = self.model.label
             profile = target
         else:
             profile = self._create(person)
-            ranked = sorted(review.values(), key=lambda r: (-r[1], r[0].guest_id))
-            ranked = ranked[:MAX_REVIEW_CANDIDATES]
-            for other, score, why in ranked:
-                self.pairs[(profile.key, other.key)] = (profile, other, score, why)
+            ranked = sorted(
+                review.values(),
+                key=lambda r: (-r.verdict.score.match_weight, r.profile.guest_id),
+            )[:MAX_REVIEW_CANDIDATES]
+            for candidate in ranked:
+                self.pairs[(profile.key, candidate.profile.key)] = (
+                    profile, candidate.profile, candidate.probability, candidate.reasons
+                )  # fmt: skip
             decision = Decision.REVIEW if ranked else Decision.CREATED
             result = ResolutionResult(decision, guest=profile.guest)
-            result.reasons = sorted({r for _p, _s, why in ranked for r in why})
-            result.review_with = [other.key for other, _s, _w in ranked]  # ids after saving
+            result.reasons = sorted({r for c in ranked for r in c.reasons})
+            result.review_with = [c.profile.key for c in ranked]  # ids after saving
+            if ranked:
+                result.model = self.model.label
+                result.score = ranked[0].probability
+                profile.notes["model"] = self.model.label
         if person.external_id and person.external_id not in self.refs:
             self.new_refs.setdefault(person.external_id, profile)
         self.results[index] = result
@@ -1298,7 +1389,7 @@ class _Batch:
         for a, b, score, why in self.pairs.values():
             low, high = sorted((a.guest_id, b.guest_id))
             pairs.append(
-                (low, high, score, why, PossibleDuplicate.Status.OPEN, DETECTED_BY, now, now)
+                (low, high, score, why, PossibleDuplicate.Status.OPEN, self.detected_by, now, now)
             )
         insert_rows(
             PossibleDuplicate,
@@ -1784,8 +1875,11 @@ def match_keys_refresh(guest_ids: Iterable[int]) -> None:
 
 
 def guest_candidates(person_or_guest: PersonData | Guest, *, limit: int = 10) -> list[Candidate]:
-    """Likely duplicates of a person about to be saved (or of an existing guest), best first.
-    Invalid fields of a person are ignored here: validation reports them elsewhere."""
+    """Likely duplicates of a person about to be saved (or of an existing guest), best first by
+    the model's match probability: every guest holding one of its emails or phones (a person at
+    a desk should see who holds an address, a family member too), then the guests the resolver
+    would suggest for review. Invalid fields of a person are ignored here: validation reports
+    them elsewhere."""
     exclude_id: int | None = None
     if isinstance(person_or_guest, Guest):
         guest = person_or_guest
@@ -1811,14 +1905,15 @@ def guest_candidates(person_or_guest: PersonData | Guest, *, limit: int = 10) ->
         gid = profile.guest_id
         if gid == exclude_id:
             continue
-        ok, _strength, name_reasons = _identity_check(person, profile)
-        score = 0.99 if ok else 0.9
-        found[gid] = Candidate(gid, score, sorted(set(contact_reasons)) + name_reasons)
+        verdict = batch._verdict(person, profile)
+        found[gid] = Candidate(
+            gid, round(verdict.score.match_probability, 6), _reasons(contact_reasons, verdict)
+        )
     excluded = {p.key for p in batch.loaded.values() if p.guest_id == exclude_id}
-    for profile, score, why in batch._fuzzy(person, exclude=excluded):
-        gid = profile.guest_id
+    for candidate in batch._fuzzy(person, exclude=excluded):
+        gid = candidate.profile.guest_id
         if gid not in found and gid != exclude_id:
-            found[gid] = Candidate(gid, score, why)
+            found[gid] = Candidate(gid, candidate.probability, candidate.reasons)
     return sorted(found.values(), key=lambda c: (-c.score, c.guest_id))[:limit]
 
 
