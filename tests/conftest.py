@@ -71,3 +71,17 @@ def _clear_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _linkage_model_forgotten():
+    """The real-time resolver keeps the current linkage model for a few minutes and its
+    scorers by version: a version stored by one test (and rolled back) must not decide for the
+    next one."""
+    from destination.linkage import store
+
+    store._forget_current()
+    store._cache.clear()
+    yield
+    store._forget_current()
+    store._cache.clear()

@@ -9,11 +9,12 @@ How a person is resolved, in order:
    (``destination.linkage``: the active version's weights and family rules, the ones
    ``dedupe_guests`` uses on the whole base). It is attached when the identity check does not
    refuse it (same first name up to a typo in the middle of the word, compatible last name, no
-   two different known birth dates), no family rule holds (a household on one address is never
-   merged, twins never automatically), and either the model says "automatic" or nothing the
-   two know disagrees (an email alone, a name and a phone: the shared contact identifies them).
-   Otherwise the pair goes to the "possible duplicates" review queue when the model scores it
-   at least at its review threshold, and a new guest is created.
+   two different known birth dates), no family rule holds (a household or twins on one address
+   are never merged nor suggested, a possibly mistyped first name never merged), and either the
+   model says "automatic" or nothing the two know disagrees (an email alone, a name and a
+   phone: the shared contact identifies them). Otherwise a new guest is created and the pair
+   goes to the "possible duplicates" review queue, whatever the model's weight: two guests
+   behind one address must not be a duplicate nobody is told about.
 3. Fuzzy candidates found through blocking keys (``MatchKey``) and scored by the same model.
    They never merge: from the review threshold up a new guest is created and the pair is
    queued, ordered by the model's match probability, with its reasons.
@@ -60,7 +61,7 @@ from rapidfuzz.distance import OSA
 
 from destination.db import any_id, any_text, binary_cursor, insert_rows, insert_rows_returning
 from destination.linkage.realtime import Side, Verdict, verdict_for
-from destination.linkage.scorer import HOUSEHOLD, Scorer
+from destination.linkage.scorer import NEVER, Scorer
 from destination.linkage.store import CurrentModel, linkage_model_cached
 from destination.models import (
     AuditEntry,
@@ -1169,8 +1170,8 @@ class _Batch:
         for key, (profile, contact_reasons) in self._exact(person).items():
             verdict = self._verdict(person, profile)
             constraint = verdict.score.constraint
-            if constraint == HOUSEHOLD:
-                continue  # a family rule: never merged nor suggested
+            if constraint in NEVER:
+                continue  # a family rule (household, twins): never merged nor suggested
             ok, strength, _name_reasons = _identity_check(person, profile)
             reasons = _reasons(contact_reasons, verdict)
             auto = verdict.decision == "auto"
@@ -1178,7 +1179,10 @@ class _Batch:
                 order = (auto, strength, len(set(contact_reasons)), verdict.score.match_weight,
                          -profile.guest_id)  # fmt: skip
                 matchable.append((order, profile, verdict, reasons))
-            elif verdict.decision != "none":
+            else:
+                # A shared email or phone that the model does not match is always a person's
+                # call, whatever its weight: two guests behind one address with nothing in the
+                # queue would be a duplicate nobody is told about.
                 review[key] = _Review(profile, verdict, reasons)
         if not matchable:
             return None, None, [], review
