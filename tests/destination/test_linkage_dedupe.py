@@ -3,13 +3,17 @@ import would have left them."""
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import logging
 
 import pytest
 from django.core.management import call_command
 
+from destination.linkage.dedupe import clusters_broken, pair_levels, plan_from_pairs
 from destination.linkage.features import features_for
+from destination.linkage.model import Pair, Thresholds
+from destination.linkage.scorer import constraint_for
 from destination.models import Guest, GuestEmail, GuestMerge, GuestPhone, PossibleDuplicate
 from destination.services.merge import guest_merge_undo
 from tests.destination.data.linkage_people import TEST_SEED, build
@@ -79,3 +83,30 @@ def test_dedupe_guests_dry_run_then_merge_and_queue():
     merge = merges[-1]
     guest_merge_undo(merge=merge, actor=None)
     assert Guest.objects.get(pk=merge.merged_id).status == Guest.Status.ACTIVE
+
+
+def _pair(left: int, right: int, weight: float, rows: dict) -> Pair:
+    levels = pair_levels(rows[left], rows[right])
+    return Pair(left, right, weight, levels, constraint_for(rows[left], rows[right], levels, {}))
+
+
+def test_a_chain_never_merges_a_household_pair_nobody_scored():
+    """A-B and B-C are automatic; A and C, a household, were not scored above the review
+    threshold (here: not scored at all): the cluster is checked as a whole and not merged."""
+    rows = {
+        1: features_for(unique_id=1, first_name="Jean", last_name="Martin",
+                        email="famille.martin@orange.fr", birth_date=dt.date(1970, 3, 4)),
+        2: features_for(unique_id=2, first_name="Jean", last_name="Martin",
+                        email="jean.martin@gmail.com", birth_date=dt.date(1970, 3, 4)),
+        3: features_for(unique_id=3, first_name="Louise", last_name="Martin",
+                        email="famille.martin@orange.fr", birth_date=dt.date(2010, 6, 7)),
+    }  # fmt: skip
+    pairs = [_pair(1, 2, 20.0, rows), _pair(2, 3, 15.0, rows)]
+    assert [p.constraint for p in pairs] == [None, None]
+    thresholds = Thresholds(auto_match_weight=10, review_match_weight=3)
+    # Without the rows only the scored pairs are checked: the chain merges the household.
+    assert plan_from_pairs(list(rows), pairs, thresholds=thresholds).merges() == {1: [2, 3]}
+    plan = plan_from_pairs(list(rows), pairs, thresholds=thresholds, rows=rows)
+    assert plan.merges() == {}
+    assert {(p.left, p.right) for p in plan.review} == {(1, 2), (2, 3)}
+    assert clusters_broken({1: 1, 2: 1, 3: 1}, rows, {}) == {1: (1, 3, "household")}
