@@ -269,7 +269,8 @@ def main() -> None:
     merges = plan.merges()
     print(
         f"clusters to merge {len(merges)} ({sum(len(v) for v in merges.values())} guests), "
-        f"review suggestions {len(plan.review)}"
+        f"review suggestions {len(plan.review)}, clusters left unmerged by the family rules "
+        f"{plan.broken}"
     )
     figures = figures_compute(
         entity_of=data.entity_of(),

@@ -34,6 +34,7 @@ class Plan:
     auto_pairs: list[Pair] = field(default_factory=list)
     review: list[Pair] = field(default_factory=list)  # best pair per pair of clusters
     scored_pairs: int = 0
+    broken: int = 0  # clusters not merged: two of their members are kept apart by the rules
 
     def merges(self) -> dict[int, list[int]]:
         """Cluster -> the other ids to merge into it (clusters of one left out)."""
@@ -153,7 +154,13 @@ def plan_from_pairs(
         if key not in best or p.match_weight > best[key].match_weight:
             best[key] = p
     review = sorted(best.values(), key=lambda p: -p.match_weight)
-    return Plan(cluster_of=cluster_of, auto_pairs=auto, review=review, scored_pairs=len(pairs))
+    return Plan(
+        cluster_of=cluster_of,
+        auto_pairs=auto,
+        review=review,
+        scored_pairs=len(pairs),
+        broken=len(broken),
+    )
 
 
 @dataclass

@@ -142,19 +142,38 @@ def constraint_for(
     # A parent and the child named after them: one address, one name, birth dates far apart.
     if shared_contact and birth == "all other":
         return HOUSEHOLD
-    if first in _SAME_FIRST or first == "null":
-        return None
     both_real = (
         first_name_counts.get(left["first_canon"], 0) >= KNOWN_NAME_MIN_COUNT
         and first_name_counts.get(right["first_canon"], 0) >= KNOWN_NAME_MIN_COUNT
     )
+    # Twins named with one name and its nickname (William and Liam): one surname and one
+    # birth date, two names the base knows. The same person written with a nickname looks
+    # exactly alike: a person decides (never merged automatically).
+    if (
+        first == "known nickname"
+        and both_real
+        and birth == "exact"
+        and levels["last_name"] == "same without accents"
+    ):
+        return TWINS
+    if first in _SAME_FIRST or first == "null":
+        return None
     different_first = first not in _CLOSE_FIRST or both_real
+    # Two real first names alike but not close (Alice and Aimé, Alexandros and Alexa): a typo
+    # would have to land on another real name.
+    apart = first not in _CLOSE_FIRST and both_real
     # Two first names nothing alike on one address: a household, whatever else agrees. Two
-    # close names (a typo) on one address are a household only when the birth dates differ.
+    # close names (a typo) on one address are a household only when the birth dates differ;
+    # two names apart, even when the birth dates differ by a typo's worth (1963-03-24 and
+    # 1969-03-24 in one family).
     if (
         shared_contact
         and different_first
-        and (first == "all other" or (birth != "null" and birth not in _SAME_BIRTH))
+        and (
+            first == "all other"
+            or (birth != "null" and birth not in _SAME_BIRTH)
+            or (apart and birth in {"day and month swapped", "one digit off"})
+        )
     ):
         # Unless one of the two first names is no name the base knows (a mangled "Cjdaic" for
         # "Cedric") on the same birth date: possibly one person, so a person decides (never
@@ -162,6 +181,9 @@ def constraint_for(
         if birth == "exact" and not both_real:
             return TWINS
         return HOUSEHOLD
+    # Names apart on one address and no birth date to tell: a person decides.
+    if shared_contact and apart and birth == "null":
+        return TWINS
     if birth == "exact" and levels["last_name"] == "same without accents" and different_first:
         return TWINS
     return None

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import logging
+from typing import Any
 
 import pytest
 from django.core.management import call_command
@@ -14,6 +15,7 @@ from destination.linkage.dedupe import clusters_broken, pair_levels, plan_from_p
 from destination.linkage.features import features_for
 from destination.linkage.model import Pair, Thresholds
 from destination.linkage.scorer import constraint_for
+from destination.linkage.store import _default
 from destination.models import Guest, GuestEmail, GuestMerge, GuestPhone, PossibleDuplicate
 from destination.services.merge import guest_merge_undo
 from tests.destination.data.linkage_people import TEST_SEED, build
@@ -110,3 +112,72 @@ def test_a_chain_never_merges_a_household_pair_nobody_scored():
     assert plan.merges() == {}
     assert {(p.left, p.right) for p in plan.review} == {(1, 2), (2, 3)}
     assert clusters_broken({1: 1, 2: 1, 3: 1}, rows, {}) == {1: (1, 3, "household")}
+
+
+# Look-alike pairs the 1,000,000-guest benchmark merged (4 December 2026), as generated: each
+# was one automatic pair (28 to 35 bits) that the family rules let through.
+_LOOKALIKES: dict[str, tuple[dict[str, Any], dict[str, Any], str]] = {
+    # Twins named with a name and its nickname: one surname, birth date and address.
+    "twins William and Liam": (
+        {"first_name": "William", "last_name": "Freeman", "birth_date": dt.date(1997, 2, 19),
+         "email": "freeman.twins9@outlook.com", "country": "GB"},
+        {"first_name": "Liam", "last_name": "Freeman", "birth_date": dt.date(1997, 2, 19),
+         "email": "freeman.twins9@outlook.com"},
+        "twins",
+    ),
+    # A couple whose birth dates differ by one digit, with names alike but both real.
+    "household Alice and Aimé": (
+        {"first_name": "Alice", "last_name": "Cordigues", "birth_date": dt.date(1969, 3, 24),
+         "email": "cordigues51@laposte.net", "phone": "+33665945484", "country": "FR"},
+        {"first_name": "Aimé", "last_name": "Cordigues", "birth_date": dt.date(1963, 3, 24),
+         "email": "cordigues51@laposte.net", "phone": "+33665945484"},
+        "household",
+    ),
+    "household Alexandros and Alexa": (
+        {"first_name": "Alexandros", "last_name": "Müller", "birth_date": dt.date(1966, 2, 10),
+         "email": "famille.muller@outlook.com", "phone": "+4915185347084"},
+        {"first_name": "Alexa", "last_name": "Müller", "birth_date": dt.date(1966, 5, 10),
+         "email": "famille.muller@outlook.com", "phone": "+4915185347084", "country": "DE"},
+        "household",
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", list(_LOOKALIKES))
+def test_lookalikes_merged_at_scale_are_kept_apart(name):
+    left, right, rule = _LOOKALIKES[name]
+    rows = {1: features_for(unique_id=1, **left), 2: features_for(unique_id=2, **right)}
+    model = _default()
+    scorer = model.scorer()
+    # Every first name here is a real name of the base (seen three times or more).
+    scorer.first_name_counts = {rows[i]["first_canon"]: 50 for i in rows}
+    score = scorer.score(rows[1], rows[2])
+    assert score.match_weight > model.thresholds.auto_match_weight  # alike enough to merge
+    assert score.constraint == rule
+    pair = Pair(1, 2, score.match_weight, score.levels, score.constraint)
+    plan = plan_from_pairs(
+        [1, 2], [pair], thresholds=model.thresholds, rows=rows,
+        first_name_counts=scorer.first_name_counts,
+    )  # fmt: skip
+    assert plan.merges() == {}
+    # Twins go to a person; a household is never suggested.
+    assert len(plan.review) == (rule == "twins")
+
+
+def test_the_same_person_with_a_typo_on_one_address_is_still_merged():
+    """The rules above keep close names (a typo) and unknown names merging."""
+    model = _default()
+    scorer = model.scorer()
+    scorer.first_name_counts = {"alexandros": 50}
+    a = features_for(
+        unique_id=1,
+        first_name="Alexandros",
+        last_name="Müller",
+        birth_date=dt.date(1966, 2, 10),
+        email="famille.muller@outlook.com",
+    )
+    b = features_for(unique_id=2, first_name="Alexandrso", last_name="Muller",
+                     birth_date=dt.date(1966, 5, 10), email="famille.muller@outlook.com")  # fmt: skip
+    score = scorer.score(a, b)
+    assert score.constraint is None
+    assert score.match_weight > model.thresholds.auto_match_weight
