@@ -124,12 +124,22 @@ def db_api_for(backend: str = "duckdb", **options: Any) -> Any:
         options.setdefault("connection", None)
         if options["connection"] is None:
             options["connection"] = duckdb_connect()
-        return DuckDBAPI(**options)
+        return _spare_connection_bounded(DuckDBAPI(**options), options["connection"])
     if backend == "spark":
         from splink import SparkAPI  # noqa: PLC0415  heavy: loaded by the batch jobs only, never by a web request
 
-        return SparkAPI(**options)
+        return _spare_connection_bounded(SparkAPI(**options), duckdb_connect())
     raise ValueError(f"unknown linkage backend {backend!r}")
+
+
+def _spare_connection_bounded(db_api: Any, connection: Any) -> Any:
+    """Splink's base class opens a DuckDB connection of its own for local work, with DuckDB's
+    defaults (every core, 80 % of the memory, 90 % of the disk): it is closed and replaced by
+    one of ours. The DuckDB backend never uses it (its ``duckdb_con`` is the connection
+    given), so there it is the same connection."""
+    db_api._ddb_con.close()
+    db_api._ddb_con = connection
+    return db_api
 
 
 def _arrow(rows: Sequence[dict[str, Any]]) -> Any:
