@@ -189,7 +189,6 @@ def main() -> None:
     django.setup()
     logging.getLogger("splink").setLevel(logging.ERROR)
 
-    from destination.linkage.comparisons import BLOCKING_RULES_SQL
     from destination.linkage.dedupe import plan_build
     from destination.linkage.evaluation import figures_compute
     from destination.linkage.features import features_for
@@ -289,14 +288,19 @@ def main() -> None:
         db_api = db_api_for(args.backend, connection=con)
         sdf = register(db_api, rows, name="guests_blocking")
         total = 0
-        for i, rec in enumerate(blocking_counts(sdf, BLOCKING_RULES_SQL)):
+        # The rules of the model that scored (a stored model keeps those it was trained with).
+        rules = tuple(
+            r["blocking_rule"] if isinstance(r, dict) else str(r)
+            for r in settings["blocking_rules_to_generate_predictions"]
+        )
+        for i, rec in enumerate(blocking_counts(sdf, rules)):
             total += rec["marginal_comparison_count"]
             print(
                 f"rule {i:2d}: {rec['marginal_comparison_count']:>11,} pairs  {rec['blocking_rule']}"
             )
         print(f"blocked pairs in all: {total:,} ({time.monotonic() - t:.1f} s)")
         true_pairs = data.true_pairs()
-        found, first = blocking_recall(con, sdf.physical_name, true_pairs, BLOCKING_RULES_SQL)
+        found, first = blocking_recall(con, sdf.physical_name, true_pairs, rules)
         print(
             f"blocking recall {found / len(true_pairs):.4f} ({found}/{len(true_pairs)} true pairs "
             "in some block); true pairs each rule finds first: "
