@@ -105,9 +105,12 @@ def blocking_recall(
     ]
 
 
-def lookalikes_explain(plan: Any, data: Any, rows_by_id: dict[int, dict[str, Any]]) -> list[str]:
-    """For each look-alike pair (household, twin, homonym) put in one cluster: the two records
-    and the chain of automatic pairs that joined them."""
+def lookalikes_explain(
+    plan: Any, data: Any, rows_by_id: dict[int, dict[str, Any]], *, others: int = 0
+) -> list[str]:
+    """For each look-alike pair (household, twin, homonym) put in one cluster, and the first
+    ``others`` pairs of other different people: the two records and the chain of automatic
+    pairs that joined them."""
     hard = data.hard_kind_of()
     entity_of = data.entity_of()
     edges: dict[int, list[Any]] = {}
@@ -135,9 +138,14 @@ def lookalikes_explain(plan: Any, data: Any, rows_by_id: dict[int, dict[str, Any
         for i, x in enumerate(ids):
             for y in ids[i + 1 :]:
                 ex, ey = entity_of[x], entity_of[y]
+                if ex == ey:
+                    continue
                 kind = hard.get((min(ex, ey), max(ex, ey)))
                 if not kind:
-                    continue
+                    if others <= 0:
+                        continue
+                    others -= 1
+                    kind = "different people"
                 # Breadth-first: the chain of automatic pairs from x to y.
                 back: dict[int, Any] = {x: None}
                 queue = deque([x])
@@ -177,6 +185,12 @@ def main() -> None:
         "--shipped-model",
         action="store_true",
         help="Score with the shipped model instead of training on the generated base first.",
+    )
+    parser.add_argument(
+        "--show-wrong",
+        type=int,
+        default=0,
+        help="Also show this many merged pairs of different people that are not look-alikes.",
     )
     parser.add_argument(
         "--no-blocking-analysis",
@@ -279,7 +293,7 @@ def main() -> None:
     )
     print(figures.report())
     rows_by_id = {r["unique_id"]: r for r in rows}
-    for line in lookalikes_explain(plan, data, rows_by_id):
+    for line in lookalikes_explain(plan, data, rows_by_id, others=args.show_wrong):
         print(line)
     print(f"end of the job: {load_line()}", flush=True)
 
