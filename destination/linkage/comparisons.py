@@ -250,9 +250,14 @@ BLOCKING_RULES_SQL = (
     # A typo in the first letters: the other name and the last letters of the mistyped one.
     'l."last_canon" = r."last_canon" AND substr(l."first_canon", -3) = substr(r."first_canon", -3)',
     'l."first_canon" = r."first_canon" AND substr(l."last_canon", -3) = substr(r."last_canon", -3)',
-    # First and last names swapped (a typo in either allowed): one name found crosswise.
-    'l."first_canon" = r."last_canon"',
-    'l."last_canon" = r."first_canon"',
+    # First and last names swapped (a typo in either allowed): one name found crosswise and
+    # the first or last letters of the other, as above. One name crosswise alone paired every
+    # Thomas with every Mr Thomas: 97 M of the 136 M pairs of a 1,000,000-guest base, for 1,639
+    # true pairs found first; these four make 2 M of 41 M and find all but 10 of them.
+    'l."first_canon" = r."last_canon" AND substr(l."last_canon", 1, 2) = substr(r."first_canon", 1, 2)',
+    'l."first_canon" = r."last_canon" AND substr(l."last_canon", -3) = substr(r."first_canon", -3)',
+    'l."last_canon" = r."first_canon" AND substr(l."first_canon", 1, 2) = substr(r."last_canon", 1, 2)',
+    'l."last_canon" = r."first_canon" AND substr(l."first_canon", -3) = substr(r."last_canon", -3)',
     # Both names changed (a typo, a swap) but the birth date is kept.
     'l."birth_date" = r."birth_date" AND substr(l."last_canon", 1, 1) = substr(r."last_canon", 1, 1)',
     'l."birth_date" = r."birth_date" AND substr(l."first_canon", 1, 1) = substr(r."last_canon", 1, 1)',

@@ -5,16 +5,24 @@ clusters to merge automatically and the suggestions for the review queue, one pe
 clusters (the best-scored pair), ordered by match probability. The management command
 ``dedupe_guests`` reads the rows from PostgreSQL and applies the plan through the merge
 service; the quality test and the benchmark run the same function on generated truth.
+
+Clusters are connected components of the automatic pairs, so merges chain: A-B and B-C put A
+and C in one guest though A and C were never compared as a pair above the review threshold (or
+at all: they may share no blocking key). A cluster is therefore checked as a whole: every two
+of its members must pass the family rules, or it is not merged.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import combinations
 from typing import Any
 
+from destination.linkage.comparisons import COMPARISONS
 from destination.linkage.model import Pair, Thresholds, clusters_connect, decide, predict
-from destination.linkage.scorer import reason_codes
+from destination.linkage.scorer import constraint_for, reason_codes
 from destination.models import Guest, PossibleDuplicate
 from destination.services import GuestError
 from destination.services.merge import guest_merge
@@ -26,6 +34,7 @@ class Plan:
     auto_pairs: list[Pair] = field(default_factory=list)
     review: list[Pair] = field(default_factory=list)  # best pair per pair of clusters
     scored_pairs: int = 0
+    broken: int = 0  # clusters not merged: two of their members are kept apart by the rules
 
     def merges(self) -> dict[int, list[int]]:
         """Cluster -> the other ids to merge into it (clusters of one left out)."""
@@ -47,8 +56,13 @@ def plan_build(
     thresholds: Thresholds,
     tf_tables: dict[str, dict[str, float]] | None = None,
     backend: str = "duckdb",
+    timings: dict[str, float] | None = None,
     **options: Any,
 ) -> Plan:
+    """Score the rows' blocked pairs, then plan. ``timings``, when given, receives the seconds
+    of each phase (blocking and scoring with each pair's family rules; clustering with the
+    clusters' family rules)."""
+    started = time.monotonic()
     pairs = predict(
         rows,
         settings=settings,
@@ -58,25 +72,73 @@ def plan_build(
         backend=backend,
         **options,
     )
-    return plan_from_pairs([r["unique_id"] for r in rows], pairs, thresholds=thresholds)
+    scored = time.monotonic()
+    plan = plan_from_pairs(
+        [r["unique_id"] for r in rows],
+        pairs,
+        thresholds=thresholds,
+        rows={r["unique_id"]: r for r in rows},
+        first_name_counts=first_name_counts,
+    )
+    if timings is not None:
+        timings["blocking+scoring"] = scored - started
+        timings["clustering"] = time.monotonic() - scored
+    return plan
 
 
-def plan_from_pairs(ids: Sequence[int], pairs: Sequence[Pair], *, thresholds: Thresholds) -> Plan:
+def pair_levels(left: dict[str, Any], right: dict[str, Any]) -> dict[str, str]:
+    """Each comparison's level for two feature rows (the Python twin of Splink's SQL)."""
+    return {c.name: c.levels[c.level_index(left, right)].label for c in COMPARISONS}
+
+
+def clusters_broken(
+    cluster_of: Mapping[int, int],
+    rows: Mapping[int, dict[str, Any]],
+    first_name_counts: dict[str, int],
+) -> dict[int, tuple[int, int, str]]:
+    """Clusters of three or more in which two members are kept apart by the family rules
+    (compared directly, whether or not the pair was scored): cluster -> that pair and its rule.
+    A cluster of two is its own scored pair, already checked."""
+    members: dict[int, list[int]] = {}
+    for node, cluster in cluster_of.items():
+        members.setdefault(cluster, []).append(node)
+    out: dict[int, tuple[int, int, str]] = {}
+    for cluster, ids in members.items():
+        if len(ids) < 3:
+            continue
+        for a, b in combinations(sorted(ids), 2):
+            left, right = rows[a], rows[b]
+            rule = constraint_for(left, right, pair_levels(left, right), first_name_counts)
+            if rule is not None:
+                out[cluster] = (a, b, rule)
+                break
+    return out
+
+
+def plan_from_pairs(
+    ids: Sequence[int],
+    pairs: Sequence[Pair],
+    *,
+    thresholds: Thresholds,
+    rows: Mapping[int, dict[str, Any]] | None = None,
+    first_name_counts: dict[str, int] | None = None,
+) -> Plan:
     """The plan from scored pairs (any scored below the review threshold are ignored): the
-    threshold search scores once and plans at each candidate threshold."""
+    threshold search scores once and plans at each candidate threshold. With the feature
+    ``rows`` (id -> row), every two members of a cluster are checked against the family rules,
+    not only the pairs that were scored."""
     pairs = [p for p in pairs if p.match_weight >= thresholds.review_match_weight]
     auto = [p for p in pairs if decide(p, thresholds) == "auto"]
     cluster_of = clusters_connect(ids, ((p.left, p.right) for p in auto))
     # A cluster must not join two people the family rules keep apart (A-B and B-C automatic,
     # A-C a household): such a cluster is not merged; its pairs go to review instead.
-    members: dict[int, set[int]] = {}
-    for node, cluster in cluster_of.items():
-        members.setdefault(cluster, set()).add(node)
     broken = {
         cluster_of[p.left]
         for p in pairs
         if p.constraint is not None and cluster_of[p.left] == cluster_of[p.right]
     }
+    if rows is not None:
+        broken |= set(clusters_broken(cluster_of, rows, first_name_counts or {}))
     if broken:
         keep = [p for p in auto if cluster_of[p.left] not in broken]
         cluster_of = clusters_connect(cluster_of, ((p.left, p.right) for p in keep))
@@ -92,7 +154,13 @@ def plan_from_pairs(ids: Sequence[int], pairs: Sequence[Pair], *, thresholds: Th
         if key not in best or p.match_weight > best[key].match_weight:
             best[key] = p
     review = sorted(best.values(), key=lambda p: -p.match_weight)
-    return Plan(cluster_of=cluster_of, auto_pairs=auto, review=review, scored_pairs=len(pairs))
+    return Plan(
+        cluster_of=cluster_of,
+        auto_pairs=auto,
+        review=review,
+        scored_pairs=len(pairs),
+        broken=len(broken),
+    )
 
 
 @dataclass

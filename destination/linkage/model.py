@@ -8,14 +8,19 @@ learnt from the base: they are chosen on the labelled tuning sets
 (``training.thresholds_on_labelled``).
 
 The backend is a parameter (``db_api_for``): DuckDB in process by default, Spark for a base that
-outgrows one machine. Both run the same Splink settings and the same code below.
+outgrows one machine. Both run the same Splink settings and the same code below. Every DuckDB
+connection comes from ``duckdb_connect``: bounded threads, memory and temporary files, so a
+whole-base run can neither take the machine nor fill its disk.
 """
 
 from __future__ import annotations
 
+import itertools
+import os
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from destination.linkage.comparisons import BLOCKING_RULES_SQL, COMPARISONS, splink_comparisons
@@ -59,18 +64,82 @@ def settings_build() -> Any:
     )
 
 
+# DuckDB's limits for the batch jobs (dedupe_guests, linkage_train, benchmarks/dedupe.py); each
+# can be overridden by its environment variable (README, "Configuration").
+DUCKDB_THREADS = 2
+DUCKDB_MEMORY_LIMIT = "4GB"
+DUCKDB_MAX_TEMP_SIZE = "20GB"
+DUCKDB_TEMP_ROOT = Path(__file__).resolve().parents[2] / ".tmp" / "duckdb"
+_connections = itertools.count(1)
+
+
+def duckdb_connect(
+    *,
+    threads: int | None = None,
+    memory_limit: str | None = None,
+    temp_directory: str | Path | None = None,
+    max_temp_directory_size: str | None = None,
+) -> Any:
+    """An in-memory DuckDB connection with the batch jobs' limits: ``threads``, ``memory_limit``
+    (beyond it DuckDB spills to disk), ``temp_directory`` (where it spills: a folder of its own
+    per connection under ``.tmp/duckdb/``, removed by DuckDB when the connection closes) and
+    ``max_temp_directory_size`` (beyond it the query fails rather than fill the disk).
+    Arguments win over the environment (``LINKAGE_DUCKDB_THREADS``,
+    ``LINKAGE_DUCKDB_MEMORY_LIMIT``, ``LINKAGE_DUCKDB_TEMP_DIR``,
+    ``LINKAGE_DUCKDB_MAX_TEMP_SIZE``), which wins over the defaults above."""
+    import duckdb  # noqa: PLC0415  heavy: loaded by the batch jobs only, never by a web request
+
+    threads = threads or int(os.environ.get("LINKAGE_DUCKDB_THREADS") or DUCKDB_THREADS)
+    memory_limit = (
+        memory_limit or os.environ.get("LINKAGE_DUCKDB_MEMORY_LIMIT") or DUCKDB_MEMORY_LIMIT
+    )
+    max_temp = (
+        max_temp_directory_size
+        or os.environ.get("LINKAGE_DUCKDB_MAX_TEMP_SIZE")
+        or DUCKDB_MAX_TEMP_SIZE
+    )
+    if temp_directory is None:
+        root = Path(os.environ.get("LINKAGE_DUCKDB_TEMP_DIR") or DUCKDB_TEMP_ROOT)
+        # One folder per connection: two jobs never share (nor delete) each other's files, and
+        # the benchmark can measure its own spill.
+        temp_directory = root / f"{os.getpid()}-{next(_connections)}"
+    Path(temp_directory).parent.mkdir(parents=True, exist_ok=True)
+    return duckdb.connect(
+        ":memory:",
+        config={
+            "threads": int(threads),
+            "memory_limit": str(memory_limit),
+            "temp_directory": str(temp_directory),
+            "max_temp_directory_size": str(max_temp),
+        },
+    )
+
+
 def db_api_for(backend: str = "duckdb", **options: Any) -> Any:
-    """The Splink database API: ``duckdb`` (in process; ``connection=`` a DuckDB connection or
-    path) or ``spark`` (``spark_session=`` a live SparkSession)."""
+    """The Splink database API: ``duckdb`` (in process; ``connection=`` a DuckDB connection,
+    by default ``duckdb_connect()``) or ``spark`` (``spark_session=`` a live SparkSession)."""
     if backend == "duckdb":
         from splink import DuckDBAPI  # noqa: PLC0415  heavy: loaded by the batch jobs only, never by a web request
 
-        return DuckDBAPI(**options)
+        options.setdefault("connection", None)
+        if options["connection"] is None:
+            options["connection"] = duckdb_connect()
+        return _spare_connection_bounded(DuckDBAPI(**options), options["connection"])
     if backend == "spark":
         from splink import SparkAPI  # noqa: PLC0415  heavy: loaded by the batch jobs only, never by a web request
 
-        return SparkAPI(**options)
+        return _spare_connection_bounded(SparkAPI(**options), duckdb_connect())
     raise ValueError(f"unknown linkage backend {backend!r}")
+
+
+def _spare_connection_bounded(db_api: Any, connection: Any) -> Any:
+    """Splink's base class opens a DuckDB connection of its own for local work, with DuckDB's
+    defaults (every core, 80 % of the memory, 90 % of the disk): it is closed and replaced by
+    one of ours. The DuckDB backend never uses it (its ``duckdb_con`` is the connection
+    given), so there it is the same connection."""
+    db_api._ddb_con.close()
+    db_api._ddb_con = connection
+    return db_api
 
 
 def _arrow(rows: Sequence[dict[str, Any]]) -> Any:

@@ -64,12 +64,19 @@ def thresholds_on_labelled(trained: TrainedModel, *, seed: int | None = None) ->
             tf_tables=trained.tf_tables,
             min_match_weight=min(_REVIEW_GRID),
         )
-        scored.append((data, [r["unique_id"] for r in rows], pairs))
+        scored.append((data, {r["unique_id"]: r for r in rows}, pairs))
 
     def figures_at(auto: float, review: float) -> list[Figures]:
         out = []
-        for data, ids, pairs in scored:
-            plan = plan_from_pairs(ids, pairs, thresholds=Thresholds(auto, review))
+        for data, rows_by_id, pairs in scored:
+            # As dedupe_guests plans: every cluster checked as a whole against the family rules.
+            plan = plan_from_pairs(
+                list(rows_by_id),
+                pairs,
+                thresholds=Thresholds(auto, review),
+                rows=rows_by_id,
+                first_name_counts=trained.first_name_counts,
+            )
             out.append(
                 figures_compute(
                     entity_of=data.entity_of(),
