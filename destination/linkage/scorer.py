@@ -181,9 +181,8 @@ def constraint_for(
         if birth == "exact" and not both_real:
             return TWINS
         return HOUSEHOLD
-    # Two real first names on one address (Jean and Jeanne, Alice and Aimé) and no birth date
-    # to tell: a person decides.
-    if shared_contact and different_first and birth == "null":
+    # Names apart on one address and no birth date to tell: a person decides.
+    if shared_contact and apart and birth == "null":
         return TWINS
     if birth == "exact" and levels["last_name"] == "same without accents" and different_first:
         return TWINS

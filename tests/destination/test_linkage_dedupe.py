@@ -140,14 +140,6 @@ _LOOKALIKES: dict[str, tuple[dict[str, Any], dict[str, Any], str]] = {
          "email": "famille.muller@outlook.com", "phone": "+4915185347084", "country": "DE"},
         "household",
     ),
-    # A father and his daughter's record that lost its birth date, on the family's email.
-    "household Jean and Jeanne, no birth date": (
-        {"first_name": "Jean", "last_name": "Fournier", "birth_date": dt.date(1968, 4, 17),
-         "email": "famille.fournier@outlook.com", "country": "FR"},
-        {"first_name": "Jeanne", "last_name": "Fournier", "email": "famille.fournier@outlook.com",
-         "phone": "+33673767122", "country": "FR"},
-        "twins",
-    ),
 }  # fmt: skip
 
 
