@@ -18,6 +18,7 @@ from functools import lru_cache
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from rapidfuzz.distance import OSA
 
 from destination.normalize import phone_read
 
@@ -183,6 +184,9 @@ def email_parts(raw: str) -> tuple[str | None, str | None, str | None]:
     return value, local, domain
 
 
+NAMED_TYPO_MIN_LENGTH = 8
+
+
 def local_part_is_named(local: str | None, first: str | None, last: str | None) -> int | None:
     """1 when an email's local part is only the person's names (jean.martin, jmartin,
     martin.jean2): two namesakes often have one, so it says less than a local part of its own
@@ -197,7 +201,16 @@ def local_part_is_named(local: str | None, first: str | None, last: str | None) 
     # "wout.p" for Wout Peeters as made of its first name's initial).
     made = {first + last, last + first, first[:1] + last, first + last[:1], last[:1] + first,
             last + first[:1], first, last}  # fmt: skip
-    return int(name_canon(letters) in {name_canon(m) for m in made if m})
+    canon = name_canon(letters) or ""
+    forms = {name_canon(m) or "" for m in made if m}
+    if canon in forms:
+        return 1
+    # A typo in the record's own name (Bernadette iGrard, bernadette.girard@...) does not make
+    # the address its own: one edit away from a long enough form is still made of the names.
+    return int(
+        len(canon) >= NAMED_TYPO_MIN_LENGTH
+        and any(OSA.distance(canon, f) <= 1 for f in forms if len(f) >= NAMED_TYPO_MIN_LENGTH)
+    )
 
 
 @lru_cache(maxsize=65536)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import importlib
+import math
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from typing import Any
 
 from destination.linkage.dedupe import plan_build, plan_from_pairs
@@ -48,22 +50,37 @@ _AUTO_GRID = [x / 2 for x in range(8, 41)]  # 4 to 20 bits
 _REVIEW_GRID = [x / 2 for x in range(-10, 41)]  # -5 to 20 bits
 
 
+def _log2_odds(probability: float) -> float:
+    return math.log2(probability / (1 - probability))
+
+
 def thresholds_on_labelled(trained: TrainedModel, *, seed: int | None = None) -> Thresholds:
     """The automatic threshold: the lowest (plus ``AUTO_MARGIN``) at which the clusters of the
     whole plan (merges chain: A-B and B-C put A and C together) are right at least
     ``MIN_AUTO_PRECISION`` of the time on every tuning set; the review threshold: the lowest
     keeping the queue's precision at ``MIN_REVIEW_PRECISION`` on every tuning set."""
     sets = tuning_sets() if seed is None else [(seed, TUNING_ENTITIES)]
+    base_prior = _log2_odds(trained.settings["probability_two_random_records_match"])
     scored = []
     for set_seed, entities in sets:
         data, rows = labelled_rows(set_seed, entities)
-        pairs = predict(
-            rows,
-            settings=trained.settings,
-            first_name_counts=trained.first_name_counts,
-            tf_tables=trained.tf_tables,
-            min_match_weight=min(_REVIEW_GRID),
-        )
+        # The trained model's weights carry its own base's prior (the chance that two random
+        # records are one person, about 1 in the base's size): a tuning set of a few thousand
+        # people scored with the prior of a million guests looks seven bits less sure than it
+        # is, and thresholds chosen on it would be seven bits too low for that base. Each
+        # tuning set's pairs are weighed with its own prior (known from its labels), so a
+        # threshold means the same match probability on the tuning set and on the base.
+        shift = _log2_odds(len(data.true_pairs()) / math.comb(len(rows), 2)) - base_prior
+        pairs = [
+            replace(p, match_weight=p.match_weight + shift)
+            for p in predict(
+                rows,
+                settings=trained.settings,
+                first_name_counts=trained.first_name_counts,
+                tf_tables=trained.tf_tables,
+                min_match_weight=min(_REVIEW_GRID) - max(shift, 0.0),
+            )
+        ]
         scored.append((data, {r["unique_id"]: r for r in rows}, pairs))
 
     def figures_at(auto: float, review: float) -> list[Figures]:
