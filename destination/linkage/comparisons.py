@@ -202,6 +202,12 @@ COMPARISONS: tuple[Comparison, ...] = (
     COUNTRY,
 )
 
+
+def pair_levels(left: Row, right: Row) -> dict[str, str]:
+    """Each comparison's level for two feature rows (the Python twin of Splink's SQL)."""
+    return {c.name: c.levels[c.level_index(left, right)].label for c in COMPARISONS}
+
+
 # A name rarer than this counts as this frequent: a name seen once or twice in the base (a
 # typo, a swapped record's surname read as a first name) must not weigh like a fingerprint,
 # and two namesakes of a small country share their rare names with each other.

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from itertools import combinations
 from typing import Any
 
-from destination.linkage.comparisons import COMPARISONS
+from destination.linkage.comparisons import pair_levels
 from destination.linkage.model import Pair, Thresholds, clusters_connect, decide, predict
 from destination.linkage.scorer import constraint_for, reason_codes
 from destination.models import Guest, PossibleDuplicate
@@ -84,11 +84,6 @@ def plan_build(
         timings["blocking+scoring"] = scored - started
         timings["clustering"] = time.monotonic() - scored
     return plan
-
-
-def pair_levels(left: dict[str, Any], right: dict[str, Any]) -> dict[str, str]:
-    """Each comparison's level for two feature rows (the Python twin of Splink's SQL)."""
-    return {c.name: c.levels[c.level_index(left, right)].label for c in COMPARISONS}
 
 
 def clusters_broken(

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from destination.linkage.comparisons import BLOCKING_RULES_SQL, COMPARISONS, splink_comparisons
+from destination.linkage.comparisons import BLOCKING_RULES_SQL, pair_levels, splink_comparisons
 from destination.linkage.features import COLUMNS
 from destination.linkage.scorer import NEVER, Scorer, constraint_for
 
@@ -318,7 +318,7 @@ def predict(
         left, right = by_id[rec["unique_id_l"]], by_id[rec["unique_id_r"]]
         # Splink 5 returns each comparison's weight, not its level: the levels (for the family
         # rules and the reasons) come from the Python twin of each level's SQL.
-        levels = {c.name: c.levels[c.level_index(left, right)].label for c in COMPARISONS}
+        levels = pair_levels(left, right)
         pairs.append(
             Pair(
                 left=rec["unique_id_l"],

@@ -17,7 +17,14 @@ from typing import Any
 
 from destination.linkage.features import features_for
 from destination.linkage.model import Pair, Thresholds, decide
-from destination.linkage.scorer import PairScore, Scorer, reason_codes
+from destination.linkage.scorer import (
+    HOUSEHOLD,
+    NAME_TYPO,
+    TWINS,
+    PairScore,
+    Scorer,
+    reason_codes,
+)
 
 # Contact points compared per side: the primary ones first.
 MAX_CONTACTS = 3
@@ -61,7 +68,7 @@ class Verdict:
         return reason_codes(self.score.levels, self.score.weights)
 
 
-_CONSTRAINT_RANK = {"household": 3, "twins": 2, "name_typo": 1, None: 0}
+_CONSTRAINT_RANK = {HOUSEHOLD: 3, TWINS: 2, NAME_TYPO: 1, None: 0}
 
 
 def verdict_for(

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 from django.core.management import call_command
 
-from destination.linkage.dedupe import clusters_broken, pair_levels, plan_from_pairs
+from destination.linkage.comparisons import pair_levels
+from destination.linkage.dedupe import clusters_broken, plan_from_pairs
 from destination.linkage.features import features_for
 from destination.linkage.model import Pair, Thresholds
 from destination.linkage.scorer import constraint_for

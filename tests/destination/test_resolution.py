@@ -41,15 +41,6 @@ pytestmark = pytest.mark.django_db
 SRC = Guest.Source.DESK
 
 
-@pytest.fixture(autouse=True)
-def _fresh_model_cache():
-    """The active linkage model is cached per process: a version another test stored (and
-    rolled back) must not decide here."""
-    store._forget_current()
-    yield
-    store._forget_current()
-
-
 def resolve(**kwargs) -> object:
     return guest_resolve(PersonData(**kwargs), source=SRC)
 

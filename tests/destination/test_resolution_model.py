@@ -30,15 +30,6 @@ SRC = Guest.Source.DESK
 BORN = dt.date(1986, 9, 23)
 
 
-@pytest.fixture(autouse=True)
-def _fresh_model_cache():
-    """The active model is cached per process: a version another test stored (and rolled
-    back) must not decide here, nor one stored here elsewhere."""
-    store._forget_current()
-    yield
-    store._forget_current()
-
-
 def ines(**extra) -> PersonData:
     data = {
         "first_name": "Inès",

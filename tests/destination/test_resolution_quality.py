@@ -23,15 +23,6 @@ from tests.destination.data.resolution_people import Record, build
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _fresh_model_cache():
-    """The resolver decides with the active linkage model, cached per process: a version
-    another test stored (and rolled back) must not decide here."""
-    store._forget_current()
-    yield
-    store._forget_current()
-
-
 MIN_PRECISION = 0.995
 MIN_RECALL = 0.95
 # The resolver decides with the linkage model (issue 14): its review threshold keeps the queue
