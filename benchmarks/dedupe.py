@@ -238,6 +238,7 @@ def main() -> None:
             model = _default()
             settings, counts, tf_tables = model.settings, model.first_name_counts, model.tf_tables
             thresholds = model.thresholds
+            trained_records = model.trained_records
         else:  # as linkage_train would: m and u from this base, thresholds on the labelled set
             from destination.linkage.model import model_train
             from destination.linkage.training import thresholds_on_labelled
@@ -245,6 +246,7 @@ def main() -> None:
             t = time.monotonic()
             trained = model_train(rows, backend=args.backend)
             phases["train"] = time.monotonic() - t
+            trained_records = trained.records
             print(f"trained ({phases['train']:.1f} s)", flush=True)
             t = time.monotonic()
             thresholds = thresholds_on_labelled(trained)
@@ -261,6 +263,7 @@ def main() -> None:
             first_name_counts=counts,
             tf_tables=tf_tables,
             thresholds=thresholds,
+            trained_records=trained_records,
             backend=args.backend,
             timings=phases,
             connection=con,

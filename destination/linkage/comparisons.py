@@ -50,6 +50,30 @@ def _null(*columns: str) -> Level:
     )
 
 
+ONE_SIDE_ONLY = "known on one side only"
+
+
+def _both_null(column: str) -> Level:
+    return Level(
+        "null",
+        f'"{column}_l" IS NULL AND "{column}_r" IS NULL',
+        lambda a, b: a[column] is None and b[column] is None,
+        is_null=True,
+    )
+
+
+def _one_side(column: str) -> Level:
+    # Splink's null level weighs nothing: it supposes a field missing as often from a person's
+    # second record as from a stranger's. Whether that holds is the base's to say: this level's
+    # m and u are trained like any other, so a base whose records of one person know the same
+    # fields learns it, and one whose channels fill different fields learns about 0.
+    return Level(
+        ONE_SIDE_ONLY,
+        f'"{column}_l" IS NULL OR "{column}_r" IS NULL',
+        lambda a, b: a[column] is None or b[column] is None,
+    )
+
+
 def _exact(column: str, label: str, tf: str | None = None) -> Level:
     return Level(
         label,
@@ -143,7 +167,8 @@ BIRTH_DATE = Comparison(
     "birth_date",
     "Birth date",
     (
-        _null("birth_date"),
+        _both_null("birth_date"),
+        _one_side("birth_date"),
         _exact("birth_date", "exact"),
         Level(
             "day and month swapped",
@@ -183,7 +208,8 @@ PHONE = Comparison(
     "phone",
     "Phone",
     (
-        _null("phone_last8"),
+        _both_null("phone_last8"),
+        _one_side("phone_last8"),
         _exact("phone", "exact"),
         _exact("phone_last8", "same last 8 digits"),
         _ELSE,

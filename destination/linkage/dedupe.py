@@ -21,7 +21,14 @@ from itertools import combinations
 from typing import Any
 
 from destination.linkage.comparisons import pair_levels
-from destination.linkage.model import Pair, Thresholds, clusters_connect, decide, predict
+from destination.linkage.model import (
+    Pair,
+    Thresholds,
+    clusters_connect,
+    decide,
+    predict,
+    prior_for_base,
+)
 from destination.linkage.scorer import constraint_for, reason_codes
 from destination.models import Guest, PossibleDuplicate
 from destination.services import GuestError
@@ -57,15 +64,17 @@ def plan_build(
     tf_tables: dict[str, dict[str, float]] | None = None,
     backend: str = "duckdb",
     timings: dict[str, float] | None = None,
+    trained_records: int | None = None,
     **options: Any,
 ) -> Plan:
     """Score the rows' blocked pairs, then plan. ``timings``, when given, receives the seconds
     of each phase (blocking and scoring with each pair's family rules; clustering with the
-    clusters' family rules)."""
+    clusters' family rules). ``trained_records``, the size of the model's training base,
+    rescales its prior to the rows' (``model.prior_for_base``)."""
     started = time.monotonic()
     pairs = predict(
         rows,
-        settings=settings,
+        settings=prior_for_base(settings, trained_records=trained_records, records=len(rows)),
         first_name_counts=first_name_counts,
         min_match_weight=thresholds.review_match_weight,
         tf_tables=tf_tables,

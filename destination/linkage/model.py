@@ -279,6 +279,31 @@ def _swapped_u_independent(settings: dict[str, Any]) -> dict[str, Any]:
     return settings
 
 
+# The smallest base the thresholds are chosen on: the labelled tuning sets of 3,000 people
+# (``training.tuning_sets``) hold about 4,000 records.
+MIN_BASE_RECORDS = 4000
+
+
+def prior_for_base(
+    settings: dict[str, Any], *, trained_records: int | None, records: int
+) -> dict[str, Any]:
+    """The settings with the prior of a base of ``records`` records. The prior (the chance that
+    two random records are one person) falls as a base grows, since a person has about as many
+    records in a base of any size: about 2k / n for k records per person in n. A model trained
+    on ``trained_records`` records scores another base with its prior rescaled by
+    (trained - 1) / (records - 1), so that a match weight, and the thresholds on it, mean the
+    same probability on the base at hand as on the one the model was trained on. A base
+    smaller than ``MIN_BASE_RECORDS`` is scored as one of that size: the thresholds were never
+    chosen on a smaller one, and a base of a few dozen guests would make every look-alike a
+    likely match. Unchanged when the training base's size is not known."""
+    if not trained_records or trained_records < 2:
+        return settings
+    lam = settings["probability_two_random_records_match"]
+    records = max(records, MIN_BASE_RECORDS)
+    rescaled = min(lam * (trained_records - 1) / (records - 1), 0.5)
+    return {**settings, "probability_two_random_records_match": rescaled}
+
+
 @dataclass(frozen=True)
 class Pair:
     left: int

@@ -21,7 +21,7 @@ from typing import Any
 
 from rapidfuzz.distance import OSA
 
-from destination.linkage.comparisons import COMPARISONS, TF_MINIMUM_U, Row
+from destination.linkage.comparisons import COMPARISONS, ONE_SIDE_ONLY, TF_MINIMUM_U, Row
 
 M_U_CLAMP_MIN = 1e-300  # as Splink clamps m and u before taking logs
 
@@ -38,6 +38,8 @@ _CLOSE_FIRST = _SAME_FIRST | {
     "one name crosswise",
     "Jaro-Winkler >= 0.92",
 }
+# Levels that say "not known on both sides": nothing to compare.
+_UNKNOWN = frozenset({"null", ONE_SIDE_ONLY})
 # Birth-date levels that say "the same date, mistyped".
 _SAME_BIRTH = frozenset({"exact", "day and month swapped", "one digit off"})
 _SWAPPED = frozenset({"first and last names swapped", "one name crosswise"})
@@ -70,6 +72,20 @@ class PairScore:
         ]
 
 
+def settings_match_comparisons(settings: dict[str, Any]) -> bool:
+    """Whether stored settings were trained with the comparisons and levels of this code: a
+    version trained before a level was added cannot be scored by it (nor by Splink's SQL in
+    the same way), and is set aside until ``linkage_train`` stores a new one."""
+    by_name = {c.get("output_column_name"): c for c in settings.get("comparisons", [])}
+    for comparison in COMPARISONS:
+        stored = by_name.get(comparison.name)
+        if stored is None or [lv.get("label_for_charts") for lv in stored["comparison_levels"]] != [
+            lv.label for lv in comparison.levels
+        ]:
+            return False
+    return True
+
+
 @dataclass
 class Scorer:
     settings: dict[str, Any]
@@ -79,15 +95,13 @@ class Scorer:
     def __post_init__(self) -> None:
         lam = self.settings["probability_two_random_records_match"]
         self.prior = math.log2(lam / (1 - lam))
+        if not settings_match_comparisons(self.settings):
+            raise ValueError("stored model does not match this code's comparisons")
         by_name = {c["output_column_name"]: c for c in self.settings["comparisons"]}
         self._weights: list[list[float]] = []
         self._tf: list[list[tuple[str, float, float] | None]] = []
         for comparison in COMPARISONS:
             levels = by_name[comparison.name]["comparison_levels"]
-            if [lv.get("label_for_charts") for lv in levels] != [
-                lv.label for lv in comparison.levels
-            ]:
-                raise ValueError(f"stored model does not match comparison {comparison.name}")
             weights: list[float] = []
             tfs: list[tuple[str, float, float] | None] = []
             exact_u = {
@@ -150,6 +164,19 @@ def _far_apart(first_level: str, left: Row, right: Row) -> bool:
     return int(OSA.distance(a, b)) > MAX_TYPO_EDITS
 
 
+def _crossed_far_apart(left: Row, right: Row) -> bool:
+    """Of two records whose names match crosswise on one name only, whether the other two
+    names are more than a typo apart."""
+    pairs = [
+        (left["first_canon"], right["last_canon"], left["last_canon"], right["first_canon"]),
+        (left["last_canon"], right["first_canon"], left["first_canon"], right["last_canon"]),
+    ]
+    for same_a, same_b, other_a, other_b in pairs:
+        if same_a is not None and same_a == same_b:
+            return int(OSA.distance(other_a or "", other_b or "")) > MAX_TYPO_EDITS
+    return False
+
+
 def constraint_for(
     left: Row, right: Row, levels: dict[str, str], first_name_counts: dict[str, int]
 ) -> str | None:
@@ -178,14 +205,22 @@ def constraint_for(
         and levels["last_name"] in _SAME_LAST
     ):
         return NAME_TYPO
-    if first in _SAME_FIRST or first in _SWAPPED or first == "null":
+    if first in _SAME_FIRST or first == "null":
         return None
-    far = _far_apart(first, left, right)
+    if first in _SWAPPED:
+        # Written the other way round: the names to tell apart are the two that do not match
+        # crosswise (Blanchard Benoît for Noémi Blanchard: Benoît and Noémi).
+        if first == "one name crosswise" and _crossed_far_apart(left, right):
+            far = True
+        else:
+            return None
+    else:
+        far = _far_apart(first, left, right)
     typo = first in _CLOSE_FIRST and not both_real  # Lousi for Louis: one person
     if shared_contact:
         # Two first names on one address: two people when nothing alike or born on other
         # days; one person when one is plainly mistyped; otherwise a person says.
-        if far or (birth != "null" and birth not in _SAME_BIRTH):
+        if far or (birth not in _UNKNOWN and birth not in _SAME_BIRTH):
             return HOUSEHOLD
         return None if typo else NAME_TYPO
     if birth == "exact" and levels["last_name"] in _SAME_LAST:

@@ -31,7 +31,8 @@ a guest) is serialised on ``ResolutionKey`` rows: inserted, locked in sorted ord
 up again; two simultaneous resolutions of the same new email create one guest. Known people
 need no lock: resolving one by email or phone is two reads on PostgreSQL (three elsewhere),
 and no write when nothing changes. The model is read once per process and interval
-(``linkage_model_cached``: one query when its cache is cold, none otherwise).
+with the size of the base its prior is scaled to (``linkage_model_cached``: two queries when
+its cache is cold, none otherwise).
 """
 
 from __future__ import annotations

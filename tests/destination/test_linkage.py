@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 
 import pytest
 
 from destination.linkage.features import features_for, name_canon, name_nick, phone_canon
-from destination.linkage.model import Thresholds, decide, predict
+from destination.linkage.model import (
+    MIN_BASE_RECORDS,
+    Thresholds,
+    decide,
+    predict,
+    prior_for_base,
+)
+from destination.linkage.scorer import Scorer
 from destination.linkage.store import _default, linkage_model_current, linkage_model_save
 from tests.destination.data.linkage_people import TEST_SEED, build
 
@@ -99,6 +107,18 @@ def test_family_rules_are_hard_constraints():
     moved = _row(12, first_name="Camille", last_name="Dubois", birth_date=dt.date(2001, 2, 3),
                  email="dubois.twins@gmail.com")  # fmt: skip
     assert scorer.score(twin_a, moved).constraint == "household"
+    # A household member written the other way round: the two names that do not match
+    # crosswise (Benoît, Noémi) are told apart as if written the right way.
+    noemi = _row(15, first_name="Noémi", last_name="Blanchard", phone="+33653197454",
+                 email="blanchard.family@hotmail.com", birth_date=dt.date(1980, 10, 8))  # fmt: skip
+    benoit = _row(16, first_name="Blanchard", last_name="Benoît", phone="+33653197454",
+                  email="blanchard.family@hotmail.com")  # fmt: skip
+    score = scorer.score(noemi, benoit)
+    assert score.levels["first_name"] == "one name crosswise"
+    assert score.constraint == "household"
+    # ...while a typo in the name written crosswise is still one person.
+    noemi_again = _row(17, first_name="Blanchard", last_name="Noemy", phone="+33653197454")
+    assert scorer.score(noemi, noemi_again).constraint is None
     # The same person again, accents dropped and names swapped: no constraint, a merge.
     same = _row(6, first_name="Martin", last_name="Jean", email=" FAMILLE.MARTIN@orange.fr",
                 birth_date=dt.date(1970, 3, 4))  # fmt: skip
@@ -112,6 +132,64 @@ def _pair(score):
     from destination.linkage.model import Pair
 
     return Pair(1, 2, score.match_weight, score.levels, score.constraint)
+
+
+def test_a_field_known_on_one_side_only_weighs_what_the_base_taught():
+    """Splink's null level weighs nothing; "known on one side only" is a level of its own for
+    the birth date and the phone, its m and u trained like any other, so the base says whether
+    a second record of a person leaves out what the first held as often as a stranger's does.
+    Both sides unknown still weighs nothing, and a birth date known on one side is no
+    "born on another day" for the family rules."""
+    model = _default()
+    scorer = model.scorer()
+    base = {"first_name": "Ruben", "last_name": "Zorrinos", "country": "ES"}
+    neither = scorer.score(_row(1, **base), _row(2, **base))
+    one_phone = scorer.score(_row(1, **base, phone="+34612345678"), _row(2, **base))
+    one_birth = scorer.score(_row(1, **base, birth_date=dt.date(1960, 11, 7)), _row(2, **base))
+    assert neither.levels["phone"] == neither.levels["birth_date"] == "null"
+    assert neither.weights["phone"] == neither.weights["birth_date"] == 0.0
+    assert one_phone.levels["phone"] == one_birth.levels["birth_date"] == "known on one side only"
+    # Trained on the shipped file: its people's records mostly keep the same gaps.
+    levels = {
+        c["output_column_name"]: {lv["label_for_charts"]: lv for lv in c["comparison_levels"]}
+        for c in model.settings["comparisons"]
+    }
+    for name, score in (("phone", one_phone), ("birth_date", one_birth)):
+        level = levels[name]["known on one side only"]
+        assert not level.get("is_null_level")
+        assert level["m_probability"] < level["u_probability"]
+        assert score.weights[name] < 0
+        assert score.match_weight < neither.match_weight
+    # The family rules read it as "nothing to compare", not as another birth date.
+    parent = _row(3, first_name="Jean", last_name="Roux", email="famille.roux@free.fr",
+                  birth_date=dt.date(1970, 3, 4))  # fmt: skip
+    mistyped = _row(4, first_name="Jaen", last_name="Roux", email="famille.roux@free.fr")
+    assert scorer.score(parent, mistyped).constraint != "household"
+
+
+def test_the_prior_is_rescaled_to_the_base_at_hand():
+    """A person has about as many records in a base of any size, so the chance that two random
+    records are one person falls as 1 / n: scored on a base a hundred times larger than its
+    training base, a pair weighs log2(100) bits less, and a threshold keeps its probability."""
+    model = _default()
+    assert model.trained_records and model.trained_records > 4000
+    n = model.trained_records
+    lam = model.settings["probability_two_random_records_match"]
+    larger = prior_for_base(model.settings, trained_records=n, records=100 * (n - 1) + 1)
+    assert larger["probability_two_random_records_match"] == pytest.approx(lam / 100)
+    assert model.settings["probability_two_random_records_match"] == lam  # not changed in place
+    # Unknown training size (a version stored before it was recorded): unchanged.
+    assert prior_for_base(model.settings, trained_records=None, records=10) is model.settings
+    # A base smaller than any the thresholds were chosen on counts as the smallest of those.
+    tiny = prior_for_base(model.settings, trained_records=n, records=3)
+    assert tiny["probability_two_random_records_match"] == pytest.approx(
+        lam * (n - 1) / (MIN_BASE_RECORDS - 1)
+    )
+    pair = (_row(1, first_name="Ana", last_name="Zorrinos"), _row(2, first_name="Ana",
+                                                                 last_name="Zorrinos"))  # fmt: skip
+    here = Scorer(model.settings, model.tf_tables).score(*pair).match_weight
+    there = Scorer(larger, model.tf_tables).score(*pair).match_weight
+    assert here - there == pytest.approx(math.log2(100), abs=0.01)
 
 
 def test_python_scorer_gives_splinks_weights_pair_by_pair():
@@ -157,7 +235,41 @@ def test_model_versions_are_stored_and_the_latest_is_current():
     assert current.version == 2
     assert current.label == "linkage:v2"
     assert current.thresholds == Thresholds(13, 7)
+    assert current.trained_records == 10  # its base's size, for the prior of a whole-base run
     assert linkage_model_cached().version == 2  # a new version is seen at once in-process
+
+
+@pytest.mark.django_db
+def test_a_version_trained_with_other_comparisons_is_set_aside(caplog):
+    """After an upgrade that adds a comparison level, a version stored before it cannot be
+    scored: it is set aside with a warning (resolution goes on with the newest version that
+    matches, else the shipped model), never a failed booking."""
+    import copy
+
+    from destination.linkage.model import TrainedModel
+    from destination.linkage.store import linkage_model_cached
+    from destination.services.resolution import Decision, PersonData, guest_resolve
+
+    default = _default()
+    good = TrainedModel(default.settings, default.tf_tables, default.first_name_counts, 5000)
+    first = linkage_model_save(trained=good, thresholds=Thresholds(12, 6), training_data={})
+    old_settings = copy.deepcopy(default.settings)
+    for comparison in old_settings["comparisons"]:
+        if comparison["output_column_name"] == "phone":
+            comparison["comparison_levels"] = [
+                lv
+                for lv in comparison["comparison_levels"]
+                if lv["label_for_charts"] != "known on one side only"
+            ]
+    old = TrainedModel(old_settings, default.tf_tables, default.first_name_counts, 5000)
+    linkage_model_save(trained=old, thresholds=Thresholds(12, 6), training_data={})
+    with caplog.at_level(logging.WARNING, logger="destination.linkage.store"):
+        assert linkage_model_current().version == first.version
+    assert "set aside" in caplog.text
+    assert linkage_model_cached().version == first.version
+    person = PersonData(first_name="Ana", last_name="Zorrinos", email="ana.z@mail.example")
+    assert guest_resolve(person, source="desk").decision == Decision.CREATED
+    assert guest_resolve(person, source="desk").decision == Decision.MATCHED
 
 
 def test_realtime_verdict_uses_every_contact_point_and_the_family_rules():

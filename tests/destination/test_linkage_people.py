@@ -12,6 +12,7 @@ from collections import Counter
 from tests.destination.data.linkage_people import (
     COUNTRY_WEIGHTS,
     HEAD_LAST_NAMES,
+    TEST_SEED,
     build,
     name_lists,
 )
@@ -59,3 +60,28 @@ def test_the_file_is_deterministic_and_mostly_distinct_names():
     # Homonyms (by construction) and households aside, strangers rarely share a full name.
     assert shared < 0.2 * len(originals), (shared, len(originals))
     assert {r.kind for r in a.records} == {"single", "household", "twin", "homonym"}
+
+
+def test_a_second_record_may_hold_what_the_first_did_not():
+    """A desk asks what another did not: a duplicate adds a phone or the birth date its first
+    record lacked (never one that contradicts it), as often as it drops one; the birth date
+    added is the person's, the same on every record that adds it."""
+    data = build(seed=TEST_SEED)
+    by_entity: dict[int, list] = {}
+    for record in data.records:
+        by_entity.setdefault(record.entity, []).append(record)
+    added = {"phone_add": 0, "birth_add": 0}
+    dropped = {"phone_drop": 0, "birth_drop": 0}
+    for records in by_entity.values():
+        births = {r.birth_date for r in records if "birth_add" in r.perturbations}
+        assert len(births) <= 1
+        for r in records:
+            for op in r.perturbations:
+                if op in added:
+                    added[op] += 1
+                if op in dropped:
+                    dropped[op] += 1
+    assert added["phone_add"] > 20 and added["birth_add"] > 20, added
+    # About as often as the drops, which only apply when the first record holds the field.
+    assert 0.3 < added["phone_add"] / dropped["phone_drop"] < 3, (added, dropped)
+    assert 0.3 < added["birth_add"] / dropped["birth_drop"] < 3, (added, dropped)

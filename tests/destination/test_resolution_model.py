@@ -19,7 +19,11 @@ from django.db import connection
 from destination.linkage import store
 from destination.linkage.model import Thresholds, TrainedModel
 from destination.linkage.realtime import Side, Verdict, verdict_for
-from destination.linkage.store import linkage_model_current, linkage_model_save
+from destination.linkage.store import (
+    linkage_model_cached,
+    linkage_model_current,
+    linkage_model_save,
+)
 from destination.models import AuditEntry, Guest, PossibleDuplicate
 from destination.services.resolution import Decision, PersonData, guest_resolve
 from tests.queries import capture_queries
@@ -65,14 +69,17 @@ INES = side("Inès", "Lefebvre", ("ines.lefebvre@example.org",), ("+33611223344"
 
 
 def verdict(person: Side, guest: Side) -> Verdict:
-    model = linkage_model_current()
+    # The model as the resolver holds it: with the prior of the base it scores against.
+    model = linkage_model_cached()
     return verdict_for(person, guest, scorer=model.scorer(), thresholds=model.thresholds)
 
 
 def store_version(*, auto: float, review: float) -> int:
     """A new model version: the shipped weights, other thresholds."""
     default = linkage_model_current()
-    trained = TrainedModel(default.settings, default.tf_tables, default.first_name_counts, 10)
+    trained = TrainedModel(
+        default.settings, default.tf_tables, default.first_name_counts, default.trained_records or 0
+    )
     row = linkage_model_save(
         trained=trained,
         thresholds=Thresholds(auto_match_weight=auto, review_match_weight=review),
@@ -233,7 +240,7 @@ def test_a_new_model_version_decides_new_resolutions_only():
     assert PossibleDuplicate.objects.filter(guest_a=first, guest_b=old.guest).count() == 1
 
 
-def test_resolving_a_known_person_costs_one_query_more_only_when_the_model_is_not_cached():
+def test_resolving_a_known_person_costs_two_queries_more_only_when_the_model_is_not_cached():
     guest_resolve(ines(), source=SRC)
     store._forget_current()
     with capture_queries() as cold:
@@ -241,6 +248,7 @@ def test_resolving_a_known_person_costs_one_query_more_only_when_the_model_is_no
     with capture_queries() as warm:
         guest_resolve(ines(), source=SRC)
     # The exact lookup (with the guest and its contacts inline on PostgreSQL); the active
-    # model's row once per process and interval.
+    # model's row and the count of active guests (the base its prior is scaled to) once per
+    # process and interval.
     assert len(warm) == (1 if connection.vendor == "postgresql" else 3), warm
-    assert len(cold) == len(warm) + 1, cold
+    assert len(cold) == len(warm) + 2, cold

@@ -59,6 +59,7 @@ class Command(BaseCommand):
             first_name_counts=model.first_name_counts,
             tf_tables=model.tf_tables,
             thresholds=model.thresholds,
+            trained_records=model.trained_records,
             backend=options["backend"],
             **options_backend,
         )

@@ -49,6 +49,7 @@ class Command(BaseCommand):
             first_name_counts=trained.first_name_counts,
             tf_tables=trained.tf_tables,
             thresholds=thresholds,
+            trained_records=trained.records,
         )
         self.stdout.write(f"Thresholds: {json.dumps(thresholds.as_dict())}")
         self.stdout.write(figures.report())

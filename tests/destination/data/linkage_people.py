@@ -323,6 +323,7 @@ def transliterate(text: str) -> str:
 
 class _Gen:
     def __init__(self, seed: int) -> None:
+        self.seed = seed
         self.rng = random.Random(seed)
         self.next_entity = 1
         self.next_record = 1
@@ -351,6 +352,12 @@ class _Gen:
 
     def birth(self, lo: int = 1945, hi: int = 2012) -> dt.date:
         return dt.date(self.rng.randint(lo, hi), self.rng.randint(1, 12), self.rng.randint(1, 28))
+
+    def true_birth(self, entity: int) -> dt.date:
+        """The birth date of a person whose first record has none: the same for every record
+        that adds it (drawn from the entity, not from the file's sequence)."""
+        rng = random.Random(f"birth {self.seed} {entity}")
+        return dt.date(rng.randint(1945, 2012), rng.randint(1, 12), rng.randint(1, 28))
 
     def domain(self, country: str) -> str:
         if self.rng.random() < 0.55:
@@ -462,9 +469,9 @@ class _Gen:
             "accents", "transliterate", "typo_first", "typo_last", "swap", "upper", "nickname",
             "email_case", "email_new", "email_drop", "email_other_domain", "phone_format",
             "phone_drop", "birth_swap", "birth_digit", "birth_drop", "country_drop",
-            "country_add", "language_drop",
+            "country_add", "language_drop", "phone_add", "birth_add",
         ]  # fmt: skip
-        weights = [10, 5, 9, 9, 5, 5, 4, 8, 8, 6, 3, 10, 5, 2, 2, 5, 5, 3, 4]
+        weights = [10, 5, 9, 9, 5, 5, 4, 8, 8, 6, 3, 10, 5, 2, 2, 5, 5, 3, 4, 9, 20]
         for op in rng.choices(ops, weights, k=changes):
             if op == "accents" and strip_accents(r.first_name + r.last_name) != (
                 r.first_name + r.last_name
@@ -524,6 +531,12 @@ class _Gen:
                 r = replace(r, country="")
             elif op == "country_add" and not r.country:
                 r = replace(r, country=original.country or "")
+            # A second desk asks for what the first record did not hold (the booking desk a
+            # phone, the ski school a birth date): the gaps of one record are not the other's.
+            elif op == "phone_add" and not original.phone and not r.phone:
+                r = replace(r, phone=self.phone(r.country or original.country or self.country()))
+            elif op == "birth_add" and not original.birth_date and not r.birth_date:
+                r = replace(r, birth_date=self.true_birth(original.entity))
             elif op == "language_drop":
                 r = replace(r, language="")
             else:
