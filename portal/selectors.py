@@ -466,6 +466,7 @@ EVIDENCE_LEVELS = {
     "same local part": _("same part before the @"),
     "same domain": _("same provider only"),
     "same last 8 digits": _("same last 8 digits"),
+    "known on one side only": _("on one profile only"),
     "all other": pgettext_lazy("linkage level", "different"),
 }
 

@@ -148,3 +148,17 @@ def test_only_a_manager_dismisses_a_household(client, office):
     pairs[0].refresh_from_db()
     assert pairs[0].status == PossibleDuplicate.Status.OPEN
     assert not AuditEntry.objects.filter(details__event="household_dismissed").exists()
+
+
+def test_every_level_of_the_model_has_a_name_in_the_queue():
+    """The queue names each comparison level in the reader's language: a level added to the
+    model (``linkage/comparisons.py``) without a name here would show its English label."""
+    from django.utils import translation
+
+    from destination.linkage.comparisons import COMPARISONS
+    from portal.selectors import EVIDENCE_LEVELS
+
+    labels = {lv.label for c in COMPARISONS for lv in c.levels if not lv.is_null}
+    assert labels - set(EVIDENCE_LEVELS) == set()
+    with translation.override("fr"):
+        assert str(EVIDENCE_LEVELS["known on one side only"]) == "sur une seule fiche"
