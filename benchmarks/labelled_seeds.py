@@ -41,7 +41,7 @@ def main() -> None:
     logging.getLogger("splink").setLevel(logging.ERROR)
 
     from destination.linkage.store import _default
-    from destination.linkage.training import figures_on_labelled
+    from destination.linkage.training import shipped_model_figures
     from tests.destination.data.linkage_people import TEST_SEED
 
     model = _default()
@@ -54,14 +54,7 @@ def main() -> None:
     print(header)
     met = dict.fromkeys(TARGETS, 0)
     for seed in range(TEST_SEED, TEST_SEED + args.seeds):
-        f = figures_on_labelled(
-            settings=model.settings,
-            first_name_counts=model.first_name_counts,
-            tf_tables=model.tf_tables,
-            thresholds=model.thresholds,
-            trained_records=model.trained_records,
-            seed=seed,
-        )
+        f = shipped_model_figures(seed=seed)
         values = {
             "auto_precision": f.auto_precision,
             "auto_recall": f.auto_recall,

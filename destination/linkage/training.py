@@ -17,7 +17,7 @@ from destination.linkage.model import (
     model_train,
     predict,
 )
-from destination.linkage.store import model_as_json
+from destination.linkage.store import _default, model_as_json
 
 LABELLED_MODULE = "tests.destination.data.linkage_people"
 # Thresholds at precision 0.999 need thousands of automatic pairs to be stable: the tuning set
@@ -151,6 +151,20 @@ def figures_on_labelled(
         cluster_of=plan.cluster_of,
         review_edges=plan.review_edges(),
         hard_kind_of=data.hard_kind_of(),
+    )
+
+
+def shipped_model_figures(*, seed: int | None = None) -> Figures:
+    """The figures of the shipped default model (``store.DEFAULT_MODEL_PATH``) on the labelled
+    test set (``TEST_SEED``) or another seed of it."""
+    model = _default()
+    return figures_on_labelled(
+        settings=model.settings,
+        first_name_counts=model.first_name_counts,
+        tf_tables=model.tf_tables,
+        thresholds=model.thresholds,
+        trained_records=model.trained_records,
+        seed=seed,
     )
 
 

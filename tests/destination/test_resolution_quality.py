@@ -268,18 +268,10 @@ MODEL_MIN_RECALL_WITH_REVIEW = 0.99
 def _model_figures():
     import logging
 
-    from destination.linkage.store import _default
-    from destination.linkage.training import figures_on_labelled
+    from destination.linkage.training import shipped_model_figures
 
     logging.getLogger("splink").setLevel(logging.ERROR)
-    model = _default()
-    return figures_on_labelled(
-        settings=model.settings,
-        first_name_counts=model.first_name_counts,
-        tf_tables=model.tf_tables,
-        thresholds=model.thresholds,
-        trained_records=model.trained_records,
-    )
+    return shipped_model_figures()
 
 
 def test_linkage_model_on_linkage_people():
