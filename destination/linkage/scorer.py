@@ -160,8 +160,11 @@ def _far_apart(first_level: str, left: Row, right: Row) -> bool:
     edits apart (a typo is one or two: Lousi for Louis, Cjdaic for Cedric; Jesper is not Jens)."""
     if first_level in _CLOSE_FIRST:
         return False
-    a, b = left["first_canon"] or "", right["first_canon"] or ""
-    return int(OSA.distance(a, b)) > MAX_TYPO_EDITS
+    return _more_than_a_typo(left["first_canon"], right["first_canon"])
+
+
+def _more_than_a_typo(a: str | None, b: str | None) -> bool:
+    return int(OSA.distance(a or "", b or "")) > MAX_TYPO_EDITS
 
 
 def _crossed_far_apart(left: Row, right: Row) -> bool:
@@ -173,7 +176,7 @@ def _crossed_far_apart(left: Row, right: Row) -> bool:
     ]
     for same_a, same_b, other_a, other_b in pairs:
         if same_a is not None and same_a == same_b:
-            return int(OSA.distance(other_a or "", other_b or "")) > MAX_TYPO_EDITS
+            return _more_than_a_typo(other_a, other_b)
     return False
 
 

@@ -139,28 +139,26 @@ def linkage_model_save(
     )
 
 
-_cache: dict[tuple[int, int | None], Scorer] = {}
+# Version -> (the base size its prior was rescaled to, the scorer).
+_cache: dict[int, tuple[int | None, Scorer]] = {}
 _lock = threading.Lock()
 
 
 def _scorer_for(model: CurrentModel) -> Scorer:
-    key = (model.version, model.base_records)
     with _lock:
-        scorer = _cache.get(key)
+        cached = _cache.get(model.version)
+        if cached is not None and cached[0] == model.base_records:
+            return cached[1]
+        settings = model.settings
+        if model.base_records is not None:
+            settings = prior_for_base(
+                settings, trained_records=model.trained_records, records=model.base_records
+            )
+        scorer = Scorer(settings, model.tf_tables, model.first_name_counts)
         # The shipped default (version 0) is rebuilt each time: it is cheap, and callers may
         # adjust its lookups (tests do) without touching another's.
-        if scorer is None or model.version == 0:
-            settings = model.settings
-            if model.base_records is not None:
-                settings = prior_for_base(
-                    settings, trained_records=model.trained_records, records=model.base_records
-                )
-            scorer = Scorer(settings, model.tf_tables, model.first_name_counts)
-            if model.version:
-                # One entry per version: the base's size changes at each refresh.
-                for old in [k for k in _cache if k[0] == model.version]:
-                    del _cache[old]
-                _cache[key] = scorer
+        if model.version:
+            _cache[model.version] = (model.base_records, scorer)
         return scorer
 
 
